@@ -1,0 +1,96 @@
+#include "gru_infer/activation.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "gru_infer/error.h"
+
+namespace gru_infer {
+namespace {
+
+const char* const kNames[] = {
+    "identity", "sigmoid", "tanh", "relu", "softmax", "hard_sigmoid", "leaky_relu", "elu",
+    "softsign", "softplus", "affine", "scaled_tanh", "thresholded_relu", "log_softmax",
+};
+static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<std::size_t>(ActKind::Count),
+              "one name per ActKind");
+
+// exp(-|x|) never overflows, so both branches are exact to float rounding.
+inline float sigmoid(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+    float e = std::exp(x);
+    return e / (1.0f + e);
+}
+
+// log(1 + exp(x)) without overflow.
+inline float softplus(float x) {
+    return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
+template <typename F>
+void map(float* v, std::size_t n, F f) {
+    for (std::size_t i = 0; i < n; ++i) v[i] = f(v[i]);
+}
+
+void softmax_row(float* v, std::size_t n, bool log) {
+    float m = v[0];
+    for (std::size_t i = 1; i < n; ++i) m = std::max(m, v[i]);
+    double sum = 0.0;
+    for (std::size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(v[i] - m));
+    if (log) {
+        float ls = static_cast<float>(std::log(sum));
+        for (std::size_t i = 0; i < n; ++i) v[i] = v[i] - m - ls;
+    } else {
+        float inv = static_cast<float>(1.0 / sum);
+        for (std::size_t i = 0; i < n; ++i) v[i] = std::exp(v[i] - m) * inv;
+    }
+}
+
+}  // namespace
+
+const char* act_name(ActKind kind) {
+    auto i = static_cast<std::size_t>(kind);
+    return i < static_cast<std::size_t>(ActKind::Count) ? kNames[i] : "unknown";
+}
+
+ActKind act_from_name(const std::string& name) {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(ActKind::Count); ++i)
+        if (name == kNames[i]) return static_cast<ActKind>(i);
+    throw InvalidArgument("unknown activation '" + name + "'");
+}
+
+bool act_is_elementwise(ActKind kind) {
+    return kind != ActKind::Softmax && kind != ActKind::LogSoftmax;
+}
+
+void apply_activation(const ActSpec& act, float* v, std::size_t n) {
+    const float a = act.alpha, b = act.beta;
+    switch (act.kind) {
+        case ActKind::Identity: return;
+        case ActKind::Sigmoid: return map(v, n, [](float x) { return sigmoid(x); });
+        case ActKind::Tanh: return map(v, n, [](float x) { return std::tanh(x); });
+        case ActKind::Relu: return map(v, n, [](float x) { return x > 0.0f ? x : 0.0f; });
+        case ActKind::HardSigmoid:
+            return map(v, n, [=](float x) { return std::min(1.0f, std::max(0.0f, a * x + b)); });
+        case ActKind::LeakyRelu: return map(v, n, [=](float x) { return x >= 0.0f ? x : a * x; });
+        case ActKind::Elu: return map(v, n, [=](float x) { return x >= 0.0f ? x : a * std::expm1(x); });
+        case ActKind::Softsign: return map(v, n, [](float x) { return x / (1.0f + std::fabs(x)); });
+        case ActKind::Softplus: return map(v, n, [](float x) { return softplus(x); });
+        case ActKind::Affine: return map(v, n, [=](float x) { return a * x + b; });
+        case ActKind::ScaledTanh: return map(v, n, [=](float x) { return a * std::tanh(b * x); });
+        case ActKind::ThresholdedRelu: return map(v, n, [=](float x) { return x > a ? x : 0.0f; });
+        case ActKind::Softmax:
+        case ActKind::LogSoftmax:
+        case ActKind::Count: break;
+    }
+    throw InvalidArgument(std::string("activation '") + act_name(act.kind) + "' is not element-wise");
+}
+
+void apply_activation_rows(const ActSpec& act, float* v, std::size_t rows, std::size_t cols) {
+    if (act_is_elementwise(act.kind)) return apply_activation(act, v, rows * cols);
+    if (cols == 0) return;
+    for (std::size_t r = 0; r < rows; ++r)
+        softmax_row(v + r * cols, cols, act.kind == ActKind::LogSoftmax);
+}
+
+}  // namespace gru_infer

@@ -1,0 +1,56 @@
+// The layer interface. A model is a list of layers (see model.h); each layer kind has its own
+// header. Activations flow between layers batch-first: (B, T, F) while a time axis exists,
+// (B, F) after a layer that removes it (LastStep, a GRU with return_sequences = false).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace gru_infer {
+
+// Values are stored in the native file: never renumber, only append.
+enum class LayerKind : std::uint32_t {
+    Gru = 1,
+    Dense = 2,
+    Activation = 3,
+    Embedding = 4,
+    LastStep = 5,
+};
+
+const char* layer_kind_name(LayerKind kind);
+
+// Per-call context of a whole-sequence forward pass.
+struct SequenceContext {
+    const std::int64_t* lengths = nullptr;  // (B,) valid steps per sequence, or null = all T
+    const float* h0 = nullptr;              // this layer's initial state, or null = zeros
+    float* hn = nullptr;                    // where to write this layer's final state, or null
+};
+
+class Layer {
+public:
+    virtual ~Layer() = default;
+    virtual LayerKind kind() const = 0;
+
+    // Features this layer takes (for Embedding: 1 id per step) and gives.
+    virtual std::size_t input_size() const = 0;
+    virtual std::size_t output_size() const = 0;
+    // False if the output has no time axis: (B, T, F) -> (B, F).
+    virtual bool keeps_time() const { return true; }
+
+    // Recurrent state, in floats per batch row (GRU: num_directions * hidden).
+    virtual std::size_t state_size() const { return 0; }
+
+    // Whole sequences: x is (B, T, input_size) batch-first; y is (B, T, output_size), or
+    // (B, output_size) if !keeps_time(). With T == 1 and no time axis on input (has_time false)
+    // the layer acts per row.
+    virtual void forward(const float* x, float* y, std::size_t B, std::size_t T,
+                         const SequenceContext& ctx) const = 0;
+
+    // One time step of a stream: x is (B, input_size), y is (B, output_size); `state` holds
+    // state_size() * B floats; `scratch` holds step_scratch_size(B) floats. Must not allocate.
+    virtual std::size_t step_scratch_size(std::size_t B) const { (void)B; return 0; }
+    virtual void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const = 0;
+    // Why this layer cannot stream, or null if it can.
+    virtual const char* stream_unsupported_reason() const { return nullptr; }
+};
+
+}  // namespace gru_infer

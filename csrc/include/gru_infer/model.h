@@ -1,0 +1,48 @@
+// A model is a list of layers, run in order. Load once, then predict on whole sequences
+// (re-entrant: any number of threads may call predict at once) or create streams (stream.h).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gru_infer/layer.h"
+
+namespace gru_infer {
+
+struct PredictRequest {
+    std::size_t batch = 0;                  // B
+    std::size_t steps = 0;                  // T
+    const float* x = nullptr;               // (B, T, input_size), for float models
+    const std::int64_t* ids = nullptr;      // (B, T), for models that start with an Embedding
+    const std::int64_t* lengths = nullptr;  // (B,) in [1, T], or null = every sequence is T long
+    const float* h0 = nullptr;              // (B * state_size()) in state layout, or null = zeros
+    float* y = nullptr;                     // output_floats(B, T) floats
+    float* hn = nullptr;                    // (B * state_size()) in state layout, or null
+};
+
+class Model {
+public:
+    // Appends a layer; throws InvalidArgument if its input does not match the previous output.
+    void add(std::unique_ptr<Layer> layer);
+
+    const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+    bool takes_ids() const;            // first layer is an Embedding
+    std::size_t input_size() const;    // features per step (1 for id models)
+    std::size_t output_size() const;   // features of the output
+    bool output_has_time() const;      // (B, T, F) if true, else (B, F)
+    std::size_t output_floats(std::size_t B, std::size_t T) const;
+
+    // Recurrent state per batch row, all layers. The state layout of a batch of B: for each
+    // recurrent layer in order, a block (num_directions, B, hidden), like PyTorch's h_n.
+    std::size_t state_size() const;
+
+    void predict(const PredictRequest& req) const;  // throws InvalidArgument on bad requests
+
+    std::string source;  // where the model came from ("pytorch", "keras", ...): informational
+
+private:
+    std::vector<std::unique_ptr<Layer>> layers_;
+};
+
+}  // namespace gru_infer

@@ -1,0 +1,22 @@
+// The native model file: one versioned little-endian binary with 64-byte aligned tensors.
+// The layout is documented in docs/native_format.md.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gru_infer/model.h"
+
+namespace gru_infer {
+
+constexpr std::uint32_t kNativeFormatVersion = 1;
+
+std::vector<std::uint8_t> serialize_model(const Model& model);
+void save_model(const Model& model, const std::string& path);
+
+// Throw FormatError for anything that is not a valid model file of a version we read.
+std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size);
+std::shared_ptr<Model> load_model(const std::string& path);
+
+}  // namespace gru_infer

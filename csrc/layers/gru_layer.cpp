@@ -1,0 +1,216 @@
+#include "gru_infer/gru_layer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "gru_infer/error.h"
+#include "gru_infer/kernels.h"
+
+namespace gru_infer {
+
+void GruConfig::validate() const {
+    if (input_size == 0 || hidden_size == 0)
+        throw InvalidArgument("GRU sizes must be positive, got input_size=" +
+                              std::to_string(input_size) + ", hidden_size=" + std::to_string(hidden_size));
+    if (static_cast<std::uint32_t>(direction) > 2)
+        throw InvalidArgument("GRU direction must be forward, reverse or bidirectional");
+    if (static_cast<std::uint32_t>(merge_mode) > 3)
+        throw InvalidArgument("GRU merge mode must be concat, sum, mul or ave");
+    for (const ActSpec* a : {&gate_activation, &candidate_activation})
+        if (static_cast<std::uint32_t>(a->kind) >= static_cast<std::uint32_t>(ActKind::Count) ||
+            !act_is_elementwise(a->kind))
+            throw InvalidArgument(std::string("GRU activations must be element-wise, got '") +
+                                  act_name(a->kind) + "'");
+    if (!(clip >= 0.0f) || std::isinf(clip))
+        throw InvalidArgument("GRU clip must be a finite value >= 0 (0 = no clip), got " + std::to_string(clip));
+}
+
+GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
+    : cfg_(config), w_(std::move(weights)) {
+    cfg_.validate();
+    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size;
+    if (w_.size() != cfg_.num_directions())
+        throw InvalidArgument("GRU needs " + std::to_string(cfg_.num_directions()) +
+                              " weight sets, got " + std::to_string(w_.size()));
+    for (const auto& w : w_) {
+        auto check = [](const AlignedBuffer& b, std::size_t n, const char* name) {
+            if (b.size() != n)
+                throw InvalidArgument(std::string("GRU ") + name + ": expected " + std::to_string(n) +
+                                      " values, got " + std::to_string(b.size()));
+        };
+        check(w.W, 3 * H * I, "W (3*hidden x input)");
+        check(w.R, 3 * H * H, "R (3*hidden x hidden)");
+        check(w.bW, 3 * H, "bW (3*hidden)");
+        check(w.bR, 3 * H, "bR (3*hidden)");
+    }
+}
+
+const char* GruLayer::stream_unsupported_reason() const {
+    if (cfg_.direction == GruDirection::Bidirectional)
+        return "a bidirectional GRU reads the sequence from its end, so it cannot stream step by step";
+    if (cfg_.direction == GruDirection::Reverse)
+        return "a reverse GRU reads the sequence from its end, so it cannot stream step by step";
+    return nullptr;
+}
+
+void GruLayer::update(const GruWeights& w, std::size_t rows, const float* xp, std::size_t xp_stride,
+                      float* h, float* rec) const {
+    const Kernels& k = active_kernels();
+    const std::size_t H = cfg_.hidden_size, ld = 4 * H;  // rec row: z r n | r*h
+    const float clip = cfg_.clip;
+    auto clamp = [clip](float* v, std::size_t n) {
+        if (clip > 0.0f)
+            for (std::size_t j = 0; j < n; ++j) v[j] = std::min(clip, std::max(-clip, v[j]));
+    };
+    // z and r for every row (lbr=1: the candidate's recurrent product comes with them).
+    k.gemm_nt(rows, cfg_.linear_before_reset ? 3 * H : 2 * H, H, h, H, w.R.data(), H, w.bR.data(), rec, ld);
+    for (std::size_t b = 0; b < rows; ++b) {
+        float* g = rec + b * ld;
+        const float* x = xp + b * xp_stride;
+        for (std::size_t j = 0; j < 2 * H; ++j) g[j] += x[j];
+        clamp(g, 2 * H);
+        apply_activation(cfg_.gate_activation, g, 2 * H);
+        if (!cfg_.linear_before_reset) {
+            const float* r = g + H;
+            const float* hb = h + b * H;
+            for (std::size_t j = 0; j < H; ++j) g[3 * H + j] = r[j] * hb[j];
+        }
+    }
+    if (!cfg_.linear_before_reset)  // Rn (r * h) + bRn, after r is known
+        k.gemm_nt(rows, H, H, rec + 3 * H, ld, w.R.data() + 2 * H * H, H, w.bR.data() + 2 * H, rec + 2 * H, ld);
+    for (std::size_t b = 0; b < rows; ++b) {
+        float* g = rec + b * ld;
+        const float* x = xp + b * xp_stride;
+        const float *z = g, *r = g + H;
+        float* n = g + 2 * H;
+        if (cfg_.linear_before_reset)
+            for (std::size_t j = 0; j < H; ++j) n[j] = x[2 * H + j] + r[j] * n[j];
+        else
+            for (std::size_t j = 0; j < H; ++j) n[j] = x[2 * H + j] + n[j];
+        clamp(n, H);
+        apply_activation(cfg_.candidate_activation, n, H);
+        float* hb = h + b * H;
+        for (std::size_t j = 0; j < H; ++j) hb[j] = n[j] + z[j] * (hb[j] - n[j]);
+    }
+}
+
+void GruLayer::run_direction(const GruWeights& w, const float* xp, std::size_t B, std::size_t T,
+                             const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
+                             std::size_t y_stride, float* scratch) const {
+    const std::size_t H = cfg_.hidden_size, G = 3 * H;
+    float* rec = scratch;          // (B, 4H)
+    float* hg = rec + B * 4 * H;   // (B, H) gathered state of the active rows
+    float* xg = hg + B * H;        // (B, 3H) gathered input projections
+    auto len = [&](std::size_t b) { return lengths ? static_cast<std::size_t>(lengths[b]) : T; };
+    bool equal_lengths = true;
+    std::size_t steps = 0;
+    for (std::size_t b = 0; b < B; ++b) {
+        steps = std::max(steps, len(b));
+        equal_lengths = equal_lengths && len(b) == len(0);
+    }
+    const bool out_in_processing_order = reverse && cfg_.reverse_output_in_processing_order;
+    auto emit = [&](std::size_t b, std::size_t t, std::size_t s, const float* hb) {
+        if (!y_dir) return;
+        std::size_t t_out = out_in_processing_order ? s : t;
+        std::memcpy(y_dir + (b * T + t_out) * y_stride, hb, H * sizeof(float));
+    };
+    for (std::size_t s = 0; s < steps; ++s) {
+        if (equal_lengths) {  // every row at the same time index: update in place
+            const std::size_t t = reverse ? len(0) - 1 - s : s;
+            update(w, B, xp + t * G, T * G, h, rec);
+            for (std::size_t b = 0; b < B; ++b) emit(b, t, s, h + b * H);
+            continue;
+        }
+        std::size_t n = 0;  // gather rows still inside their sequence
+        for (std::size_t b = 0; b < B; ++b) {
+            if (s >= len(b)) continue;
+            const std::size_t t = reverse ? len(b) - 1 - s : s;
+            std::memcpy(hg + n * H, h + b * H, H * sizeof(float));
+            std::memcpy(xg + n * G, xp + (b * T + t) * G, G * sizeof(float));
+            ++n;
+        }
+        update(w, n, xg, G, hg, rec);
+        n = 0;
+        for (std::size_t b = 0; b < B; ++b) {
+            if (s >= len(b)) continue;
+            const std::size_t t = reverse ? len(b) - 1 - s : s;
+            std::memcpy(h + b * H, hg + n * H, H * sizeof(float));
+            emit(b, t, s, h + b * H);
+            ++n;
+        }
+    }
+}
+
+namespace {
+
+void merge(MergeMode mode, const float* a, const float* b, float* out, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        switch (mode) {
+            case MergeMode::Sum: out[i] = a[i] + b[i]; break;
+            case MergeMode::Mul: out[i] = a[i] * b[i]; break;
+            case MergeMode::Ave: out[i] = (a[i] + b[i]) * 0.5f; break;
+            case MergeMode::Concat: break;  // handled by the caller's layout
+        }
+    }
+}
+
+}  // namespace
+
+void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
+                       const SequenceContext& ctx) const {
+    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size, D = cfg_.num_directions();
+    const bool concat = D == 1 || cfg_.merge_mode == MergeMode::Concat;
+    const Kernels& k = active_kernels();
+
+    AlignedBuffer xp(B * T * 3 * H), scratch(B * 8 * H), h(D * B * H);
+    AlignedBuffer seq_out;  // per-direction outputs when they must be merged element-wise
+    if (cfg_.return_sequences && !concat) seq_out.resize(D * B * T * H);
+    if (ctx.h0) std::memcpy(h.data(), ctx.h0, D * B * H * sizeof(float));
+    if (cfg_.return_sequences && ctx.lengths)  // outputs past a sequence's end stay zero
+        std::memset(y, 0, B * T * output_size() * sizeof(float));
+
+    for (std::size_t d = 0; d < D; ++d) {
+        const GruWeights& w = w_[d];
+        k.gemm_nt(B * T, 3 * H, I, x, I, w.W.data(), I, w.bW.data(), xp.data(), 3 * H);
+        const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
+        float* y_dir = nullptr;
+        std::size_t y_stride = H;
+        if (cfg_.return_sequences) {
+            if (concat) { y_dir = y + d * H; y_stride = D * H; }
+            else y_dir = seq_out.data() + d * B * T * H;
+        }
+        run_direction(w, xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir,
+                      y_stride, scratch.data());
+    }
+    if (ctx.hn) std::memcpy(ctx.hn, h.data(), D * B * H * sizeof(float));
+
+    if (cfg_.return_sequences) {
+        if (!concat) merge(cfg_.merge_mode, seq_out.data(), seq_out.data() + B * T * H, y, B * T * H);
+        return;
+    }
+    // Final states only: (B, D*H) for concat, merged (B, H) otherwise.
+    for (std::size_t b = 0; b < B; ++b) {
+        if (concat)
+            for (std::size_t d = 0; d < D; ++d)
+                std::memcpy(y + (b * D + d) * H, h.data() + (d * B + b) * H, H * sizeof(float));
+        else
+            merge(cfg_.merge_mode, h.data() + b * H, h.data() + (B + b) * H, y + b * H, H);
+    }
+}
+
+std::size_t GruLayer::step_scratch_size(std::size_t B) const {
+    return B * 3 * cfg_.hidden_size + B * 4 * cfg_.hidden_size;
+}
+
+void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float* scratch) const {
+    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size;
+    const GruWeights& w = w_[0];
+    float* xp = scratch;
+    active_kernels().gemm_nt(B, 3 * H, I, x, I, w.W.data(), I, w.bW.data(), xp, 3 * H);
+    update(w, B, xp, 3 * H, state, scratch + B * 3 * H);
+    std::memcpy(y, state, B * H * sizeof(float));
+}
+
+}  // namespace gru_infer

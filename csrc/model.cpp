@@ -1,0 +1,101 @@
+#include "gru_infer/model.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "gru_infer/aligned_buffer.h"
+#include "gru_infer/embedding_layer.h"
+#include "gru_infer/error.h"
+
+namespace gru_infer {
+
+const char* layer_kind_name(LayerKind kind) {
+    switch (kind) {
+        case LayerKind::Gru: return "GRU";
+        case LayerKind::Dense: return "Dense";
+        case LayerKind::Activation: return "Activation";
+        case LayerKind::Embedding: return "Embedding";
+        case LayerKind::LastStep: return "LastStep";
+    }
+    return "unknown";
+}
+
+void Model::add(std::unique_ptr<Layer> layer) {
+    if (!layer) throw InvalidArgument("cannot add a null layer");
+    const std::string where = std::string(layer_kind_name(layer->kind())) + " layer " +
+                              std::to_string(layers_.size());
+    if (layer->kind() == LayerKind::Embedding && !layers_.empty())
+        throw InvalidArgument(where + ": an Embedding can only be the first layer");
+    if (!layers_.empty()) {
+        if (layer->input_size() != output_size())
+            throw InvalidArgument(where + ": takes " + std::to_string(layer->input_size()) +
+                                  " features but the previous layer gives " + std::to_string(output_size()));
+        if (!output_has_time() && (layer->kind() == LayerKind::Gru || layer->kind() == LayerKind::LastStep))
+            throw InvalidArgument(where + ": needs a time axis, but an earlier layer already removed it");
+    }
+    layers_.push_back(std::move(layer));
+}
+
+bool Model::takes_ids() const { return !layers_.empty() && layers_[0]->kind() == LayerKind::Embedding; }
+std::size_t Model::input_size() const { return layers_.empty() ? 0 : layers_.front()->input_size(); }
+std::size_t Model::output_size() const { return layers_.empty() ? 0 : layers_.back()->output_size(); }
+
+bool Model::output_has_time() const {
+    for (const auto& l : layers_)
+        if (!l->keeps_time()) return false;
+    return true;
+}
+
+std::size_t Model::output_floats(std::size_t B, std::size_t T) const {
+    return B * (output_has_time() ? T : 1) * output_size();
+}
+
+std::size_t Model::state_size() const {
+    std::size_t n = 0;
+    for (const auto& l : layers_) n += l->state_size();
+    return n;
+}
+
+void Model::predict(const PredictRequest& req) const {
+    const std::size_t B = req.batch, T = req.steps;
+    if (layers_.empty()) throw InvalidArgument("the model has no layers");
+    if (B == 0 || T == 0)
+        throw InvalidArgument("predict needs at least one sequence of at least one step, got batch=" +
+                              std::to_string(B) + ", steps=" + std::to_string(T));
+    if (takes_ids() ? !req.ids : !req.x)
+        throw InvalidArgument(takes_ids() ? "this model starts with an Embedding and takes integer ids"
+                                          : "this model takes float features, not ids");
+    if (!req.y) throw InvalidArgument("predict needs an output buffer");
+    if (req.lengths)
+        for (std::size_t b = 0; b < B; ++b)
+            if (req.lengths[b] < 1 || static_cast<std::size_t>(req.lengths[b]) > T)
+                throw InvalidArgument("lengths[" + std::to_string(b) + "] = " + std::to_string(req.lengths[b]) +
+                                      " is outside [1, " + std::to_string(T) + "]");
+
+    std::size_t widest = input_size();
+    for (const auto& l : layers_) widest = std::max(widest, l->output_size());
+    AlignedBuffer ping(B * T * widest), pong(B * T * widest);
+    const float* cur = req.x;
+    std::size_t cur_T = T, state_offset = 0;
+    bool has_time = true;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const Layer& layer = *layers_[i];
+        float* out = (i % 2 == 0) ? ping.data() : pong.data();
+        if (layer.kind() == LayerKind::Embedding) {
+            static_cast<const EmbeddingLayer&>(layer).lookup(req.ids, B * T, out);
+        } else {
+            SequenceContext ctx;
+            ctx.lengths = has_time ? req.lengths : nullptr;
+            ctx.h0 = req.h0 ? req.h0 + state_offset : nullptr;
+            ctx.hn = req.hn ? req.hn + state_offset : nullptr;
+            layer.forward(cur, out, B, cur_T, ctx);
+        }
+        state_offset += B * layer.state_size();
+        if (!layer.keeps_time()) { has_time = false; cur_T = 1; }
+        cur = out;
+    }
+    std::memcpy(req.y, cur, output_floats(B, T) * sizeof(float));
+}
+
+}  // namespace gru_infer

@@ -1,0 +1,335 @@
+// Reader and writer of the native model file; the layout is in docs/native_format.md.
+// The reader trusts nothing: every size, offset and enum is checked before use, so a corrupt or
+// hostile file gives a FormatError, never a crash or an out-of-bounds read.
+#include "gru_infer/native_file.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+
+#include "gru_infer/activation_layer.h"
+#include "gru_infer/dense_layer.h"
+#include "gru_infer/embedding_layer.h"
+#include "gru_infer/error.h"
+#include "gru_infer/gru_layer.h"
+#include "gru_infer/last_step_layer.h"
+
+namespace gru_infer {
+namespace {
+
+constexpr char kMagic[8] = {'G', 'R', 'U', 'I', 'N', 'F', 'E', 'R'};
+constexpr std::size_t kHeaderSize = 64;
+constexpr std::uint32_t kDtypeF32 = 1;
+constexpr std::uint64_t kMaxDim = std::uint64_t(1) << 31;  // far above any real layer
+
+bool host_is_little_endian() {
+    const std::uint32_t one = 1;
+    unsigned char c;
+    std::memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+std::uint64_t fnv1a64(const std::uint8_t* p, std::size_t n) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+std::size_t align_up(std::size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+// ---- writing ----
+
+struct Writer {
+    std::vector<std::uint8_t> meta;
+    std::vector<const AlignedBuffer*> tensors;  // data section, in order
+    std::size_t data_size = 0;                  // bytes so far, each tensor 64-byte aligned
+
+    template <typename T> void put(T v) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+        meta.insert(meta.end(), p, p + sizeof(T));
+    }
+    void u32(std::uint64_t v) { put(static_cast<std::uint32_t>(v)); }
+    void act(const ActSpec& a) { u32(static_cast<std::uint32_t>(a.kind)); put(a.alpha); put(a.beta); }
+    void str(const std::string& s) { u32(s.size()); meta.insert(meta.end(), s.begin(), s.end()); }
+    // Records dims and the tensor's offset relative to the data section (made absolute by +data_offset).
+    void tensor(const AlignedBuffer& t, std::initializer_list<std::size_t> dims) {
+        u32(kDtypeF32);
+        u32(dims.size());
+        for (auto d : dims) put(static_cast<std::uint64_t>(d));
+        put(static_cast<std::uint64_t>(data_size));
+        tensors.push_back(&t);
+        data_size = align_up(data_size + t.size() * sizeof(float));
+    }
+};
+
+void write_layer(Writer& w, const Layer& layer) {
+    w.u32(static_cast<std::uint32_t>(layer.kind()));
+    w.u32(layer.input_size());
+    w.u32(layer.output_size());
+    switch (layer.kind()) {
+        case LayerKind::Gru: {
+            const auto& g = static_cast<const GruLayer&>(layer);
+            const GruConfig& c = g.config();
+            const std::size_t H = c.hidden_size, I = c.input_size;
+            w.u32(H);
+            w.u32(static_cast<std::uint32_t>(c.direction));
+            w.u32(c.linear_before_reset);
+            w.u32(c.has_bias);
+            w.u32(static_cast<std::uint32_t>(c.merge_mode));
+            w.u32(c.return_sequences);
+            w.u32(c.reverse_output_in_processing_order);
+            w.act(c.gate_activation);
+            w.act(c.candidate_activation);
+            w.put(c.clip);
+            for (const auto& d : g.weights()) {
+                w.tensor(d.W, {3 * H, I});
+                w.tensor(d.R, {3 * H, H});
+                w.tensor(d.bW, {3 * H});
+                w.tensor(d.bR, {3 * H});
+            }
+            break;
+        }
+        case LayerKind::Dense: {
+            const auto& d = static_cast<const DenseLayer&>(layer);
+            w.tensor(d.weight(), {d.output_size(), d.input_size()});
+            w.tensor(d.bias(), {d.output_size()});
+            break;
+        }
+        case LayerKind::Activation:
+            w.act(static_cast<const ActivationLayer&>(layer).activation());
+            break;
+        case LayerKind::Embedding: {
+            const auto& e = static_cast<const EmbeddingLayer&>(layer);
+            w.u32(e.num_embeddings());
+            w.tensor(e.table(), {e.num_embeddings(), e.output_size()});
+            break;
+        }
+        case LayerKind::LastStep: break;
+    }
+}
+
+template <typename T> void put_at(std::vector<std::uint8_t>& out, std::size_t at, T v) {
+    std::memcpy(out.data() + at, &v, sizeof(T));
+}
+
+// ---- reading ----
+
+class Reader {
+public:
+    Reader(const std::uint8_t* file, std::size_t file_size, std::size_t meta_begin, std::size_t meta_end,
+           std::size_t data_offset)
+        : file_(file), file_size_(file_size), pos_(meta_begin), end_(meta_end), data_offset_(data_offset) {}
+
+    template <typename T> T get(const char* what) {
+        if (end_ - pos_ < sizeof(T)) fail(std::string("truncated metadata while reading ") + what);
+        T v;
+        std::memcpy(&v, file_ + pos_, sizeof(T));
+        pos_ += sizeof(T);
+        return v;
+    }
+    std::uint32_t u32(const char* what) { return get<std::uint32_t>(what); }
+    std::size_t size(const char* what) {
+        std::uint32_t v = u32(what);
+        if (v == 0 || v > kMaxDim) fail(std::string(what) + " = " + std::to_string(v) + " is out of range");
+        return v;
+    }
+    bool flag(const char* what) {
+        std::uint32_t v = u32(what);
+        if (v > 1) fail(std::string(what) + " must be 0 or 1, got " + std::to_string(v));
+        return v == 1;
+    }
+    float f32(const char* what) { return get<float>(what); }
+    ActSpec act(const char* what) {
+        ActSpec a;
+        std::uint32_t k = u32(what);
+        if (k >= static_cast<std::uint32_t>(ActKind::Count))
+            fail(std::string(what) + ": unknown activation kind " + std::to_string(k));
+        a.kind = static_cast<ActKind>(k);
+        a.alpha = f32(what);
+        a.beta = f32(what);
+        return a;
+    }
+    std::string str(const char* what) {
+        std::uint32_t n = u32(what);
+        if (end_ - pos_ < n) fail(std::string("truncated metadata while reading ") + what);
+        std::string s(reinterpret_cast<const char*>(file_ + pos_), n);
+        pos_ += n;
+        return s;
+    }
+    // Reads a tensor record, checks it has exactly `dims`, and copies its data.
+    AlignedBuffer tensor(const char* what, std::initializer_list<std::size_t> dims) {
+        if (u32(what) != kDtypeF32) fail(std::string(what) + ": unsupported tensor dtype");
+        std::uint32_t ndim = u32(what);
+        if (ndim != dims.size())
+            fail(std::string(what) + ": expected " + std::to_string(dims.size()) + " dimensions, got " +
+                 std::to_string(ndim));
+        std::size_t count = 1;
+        for (auto expect : dims) {
+            std::uint64_t d = get<std::uint64_t>(what);
+            if (d != expect)
+                fail(std::string(what) + ": dimension " + std::to_string(d) + " does not match the layer (" +
+                     std::to_string(expect) + ")");
+            if (expect != 0 && count > file_size_ / expect)  // also rules out overflow below
+                fail(std::string(what) + ": tensor is larger than the file");
+            count *= expect;
+        }
+        std::uint64_t rel = get<std::uint64_t>(what);
+        const std::uint64_t bytes = static_cast<std::uint64_t>(count) * sizeof(float);
+        if (rel % kAlignment != 0 || rel > file_size_ || data_offset_ > file_size_ - rel ||
+            bytes > file_size_ - data_offset_ - rel)
+            fail(std::string(what) + ": tensor data lies outside the file");
+        return AlignedBuffer(reinterpret_cast<const float*>(file_ + data_offset_ + rel), count);
+    }
+    bool done() const { return pos_ == end_; }
+    [[noreturn]] static void fail(const std::string& msg) { throw FormatError("invalid model file: " + msg); }
+
+private:
+    const std::uint8_t* file_;
+    std::size_t file_size_, pos_, end_, data_offset_;
+};
+
+std::unique_ptr<Layer> read_layer(Reader& r) {
+    const std::uint32_t kind = r.u32("layer kind");
+    const std::size_t in = r.size("layer input size"), out = r.size("layer output size");
+    std::unique_ptr<Layer> layer;
+    switch (static_cast<LayerKind>(kind)) {
+        case LayerKind::Gru: {
+            GruConfig c;
+            c.input_size = in;
+            c.hidden_size = r.size("GRU hidden size");
+            std::uint32_t dir = r.u32("GRU direction");
+            if (dir > 2) Reader::fail("GRU direction " + std::to_string(dir) + " is not 0, 1 or 2");
+            c.direction = static_cast<GruDirection>(dir);
+            c.linear_before_reset = r.flag("GRU linear_before_reset");
+            c.has_bias = r.flag("GRU has_bias");
+            std::uint32_t merge = r.u32("GRU merge mode");
+            if (merge > 3) Reader::fail("GRU merge mode " + std::to_string(merge) + " is not 0..3");
+            c.merge_mode = static_cast<MergeMode>(merge);
+            c.return_sequences = r.flag("GRU return_sequences");
+            c.reverse_output_in_processing_order = r.flag("GRU reverse_output_in_processing_order");
+            c.gate_activation = r.act("GRU gate activation");
+            c.candidate_activation = r.act("GRU candidate activation");
+            c.clip = r.f32("GRU clip");
+            const std::size_t H = c.hidden_size;
+            std::vector<GruWeights> w;
+            for (std::size_t d = 0; d < c.num_directions(); ++d) {
+                GruWeights g;
+                g.W = r.tensor("GRU W", {3 * H, in});
+                g.R = r.tensor("GRU R", {3 * H, H});
+                g.bW = r.tensor("GRU bW", {3 * H});
+                g.bR = r.tensor("GRU bR", {3 * H});
+                w.push_back(std::move(g));
+            }
+            layer = std::make_unique<GruLayer>(c, std::move(w));
+            break;
+        }
+        case LayerKind::Dense: {
+            AlignedBuffer W = r.tensor("Dense weight", {out, in});
+            AlignedBuffer b = r.tensor("Dense bias", {out});
+            layer = std::make_unique<DenseLayer>(in, out, std::move(W), std::move(b));
+            break;
+        }
+        case LayerKind::Activation:
+            layer = std::make_unique<ActivationLayer>(in, r.act("activation"));
+            break;
+        case LayerKind::Embedding: {
+            std::size_t num = r.size("Embedding rows");
+            if (in != 1) Reader::fail("Embedding input size must be 1");
+            layer = std::make_unique<EmbeddingLayer>(num, out, r.tensor("Embedding table", {num, out}));
+            break;
+        }
+        case LayerKind::LastStep:
+            layer = std::make_unique<LastStepLayer>(in);
+            break;
+        default:
+            Reader::fail("unknown layer kind " + std::to_string(kind));
+    }
+    if (layer->input_size() != in || layer->output_size() != out)
+        Reader::fail(std::string(layer_kind_name(layer->kind())) + " sizes do not match its record");
+    return layer;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_model(const Model& model) {
+    if (!host_is_little_endian()) throw FormatError("the native format is written on little-endian hosts only");
+    Writer w;
+    w.str(model.source);
+    w.u32(model.layers().size());
+    for (const auto& l : model.layers()) write_layer(w, *l);
+
+    const std::size_t meta_offset = kHeaderSize;
+    const std::size_t data_offset = align_up(meta_offset + w.meta.size());
+    std::vector<std::uint8_t> out(data_offset + w.data_size, 0);
+    std::memcpy(out.data() + meta_offset, w.meta.data(), w.meta.size());
+    std::size_t at = data_offset;
+    for (const AlignedBuffer* t : w.tensors) {
+        if (t->size()) std::memcpy(out.data() + at, t->data(), t->size() * sizeof(float));
+        at = align_up(at + t->size() * sizeof(float));
+    }
+    std::memcpy(out.data(), kMagic, sizeof(kMagic));
+    put_at<std::uint32_t>(out, 8, kNativeFormatVersion);
+    put_at<std::uint32_t>(out, 12, 0);  // flags
+    put_at<std::uint64_t>(out, 16, meta_offset);
+    put_at<std::uint64_t>(out, 24, w.meta.size());
+    put_at<std::uint64_t>(out, 32, data_offset);
+    put_at<std::uint64_t>(out, 40, w.data_size);
+    put_at<std::uint64_t>(out, 48, fnv1a64(out.data() + kHeaderSize, out.size() - kHeaderSize));
+    return out;
+}
+
+void save_model(const Model& model, const std::string& path) {
+    const auto bytes = serialize_model(model);
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot open '" + path + "' for writing");
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f) throw std::runtime_error("failed writing '" + path + "'");
+}
+
+std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size) {
+    if (!host_is_little_endian()) throw FormatError("the native format is read on little-endian hosts only");
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    if (!p || size < kHeaderSize || std::memcmp(p, kMagic, sizeof(kMagic)) != 0)
+        throw FormatError("not a gru_infer model file (no GRUINFER header)");
+    auto u32_at = [&](std::size_t at) { std::uint32_t v; std::memcpy(&v, p + at, 4); return v; };
+    auto u64_at = [&](std::size_t at) { std::uint64_t v; std::memcpy(&v, p + at, 8); return v; };
+    const std::uint32_t version = u32_at(8);
+    if (version != kNativeFormatVersion)
+        throw FormatError("model file has format version " + std::to_string(version) +
+                          "; this build reads version " + std::to_string(kNativeFormatVersion));
+    if (u32_at(12) != 0) throw FormatError("invalid model file: unknown flags " + std::to_string(u32_at(12)));
+    const std::uint64_t meta_offset = u64_at(16), meta_size = u64_at(24), data_offset = u64_at(32),
+                        data_size = u64_at(40), checksum = u64_at(48);
+    if (meta_offset != kHeaderSize || meta_size > size - kHeaderSize || data_offset % kAlignment != 0 ||
+        data_offset < meta_offset + meta_size || data_offset > size || data_size != size - data_offset)
+        throw FormatError("invalid model file: section sizes do not match a file of " + std::to_string(size) +
+                          " bytes (truncated or corrupt)");
+    if (fnv1a64(p + kHeaderSize, size - kHeaderSize) != checksum)
+        throw FormatError("invalid model file: checksum mismatch (the file is corrupt)");
+
+    Reader r(p, size, meta_offset, meta_offset + meta_size, data_offset);
+    auto model = std::make_shared<Model>();
+    model->source = r.str("source");
+    const std::uint32_t n = r.u32("layer count");
+    if (n == 0) Reader::fail("the model has no layers");
+    for (std::uint32_t i = 0; i < n; ++i) {
+        try {
+            model->add(read_layer(r));
+        } catch (const InvalidArgument& e) {
+            Reader::fail("layer " + std::to_string(i) + ": " + e.what());
+        }
+    }
+    if (!r.done()) Reader::fail("trailing bytes after the last layer record");
+    return model;
+}
+
+std::shared_ptr<Model> load_model(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot open model file '" + path + "'");
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return load_model_from_memory(bytes.data(), bytes.size());
+}
+
+}  // namespace gru_infer

@@ -1,0 +1,66 @@
+#include "gru_infer/stream.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "gru_infer/embedding_layer.h"
+#include "gru_infer/error.h"
+
+namespace gru_infer {
+
+Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch)
+    : model_(std::move(model)), batch_(batch) {
+    if (!model_ || model_->layers().empty()) throw InvalidArgument("a stream needs a model with layers");
+    if (batch == 0) throw InvalidArgument("a stream needs batch >= 1, got 0");
+    std::size_t widest = model_->input_size(), scratch = 0, offset = 0;
+    for (const auto& l : model_->layers()) {
+        if (const char* why = l->stream_unsupported_reason())
+            throw InvalidArgument(std::string("this model cannot stream: ") + why);
+        widest = std::max(widest, l->output_size());
+        scratch = std::max(scratch, l->step_scratch_size(batch));
+        state_offset_.push_back(offset);
+        offset += l->state_size() * batch;
+    }
+    state_.resize(offset);
+    scratch_.resize(scratch);
+    ping_.resize(batch * widest);
+    pong_.resize(batch * widest);
+}
+
+void Stream::reset() noexcept {
+    if (state_.size()) std::memset(state_.data(), 0, state_.size() * sizeof(float));
+}
+
+void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
+    const auto& layers = model_->layers();
+    const float* cur = x;
+    for (std::size_t i = first; i < layers.size(); ++i) {
+        float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
+        layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data());
+        cur = out;
+    }
+    if (first == layers.size()) std::memcpy(y, x, batch_ * model_->output_size() * sizeof(float));
+}
+
+void Stream::step(const float* x, float* y) noexcept { run_from(0, x, y); }
+
+void Stream::check_ids(const std::int64_t* ids) const {
+    if (!model_->takes_ids()) throw InvalidArgument("this model takes float features, not ids");
+    static_cast<const EmbeddingLayer&>(*model_->layers()[0]).check_ids(ids, batch_);
+}
+
+void Stream::step_ids(const std::int64_t* ids, float* y) noexcept {
+    const auto& emb = static_cast<const EmbeddingLayer&>(*model_->layers()[0]);
+    const std::size_t dim = emb.output_size();
+    for (std::size_t b = 0; b < batch_; ++b) {  // an invalid id gives a zero vector, never a wild read
+        float* row = ping_.data() + b * dim;
+        if (ids[b] >= 0 && static_cast<std::size_t>(ids[b]) < emb.num_embeddings())
+            std::memcpy(row, emb.table().data() + static_cast<std::size_t>(ids[b]) * dim, dim * sizeof(float));
+        else
+            std::memset(row, 0, dim * sizeof(float));
+    }
+    run_from(1, ping_.data(), y);
+}
+
+}  // namespace gru_infer

@@ -1,0 +1,130 @@
+// The native file: bit-exact round trip, every corruption a FormatError; and, given a folder,
+// model files written by the Python side, checked against PyTorch's outputs stored beside them.
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "gru_infer/gru_infer.h"
+#include "test_util.h"
+
+using namespace gru_infer;
+
+namespace {
+
+std::shared_ptr<Model> small_model(std::mt19937& rng) {
+    auto m = std::make_shared<Model>();
+    m->source = "test";
+    auto emb = test::random_vec(rng, 10 * 3);
+    m->add(std::make_unique<EmbeddingLayer>(10, 3, AlignedBuffer(emb.data(), emb.size())));
+    GruConfig c;
+    c.input_size = 3; c.hidden_size = 5; c.direction = GruDirection::Bidirectional;
+    c.linear_before_reset = false; c.clip = 3.0f;
+    std::vector<GruWeights> w(2);
+    for (auto& g : w) {
+        auto W = test::random_vec(rng, 45), R = test::random_vec(rng, 75), b = test::random_vec(rng, 15);
+        g.W = AlignedBuffer(W.data(), W.size());
+        g.R = AlignedBuffer(R.data(), R.size());
+        g.bW = AlignedBuffer(b.data(), b.size());
+        g.bR = AlignedBuffer(b.data(), b.size());
+    }
+    m->add(std::make_unique<GruLayer>(c, std::move(w)));
+    m->add(std::make_unique<LastStepLayer>(10));
+    auto W = test::random_vec(rng, 20), b = test::random_vec(rng, 2);
+    m->add(std::make_unique<DenseLayer>(10, 2, AlignedBuffer(W.data(), W.size()), AlignedBuffer(b.data(), 2)));
+    m->add(std::make_unique<ActivationLayer>(2, ActSpec{ActKind::Softmax}));
+    return m;
+}
+
+void round_trip(std::mt19937& rng) {
+    auto m = small_model(rng);
+    auto bytes = serialize_model(*m);
+    CHECK(bytes.size() % 64 == 0);
+    auto back = load_model_from_memory(bytes.data(), bytes.size());
+    CHECK(serialize_model(*back) == bytes);  // bit-exact, all fields
+    std::vector<std::int64_t> ids{1, 2, 3, 9, 0, 4};
+    std::vector<float> y1(4), y2(4);
+    PredictRequest req;
+    req.batch = 2; req.steps = 3; req.ids = ids.data(); req.y = y1.data();
+    m->predict(req);
+    req.y = y2.data();
+    back->predict(req);
+    CHECK(std::memcmp(y1.data(), y2.data(), sizeof(float) * 4) == 0);
+
+    // Corruptions: each a FormatError, none a crash.
+    CHECK_THROWS(load_model_from_memory(bytes.data(), 10), FormatError);
+    for (std::size_t cut : {std::size_t(64), bytes.size() / 2, bytes.size() - 1})
+        CHECK_THROWS(load_model_from_memory(bytes.data(), cut), FormatError);
+    for (std::size_t at = 0; at < bytes.size(); at += 7) {  // flip one byte anywhere
+        auto bad = bytes;
+        bad[at] ^= 0x5a;
+        bool ok_or_format_error = true;
+        try { load_model_from_memory(bad.data(), bad.size()); ok_or_format_error = (at >= 56 && at < 64); }
+        catch (const FormatError&) {}
+        catch (...) { ok_or_format_error = false; }
+        CHECK(ok_or_format_error);
+    }
+    auto newer = bytes;
+    newer[8] = 99;
+    try { load_model_from_memory(newer.data(), newer.size()); CHECK(false); }
+    catch (const FormatError& e) { CHECK(std::string(e.what()).find("version 99") != std::string::npos); }
+}
+
+std::vector<char> read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// <name>.gru with <name>.case: u32 B, T, F, out_count; float x[B*T*F]; float y[out_count].
+int python_models(const std::string& dir) {
+    DIR* d = opendir(dir.c_str());
+    if (!d) { std::fprintf(stderr, "cannot open %s\n", dir.c_str()); return 1; }
+    int n = 0;
+    while (dirent* e = readdir(d)) {
+        std::string name = e->d_name;
+        if (name.size() < 5 || name.substr(name.size() - 4) != ".gru") continue;
+        std::string base = dir + "/" + name.substr(0, name.size() - 4);
+        auto model = load_model(base + ".gru");
+        auto c = read_file(base + ".case");
+        std::uint32_t hdr[4];
+        CHECK(c.size() >= sizeof hdr);
+        if (c.size() < sizeof hdr) continue;
+        std::memcpy(hdr, c.data(), sizeof hdr);
+        const std::size_t B = hdr[0], T = hdr[1], F = hdr[2], O = hdr[3];
+        CHECK(c.size() == sizeof hdr + (B * T * F + O) * sizeof(float));
+        CHECK(model->output_floats(B, T) == O);
+        if (c.size() != sizeof hdr + (B * T * F + O) * sizeof(float) || model->output_floats(B, T) != O) continue;
+        const float* x = reinterpret_cast<const float*>(c.data() + sizeof hdr);
+        const float* want = x + B * T * F;
+        std::vector<float> y(O);
+        std::vector<std::int64_t> ids(B * T);
+        PredictRequest req;
+        req.batch = B; req.steps = T; req.y = y.data();
+        if (model->takes_ids()) {
+            for (std::size_t i = 0; i < B * T; ++i) ids[i] = static_cast<std::int64_t>(x[i]);
+            req.ids = ids.data();
+        } else {
+            req.x = x;
+        }
+        model->predict(req);
+        const float err = test::max_abs_diff(y.data(), want, O);
+        std::printf("%s: max abs error vs PyTorch %.3g\n", name.c_str(), err);
+        CHECK(err <= 1e-5f);
+        ++n;
+    }
+    closedir(d);
+    CHECK(n > 0);
+    return test::finish("test_python_models");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc > 1) return python_models(argv[1]);
+    std::mt19937 rng(7);
+    round_trip(rng);
+    CHECK_THROWS(load_model("/nonexistent/model.gru"), std::runtime_error);
+    return test::finish("test_native_file");
+}
