@@ -218,9 +218,8 @@ class _Vec:
 
 @dataclass(eq=False)
 class _GRUResult:
-    """The (output, h_n) tuple of a GRU module; `first` is the index of its first spec in layers."""
+    """The (output, h_n) tuple of a GRU module."""
     name: str
-    first: int
     num_layers: int
     num_dirs: int
     batch_first: bool
@@ -405,9 +404,9 @@ class _FxConverter:
         time_dim = 1 if bf else 0
         if bf is None or idx is None or not (_is_int(idx[time_dim]) and idx[time_dim] == -1 and all(
                 _full(s) for i, s in enumerate(idx) if i != time_dim)):
-            layout = {True: "batch-first", False: "seq-first", None: "unknown-layout"}[bf]
+            layout = {True: "a batch-first", False: "a seq-first", None: "an unknown-layout"}[bf]
             supported = {True: "out[:, -1]", False: "out[-1]", None: "none before the first GRU"}[bf]
-            self._fail(node, f"indexing {index!r} of a {layout} sequence (supported: {supported})")
+            self._fail(node, f"indexing {index!r} of {layout} sequence (supported: {supported})")
         self._take(node, node.args[0])
         return self._push([LastStep()], _Vec())
 
@@ -485,7 +484,7 @@ class _FxConverter:
         if self.batch_first is None:
             self.batch_first = bf
         specs = _gru_module_specs(mod)
-        res = _GRUResult(node.target, len(self.layers), mod.num_layers, 2 if mod.bidirectional else 1, bf)
+        res = _GRUResult(node.target, mod.num_layers, 2 if mod.bidirectional else 1, bf)
         return self._push(specs, res)
 
     def _call_function(self, node):

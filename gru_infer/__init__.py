@@ -1,0 +1,20 @@
+"""gru_infer: fast, exact CPU inference for GRU networks.
+
+    import gru_infer
+    model = gru_infer.load("model.gru")          # or gru_infer.from_torch(module)
+    y = model.predict(x)                          # x: (batch, steps, features)
+    s = model.stream(); y_t = s.step(x_t)         # one step at a time
+
+Importing this package never imports torch, onnx or keras: each importer imports its
+framework only when it is used.
+"""
+from ._core import ModelFormatError, active_isa, available_isas, set_isa
+from .loading import from_torch, load
+from .model import Model, Stream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "Stream", "ModelFormatError", "load", "from_torch", "set_isa", "active_isa",
+    "available_isas", "__version__",
+]

@@ -1,0 +1,295 @@
+"""The user-facing Model and Stream: NumPy in, NumPy out, batch-first everywhere.
+
+All computation is in the C++ core (gru_infer._core); this module checks and converts inputs so
+that a wrong shape or dtype raises a ValueError naming what was expected and what was given.
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from . import layers as L
+
+State = Union[np.ndarray, Tuple[np.ndarray, ...]]
+
+
+def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as e:  # ragged nested lists and the like
+        raise ValueError(f"{name}: cannot be read as an array ({e})") from None
+    if arr.dtype.kind not in kinds:
+        want = "integer" if kinds == "iu" else "numeric"
+        raise ValueError(f"{name}: expected a {want} array, got dtype {arr.dtype}")
+    return arr
+
+
+class Model:
+    """A loaded model. Build one with gru_infer.load, gru_infer.from_torch or Model.from_layers."""
+
+    def __init__(self, core: "_core.Model"):
+        self._core = core
+        desc = core.describe()
+        # Recurrent state blocks in core order: (num_directions, hidden) per GRU layer.
+        self._state_blocks = [(2 if d["direction"] == "bidirectional" else 1, d["hidden_size"])
+                              for d in desc if d["kind"] == "GRU"]
+        self._num_parameters = sum(_count_parameters(d) for d in desc)
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[object], source: str = "") -> "Model":
+        """Build a model from layer specs (gru_infer.layers); weights are copied."""
+        specs = L.validated_layers(layers)
+        if not specs:
+            raise ValueError("a model needs at least one layer, got none")
+        core = _core.Model()
+        core.source = source
+        features = None
+        for i, s in enumerate(specs):
+            if isinstance(s, L.GRU):
+                g, c = s.gate_activation, s.candidate_activation
+                core.add_gru(s.input_size, s.hidden_size, s.direction, s.linear_before_reset, s.has_bias,
+                             g.kind, g.alpha, g.beta, c.kind, c.alpha, c.beta, s.clip, s.merge_mode,
+                             s.return_sequences, s.reverse_output_in_processing_order,
+                             [(d.W, d.R, d.bW, d.bR) for d in s.directions])
+            elif isinstance(s, L.Dense):
+                core.add_dense(s.weight, s.bias)
+            elif isinstance(s, L.Embedding):
+                core.add_embedding(s.table)
+            elif features is None:
+                raise ValueError(f"layer {i} ({type(s).__name__}) cannot be first: its size is unknown")
+            elif isinstance(s, L.ActivationLayer):
+                a = s.activation
+                core.add_activation(features, a.kind, a.alpha, a.beta)
+            elif isinstance(s, L.LastStep):
+                core.add_last_step(features)
+            features = core.output_size
+        return cls(core)
+
+    # ---- properties ---------------------------------------------------------------------
+
+    @property
+    def input_size(self) -> int:
+        """Features per time step (for a model starting with an Embedding: 1 id per step)."""
+        return self._core.input_size
+
+    @property
+    def output_size(self) -> int:
+        return self._core.output_size
+
+    @property
+    def takes_ids(self) -> bool:
+        return self._core.takes_ids
+
+    @property
+    def source(self) -> str:
+        return self._core.source
+
+    @property
+    def num_parameters(self) -> int:
+        return self._num_parameters
+
+    @property
+    def layers(self) -> List[object]:
+        """The layers as specs (gru_infer.layers), with copies of their weights."""
+        return [_spec_from_description(d) for d in self._core.describe()]
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(d["kind"] for d in self._core.describe())
+        return (f"gru_infer.Model([{kinds}], input_size={self.input_size}, output_size={self.output_size}, "
+                f"parameters={self.num_parameters})")
+
+    # ---- running ------------------------------------------------------------------------
+
+    def predict(self, x, h0: Optional[State] = None, lengths=None, return_state: bool = False):
+        """Run whole sequences.
+
+        x: (B, T, F) floats, or (T, F) for one sequence; for a model starting with an Embedding,
+        integer ids (B, T) or (T,). h0: initial state in PyTorch's (num_layers*num_directions, B, H)
+        layout ((L*D, H) for one sequence); a tuple of per-layer (D, B, H) arrays when the GRU
+        layers differ in size. lengths: (B,) valid steps per sequence (PyTorch packed-sequence
+        semantics: outputs past the end are zero, the final state is taken at the last valid step).
+
+        Returns the output as float32 ((B, T, O), or (B, O) if the model ends on the last step),
+        and with return_state=True also the final state in the layout of h0.
+        """
+        x, batched = self._sequence_input(x)
+        B, T = x.shape[0], x.shape[1]
+        if lengths is not None:
+            lengths = self._lengths(lengths, B, T, batched)
+        h0_flat = None if h0 is None else self._state_in(h0, B, batched, "h0")
+        y, hn = self._core.predict(x, lengths, h0_flat, bool(return_state))
+        if not batched:
+            y = y[0]
+        if not return_state:
+            return y
+        return y, self._state_out(hn, B, batched)
+
+    def stream(self, batch: int = 1) -> "Stream":
+        """A stateful stream: feed one time step per `step` call."""
+        return Stream(self, batch)
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write the native file (docs/native_format.md), readable by gru_infer.load and the C++ library."""
+        self._core.save(os.fspath(path))
+
+    def to_bytes(self) -> bytes:
+        return self._core.serialize()
+
+    # ---- input checking -----------------------------------------------------------------
+
+    def _sequence_input(self, x) -> Tuple[np.ndarray, bool]:
+        if self.takes_ids:
+            arr = _numeric(x, "ids", "iu")
+            if arr.ndim not in (1, 2):
+                raise ValueError(f"ids: expected shape (batch, steps) or (steps,), got {arr.shape}")
+            batched = arr.ndim == 2
+            arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.int64)
+        else:
+            arr = _numeric(x, "x")
+            F = self.input_size
+            if arr.ndim not in (2, 3) or arr.shape[-1] != F:
+                raise ValueError(f"x: expected shape (batch, steps, {F}) or (steps, {F}), got {arr.shape}")
+            batched = arr.ndim == 3
+            arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.float32)
+        if arr.shape[0] == 0 or arr.shape[1] == 0:
+            raise ValueError(f"input: expected at least one sequence of at least one step, got shape {arr.shape}")
+        return arr, batched
+
+    @staticmethod
+    def _lengths(lengths, B: int, T: int, batched: bool) -> np.ndarray:
+        arr = _numeric(lengths, "lengths", "iu")
+        if arr.ndim == 0 and not batched:
+            arr = arr.reshape(1)
+        if arr.shape != (B,):
+            raise ValueError(f"lengths: expected shape ({B},), got {arr.shape}")
+        if arr.min() < 1 or arr.max() > T:
+            raise ValueError(f"lengths: expected values in [1, {T}], got min {arr.min()} and max {arr.max()}")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+
+    def _uniform_state(self) -> bool:
+        return len(set(self._state_blocks)) <= 1
+
+    def state_shape(self, batch: int) -> Union[Tuple[int, ...], List[Tuple[int, ...]]]:
+        """Shape of h0 / h_n for a batch: (L*D, B, H), or a list of (D, B, H) per GRU layer."""
+        if self._uniform_state():
+            if not self._state_blocks:
+                return (0, batch, 0)
+            d, h = self._state_blocks[0]
+            return (d * len(self._state_blocks), batch, h)
+        return [(d, batch, h) for d, h in self._state_blocks]
+
+    def _state_in(self, state, B: int, batched: bool, name: str) -> np.ndarray:
+        shape = self.state_shape(B)
+        if isinstance(shape, tuple):
+            arr = _numeric(state, name)
+            want = shape if batched else (shape[0], shape[2])
+            if arr.shape != want:
+                raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
+            return np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
+        if not isinstance(state, (list, tuple)) or len(state) != len(shape):
+            raise ValueError(f"{name}: expected a sequence of {len(shape)} arrays of shapes {shape}")
+        parts = []
+        for i, (s, want) in enumerate(zip(state, shape)):
+            arr = _numeric(s, f"{name}[{i}]")
+            want = want if batched else (want[0], want[2])
+            if arr.shape != want:
+                raise ValueError(f"{name}[{i}]: expected shape {want}, got {arr.shape}")
+            parts.append(np.asarray(arr, dtype=np.float32).reshape(-1))
+        return np.ascontiguousarray(np.concatenate(parts))
+
+    def _state_out(self, flat: np.ndarray, B: int, batched: bool) -> State:
+        shape = self.state_shape(B)
+        if isinstance(shape, tuple):
+            out = flat.reshape(shape)
+            return out if batched else out[:, 0]
+        parts, at = [], 0
+        for s in shape:
+            n = int(np.prod(s))
+            p = flat[at:at + n].reshape(s)
+            parts.append(p if batched else p[:, 0])
+            at += n
+        return tuple(parts)
+
+
+class Stream:
+    """One time step per call, state carried over. step(x_t) equals the last step of predict(x[:t+1])."""
+
+    def __init__(self, model: Model, batch: int = 1):
+        if not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ValueError(f"batch: expected a positive integer, got {batch!r}")
+        self._model = model
+        self._batch = int(batch)
+        self._s = _core.Stream(model._core, self._batch)
+        self._in_shape = (self._batch,) if model.takes_ids else (self._batch, model.input_size)
+        self._out_shape = (self._batch, model.output_size)
+
+    @property
+    def batch(self) -> int:
+        return self._batch
+
+    def step(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """x: (F,) or (B, F) floats (ids: a scalar or (B,)). Returns (O,) or (B, O).
+
+        `out`, if given, is a float32 C-contiguous array of the output shape that is written and returned.
+        """
+        m = self._model
+        arr = _numeric(x, "x", "iu" if m.takes_ids else "biuf")
+        single = arr.ndim == len(self._in_shape) - 1
+        if arr.shape != self._in_shape and not (single and self._batch == 1 and arr.shape == self._in_shape[1:]):
+            one = self._in_shape[1:]
+            raise ValueError(f"x: expected shape {self._in_shape}" + (f" or {one}" if self._batch == 1 else "")
+                             + f", got {arr.shape}")
+        if out is not None:
+            want = self._out_shape[1:] if single else self._out_shape
+            if (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want
+                    or not out.flags.c_contiguous or not out.flags.writeable):
+                got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+                raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {want}, got {got}")
+        y = self._s.step(arr, out)
+        return y.reshape(self._out_shape[1:]) if single and out is None else y
+
+    def reset(self) -> None:
+        """State back to zeros."""
+        self._s.reset()
+
+    @property
+    def state(self) -> State:
+        """Current state in the layout of predict's h_n: (L, B, H), or a tuple of (1, B, H) per layer."""
+        return self._model._state_out(self._s.state, self._batch, True)
+
+    @state.setter
+    def state(self, value: State) -> None:
+        self._s.state = self._model._state_in(value, self._batch, True, "state")
+
+
+def _count_parameters(d: dict) -> int:
+    if d["kind"] == "GRU":
+        return sum(a.size for w in d["weights"] for a in w)
+    if d["kind"] == "Dense":
+        return d["weight"].size + d["bias"].size
+    if d["kind"] == "Embedding":
+        return d["table"].size
+    return 0
+
+
+def _spec_from_description(d: dict) -> object:
+    kind = d["kind"]
+    if kind == "GRU":
+        act = lambda a: L.Activation(a["kind"], a["alpha"], a["beta"])  # noqa: E731
+        return L.GRU(d["input_size"], d["hidden_size"], [L.GRUDirection(*w) for w in d["weights"]],
+                     d["direction"], d["linear_before_reset"], d["has_bias"], act(d["gate_activation"]),
+                     act(d["candidate_activation"]), d["clip"], d["merge_mode"], d["return_sequences"],
+                     d["reverse_output_in_processing_order"])
+    if kind == "Dense":
+        return L.Dense(d["weight"], d["bias"])
+    if kind == "Activation":
+        a = d["activation"]
+        return L.ActivationLayer(L.Activation(a["kind"], a["alpha"], a["beta"]))
+    if kind == "Embedding":
+        return L.Embedding(d["table"])
+    return L.LastStep()

@@ -1,0 +1,56 @@
+"""Builds gru_infer: the C++ core in csrc/ plus the pybind11 module in src/.
+
+The core's source list lives once, in csrc/sources.cmake, shared with the CMake build.
+"""
+import re
+from pathlib import Path
+
+from pybind11.setup_helpers import Pybind11Extension, build_ext
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+
+def core_sources():
+    text = (ROOT / "csrc" / "sources.cmake").read_text()
+    return ["csrc/" + p for p in re.findall(r"\$\{CMAKE_CURRENT_LIST_DIR\}/(\S+\.cpp)", text)]
+
+
+ext = Pybind11Extension(
+    "gru_infer._core",
+    ["src/bindings.cpp"] + core_sources(),
+    include_dirs=["csrc/include"],
+    cxx_std=17,
+    # Portable baseline build: AVX2/NEON kernels carry their own target attributes and are picked
+    # at run time, so no -march=native here.
+    extra_compile_args=["-O3"],
+)
+
+setup(
+    name="gru_infer",
+    version="0.1.0",
+    description="Fast, exact CPU inference for GRU networks trained in PyTorch, Keras or ONNX",
+    long_description=(ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["gru_infer", "gru_infer.*"]),
+    package_data={"gru_infer": ["models/*.gru", "models/*.npz"]},
+    ext_modules=[ext],
+    cmdclass={"build_ext": build_ext},
+    python_requires=">=3.9",
+    install_requires=["numpy>=1.21"],
+    extras_require={
+        "torch": ["torch"],
+        "onnx": ["onnx"],
+        "keras": ["h5py"],
+        "test": [
+            "pytest>=7",
+            "pytest-benchmark>=4",
+            "torch==2.13.0",
+            "onnx",
+            "onnxruntime",
+            "h5py",
+        ],
+    },
+    entry_points={"console_scripts": ["gru-infer=gru_infer.cli:main"]},
+    zip_safe=False,
+)

@@ -1,0 +1,278 @@
+// The pybind11 module gru_infer._core: converts types and releases the GIL, nothing else.
+// Shapes are checked by the Python layer (gru_infer/model.py); here only that buffers are
+// large enough, so a wrong call can never read or write out of bounds.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+
+#include "gru_infer/gru_infer.h"
+
+namespace py = pybind11;
+using namespace gru_infer;
+
+namespace {
+
+using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+AlignedBuffer buffer(const F32& a) { return AlignedBuffer(a.data(), static_cast<std::size_t>(a.size())); }
+
+F32 copy_out(const AlignedBuffer& b, std::vector<py::ssize_t> shape) {
+    F32 out(shape);
+    std::memcpy(out.mutable_data(), b.data(), b.size() * sizeof(float));
+    return out;
+}
+
+void require(bool ok, const std::string& msg) {
+    if (!ok) throw InvalidArgument(msg);
+}
+
+ActSpec act(const std::string& kind, float alpha, float beta) { return ActSpec{act_from_name(kind), alpha, beta}; }
+
+py::dict act_dict(const ActSpec& a) {
+    py::dict d;
+    d["kind"] = act_name(a.kind);
+    d["alpha"] = a.alpha;
+    d["beta"] = a.beta;
+    return d;
+}
+
+const char* const kDirections[] = {"forward", "reverse", "bidirectional"};
+const char* const kMerges[] = {"concat", "sum", "mul", "ave"};
+
+template <std::size_t N>
+std::uint32_t index_of(const char* const (&names)[N], const std::string& s, const char* what) {
+    for (std::size_t i = 0; i < N; ++i)
+        if (s == names[i]) return static_cast<std::uint32_t>(i);
+    throw InvalidArgument(std::string("unknown ") + what + " '" + s + "'");
+}
+
+// One dict per layer: kind, sizes, configuration and copies of the weights.
+py::list describe(const Model& m) {
+    py::list out;
+    for (const auto& l : m.layers()) {
+        py::dict d;
+        d["kind"] = layer_kind_name(l->kind());
+        d["input_size"] = l->input_size();
+        d["output_size"] = l->output_size();
+        switch (l->kind()) {
+            case LayerKind::Gru: {
+                const auto& g = static_cast<const GruLayer&>(*l);
+                const GruConfig& c = g.config();
+                const auto H = static_cast<py::ssize_t>(c.hidden_size), I = static_cast<py::ssize_t>(c.input_size);
+                d["hidden_size"] = c.hidden_size;
+                d["direction"] = kDirections[static_cast<int>(c.direction)];
+                d["linear_before_reset"] = c.linear_before_reset;
+                d["has_bias"] = c.has_bias;
+                d["gate_activation"] = act_dict(c.gate_activation);
+                d["candidate_activation"] = act_dict(c.candidate_activation);
+                d["clip"] = c.clip;
+                d["merge_mode"] = kMerges[static_cast<int>(c.merge_mode)];
+                d["return_sequences"] = c.return_sequences;
+                d["reverse_output_in_processing_order"] = c.reverse_output_in_processing_order;
+                py::list dirs;
+                for (const auto& w : g.weights())
+                    dirs.append(py::make_tuple(copy_out(w.W, {3 * H, I}), copy_out(w.R, {3 * H, H}),
+                                               copy_out(w.bW, {3 * H}), copy_out(w.bR, {3 * H})));
+                d["weights"] = dirs;
+                break;
+            }
+            case LayerKind::Dense: {
+                const auto& x = static_cast<const DenseLayer&>(*l);
+                d["weight"] = copy_out(x.weight(), {static_cast<py::ssize_t>(x.output_size()),
+                                                    static_cast<py::ssize_t>(x.input_size())});
+                d["bias"] = copy_out(x.bias(), {static_cast<py::ssize_t>(x.output_size())});
+                break;
+            }
+            case LayerKind::Activation:
+                d["activation"] = act_dict(static_cast<const ActivationLayer&>(*l).activation());
+                break;
+            case LayerKind::Embedding: {
+                const auto& e = static_cast<const EmbeddingLayer&>(*l);
+                d["table"] = copy_out(e.table(), {static_cast<py::ssize_t>(e.num_embeddings()),
+                                                  static_cast<py::ssize_t>(e.output_size())});
+                break;
+            }
+            case LayerKind::LastStep: break;
+        }
+        out.append(d);
+    }
+    return out;
+}
+
+py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h0, bool want_state) {
+    PredictRequest req;
+    F32 xf;
+    I64 ids, lens;
+    F32 h0f;
+    std::size_t B, T;
+    if (m.takes_ids()) {
+        ids = I64::ensure(x);
+        require(ids && ids.ndim() == 2, "ids must be a 2-d (batch, steps) integer array");
+        B = ids.shape(0); T = ids.shape(1);
+        req.ids = ids.data();
+    } else {
+        xf = F32::ensure(x);
+        require(xf && xf.ndim() == 3 && static_cast<std::size_t>(xf.shape(2)) == m.input_size(),
+                "x must be a 3-d (batch, steps, " + std::to_string(m.input_size()) + ") float array");
+        B = xf.shape(0); T = xf.shape(1);
+        req.x = xf.data();
+    }
+    req.batch = B;
+    req.steps = T;
+    if (!lengths.is_none()) {
+        lens = I64::ensure(lengths);
+        require(lens && static_cast<std::size_t>(lens.size()) == B, "lengths must have one entry per sequence");
+        req.lengths = lens.data();
+    }
+    const std::size_t state_floats = B * m.state_size();
+    if (!h0.is_none()) {
+        h0f = F32::ensure(h0);
+        require(h0f && static_cast<std::size_t>(h0f.size()) == state_floats,
+                "h0 must hold " + std::to_string(state_floats) + " floats");
+        req.h0 = h0f.data();
+    }
+    std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(B)};
+    if (m.output_has_time()) shape.push_back(static_cast<py::ssize_t>(T));
+    shape.push_back(static_cast<py::ssize_t>(m.output_size()));
+    F32 y(shape);
+    req.y = y.mutable_data();
+    py::object hn = py::none();
+    F32 hnf;
+    if (want_state) {
+        hnf = F32(std::vector<py::ssize_t>{static_cast<py::ssize_t>(state_floats)});
+        req.hn = hnf.mutable_data();
+        hn = hnf;
+    }
+    {
+        py::gil_scoped_release release;
+        m.predict(req);
+    }
+    return py::make_tuple(y, hn);
+}
+
+class PyStream {
+public:
+    PyStream(std::shared_ptr<Model> m, std::size_t batch) : s_(std::move(m), batch) {}
+
+    // x: (batch, input_size) floats or (batch,) ids; out: (batch, output_size), written and returned.
+    F32 step(py::object x, py::object out) {
+        const Model& m = s_.model();
+        const std::size_t B = s_.batch(), O = m.output_size();
+        F32 y = out.is_none() ? F32(std::vector<py::ssize_t>{static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(O)})
+                              : out.cast<F32>();
+        require(static_cast<std::size_t>(y.size()) == B * O && y.writeable(),
+                "out must be a writable float32 C-contiguous array of " + std::to_string(B * O) + " values");
+        // The output must be the caller's own buffer, not a converted copy.
+        if (!out.is_none()) require(y.ptr() == out.ptr(), "out must be a float32 C-contiguous numpy array");
+        float* yp = y.mutable_data();
+        if (m.takes_ids()) {
+            I64 ids = I64::ensure(x);
+            require(ids && static_cast<std::size_t>(ids.size()) == B, "step takes one id per stream row");
+            s_.check_ids(ids.data());
+            py::gil_scoped_release release;
+            s_.step_ids(ids.data(), yp);
+        } else {
+            F32 xf = F32::ensure(x);
+            require(xf && static_cast<std::size_t>(xf.size()) == B * m.input_size(),
+                    "step takes " + std::to_string(B * m.input_size()) + " input values");
+            py::gil_scoped_release release;
+            s_.step(xf.data(), yp);
+        }
+        return y;
+    }
+    void reset() { s_.reset(); }
+    F32 get_state() const {
+        F32 out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(s_.state_floats())});
+        if (s_.state_floats()) std::memcpy(out.mutable_data(), s_.state(), s_.state_floats() * sizeof(float));
+        return out;
+    }
+    void set_state(const F32& v) {
+        require(static_cast<std::size_t>(v.size()) == s_.state_floats(),
+                "state must hold " + std::to_string(s_.state_floats()) + " floats");
+        if (s_.state_floats()) std::memcpy(s_.state(), v.data(), s_.state_floats() * sizeof(float));
+    }
+    std::size_t batch() const { return s_.batch(); }
+
+private:
+    Stream s_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, mod) {
+    mod.doc() = "gru_infer C++ core (see gru_infer.Model for the Python API)";
+    py::register_exception<FormatError>(mod, "ModelFormatError", PyExc_ValueError);
+
+    py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
+        .def(py::init<>())
+        .def("add_gru",
+             [](Model& m, std::size_t I, std::size_t H, const std::string& direction, bool lbr, bool has_bias,
+                const std::string& f, float fa, float fb, const std::string& g, float ga, float gb, float clip,
+                const std::string& merge, bool return_sequences, bool processing_order,
+                const std::vector<std::tuple<F32, F32, F32, F32>>& dirs) {
+                 GruConfig c;
+                 c.input_size = I; c.hidden_size = H;
+                 c.direction = static_cast<GruDirection>(index_of(kDirections, direction, "GRU direction"));
+                 c.linear_before_reset = lbr; c.has_bias = has_bias;
+                 c.gate_activation = act(f, fa, fb);
+                 c.candidate_activation = act(g, ga, gb);
+                 c.clip = clip;
+                 c.merge_mode = static_cast<MergeMode>(index_of(kMerges, merge, "merge mode"));
+                 c.return_sequences = return_sequences;
+                 c.reverse_output_in_processing_order = processing_order;
+                 std::vector<GruWeights> w;
+                 for (const auto& d : dirs)
+                     w.push_back(GruWeights{buffer(std::get<0>(d)), buffer(std::get<1>(d)),
+                                            buffer(std::get<2>(d)), buffer(std::get<3>(d))});
+                 m.add(std::make_unique<GruLayer>(c, std::move(w)));
+             })
+        .def("add_dense",
+             [](Model& m, const F32& W, const F32& b) {
+                 require(W.ndim() == 2, "Dense weight must be 2-d (out, in)");
+                 m.add(std::make_unique<DenseLayer>(W.shape(1), W.shape(0), buffer(W), buffer(b)));
+             })
+        .def("add_activation",
+             [](Model& m, std::size_t n, const std::string& kind, float alpha, float beta) {
+                 m.add(std::make_unique<ActivationLayer>(n, act(kind, alpha, beta)));
+             })
+        .def("add_embedding",
+             [](Model& m, const F32& table) {
+                 require(table.ndim() == 2, "Embedding table must be 2-d (rows, dim)");
+                 m.add(std::make_unique<EmbeddingLayer>(table.shape(0), table.shape(1), buffer(table)));
+             })
+        .def("add_last_step", [](Model& m, std::size_t n) { m.add(std::make_unique<LastStepLayer>(n)); })
+        .def_readwrite("source", &Model::source)
+        .def_property_readonly("input_size", &Model::input_size)
+        .def_property_readonly("output_size", &Model::output_size)
+        .def_property_readonly("output_has_time", &Model::output_has_time)
+        .def_property_readonly("takes_ids", &Model::takes_ids)
+        .def_property_readonly("state_size", &Model::state_size)
+        .def("describe", &describe)
+        .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"))
+        .def("save", [](const Model& m, const std::string& path) { py::gil_scoped_release r; save_model(m, path); })
+        .def("serialize",
+             [](const Model& m) {
+                 auto b = serialize_model(m);
+                 return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+             })
+        .def_static("load", [](const std::string& path) { py::gil_scoped_release r; return load_model(path); })
+        .def_static("from_bytes", [](py::bytes data) {
+            std::string s = data;
+            return load_model_from_memory(s.data(), s.size());
+        });
+
+    py::class_<PyStream>(mod, "Stream")
+        .def(py::init<std::shared_ptr<Model>, std::size_t>())
+        .def("step", &PyStream::step, py::arg("x"), py::arg("out") = py::none())
+        .def("reset", &PyStream::reset)
+        .def_property("state", &PyStream::get_state, &PyStream::set_state)
+        .def_property_readonly("batch", &PyStream::batch);
+
+    mod.def("available_isas", &available_isas);
+    mod.def("active_isa", [] { return std::string(active_kernels().name); });
+    mod.def("set_isa", &set_isa);
+}
