@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "gru_infer/error.h"
+#include "gru_infer/kernels.h"
 
 namespace gru_infer {
 namespace {
@@ -14,13 +15,6 @@ const char* const kNames[] = {
 };
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<std::size_t>(ActKind::Count),
               "one name per ActKind");
-
-// exp(-|x|) never overflows, so both branches are exact to float rounding.
-inline float sigmoid(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
-    float e = std::exp(x);
-    return e / (1.0f + e);
-}
 
 // log(1 + exp(x)) without overflow.
 inline float softplus(float x) {
@@ -67,8 +61,8 @@ void apply_activation(const ActSpec& act, float* v, std::size_t n) {
     const float a = act.alpha, b = act.beta;
     switch (act.kind) {
         case ActKind::Identity: return;
-        case ActKind::Sigmoid: return map(v, n, [](float x) { return sigmoid(x); });
-        case ActKind::Tanh: return map(v, n, [](float x) { return std::tanh(x); });
+        case ActKind::Sigmoid: return active_kernels().sigmoid(n, v, v);
+        case ActKind::Tanh: return active_kernels().tanh(n, v, v);
         case ActKind::Relu: return map(v, n, [](float x) { return x > 0.0f ? x : 0.0f; });
         case ActKind::HardSigmoid:
             return map(v, n, [=](float x) { return std::min(1.0f, std::max(0.0f, a * x + b)); });

@@ -12,4 +12,9 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/dispatch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/scalar/gemm_nt_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/x86/gemm_nt_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/scalar/gemm_packed_f32_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/scalar/gru_step_f32_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/x86/gemm_packed_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/x86/gru_step_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/layers/packed_gru.cpp
 )

@@ -8,21 +8,30 @@
 
 namespace gru_infer {
 
-void gemm_nt_f32_scalar(std::size_t, std::size_t, std::size_t, const float*, std::size_t,
-                        const float*, std::size_t, const float*, float*, std::size_t);
-#if defined(__x86_64__) || defined(_M_X64)
-void gemm_nt_f32_avx2(std::size_t, std::size_t, std::size_t, const float*, std::size_t,
-                      const float*, std::size_t, const float*, float*, std::size_t);
-#endif
+// Every ISA's kernels, declared once per ISA suffix.
+#define GRU_INFER_DECLARE_KERNELS(isa)                                                             \
+    void gemm_nt_f32_##isa(std::size_t, std::size_t, std::size_t, const float*, std::size_t,       \
+                           const float*, std::size_t, const float*, float*, std::size_t);          \
+    void gemm_packed_f32_##isa(std::size_t, std::size_t, const float*, std::size_t, const float*,  \
+                               std::size_t, std::size_t, const float*, float*, std::size_t);       \
+    void gru_lbr_step_f32_##isa(const GruStepArgs&);                                               \
+    void gru_cho_step_f32_##isa(const GruStepArgs&);                                               \
+    void sigmoid_f32_##isa(std::size_t, const float*, float*);                                     \
+    void tanh_f32_##isa(std::size_t, const float*, float*);
+#define GRU_INFER_KERNEL_TABLE(isa)                                                                \
+    Kernels{#isa, gemm_nt_f32_##isa, gemm_packed_f32_##isa, gru_lbr_step_f32_##isa,               \
+            gru_cho_step_f32_##isa, sigmoid_f32_##isa, tanh_f32_##isa}
 
+GRU_INFER_DECLARE_KERNELS(scalar)
 const Kernels& scalar_kernels() {
-    static const Kernels k{"scalar", gemm_nt_f32_scalar};
+    static const Kernels k = GRU_INFER_KERNEL_TABLE(scalar);
     return k;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+GRU_INFER_DECLARE_KERNELS(avx2)
 const Kernels& avx2_kernels() {
-    static const Kernels k{"avx2", gemm_nt_f32_avx2};
+    static const Kernels k = GRU_INFER_KERNEL_TABLE(avx2);
     return k;
 }
 #endif

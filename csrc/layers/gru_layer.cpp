@@ -45,6 +45,53 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
         check(w.bW, 3 * H, "bW (3*hidden)");
         check(w.bR, 3 * H, "bR (3*hidden)");
     }
+    if (uses_packed_kernels())
+        for (const auto& w : w_) packed_.push_back(pack_gru(w, I, H));
+}
+
+bool GruLayer::uses_packed_kernels() const {
+    return cfg_.gate_activation.kind == ActKind::Sigmoid && cfg_.candidate_activation.kind == ActKind::Tanh;
+}
+
+std::size_t GruLayer::xp_row_floats() const {
+    return uses_packed_kernels() ? packed_[0].tiles * kTileRow : 3 * cfg_.hidden_size;
+}
+
+std::size_t GruLayer::project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const {
+    const Kernels& k = active_kernels();
+    const std::size_t I = cfg_.input_size, ld = xp_row_floats();
+    if (uses_packed_kernels()) {
+        const PackedGru& p = packed_[d];
+        k.gemm_packed(rows, I, x, I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp, ld);
+    } else {
+        k.gemm_nt(rows, 3 * cfg_.hidden_size, I, x, I, w_[d].W.data(), I, w_[d].bW.data(), xp, ld);
+    }
+    return ld;
+}
+
+std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
+    const std::size_t H = cfg_.hidden_size;
+    if (!uses_packed_kernels()) return rows * 4 * H;
+    return cfg_.linear_before_reset ? 0 : rows * 3 * packed_[0].tiles * kTile;
+}
+
+void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
+                         float* h_out, float* scratch) const {
+    const std::size_t H = cfg_.hidden_size;
+    if (!uses_packed_kernels()) {
+        if (h_out != h) std::memcpy(h_out, h, rows * H * sizeof(float));
+        update(w_[d], rows, xp, xp_stride, h_out, scratch);
+        return;
+    }
+    const PackedGru& p = packed_[d];
+    GruStepArgs a;
+    a.rows = rows; a.input = cfg_.input_size; a.hidden = H;
+    a.xp = xp; a.ldxp = xp_stride;
+    a.h = h; a.ldh = H; a.h_out = h_out; a.ldo = H;
+    a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
+    a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch;
+    const Kernels& k = active_kernels();
+    (cfg_.linear_before_reset ? k.gru_lbr_step : k.gru_cho_step)(a);
 }
 
 const char* GruLayer::stream_unsupported_reason() const {
@@ -96,13 +143,14 @@ void GruLayer::update(const GruWeights& w, std::size_t rows, const float* xp, st
     }
 }
 
-void GruLayer::run_direction(const GruWeights& w, const float* xp, std::size_t B, std::size_t T,
+void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T,
                              const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
-                             std::size_t y_stride, float* scratch) const {
-    const std::size_t H = cfg_.hidden_size, G = 3 * H;
-    float* rec = scratch;          // (B, 4H)
-    float* hg = rec + B * 4 * H;   // (B, H) gathered state of the active rows
-    float* xg = hg + B * H;        // (B, 3H) gathered input projections
+                             std::size_t y_stride) const {
+    const std::size_t H = cfg_.hidden_size, G = xp_row_floats();
+    // Two state buffers (a kernel reads one and writes the other), gathered rows and scratch.
+    AlignedBuffer h2(B * H), hg(B * H), hg2(B * H), xg(B * G), scratch(step_rows_scratch(B));
+    float* cur = h;
+    float* next = h2.data();
     auto len = [&](std::size_t b) { return lengths ? static_cast<std::size_t>(lengths[b]) : T; };
     bool equal_lengths = true;
     std::size_t steps = 0;
@@ -117,30 +165,32 @@ void GruLayer::run_direction(const GruWeights& w, const float* xp, std::size_t B
         std::memcpy(y_dir + (b * T + t_out) * y_stride, hb, H * sizeof(float));
     };
     for (std::size_t s = 0; s < steps; ++s) {
-        if (equal_lengths) {  // every row at the same time index: update in place
+        if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
-            update(w, B, xp + t * G, T * G, h, rec);
-            for (std::size_t b = 0; b < B; ++b) emit(b, t, s, h + b * H);
+            step_rows(d, B, xp + t * G, T * G, cur, next, scratch.data());
+            std::swap(cur, next);
+            for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
             continue;
         }
-        std::size_t n = 0;  // gather rows still inside their sequence
+        std::size_t n = 0;  // gather the rows still inside their sequence
         for (std::size_t b = 0; b < B; ++b) {
             if (s >= len(b)) continue;
             const std::size_t t = reverse ? len(b) - 1 - s : s;
-            std::memcpy(hg + n * H, h + b * H, H * sizeof(float));
-            std::memcpy(xg + n * G, xp + (b * T + t) * G, G * sizeof(float));
+            std::memcpy(hg.data() + n * H, cur + b * H, H * sizeof(float));
+            std::memcpy(xg.data() + n * G, xp + (b * T + t) * G, G * sizeof(float));
             ++n;
         }
-        update(w, n, xg, G, hg, rec);
+        step_rows(d, n, xg.data(), G, hg.data(), hg2.data(), scratch.data());
         n = 0;
         for (std::size_t b = 0; b < B; ++b) {
             if (s >= len(b)) continue;
             const std::size_t t = reverse ? len(b) - 1 - s : s;
-            std::memcpy(h + b * H, hg + n * H, H * sizeof(float));
-            emit(b, t, s, h + b * H);
+            std::memcpy(cur + b * H, hg2.data() + n * H, H * sizeof(float));
+            emit(b, t, s, cur + b * H);
             ++n;
         }
     }
+    if (cur != h) std::memcpy(h, cur, B * H * sizeof(float));
 }
 
 namespace {
@@ -160,11 +210,9 @@ void merge(MergeMode mode, const float* a, const float* b, float* out, std::size
 
 void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
                        const SequenceContext& ctx) const {
-    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size, D = cfg_.num_directions();
+    const std::size_t H = cfg_.hidden_size, D = cfg_.num_directions();
     const bool concat = D == 1 || cfg_.merge_mode == MergeMode::Concat;
-    const Kernels& k = active_kernels();
-
-    AlignedBuffer xp(B * T * 3 * H), scratch(B * 8 * H), h(D * B * H);
+    AlignedBuffer xp(B * T * xp_row_floats()), h(D * B * H);
     AlignedBuffer seq_out;  // per-direction outputs when they must be merged element-wise
     if (cfg_.return_sequences && !concat) seq_out.resize(D * B * T * H);
     if (ctx.h0) std::memcpy(h.data(), ctx.h0, D * B * H * sizeof(float));
@@ -172,8 +220,7 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
         std::memset(y, 0, B * T * output_size() * sizeof(float));
 
     for (std::size_t d = 0; d < D; ++d) {
-        const GruWeights& w = w_[d];
-        k.gemm_nt(B * T, 3 * H, I, x, I, w.W.data(), I, w.bW.data(), xp.data(), 3 * H);
+        project_inputs(d, x, B * T, xp.data());
         const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
         float* y_dir = nullptr;
         std::size_t y_stride = H;
@@ -181,8 +228,7 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
             if (concat) { y_dir = y + d * H; y_stride = D * H; }
             else y_dir = seq_out.data() + d * B * T * H;
         }
-        run_direction(w, xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir,
-                      y_stride, scratch.data());
+        run_direction(d, xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride);
     }
     if (ctx.hn) std::memcpy(ctx.hn, h.data(), D * B * H * sizeof(float));
 
@@ -201,15 +247,27 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
 }
 
 std::size_t GruLayer::step_scratch_size(std::size_t B) const {
-    return B * 3 * cfg_.hidden_size + B * 4 * cfg_.hidden_size;
+    return B * xp_row_floats() + step_rows_scratch(B);
 }
 
 void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float* scratch) const {
-    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size;
-    const GruWeights& w = w_[0];
-    float* xp = scratch;
-    active_kernels().gemm_nt(B, 3 * H, I, x, I, w.W.data(), I, w.bW.data(), xp, 3 * H);
-    update(w, B, xp, 3 * H, state, scratch + B * 3 * H);
+    const std::size_t H = cfg_.hidden_size;
+    float* rest = scratch + B * xp_row_floats();
+    if (uses_packed_kernels()) {  // input and recurrent products in one pass over the packed tiles
+        const PackedGru& p = packed_[0];
+        GruStepArgs a;
+        a.rows = B; a.input = cfg_.input_size; a.hidden = H;
+        a.x = x; a.ldx = cfg_.input_size;
+        a.h = state; a.ldh = H; a.h_out = y; a.ldo = H;
+        a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
+        a.clip = cfg_.clip; a.fast = fast_; a.scratch = rest;
+        const Kernels& k = active_kernels();
+        (cfg_.linear_before_reset ? k.gru_lbr_step : k.gru_cho_step)(a);
+        std::memcpy(state, y, B * H * sizeof(float));
+        return;
+    }
+    const std::size_t G = project_inputs(0, x, B, scratch);
+    step_rows(0, B, scratch, G, state, state, rest);
     std::memcpy(y, state, B * H * sizeof(float));
 }
 

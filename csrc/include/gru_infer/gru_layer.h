@@ -10,6 +10,7 @@
 #include "gru_infer/activation.h"
 #include "gru_infer/aligned_buffer.h"
 #include "gru_infer/layer.h"
+#include "gru_infer/packed_gru.h"
 
 namespace gru_infer {
 
@@ -64,20 +65,32 @@ public:
     const GruConfig& config() const { return cfg_; }
     const std::vector<GruWeights>& weights() const { return w_; }
 
+    // Rational activations (max error 1e-4) instead of exact ones; a run-time choice, not saved.
+    void set_fast_activations(bool on) { fast_ = on; }
+
 private:
-    // One direction over whole sequences. xp holds x W^T + bW for all (b, t): (B*T, 3H).
-    // h is (B, H), updated in place. y_dir is this direction's output slice (stride y_stride per
-    // step), or null. reverse: walk each sequence from its last valid step down.
-    void run_direction(const GruWeights& w, const float* xp, std::size_t B, std::size_t T,
-                       const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
-                       std::size_t y_stride, float* scratch) const;
-    // One recurrent update of `rows` contiguous state rows: h[b] <- GRU(xp[b], h[b]), where
-    // xp[b] = xp + b * xp_stride is that row's input projection (3H). `rec` is (rows, 3H) scratch.
+    // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's
+    // default); any other activation runs the generic path (gemm_nt + update).
+    bool uses_packed_kernels() const;
+    // Input projection of rows x (rows, I) into xp: packed layout (tiles * kTileRow per row) on
+    // the packed path, plain (3H per row) on the generic one. Returns the row length.
+    std::size_t project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const;
+    std::size_t xp_row_floats() const;
+    // h_out[b] <- GRU(xp[b], h[b]) for `rows` contiguous state rows; xp row b at xp + b * xp_stride.
+    void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
+                   float* h_out, float* scratch) const;
+    std::size_t step_rows_scratch(std::size_t rows) const;
+    // One direction over whole sequences; the final state ends in h (B, H).
+    void run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T, const std::int64_t* lengths,
+                       bool reverse, float* h, float* y_dir, std::size_t y_stride) const;
+    // Generic path: one in-place recurrent update, rec is (rows, 4H) scratch.
     void update(const GruWeights& w, std::size_t rows, const float* xp, std::size_t xp_stride,
                 float* h, float* rec) const;
 
     GruConfig cfg_;
     std::vector<GruWeights> w_;
+    std::vector<PackedGru> packed_;  // per direction, when uses_packed_kernels()
+    bool fast_ = false;
 };
 
 }  // namespace gru_infer

@@ -1,0 +1,185 @@
+// AVX2 + FMA fused GRU update over packed weights (GruStepArgs in kernels.h). One pass over a
+// tile's packed rows gives z, r and n for 8 units at once; bias, activations and the state update
+// happen in registers. Rows of the batch are taken MR at a time and tiles NT at a time, so that
+// enough independent FMA chains are in flight (6 to 12 accumulators).
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx2,fma")
+#endif
+#include <immintrin.h>
+
+#include "gru_infer/kernels.h"
+#include "vec_math_avx2.h"
+
+namespace gru_infer {
+namespace {
+
+struct Epilogue {
+    bool fast;
+    bool clip_on;
+    __m256 lo, hi;
+    explicit Epilogue(const GruStepArgs& a)
+        : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm256_set1_ps(-a.clip)), hi(_mm256_set1_ps(a.clip)) {}
+    __m256 pre(__m256 v) const { return clip_on ? _mm256_min_ps(_mm256_max_ps(v, lo), hi) : v; }
+    __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx2::sigmoid(pre(v)); }
+    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::tanh(pre(v)); }
+};
+
+inline __m256 load_lanes(const float* p, std::size_t n, __m256i mask) {
+    return n >= kTile ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+inline void store_lanes(float* p, __m256 v, std::size_t n, __m256i mask) {
+    if (n >= kTile) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, mask, v);
+}
+
+// acc[i][j][g] += v_i[k] * rows_j[k][g] over k < K: rows of NT tiles, MR input vectors.
+template <int MR, int NT, int G>
+inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
+                       std::size_t ldv, std::size_t K, int g0) {
+    for (std::size_t k = 0; k < K; ++k) {
+        __m256 w[NT][G];
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) w[j][g] = _mm256_load_ps(rows + j * tile_stride + k * kTileRow + 8 * (g0 + g));
+        for (int i = 0; i < MR; ++i) {
+            const __m256 b = _mm256_broadcast_ss(v + i * ldv + k);
+            for (int j = 0; j < NT; ++j)
+                for (int g = 0; g < G; ++g) acc[i][j][g0 + g] = _mm256_fmadd_ps(b, w[j][g], acc[i][j][g0 + g]);
+        }
+    }
+}
+
+// lbr: rows m0..m0+MR-1, tiles t0..t0+NT-1.
+template <int MR, int NT>
+inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t0) {
+    __m256 acc[MR][NT][3], nx[MR][NT];
+    const float* w = a.w + t0 * a.tile_stride;
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* bx = a.bx + (t0 + j) * kTileRow;
+        for (int i = 0; i < MR; ++i) {
+            if (a.x) {
+                acc[i][j][0] = _mm256_add_ps(_mm256_load_ps(bx), _mm256_load_ps(bh));
+                acc[i][j][1] = _mm256_add_ps(_mm256_load_ps(bx + 8), _mm256_load_ps(bh + 8));
+                acc[i][j][2] = _mm256_load_ps(bx + 16);  // holds the candidate's input part first
+            } else {
+                const float* xp = a.xp + (m0 + i) * a.ldxp + (t0 + j) * kTileRow;
+                acc[i][j][0] = _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_load_ps(bh));
+                acc[i][j][1] = _mm256_add_ps(_mm256_loadu_ps(xp + 8), _mm256_load_ps(bh + 8));
+                acc[i][j][2] = _mm256_loadu_ps(xp + 16);
+            }
+        }
+    }
+    if (a.x) accumulate<MR, NT, 3>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NT; ++j) {
+            nx[i][j] = acc[i][j][2];
+            acc[i][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+        }
+    accumulate<MR, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden, 0);
+    for (int j = 0; j < NT; ++j) {
+        const std::size_t u0 = (t0 + j) * kTile, lanes = a.hidden - u0;
+        const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
+        for (int i = 0; i < MR; ++i) {
+            const __m256 z = ep.f(acc[i][j][0]), r = ep.f(acc[i][j][1]);
+            const __m256 n = ep.g(_mm256_fmadd_ps(r, acc[i][j][2], nx[i][j]));
+            const __m256 h = load_lanes(a.h + (m0 + i) * a.ldh + u0, lanes, mask);
+            store_lanes(a.h_out + (m0 + i) * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
+        }
+    }
+}
+
+template <int MR>
+inline void lbr_rows(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t tiles) {
+    std::size_t t = 0;
+    if (MR == 1)
+        for (; t + 2 <= tiles; t += 2) lbr_block<1, 2>(a, ep, m0, t);
+    for (; t < tiles; ++t) lbr_block<MR, 1>(a, ep, m0, t);
+}
+
+// Cho pass 1 for one row and tile: z, r * h and the candidate's input part into scratch.
+inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, float* z,
+                      float* rh, float* nxo) {
+    __m256 acc[1][1][3];
+    const float* bh = a.bh + t * kTileRow;
+    if (a.x) {
+        const float* bx = a.bx + t * kTileRow;
+        for (int g = 0; g < 3; ++g) acc[0][0][g] = _mm256_load_ps(bx + 8 * g);
+        accumulate<1, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+    } else {
+        for (int g = 0; g < 3; ++g) acc[0][0][g] = _mm256_loadu_ps(a.xp + m * a.ldxp + t * kTileRow + 8 * g);
+    }
+    _mm256_storeu_ps(nxo, acc[0][0][2]);
+    acc[0][0][0] = _mm256_add_ps(acc[0][0][0], _mm256_load_ps(bh));
+    acc[0][0][1] = _mm256_add_ps(acc[0][0][1], _mm256_load_ps(bh + 8));
+    accumulate<1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh,
+                        a.ldh, a.hidden, 0);
+    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+    const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
+    const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
+    _mm256_storeu_ps(z, ep.f(acc[0][0][0]));
+    _mm256_storeu_ps(rh, _mm256_mul_ps(ep.f(acc[0][0][1]), h));  // masked-out lanes of h are 0
+}
+
+}  // namespace
+
+void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
+    std::size_t m = 0;
+    // Fused input rows need 4 accumulators per row and tile: 2 rows at a time; else 4.
+    if (a.x)
+        for (; m + 2 <= a.rows; m += 2) lbr_rows<2>(a, ep, m, tiles);
+    else
+        for (; m + 4 <= a.rows; m += 4) lbr_rows<4>(a, ep, m, tiles);
+    for (; m < a.rows; ++m) lbr_rows<1>(a, ep, m, tiles);
+}
+
+void gru_cho_step_f32_avx2(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, Hp = tiles * kTile;
+    for (std::size_t m = 0; m < a.rows; ++m) {
+        float* z = a.scratch + m * 3 * Hp;
+        float* rh = z + Hp;
+        float* nx = rh + Hp;
+        for (std::size_t t = 0; t < tiles; ++t) cho_gates(a, ep, m, t, z + t * kTile, rh + t * kTile, nx + t * kTile);
+        for (std::size_t t = 0; t < tiles; ++t) {  // pass 2: candidate from r * h
+            __m256 acc[1][1][3];
+            acc[0][0][2] = _mm256_load_ps(a.bh + t * kTileRow + 16);
+            accumulate<1, 1, 1>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden, 2);
+            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+            const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
+            const __m256 n = ep.g(_mm256_add_ps(acc[0][0][2], _mm256_loadu_ps(nx + u0)));
+            const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
+            const __m256 zz = _mm256_loadu_ps(z + u0);
+            store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(zz, _mm256_sub_ps(h, n), n), lanes, mask);
+        }
+    }
+}
+
+void sigmoid_f32_avx2(std::size_t n, const float* x, float* y) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, avx2::sigmoid(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        const __m256i mask = avx2::tail_mask(n - i);
+        _mm256_maskstore_ps(y + i, mask, avx2::sigmoid(_mm256_maskload_ps(x + i, mask)));
+    }
+}
+
+void tanh_f32_avx2(std::size_t n, const float* x, float* y) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, avx2::tanh(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        const __m256i mask = avx2::tail_mask(n - i);
+        _mm256_maskstore_ps(y + i, mask, avx2::tanh(_mm256_maskload_ps(x + i, mask)));
+    }
+}
+
+}  // namespace gru_infer
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif  // x86-64
