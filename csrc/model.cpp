@@ -5,8 +5,11 @@
 #include <string>
 
 #include "gru_infer/aligned_buffer.h"
+#include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
+#include "gru_infer/gru_layer.h"
+#include "gru_infer/threading.h"
 
 namespace gru_infer {
 
@@ -34,6 +37,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
         if (!output_has_time() && (layer->kind() == LayerKind::Gru || layer->kind() == LayerKind::LastStep))
             throw InvalidArgument(where + ": needs a time axis, but an earlier layer already removed it");
     }
+    if (layer->kind() == LayerKind::Gru) static_cast<GruLayer&>(*layer).set_fast_activations(fast_activations_);
     layers_.push_back(std::move(layer));
 }
 
@@ -72,7 +76,56 @@ void Model::predict(const PredictRequest& req) const {
             if (req.lengths[b] < 1 || static_cast<std::size_t>(req.lengths[b]) > T)
                 throw InvalidArgument("lengths[" + std::to_string(b) + "] = " + std::to_string(req.lengths[b]) +
                                       " is outside [1, " + std::to_string(T) + "]");
+    if (takes_ids())
+        static_cast<const EmbeddingLayer&>(*layers_[0]).check_ids(req.ids, B * T);
 
+    FlushDenormals flush;
+    // Rows of a batch are independent through every layer: split the batch across threads when
+    // there is enough work to pay for starting them (~tens of microseconds).
+    std::size_t widest = input_size();
+    for (const auto& l : layers_) widest = std::max(widest, l->output_size());
+    const double work = static_cast<double>(B) * T * widest * widest * layers_.size();
+    const std::size_t chunks = work < 4e6 ? 1 : std::min(B, get_num_threads());
+    if (chunks <= 1) return run_rows(req);
+
+    const std::size_t out_per_row = output_floats(1, T), in_per_row = T * input_size();
+    parallel_for(chunks, chunks, [&](std::size_t c) {
+        const std::size_t b0 = B * c / chunks, b1 = B * (c + 1) / chunks, nb = b1 - b0;
+        PredictRequest sub = req;
+        sub.batch = nb;
+        if (req.x) sub.x = req.x + b0 * in_per_row;
+        if (req.ids) sub.ids = req.ids + b0 * T;
+        if (req.lengths) sub.lengths = req.lengths + b0;
+        sub.y = req.y + b0 * out_per_row;
+        AlignedBuffer h0, hn;  // this chunk's rows of the state, gathered from the (D, B, H) blocks
+        if (req.h0) { h0.resize(nb * state_size()); copy_state_rows(req.h0, B, b0, h0.data(), nb, true); sub.h0 = h0.data(); }
+        if (req.hn) { hn.resize(nb * state_size()); sub.hn = hn.data(); }
+        run_rows(sub);
+        if (req.hn) copy_state_rows(req.hn, B, b0, hn.data(), nb, false);
+    });
+}
+
+void Model::copy_state_rows(const float* full_in, std::size_t B, std::size_t b0, float* part, std::size_t nb,
+                            bool gather) const {
+    std::size_t full_off = 0, part_off = 0;
+    for (const auto& l : layers_) {
+        if (!l->state_size()) continue;
+        const std::size_t D = l->kind() == LayerKind::Gru
+                                  ? static_cast<const GruLayer&>(*l).config().num_directions() : 1;
+        const std::size_t H = l->state_size() / D;
+        for (std::size_t d = 0; d < D; ++d) {
+            float* full = const_cast<float*>(full_in) + full_off + (d * B + b0) * H;
+            float* mine = part + part_off + d * nb * H;
+            if (gather) std::memcpy(mine, full, nb * H * sizeof(float));
+            else std::memcpy(full, mine, nb * H * sizeof(float));
+        }
+        full_off += D * B * H;
+        part_off += D * nb * H;
+    }
+}
+
+void Model::run_rows(const PredictRequest& req) const {
+    const std::size_t B = req.batch, T = req.steps;
     std::size_t widest = input_size();
     for (const auto& l : layers_) widest = std::max(widest, l->output_size());
     AlignedBuffer ping(B * T * widest), pong(B * T * widest);
@@ -96,6 +149,12 @@ void Model::predict(const PredictRequest& req) const {
         cur = out;
     }
     std::memcpy(req.y, cur, output_floats(B, T) * sizeof(float));
+}
+
+void Model::set_fast_activations(bool on) {
+    fast_activations_ = on;
+    for (auto& l : layers_)
+        if (l->kind() == LayerKind::Gru) static_cast<GruLayer&>(*l).set_fast_activations(on);
 }
 
 }  // namespace gru_infer

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 
@@ -33,6 +34,7 @@ void Stream::reset() noexcept {
 }
 
 void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
+    FlushDenormals flush;
     const auto& layers = model_->layers();
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {

@@ -90,6 +90,16 @@ class Model:
         return self._core.source
 
     @property
+    def fast_activations(self) -> bool:
+        """Opt-in rational sigmoid/tanh in GRU layers: max abs error 1e-4 per activation instead of
+        2e-7, for users who trade exactness for speed. Off by default; not saved with the model."""
+        return self._core.fast_activations
+
+    @fast_activations.setter
+    def fast_activations(self, on: bool) -> None:
+        self._core.fast_activations = bool(on)
+
+    @property
     def num_parameters(self) -> int:
         return self._num_parameters
 
@@ -157,7 +167,8 @@ class Model:
             batched = arr.ndim == 3
             arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.float32)
         if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise ValueError(f"input: expected at least one sequence of at least one step, got shape {arr.shape}")
+            given = arr.shape if batched else arr.shape[1:]
+            raise ValueError(f"input: expected at least one sequence of at least one step, got shape {given}")
         return arr, batched
 
     @staticmethod

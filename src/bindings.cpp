@@ -251,6 +251,7 @@ PYBIND11_MODULE(_core, mod) {
         .def_property_readonly("output_has_time", &Model::output_has_time)
         .def_property_readonly("takes_ids", &Model::takes_ids)
         .def_property_readonly("state_size", &Model::state_size)
+        .def_property("fast_activations", &Model::fast_activations, &Model::set_fast_activations)
         .def("describe", &describe)
         .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"))
         .def("save", [](const Model& m, const std::string& path) { py::gil_scoped_release r; save_model(m, path); })
@@ -275,4 +276,6 @@ PYBIND11_MODULE(_core, mod) {
     mod.def("available_isas", &available_isas);
     mod.def("active_isa", [] { return std::string(active_kernels().name); });
     mod.def("set_isa", &set_isa);
+    mod.def("set_num_threads", &set_num_threads);
+    mod.def("get_num_threads", &get_num_threads);
 }

@@ -7,6 +7,7 @@
 
 #include "gru_infer/error.h"
 #include "gru_infer/kernels.h"
+#include "gru_infer/threading.h"
 
 namespace gru_infer {
 
@@ -212,14 +213,15 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
                        const SequenceContext& ctx) const {
     const std::size_t H = cfg_.hidden_size, D = cfg_.num_directions();
     const bool concat = D == 1 || cfg_.merge_mode == MergeMode::Concat;
-    AlignedBuffer xp(B * T * xp_row_floats()), h(D * B * H);
+    AlignedBuffer h(D * B * H);
     AlignedBuffer seq_out;  // per-direction outputs when they must be merged element-wise
     if (cfg_.return_sequences && !concat) seq_out.resize(D * B * T * H);
     if (ctx.h0) std::memcpy(h.data(), ctx.h0, D * B * H * sizeof(float));
     if (cfg_.return_sequences && ctx.lengths)  // outputs past a sequence's end stay zero
         std::memset(y, 0, B * T * output_size() * sizeof(float));
 
-    for (std::size_t d = 0; d < D; ++d) {
+    auto direction = [&](std::size_t d) {
+        AlignedBuffer xp(B * T * xp_row_floats());
         project_inputs(d, x, B * T, xp.data());
         const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
         float* y_dir = nullptr;
@@ -229,7 +231,10 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
             else y_dir = seq_out.data() + d * B * T * H;
         }
         run_direction(d, xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride);
-    }
+    };
+    // The two directions are independent: run them on two threads when the work pays for it.
+    const double work = 6.0 * B * T * (cfg_.input_size + H) * H;
+    parallel_for(D, D == 2 && work > 4e6 ? get_num_threads() : 1, direction);
     if (ctx.hn) std::memcpy(ctx.hn, h.data(), D * B * H * sizeof(float));
 
     if (cfg_.return_sequences) {

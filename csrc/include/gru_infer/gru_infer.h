@@ -10,3 +10,4 @@
 #include "gru_infer/model.h"
 #include "gru_infer/native_file.h"
 #include "gru_infer/stream.h"
+#include "gru_infer/threading.h"

@@ -91,12 +91,18 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
     }
 }
 
-template <int MR>
-inline void lbr_rows(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t tiles) {
-    std::size_t t = 0;
-    if (MR == 1)
-        for (; t + 2 <= tiles; t += 2) lbr_block<1, 2>(a, ep, m0, t);
-    for (; t < tiles; ++t) lbr_block<MR, 1>(a, ep, m0, t);
+// Tiles outermost, so a tile's packed rows stay in L1 while every row of the batch uses them.
+template <int NT>
+inline void lbr_tiles(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
+    std::size_t m = 0;
+    if (NT == 1) {
+        // Fused input rows need 4 accumulators per row: 2 rows at a time; else 4 rows.
+        if (a.x)
+            for (; m + 2 <= a.rows; m += 2) lbr_block<2, 1>(a, ep, m, t);
+        else
+            for (; m + 4 <= a.rows; m += 4) lbr_block<4, 1>(a, ep, m, t);
+    }
+    for (; m < a.rows; ++m) lbr_block<1, NT>(a, ep, m, t);
 }
 
 // Cho pass 1 for one row and tile: z, r * h and the candidate's input part into scratch.
@@ -128,13 +134,10 @@ inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
 void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
-    std::size_t m = 0;
-    // Fused input rows need 4 accumulators per row and tile: 2 rows at a time; else 4.
-    if (a.x)
-        for (; m + 2 <= a.rows; m += 2) lbr_rows<2>(a, ep, m, tiles);
-    else
-        for (; m + 4 <= a.rows; m += 4) lbr_rows<4>(a, ep, m, tiles);
-    for (; m < a.rows; ++m) lbr_rows<1>(a, ep, m, tiles);
+    std::size_t t = 0;
+    if (a.rows < 4)  // few rows: two tiles at a time keeps 6 to 8 FMA chains in flight
+        for (; t + 2 <= tiles; t += 2) lbr_tiles<2>(a, ep, t);
+    for (; t < tiles; ++t) lbr_tiles<1>(a, ep, t);
 }
 
 void gru_cho_step_f32_avx2(const GruStepArgs& a) {
