@@ -5,8 +5,10 @@ The core's source list lives once, in csrc/sources.cmake, shared with the CMake 
 import re
 from pathlib import Path
 
+import numpy
+from Cython.Build import cythonize
 from pybind11.setup_helpers import Pybind11Extension, build_ext
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 ROOT = Path(__file__).parent
 
@@ -26,6 +28,15 @@ ext = Pybind11Extension(
     extra_compile_args=["-O3"],
 )
 
+# The per-step hot path from Python (gru_infer.Stream), in Cython: see src/_stream.pyx.
+stream_ext = Extension(
+    "gru_infer._stream",
+    ["src/_stream.pyx"],
+    include_dirs=[numpy.get_include(), "src"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=["-O3"],
+)
+
 setup(
     name="gru_infer",
     version="0.1.0",
@@ -34,7 +45,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["gru_infer", "gru_infer.*"]),
     package_data={"gru_infer": ["models/*.gru", "models/*.npz"]},
-    ext_modules=[ext],
+    ext_modules=[ext] + cythonize([stream_ext], language_level=3),
     cmdclass={"build_ext": build_ext},
     python_requires=">=3.9",
     install_requires=["numpy>=1.21"],

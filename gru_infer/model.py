@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _core
 from . import layers as L
+from ._stream import Stream
 
 State = Union[np.ndarray, Tuple[np.ndarray, ...]]
 
@@ -140,7 +141,7 @@ class Model:
         return y, self._state_out(hn, B, batched)
 
     def stream(self, batch: int = 1) -> "Stream":
-        """A stateful stream: feed one time step per `step` call."""
+        """A stateful stream: feed one time step per `step` call (gru_infer.Stream)."""
         return Stream(self, batch)
 
     def save(self, path: Union[str, os.PathLike]) -> None:
@@ -225,57 +226,6 @@ class Model:
             parts.append(p if batched else p[:, 0])
             at += n
         return tuple(parts)
-
-
-class Stream:
-    """One time step per call, state carried over. step(x_t) equals the last step of predict(x[:t+1])."""
-
-    def __init__(self, model: Model, batch: int = 1):
-        if not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise ValueError(f"batch: expected a positive integer, got {batch!r}")
-        self._model = model
-        self._batch = int(batch)
-        self._s = _core.Stream(model._core, self._batch)
-        self._in_shape = (self._batch,) if model.takes_ids else (self._batch, model.input_size)
-        self._out_shape = (self._batch, model.output_size)
-
-    @property
-    def batch(self) -> int:
-        return self._batch
-
-    def step(self, x, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """x: (F,) or (B, F) floats (ids: a scalar or (B,)). Returns (O,) or (B, O).
-
-        `out`, if given, is a float32 C-contiguous array of the output shape that is written and returned.
-        """
-        m = self._model
-        arr = _numeric(x, "x", "iu" if m.takes_ids else "biuf")
-        single = arr.ndim == len(self._in_shape) - 1
-        if arr.shape != self._in_shape and not (single and self._batch == 1 and arr.shape == self._in_shape[1:]):
-            one = self._in_shape[1:]
-            raise ValueError(f"x: expected shape {self._in_shape}" + (f" or {one}" if self._batch == 1 else "")
-                             + f", got {arr.shape}")
-        if out is not None:
-            want = self._out_shape[1:] if single else self._out_shape
-            if (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want
-                    or not out.flags.c_contiguous or not out.flags.writeable):
-                got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
-                raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {want}, got {got}")
-        y = self._s.step(arr, out)
-        return y.reshape(self._out_shape[1:]) if single and out is None else y
-
-    def reset(self) -> None:
-        """State back to zeros."""
-        self._s.reset()
-
-    @property
-    def state(self) -> State:
-        """Current state in the layout of predict's h_n: (L, B, H), or a tuple of (1, B, H) per layer."""
-        return self._model._state_out(self._s.state, self._batch, True)
-
-    @state.setter
-    def state(self, value: State) -> None:
-        self._s.state = self._model._state_in(value, self._batch, True, "state")
 
 
 def _count_parameters(d: dict) -> int:

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gru_infer/gru_infer.h"
+#include "stream_handle.h"
 
 namespace py = pybind11;
 using namespace gru_infer;
@@ -156,7 +157,21 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
 
 class PyStream {
 public:
-    PyStream(std::shared_ptr<Model> m, std::size_t batch) : s_(std::move(m), batch) {}
+    PyStream(std::shared_ptr<Model> m, std::size_t batch) : s_(std::move(m), batch) {
+        const Model& model = s_.model();
+        handle_.stream = &s_;
+        handle_.step = [](void* s, const float* x, float* y) { static_cast<Stream*>(s)->step(x, y); };
+        handle_.step_ids = [](void* s, const std::int64_t* ids, float* y) { static_cast<Stream*>(s)->step_ids(ids, y); };
+        handle_.ids_valid = [](void* s, const std::int64_t* ids) {
+            try { static_cast<Stream*>(s)->check_ids(ids); return 1; } catch (...) { return 0; }
+        };
+        handle_.batch = batch;
+        handle_.input_size = model.input_size();
+        handle_.output_size = model.output_size();
+        handle_.takes_ids = model.takes_ids();
+    }
+    // For the Cython fast path, which keeps this object alive while it uses the handle.
+    py::capsule handle() { return py::capsule(&handle_, GRU_INFER_STREAM_CAPSULE); }
 
     // x: (batch, input_size) floats or (batch,) ids; out: (batch, output_size), written and returned.
     F32 step(py::object x, py::object out) {
@@ -199,6 +214,7 @@ public:
 
 private:
     Stream s_;
+    gru_infer_stream_handle handle_{};
 };
 
 }  // namespace
@@ -271,7 +287,8 @@ PYBIND11_MODULE(_core, mod) {
         .def("step", &PyStream::step, py::arg("x"), py::arg("out") = py::none())
         .def("reset", &PyStream::reset)
         .def_property("state", &PyStream::get_state, &PyStream::set_state)
-        .def_property_readonly("batch", &PyStream::batch);
+        .def_property_readonly("batch", &PyStream::batch)
+        .def("_handle", &PyStream::handle);
 
     mod.def("available_isas", &available_isas);
     mod.def("active_isa", [] { return std::string(active_kernels().name); });
