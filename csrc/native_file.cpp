@@ -43,6 +43,7 @@ std::size_t align_up(std::size_t n) { return (n + kAlignment - 1) / kAlignment *
 
 struct Writer {
     std::vector<std::uint8_t> meta;
+    std::vector<std::vector<GruWeights>> unpacked;  // keeps tensors made for writing alive
     std::vector<const AlignedBuffer*> tensors;  // data section, in order
     std::size_t data_size = 0;                  // bytes so far, each tensor 64-byte aligned
 
@@ -83,7 +84,8 @@ void write_layer(Writer& w, const Layer& layer) {
             w.act(c.gate_activation);
             w.act(c.candidate_activation);
             w.put(c.clip);
-            for (const auto& d : g.weights()) {
+            w.unpacked.push_back(g.weights());
+            for (const auto& d : w.unpacked.back()) {
                 w.tensor(d.W, {3 * H, I});
                 w.tensor(d.R, {3 * H, H});
                 w.tensor(d.bW, {3 * H});
@@ -300,6 +302,7 @@ std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size
         throw FormatError("model file has format version " + std::to_string(version) +
                           "; this build reads version " + std::to_string(kNativeFormatVersion));
     if (u32_at(12) != 0) throw FormatError("invalid model file: unknown flags " + std::to_string(u32_at(12)));
+    if (u64_at(56) != 0) throw FormatError("invalid model file: reserved header bytes 56-63 are not zero");
     const std::uint64_t meta_offset = u64_at(16), meta_size = u64_at(24), data_offset = u64_at(32),
                         data_size = u64_at(40), checksum = u64_at(48);
     if (meta_offset != kHeaderSize || meta_size > size - kHeaderSize || data_offset % kAlignment != 0 ||

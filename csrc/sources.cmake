@@ -17,5 +17,8 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/scalar/gru_step_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/x86/gemm_packed_f32_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/x86/gru_step_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/arm/gemm_f32_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/arm/gru_step_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/packed_gru.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/c_api.cpp
 )

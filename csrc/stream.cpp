@@ -7,6 +7,7 @@
 #include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
+#include "gru_infer/kernels.h"
 
 namespace gru_infer {
 
@@ -14,6 +15,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch)
     : model_(std::move(model)), batch_(batch) {
     if (!model_ || model_->layers().empty()) throw InvalidArgument("a stream needs a model with layers");
     if (batch == 0) throw InvalidArgument("a stream needs batch >= 1, got 0");
+    active_kernels();  // choose the kernels now, not in the first step
     std::size_t widest = model_->input_size(), scratch = 0, offset = 0;
     for (const auto& l : model_->layers()) {
         if (const char* why = l->stream_unsupported_reason())

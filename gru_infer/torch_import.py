@@ -5,8 +5,8 @@ torch is imported lazily, inside the functions, so `import gru_infer.torch_impor
 Entry points (each returns `(layers, info)`, info = {"batch_first": bool | None, "source": "pytorch", ...}):
 - `layers_from_torch(module)`: a live module. nn.GRU / nn.GRUCell / nn.Linear / activations directly;
   nn.Sequential and custom modules through a torch.fx trace that is interpreted node by node.
-- `layers_from_state_dict(state_dict)`: the state_dict of one GRU stack (or GRUCell).
-- `load_torch_file(path)`: a `torch.save(module.state_dict())` file.
+- `layers_from_state_dict(state_dict)`: GRU modules (or a GRUCell), optionally followed by Linear layers.
+- `load_torch_file(path)`: a torch.save (state_dict or module) or torch.jit.save file, read without torch.
 """
 from __future__ import annotations
 
@@ -574,6 +574,16 @@ class _FxConverter:
 _GRU_KEY = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<name>(?:weight|bias)_(?:ih|hh))"
                       r"(?:_l(?P<layer>\d+)(?P<rev>_reverse)?)?$")
 
+# What a state_dict cannot tell about a model with several modules (info["assumed"]).
+ASSUME_KEY_ORDER = ("the modules run in the order of their keys (their registration order in __init__), each "
+                    "feeding the next")
+ASSUME_SHAPE_ORDER = ("the module order was inferred from the shapes (the file does not keep the key order): "
+                      "the only order in which each module's input size matches the previous module's output")
+ASSUME_EVERY_STEP = ("the Linear layer(s) are applied to every time step of the GRU output: a state_dict cannot "
+                     "tell whether forward() uses all steps or only out[:, -1]")
+ASSUME_NO_ACTIVATION = ("no activation between or after the Linear layers: activations (ReLU, Tanh, ...) have no "
+                        "weights, so a state_dict does not record them; only a purely linear head is exact")
+
 
 def _split_gru_keys(keys) -> Tuple[Dict[str, list], List[str]]:
     """Group GRU parameter keys by module prefix; return (prefix -> [match], other keys)."""
@@ -588,32 +598,140 @@ def _split_gru_keys(keys) -> Tuple[Dict[str, list], List[str]]:
     return groups, other
 
 
-def layers_from_state_dict(state_dict: Mapping) -> Tuple[list, Dict[str, Any]]:
-    """Convert the state_dict of one nn.GRU (any depth/direction/bias) or nn.GRUCell.
+def _split_linear_keys(keys, sd: Mapping) -> Tuple[Dict[str, Dict[str, str]], List[str]]:
+    """Group `<prefix>.weight` (2-D) and the optional `<prefix>.bias` into Linear layers; return
+    (prefix -> {"weight": key, "bias": key}, the keys that are not Linear weights)."""
+    groups: Dict[str, Dict[str, str]] = {}
+    for key in keys:
+        prefix, dot, leaf = key.rpartition(".")
+        if dot and leaf in ("weight", "bias"):
+            groups.setdefault(prefix + ".", {})[leaf] = key
+    linears = {p: g for p, g in groups.items() if "weight" in g and np.ndim(sd[g["weight"]]) == 2}
+    taken = {key for g in linears.values() for key in g.values()}
+    return linears, [key for key in keys if key not in taken]
 
-    Keys may share one module prefix (e.g. `encoder.rnn.`). batch_first cannot be recovered from a
-    state_dict: info["batch_first"] is None.
+
+@dataclass
+class _Module:
+    prefix: str
+    kind: str              # "GRU" or "Linear"
+    layers: list
+    input_size: int
+    output_size: int
+
+
+def _gru_module(sd: Mapping, prefix: str, matches: list) -> _Module:
+    params = {m["name"] + _param_suffix(None if m["layer"] is None else int(m["layer"]), bool(m["rev"])):
+              _to_f32(sd[m.string], m.string) for m in matches}
+    specs = _stack_from_params(params, prefix)
+    return _Module(prefix, "GRU", specs, specs[0].input_size, specs[-1].output_size)
+
+
+def _linear_module(sd: Mapping, prefix: str, keys: Dict[str, str]) -> _Module:
+    w = _to_f32(sd[keys["weight"]], keys["weight"])
+    b = None
+    if "bias" in keys:
+        b = _to_f32(sd[keys["bias"]], keys["bias"])
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"{keys['bias']!r}: expected shape ({w.shape[0]},) to match {keys['weight']!r} "
+                             f"{tuple(w.shape)}, got {tuple(b.shape)}")
+    return _Module(prefix, "Linear", [Dense(w, b)], w.shape[1], w.shape[0])
+
+
+def _chain_error(order: List[_Module]) -> Optional[str]:
+    """Why `order` does not chain (each module's input size = the previous output size), or None."""
+    for prev, mod in zip(order, order[1:]):
+        if mod.input_size != prev.output_size:
+            what = "GRU input size" if mod.kind == "GRU" else "Linear input size (weight is (out, in))"
+            return (f"{mod.kind} {mod.prefix!r} has {what} {mod.input_size}, but {prev.kind} {prev.prefix!r} "
+                    f"before it outputs {prev.output_size}")
+    return None
+
+
+def _orders_by_shape(grus: List[_Module], linears: List[_Module], limit: int = 2) -> List[List[_Module]]:
+    """Up to `limit` orders (all GRUs, then all Linears) in which the shapes chain."""
+    found: List[List[_Module]] = []
+
+    def extend(order, rest_grus, rest_linears):
+        if len(found) >= limit:
+            return
+        if not rest_grus and not rest_linears:
+            found.append(order)
+            return
+        for i, mod in enumerate(rest_grus or rest_linears):
+            if not order or mod.input_size == order[-1].output_size:
+                if rest_grus:
+                    extend(order + [mod], rest_grus[:i] + rest_grus[i + 1:], rest_linears)
+                else:
+                    extend(order + [mod], [], rest_linears[:i] + rest_linears[i + 1:])
+
+    extend([], grus, linears)
+    return found
+
+
+def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> Tuple[list, Dict[str, Any]]:
+    """Convert a state_dict: one or more GRU modules (nn.GRU of any depth/direction/bias, or nn.GRUCell),
+    optionally followed by Linear layers (`<prefix>.weight` (out, in) and `<prefix>.bias`).
+
+    Keys carry their module's prefix (e.g. `encoder.rnn.`). A state_dict holds weights only, so for a
+    model with several modules some things are assumed and listed in info["assumed"]: the modules run
+    in key order (module_order="keys") each feeding the next; a Linear head is applied to every time
+    step; nothing runs between the modules (activations are not stored in a state_dict, so only a
+    purely linear head is exact). module_order="shapes" is for files that do not keep the key order
+    (safetensors stores keys sorted): the GRUs then the Linears are put in the only order in which
+    their shapes chain, and several possible orders are an error.
+
+    Returns (layers, info); info = {"source": "pytorch", "batch_first": None (a state_dict does not
+    record it), "prefix": the first GRU's prefix, "modules": [(prefix, "GRU" | "Linear"), ...] in run
+    order, "assumed": [str, ...] (empty for a single GRU module)}.
     """
     if not isinstance(state_dict, Mapping):
         raise ValueError(f"expected a state_dict (a mapping of names to tensors), got {type(state_dict).__name__}")
+    if module_order not in ("keys", "shapes"):
+        raise ValueError(f"module_order must be 'keys' or 'shapes', got {module_order!r}")
     sd = {str(k): v for k, v in state_dict.items()}
     groups, other = _split_gru_keys(sd)
     if not groups:
         raise ValueError(f"no GRU weights (keys like 'weight_ih_l0' or 'weight_ih') in the state_dict; "
                          f"keys: {sorted(sd)}")
-    if len(groups) > 1:
-        raise ValueError(f"the state_dict holds several GRU modules (prefixes {sorted(groups)}); their order "
-                         f"is unknown from the weights alone: {FROM_TORCH_HINT}")
-    # Non-GRU keys (a Linear head, ...) are rejected for now; converting them would go here.
-    if other:
-        raise ValueError(f"the state_dict has keys that are not GRU weights: {sorted(other)}. Only a plain "
-                         f"GRU (stack) can be imported from a state_dict; for a model with other layers, "
-                         f"{FROM_TORCH_HINT}")
-    (prefix, matches), = groups.items()
-    params = {m["name"] + _param_suffix(None if m["layer"] is None else int(m["layer"]), bool(m["rev"])):
-              _to_f32(sd[m.string], m.string) for m in matches}
-    specs = _stack_from_params(params, prefix)
-    return specs, {"batch_first": None, "source": "pytorch", "prefix": prefix}
+    linear_keys, unknown = _split_linear_keys(other, sd)
+    if unknown:
+        raise ValueError(f"the state_dict has keys that are neither GRU nor Linear weights: {sorted(unknown)}. "
+                         f"Only GRU modules followed by Linear layers can be imported from a state_dict; for a "
+                         f"model with other layers, {FROM_TORCH_HINT}")
+    grus = [_gru_module(sd, p, ms) for p, ms in groups.items()]
+    linears = [_linear_module(sd, p, ks) for p, ks in linear_keys.items()]
+    names = lambda mods: [m.prefix for m in mods]  # noqa: E731
+
+    if module_order == "keys":
+        position = {key: i for i, key in enumerate(sd)}
+        first_key = {p: min(position[m.string] for m in ms) for p, ms in groups.items()}
+        first_key.update({p: min(position[k] for k in ks.values()) for p, ks in linear_keys.items()})
+        order = sorted(grus + linears, key=lambda m: first_key[m.prefix])
+        if order[0].kind != "GRU" or any(a.kind == "Linear" and b.kind == "GRU" for a, b in zip(order, order[1:])):
+            raise ValueError(f"the state_dict's modules come in the order {[(m.prefix, m.kind) for m in order]}; "
+                             f"only GRU modules followed by Linear layers can be imported from a state_dict; "
+                             f"{FROM_TORCH_HINT}")
+        problem = _chain_error(order)
+        if problem:
+            several = f"holds several GRU modules (prefixes {names(grus)}) and " if len(grus) > 1 else ""
+            raise ValueError(f"the state_dict {several}does not chain in key order: {problem}. The order of the "
+                             f"modules in forward() is unknown from the weights alone: {FROM_TORCH_HINT}")
+        assumed = [ASSUME_KEY_ORDER] if len(order) > 1 else []
+    else:
+        orders = _orders_by_shape(grus, linears)
+        if len(orders) != 1:
+            what = "no order" if not orders else f"several orders (e.g. {names(orders[0])} and {names(orders[1])})"
+            raise ValueError(f"the key order is unknown, and {what} of the GRU modules {names(grus)} and the "
+                             f"Linear layers {names(linears)} chain by shape (GRUs first, then Linears); "
+                             f"{FROM_TORCH_HINT}")
+        order = orders[0]
+        assumed = [ASSUME_SHAPE_ORDER] if len(order) > 1 else []
+    if linears:
+        assumed += [ASSUME_EVERY_STEP, ASSUME_NO_ACTIVATION]
+    layers = [layer for mod in order for layer in mod.layers]
+    return layers, {"batch_first": None, "source": "pytorch", "prefix": order[0].prefix,
+                    "modules": [(m.prefix, m.kind) for m in order], "assumed": assumed}
 
 
 def _stack_from_params(params: Dict[str, np.ndarray], prefix: str) -> List[GRU]:
@@ -675,8 +793,34 @@ def _stack_from_params(params: Dict[str, np.ndarray], prefix: str) -> List[GRU]:
 
 
 def load_torch_file(path) -> Tuple[list, Dict[str, Any]]:
-    """Load a `torch.save(module.state_dict())` file of a GRU (stack) without running pickled code."""
-    torch = _import_torch()
+    """Load a PyTorch file of a GRU model without torch and without running code from the file.
+
+    Reads the zip archives of `torch.save(module.state_dict())`, `torch.save(module)` and
+    `torch.jit.save` with `read_torch_zip`, then infers the layers from the tensors like
+    `layers_from_state_dict` (keys of a whole module are its state_dict keys). The legacy non-zip
+    format (`_use_new_zipfile_serialization=False`) needs torch and goes through
+    `torch.load(weights_only=True)`. info is layers_from_state_dict's plus "path" and "saved"
+    ("state_dict", "module", "torchscript" or "legacy_state_dict").
+    """
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(b"PK"):
+        from .torch_zip_reader import read_torch_zip_with_kind
+        tensors, saved = read_torch_zip_with_kind(path)
+    else:
+        tensors, saved = _load_legacy_torch_file(path), "legacy_state_dict"
+    layers, info = layers_from_state_dict(tensors)
+    info.update(path=str(path), saved=saved)
+    return layers, info
+
+
+def _load_legacy_torch_file(path) -> Mapping:
+    """The pre-1.6 torch.save format (not a zip): only torch can read it; weights_only keeps it safe."""
+    try:
+        torch = _import_torch()
+    except ImportError:
+        raise ValueError(f"{path}: not a zip archive, so not a torch.save file of PyTorch >= 1.6; reading the "
+                         f"legacy format needs PyTorch (pip install torch)") from None
     not_plain = (f"{path}: not a plain state_dict. Loading it would need weights_only=False, which can "
                  f"execute arbitrary code from the file; save `module.state_dict()` instead "
                  f"(torch.save(model.state_dict(), path)), or pass the module to gru_infer.from_torch(module)")
@@ -684,17 +828,12 @@ def load_torch_file(path) -> Tuple[list, Dict[str, Any]]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"{not_plain}. ({str(e).splitlines()[0]})") from e
-    except RuntimeError as e:
-        if "TorchScript" in str(e):
-            raise ValueError(f"{path}: a TorchScript archive, not a state_dict; save `module.state_dict()` "
-                             f"instead") from e
-        raise
+    except (RuntimeError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable PyTorch file ({type(e).__name__}: {e})") from e
     if not isinstance(obj, Mapping):
         raise ValueError(f"{path}: expected a state_dict (a dict of tensors), found {type(obj).__name__}")
     non_tensors = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))
     if non_tensors:
         raise ValueError(f"{path}: the dict has non-tensor entries {non_tensors}; if it is a training "
                          f"checkpoint, save only the model's state_dict")
-    layers, info = layers_from_state_dict(obj)
-    info["path"] = str(path)
-    return layers, info
+    return obj

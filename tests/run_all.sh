@@ -10,3 +10,4 @@ python -m pytest -q
 cmake -S csrc -B build/csrc -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRU_INFER_PYTHON_MODELS_DIR="$GRU_INFER_CPP_MODELS_DIR" > /dev/null
 cmake --build build/csrc
 ctest --test-dir build/csrc --output-on-failure
+bash tests/run_consumer.sh && bash tests/run_aarch64.sh  # install + find_package app vs Python; aarch64 under qemu

@@ -1,114 +1,32 @@
-"""PyTorch -> layer spec conversion, checked against real PyTorch with a small NumPy evaluator.
+"""PyTorch -> layer spec conversion: what the importer produces and the errors it gives.
 
-The evaluator below implements the layer spec (formats.md section 0) independently of the C++ engine;
-it only exists to show that the converted weights and layer lists are exact.
+Converted layer lists are run with the engine (gru_infer.Model.from_layers) and compared with the
+torch module itself. Plain nn.GRU / GRUCell parity over many shapes is in test_parity_torch.py;
+this file keeps the importer-specific cases: fx patterns, state_dict key handling, dtypes and
+error messages.
 """
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
+import gru_infer
+from gru_infer.layers import GRU, ActivationLayer, Dense, Embedding
+from gru_infer.torch_import import (UnsupportedModelError, layers_from_state_dict,
+                                    layers_from_torch, load_torch_file)
+
 nn = torch.nn
 F = torch.nn.functional
-
-from gru_infer.layers import GRU, ActivationLayer, Dense, Embedding, LastStep  # noqa: E402
-from gru_infer.torch_import import (UnsupportedModelError, layers_from_state_dict,  # noqa: E402
-                                    layers_from_torch, load_torch_file)
 
 TOL = 1e-5
 
 
-# ---------------------------------------------------------------------------------------------
-# Reference evaluator of the layer spec (batch-first input: (B, T, I) floats or (B, T) ids)
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _activation(a, x):
-    k = a.kind
-    if k == "identity":
-        return x
-    if k == "relu":
-        return np.maximum(x, 0)
-    if k == "tanh":
-        return np.tanh(x)
-    if k == "sigmoid":
-        return _sigmoid(x)
-    if k in ("softmax", "log_softmax"):
-        e = x - x.max(axis=-1, keepdims=True)
-        if k == "log_softmax":
-            return e - np.log(np.exp(e).sum(axis=-1, keepdims=True))
-        return np.exp(e) / np.exp(e).sum(axis=-1, keepdims=True)
-    if k == "leaky_relu":
-        return np.where(x >= 0, x, a.alpha * x)
-    if k == "elu":
-        return np.where(x > 0, x, a.alpha * (np.exp(x) - 1))
-    if k == "softplus":
-        return np.log1p(np.exp(x))
-    if k == "softsign":
-        return x / (1 + np.abs(x))
-    if k == "hard_sigmoid":
-        return np.clip(a.alpha * x + a.beta, 0, 1)
-    raise NotImplementedError(k)
-
-
-def _gru_direction(g, d, x, reverse):
-    B, T, _ = x.shape
-    H = g.hidden_size
-    W, R, bW, bR = (np.asarray(a, np.float64) for a in (d.W, d.R, d.bW, d.bR))
-    h = np.zeros((B, H))
-    out = np.zeros((B, T, H))
-    for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        xw = x[:, t] @ W.T + bW
-        hr = h @ R.T + bR
-        z = _sigmoid(xw[:, :H] + hr[:, :H])
-        r = _sigmoid(xw[:, H:2 * H] + hr[:, H:2 * H])
-        assert g.linear_before_reset
-        n = np.tanh(xw[:, 2 * H:] + r * hr[:, 2 * H:])
-        h = (1 - z) * n + z * h
-        out[:, t] = h
-    return out, h
-
-
-def _gru(g, x):
-    assert g.direction in ("forward", "bidirectional") and g.merge_mode == "concat"
-    results = [_gru_direction(g, d, x, reverse=i == 1) for i, d in enumerate(g.directions)]
-    if g.return_sequences:
-        return np.concatenate([o for o, _ in results], axis=-1)
-    return np.concatenate([h for _, h in results], axis=-1)
-
-
-def run_layers(layers, x):
-    x = np.asarray(x)
-    if not isinstance(layers[0], Embedding):
-        x = x.astype(np.float64)
-    for layer in layers:
-        if isinstance(layer, Embedding):
-            x = np.asarray(layer.table, np.float64)[x]
-        elif isinstance(layer, Dense):
-            x = x @ np.asarray(layer.weight, np.float64).T
-            if layer.bias is not None:
-                x = x + layer.bias
-        elif isinstance(layer, ActivationLayer):
-            x = _activation(layer.activation, x)
-        elif isinstance(layer, LastStep):
-            x = x[:, -1]
-        elif isinstance(layer, GRU):
-            x = _gru(layer, x)
-        else:
-            raise TypeError(layer)
-    return x
-
-
-def max_err(layers, torch_out, x_bf):
-    """Max abs difference between the spec run on batch-first `x_bf` and torch's batch-first output."""
-    ref = torch_out.detach().double().numpy()
-    got = run_layers(layers, x_bf)
-    assert got.shape == ref.shape
-    return float(np.max(np.abs(got - ref)))
+def check_layers(errors, category, layers, torch_out, x_bf):
+    """The engine running `layers` on batch-first `x_bf` matches torch's batch-first output."""
+    got = gru_infer.Model.from_layers(layers).predict(x_bf)
+    return errors.check(category, got, torch_out.detach().numpy(), TOL)
 
 
 def randn(*shape):
@@ -125,7 +43,7 @@ GRU_CONFIGS = [  # (num_layers, bidirectional, bias, batch_first)
 
 
 @pytest.mark.parametrize("num_layers,bidirectional,bias,batch_first", GRU_CONFIGS)
-def test_nn_gru_matches_torch(num_layers, bidirectional, bias, batch_first):
+def test_nn_gru_layer_specs(num_layers, bidirectional, bias, batch_first, errors):
     torch.manual_seed(num_layers * 8 + bidirectional * 4 + bias * 2 + batch_first)
     gru = nn.GRU(5, 7, num_layers=num_layers, bidirectional=bidirectional, bias=bias,
                  batch_first=batch_first, dropout=0.3 if num_layers > 1 else 0.0).eval()
@@ -138,11 +56,12 @@ def test_nn_gru_matches_torch(num_layers, bidirectional, bias, batch_first):
         assert g.linear_before_reset and g.has_bias == bias and g.return_sequences
         assert g.input_size == (5 if k == 0 else D * 7) and g.hidden_size == 7
         g.validated()
-    x = randn(3, 6, 5)  # batch-first
-    with torch.no_grad():
-        out, _ = gru(x if batch_first else x.transpose(0, 1))
-    out = out if batch_first else out.transpose(0, 1)
-    assert max_err(layers, out, x.numpy()) <= TOL
+    if num_layers > 1:  # inter-layer dropout=0.3 is a training-only setting: eval output is unchanged
+        x = randn(3, 6, 5)  # batch-first
+        with torch.no_grad():
+            out, _ = gru(x if batch_first else x.transpose(0, 1))
+        out = out if batch_first else out.transpose(0, 1)
+        check_layers(errors, "importer: GRU with dropout", layers, out, x.numpy())
 
 
 def test_gru_weight_reordering_is_z_r_n():
@@ -155,31 +74,33 @@ def test_gru_weight_reordering_is_z_r_n():
     assert not g.has_bias and not g.directions[0].bW.any() and not g.directions[0].bR.any()
 
 
-def test_float64_and_bfloat16_parameters_become_float32():
+def test_float64_and_bfloat16_parameters_become_float32(errors):
     torch.manual_seed(1)
     for dtype in (torch.float64, torch.bfloat16):
         gru = nn.GRU(3, 4).to(dtype)
         (g,), _ = layers_from_torch(gru)
         assert g.directions[0].W.dtype == np.float32
-        np.testing.assert_allclose(g.directions[0].R[8:], gru.weight_hh_l0.detach().float().numpy()[8:])
-
-
-def test_gru_cell_steps_match_cell_calls():
-    torch.manual_seed(2)
-    cell = nn.GRUCell(4, 6)
-    layers, info = layers_from_torch(cell)
-    assert len(layers) == 1 and layers[0].direction == "forward" and info["batch_first"] is None
-    x = randn(2, 5, 4)
-    h = torch.zeros(2, 6)
-    outs = []
+        np.testing.assert_array_equal(g.directions[0].R[8:], gru.weight_hh_l0.detach().float().numpy()[8:])
+    # float64 weights that are not float32-representable: the engine rounds them once, and still
+    # matches the float64 module to float32 accuracy
+    gru = nn.GRU(3, 4, num_layers=2).double().eval()
+    x = randn(2, 7, 3).double()
     with torch.no_grad():
-        for t in range(5):
-            h = cell(x[:, t], h)
-            outs.append(h)
-    assert max_err(layers, torch.stack(outs, 1), x.numpy()) <= TOL
+        ref = gru(x.transpose(0, 1))[0].transpose(0, 1)
+    check_layers(errors, "importer: float64 module", layers_from_torch(gru)[0], ref, x.numpy())
 
 
-def test_sequential_heads_and_all_activation_modules():
+def test_gru_cell_spec():
+    torch.manual_seed(2)
+    cell = nn.GRUCell(4, 6, bias=False)
+    layers, info = layers_from_torch(cell)
+    assert info == {"batch_first": None, "source": "pytorch"}
+    (g,) = layers
+    assert (g.input_size, g.hidden_size, g.direction, g.return_sequences, g.has_bias) == (4, 6, "forward", True, False)
+    np.testing.assert_array_equal(g.directions[0].R[:6], cell.weight_hh.detach().numpy()[6:12])  # z block
+
+
+def test_sequential_heads_and_all_activation_modules(errors):
     torch.manual_seed(3)
     model = nn.Sequential(
         nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5),
@@ -191,9 +112,9 @@ def test_sequential_heads_and_all_activation_modules():
     kinds = [l.activation.kind for l in layers if isinstance(l, ActivationLayer)]
     assert kinds == ["relu", "leaky_relu", "elu", "softplus", "softsign", "hard_sigmoid", "tanh", "sigmoid",
                      "identity", "log_softmax", "softmax"]
-    x = randn(2, 3, 4)
+    x = randn(2, 3, 4) * 3
     with torch.no_grad():
-        assert max_err(layers, model(x), x.numpy()) <= TOL
+        check_layers(errors, "importer: activation modules", layers, model(x), x.numpy())
 
 
 def test_sequential_ending_in_gru_gives_its_output_sequence():
@@ -201,9 +122,8 @@ def test_sequential_ending_in_gru_gives_its_output_sequence():
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.GRU(4, 5, num_layers=2, batch_first=True)).eval()
     layers, info = layers_from_torch(model)
     assert info["batch_first"] is True
-    x = randn(2, 6, 3)
-    with torch.no_grad():
-        assert max_err(layers, model(x)[0], x.numpy()) <= TOL
+    assert [type(l).__name__ for l in layers] == ["Dense", "ActivationLayer", "GRU", "GRU"]
+    assert all(l.return_sequences for l in layers[2:])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,26 +208,37 @@ class SqueezedState(nn.Module):
         return self.fc(torch.squeeze(h, 0))
 
 
-@pytest.mark.parametrize("cls,batch_first,ids", [
-    (LastStepHead, True, False), (EmbeddingClassifier, True, True), (SeqFirst, False, False),
-    (Chained, True, False), (ZeroH0Bidirectional, True, False), (SqueezedState, False, False)])
-def test_custom_modules_match_torch(cls, batch_first, ids):
+# LastStepHead / EmbeddingClassifier / SeqFirst patterns are run against torch in test_parity_torch.py;
+# the fx patterns below (method activations, F.dropout, .contiguous(), flatten(1), explicit zero h0,
+# torch.cat of both directions' final states, squeeze(0) of h_n, an unused forward argument with a
+# default) only here.
+@pytest.mark.parametrize("cls,batch_first", [(Chained, True), (ZeroH0Bidirectional, True),
+                                             (SqueezedState, False)])
+def test_custom_modules_match_torch(cls, batch_first, errors):
     torch.manual_seed(5)
     model = cls().eval()
     layers, info = layers_from_torch(model)
     assert info == {"batch_first": batch_first, "source": "pytorch"}
-    x = torch.randint(0, 20, (3, 7)) if ids else randn(3, 7, 3 if cls is not LastStepHead else 4)
+    x = randn(3, 7, 3)
     with torch.no_grad():
         y = model(x if batch_first else x.transpose(0, 1))
-    assert max_err(layers, y, x.numpy()) <= TOL
+    check_layers(errors, "importer: fx patterns", layers, y, x.numpy())
 
 
 def test_custom_module_layer_lists():
-    (emb, g1, g2, fc, sm), _ = layers_from_torch(EmbeddingClassifier())
+    (emb, g1, g2, fc, sm), info = layers_from_torch(EmbeddingClassifier())
+    assert info == {"batch_first": True, "source": "pytorch"}
     assert isinstance(emb, Embedding) and isinstance(fc, Dense) and sm.activation.kind == "softmax"
     assert g1.return_sequences and not g2.return_sequences  # h[-1] = final state of the last layer
-    kinds = [type(l).__name__ for l in layers_from_torch(LastStepHead())[0]]
-    assert kinds == ["GRU", "GRU", "LastStep", "Dense", "ActivationLayer", "Dense"]
+    layers, info = layers_from_torch(LastStepHead())
+    assert [type(l).__name__ for l in layers] == ["GRU", "GRU", "LastStep", "Dense", "ActivationLayer", "Dense"]
+    assert info["batch_first"] is True
+    layers, info = layers_from_torch(SeqFirst())
+    assert [type(l).__name__ for l in layers] == ["GRU", "LastStep", "Dense", "ActivationLayer"]
+    assert info["batch_first"] is False
+    (g1, g2, g3, g4), _ = layers_from_torch(ZeroH0Bidirectional())
+    assert [g.direction for g in (g1, g2)] == ["bidirectional"] * 2 and not g2.return_sequences
+    assert isinstance(g3, Dense) and g4.activation.kind == "log_softmax"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,7 +253,7 @@ class Nested(nn.Module):
 
 @pytest.mark.parametrize("num_layers,bidirectional,bias,nested", [
     (1, False, True, False), (2, True, True, True), (3, True, False, False), (2, False, True, True)])
-def test_state_dict_file_matches_torch(tmp_path, num_layers, bidirectional, bias, nested):
+def test_state_dict_file_matches_torch(tmp_path, num_layers, bidirectional, bias, nested, errors):
     torch.manual_seed(6)
     gru = nn.GRU(4, 5, num_layers=num_layers, bidirectional=bidirectional, bias=bias, batch_first=True)
     owner = Nested(num_layers=num_layers, bidirectional=bidirectional, bias=bias, batch_first=True)
@@ -334,7 +265,11 @@ def test_state_dict_file_matches_torch(tmp_path, num_layers, bidirectional, bias
     assert info["prefix"] == ("encoder.rnn." if nested else "")
     x = randn(2, 6, 4)
     with torch.no_grad():
-        assert max_err(layers, gru(x)[0], x.numpy()) <= TOL
+        ref = gru(x)[0]
+    check_layers(errors, "importer: state_dict file", layers, ref, x.numpy())
+    model = gru_infer.load(path)  # the same file through the public loader
+    assert model.source == "pytorch"
+    np.testing.assert_array_equal(model.predict(x.numpy()), gru_infer.Model.from_layers(layers).predict(x.numpy()))
 
 
 def test_state_dict_of_numpy_arrays_and_gru_cell():
@@ -351,8 +286,9 @@ def test_state_dict_errors():
     torch.manual_seed(8)
     sd = nn.GRU(4, 5, num_layers=3).state_dict()
 
-    extra = dict(sd, **{"fc.weight": torch.zeros(2, 5), "fc.bias": torch.zeros(2)})
-    with pytest.raises(ValueError, match=r"\['fc.bias', 'fc.weight'\].*gru_infer.from_torch\(module\)"):
+    extra = dict(sd, **{"bn.running_mean": torch.zeros(5), "bn.num_batches_tracked": torch.tensor(0)})
+    with pytest.raises(ValueError, match=r"\['bn.num_batches_tracked', 'bn.running_mean'\].*"
+                                         r"gru_infer.from_torch\(module\)"):
         layers_from_state_dict(extra)
 
     bad = dict(sd, weight_ih_l1=torch.zeros(15, 4))
@@ -367,15 +303,40 @@ def test_state_dict_errors():
     with pytest.raises(ValueError, match="bias_hh_l2"):
         layers_from_state_dict(no_bias)
 
-    with pytest.raises(ValueError, match="several GRU modules"):
+    # two GRU(4, 5) stacks cannot feed each other (5 outputs into 4 inputs)
+    with pytest.raises(ValueError, match="several GRU modules.*does not chain"):
         layers_from_state_dict({**{"a." + k: v for k, v in sd.items()}, **{"b." + k: v for k, v in sd.items()}})
 
 
-def test_load_refuses_pickled_module(tmp_path):
+def test_state_dict_with_linear_head(errors):
+    """A GRU followed by a Linear: the head is applied to every step, and the assumption is reported."""
+    torch.manual_seed(9)
+    gru = nn.GRU(4, 5, num_layers=2, batch_first=True).eval()
+    fc = nn.Linear(5, 3).eval()
+    sd = {**{"rnn." + k: v for k, v in gru.state_dict().items()},
+          **{"fc." + k: v for k, v in fc.state_dict().items()}}
+    layers, info = layers_from_state_dict(sd)
+    assert [type(l).__name__ for l in layers] == ["GRU", "GRU", "Dense"]
+    assert info["modules"] == [("rnn.", "GRU"), ("fc.", "Linear")] and info["prefix"] == "rnn."
+    assert any("every time step" in a for a in info["assumed"])
+    x = randn(2, 6, 4)
+    with torch.no_grad():
+        ref = fc(gru(x)[0])
+    check_layers(errors, "importer: state_dict file", layers, ref, x.numpy())
+
+
+def test_load_whole_module_file(tmp_path, errors):
+    """torch.save(module) (not only its state_dict) is read without running code from the file."""
+    torch.manual_seed(10)
+    gru = nn.GRU(2, 3, num_layers=2, bidirectional=True).eval()
     path = tmp_path / "model.pt"
-    torch.save(nn.GRU(2, 3), path)
-    with pytest.raises(ValueError, match=r"not a plain state_dict.*execute.*state_dict\(\)"):
-        load_torch_file(path)
+    torch.save(gru, path)
+    layers, info = load_torch_file(path)
+    assert info["saved"] == "module"
+    x = randn(2, 5, 2)
+    with torch.no_grad():
+        ref = gru(x.transpose(0, 1))[0].transpose(0, 1)
+    check_layers(errors, "importer: state_dict file", layers, ref, x.numpy())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,14 @@ const Kernels& scalar_kernels() {
     return k;
 }
 
+#if defined(__aarch64__)
+GRU_INFER_DECLARE_KERNELS(neon)
+const Kernels& neon_kernels() {
+    static const Kernels k = GRU_INFER_KERNEL_TABLE(neon);
+    return k;
+}
+#endif
+
 #if defined(__x86_64__) || defined(_M_X64)
 GRU_INFER_DECLARE_KERNELS(avx2)
 const Kernels& avx2_kernels() {
@@ -40,6 +48,9 @@ namespace {
 
 bool cpu_has(const std::string& isa) {
     if (isa == "scalar") return true;
+#if defined(__aarch64__)
+    if (isa == "neon") return true;  // Advanced SIMD is part of the aarch64 base architecture
+#endif
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
     if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
@@ -48,6 +59,9 @@ bool cpu_has(const std::string& isa) {
 
 const Kernels* table_for(const std::string& isa) {
     if (isa == "scalar") return &scalar_kernels();
+#if defined(__aarch64__)
+    if (isa == "neon") return &neon_kernels();
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
     if (isa == "avx2") return &avx2_kernels();
 #endif
@@ -61,8 +75,10 @@ const Kernels* best_table() {
         // An unusable forced value falls back to the best table rather than aborting start-up.
         if (k && cpu_has(forced)) return k;
     }
-    const auto isas = available_isas();
-    return table_for(isas.back());
+    // Best first; no allocation here (the first stream step may be what gets us here).
+    for (const char* isa : {"avx2", "neon"})
+        if (cpu_has(isa)) return table_for(isa);
+    return &scalar_kernels();
 }
 
 std::atomic<const Kernels*> g_active{nullptr};
@@ -71,7 +87,7 @@ std::atomic<const Kernels*> g_active{nullptr};
 
 std::vector<std::string> available_isas() {
     std::vector<std::string> out{"scalar"};
-    for (const char* isa : {"avx2"})
+    for (const char* isa : {"avx2", "neon"})
         if (cpu_has(isa)) out.emplace_back(isa);
     return out;
 }

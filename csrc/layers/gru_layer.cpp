@@ -46,8 +46,17 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
         check(w.bW, 3 * H, "bW (3*hidden)");
         check(w.bR, 3 * H, "bR (3*hidden)");
     }
-    if (uses_packed_kernels())
+    if (uses_packed_kernels()) {  // keep one copy of the weights: the packed one
         for (const auto& w : w_) packed_.push_back(pack_gru(w, I, H));
+        w_.clear();
+    }
+}
+
+std::vector<GruWeights> GruLayer::weights() const {
+    if (!uses_packed_kernels()) return w_;
+    std::vector<GruWeights> out;
+    for (const auto& p : packed_) out.push_back(unpack_gru(p));
+    return out;
 }
 
 bool GruLayer::uses_packed_kernels() const {

@@ -57,11 +57,11 @@ void round_trip(std::mt19937& rng) {
     CHECK_THROWS(load_model_from_memory(bytes.data(), 10), FormatError);
     for (std::size_t cut : {std::size_t(64), bytes.size() / 2, bytes.size() - 1})
         CHECK_THROWS(load_model_from_memory(bytes.data(), cut), FormatError);
-    for (std::size_t at = 0; at < bytes.size(); at += 7) {  // flip one byte anywhere
+    for (std::size_t at = 0; at < bytes.size(); at += at < 64 ? 1 : 7) {  // flip one byte anywhere
         auto bad = bytes;
         bad[at] ^= 0x5a;
         bool ok_or_format_error = true;
-        try { load_model_from_memory(bad.data(), bad.size()); ok_or_format_error = (at >= 56 && at < 64); }
+        try { load_model_from_memory(bad.data(), bad.size()); ok_or_format_error = false; }
         catch (const FormatError&) {}
         catch (...) { ok_or_format_error = false; }
         CHECK(ok_or_format_error);

@@ -63,7 +63,8 @@ public:
     const char* stream_unsupported_reason() const override;
 
     const GruConfig& config() const { return cfg_; }
-    const std::vector<GruWeights>& weights() const { return w_; }
+    // The weights in the plain layout (unpacked again on the packed path, which keeps only one copy).
+    std::vector<GruWeights> weights() const;
 
     // Rational activations (max error 1e-4) instead of exact ones; a run-time choice, not saved.
     void set_fast_activations(bool on) { fast_ = on; }
@@ -88,8 +89,8 @@ private:
                 float* h, float* rec) const;
 
     GruConfig cfg_;
-    std::vector<GruWeights> w_;
-    std::vector<PackedGru> packed_;  // per direction, when uses_packed_kernels()
+    std::vector<GruWeights> w_;      // per direction, on the generic path only
+    std::vector<PackedGru> packed_;  // per direction, on the packed path only
     bool fast_ = false;
 };
 

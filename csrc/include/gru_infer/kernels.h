@@ -1,5 +1,6 @@
 // The kernel table: every hot loop goes through one of these function pointers, chosen once at
-// start-up from the CPU's features (CPUID on x86), or forced with GRU_INFER_ISA=scalar|avx2.
+// start-up from the CPU's features (CPUID on x86; NEON is always there on aarch64), or forced with
+// GRU_INFER_ISA=scalar|avx2|neon.
 // Each entry has a scalar reference in kernels/scalar/ that the optimised versions are tested
 // against (csrc/tests/test_kernels.cpp).
 #pragma once
@@ -58,6 +59,9 @@ struct Kernels {
 const Kernels& scalar_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
 const Kernels& avx2_kernels();
+#endif
+#if defined(__aarch64__)
+const Kernels& neon_kernels();
 #endif
 
 // The table in use. Chosen on first call from GRU_INFER_ISA or the CPU.

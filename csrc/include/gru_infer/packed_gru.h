@@ -20,5 +20,6 @@ struct PackedGru {
 };
 
 PackedGru pack_gru(const GruWeights& weights, std::size_t input, std::size_t hidden);
+GruWeights unpack_gru(const PackedGru& packed);  // the exact inverse of pack_gru
 
 }  // namespace gru_infer

@@ -1,6 +1,8 @@
 // AVX2 + FMA C = A P + bias over gate-interleaved packed tiles (the input projection of whole
-// sequences). Micro-kernel: 4 rows of A x one 24-column tile, 12 accumulators; K is cut in blocks
-// of kKc so a tile's block (kKc x 24 floats, 24 KB) stays in L1 while every row of A passes by.
+// sequences). Micro-kernel: 4 rows of A x one 24-column tile, 12 accumulators. K is cut in blocks
+// of kKc and M in blocks of kMc, so a block of A (kMc x kKc floats, 256 KB) stays in L2 while
+// every tile passes over it, and a tile's block (kKc x 24 floats, 24 KB) stays in L1 while the
+// rows of A pass by.
 #if defined(__x86_64__) || defined(_M_X64)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -15,6 +17,7 @@ namespace gru_infer {
 namespace {
 
 constexpr std::size_t kKc = 256;
+constexpr std::size_t kMc = 256;
 
 template <int MR>
 inline void micro(std::size_t kc, const float* A, std::size_t lda, const float* P, const float* init,
@@ -52,18 +55,21 @@ void gemm_packed_f32_avx2(std::size_t M, std::size_t K, const float* A, std::siz
     }
     for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
         const std::size_t kc = K - k0 < kKc ? K - k0 : kKc;
-        for (std::size_t t = 0; t < tiles; ++t) {
-            const float* Pt = P + t * tile_stride + k0 * kTileRow;
-            // The first K block starts from the bias (broadcast over rows), later ones from C.
-            const float* b = bias ? bias + t * kTileRow : zeros;
-            std::size_t m = 0;
-            for (; m + 4 <= M; m += 4) {
-                float* Cm = C + m * ldc + t * kTileRow;
-                micro<4>(kc, A + m * lda + k0, lda, Pt, k0 == 0 ? b : Cm, k0 == 0 ? 0 : ldc, Cm, ldc);
-            }
-            for (; m < M; ++m) {
-                float* Cm = C + m * ldc + t * kTileRow;
-                micro<1>(kc, A + m * lda + k0, lda, Pt, k0 == 0 ? b : Cm, k0 == 0 ? 0 : ldc, Cm, ldc);
+        for (std::size_t m0 = 0; m0 < M; m0 += kMc) {
+            const std::size_t m1 = M - m0 < kMc ? M : m0 + kMc;
+            for (std::size_t t = 0; t < tiles; ++t) {
+                const float* Pt = P + t * tile_stride + k0 * kTileRow;
+                // The first K block starts from the bias (broadcast over rows), later ones from C.
+                const float* b = bias ? bias + t * kTileRow : zeros;
+                std::size_t m = m0;
+                for (; m + 4 <= m1; m += 4) {
+                    float* Cm = C + m * ldc + t * kTileRow;
+                    micro<4>(kc, A + m * lda + k0, lda, Pt, k0 == 0 ? b : Cm, k0 == 0 ? 0 : ldc, Cm, ldc);
+                }
+                for (; m < m1; ++m) {
+                    float* Cm = C + m * ldc + t * kTileRow;
+                    micro<1>(kc, A + m * lda + k0, lda, Pt, k0 == 0 ? b : Cm, k0 == 0 ? 0 : ldc, Cm, ldc);
+                }
             }
         }
     }

@@ -1,0 +1,162 @@
+"""Fixtures of the benchmark suite: one thread per framework, the three engines per GRU size, and
+per case the zero-argument callables that are timed, checked against each other before timing.
+
+Run explicitly (`python -m pytest benchmarks`); the repo's default test run collects tests/ only.
+"""
+import os
+import platform
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+import gru_infer
+
+# One thread each: the comparison is of single-core engines, not of thread pools.
+torch.set_num_threads(1)
+gru_infer.set_num_threads(1)
+
+TOLERANCE = 1e-5  # max abs difference allowed between any two frameworks before a case is timed
+STREAM_CHECK_STEPS = 8  # streaming: steps compared (same input, carried state) before timing
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Recorded in the JSON so the report describes the run that produced the numbers."""
+    machine_info["gru_infer_bench"] = {
+        "cpu_model": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "isa": gru_infer.active_isa(),
+        "threads": {"gru_infer": gru_infer.get_num_threads(), "torch": torch.get_num_threads(),
+                    "onnxruntime_intra_op": 1, "onnxruntime_inter_op": 1},
+        "versions": {"gru_infer": gru_infer.__version__, "torch": torch.__version__,
+                     "onnxruntime": ort.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+class GruEngines:
+    """One nn.GRU (batch_first) and the same weights in onnxruntime and gru_infer."""
+
+    def __init__(self, input_size: int, hidden_size: int, onnx_path):
+        torch.manual_seed(0)
+        self.torch = torch.nn.GRU(input_size, hidden_size, batch_first=True).eval()
+        self.ours = gru_infer.from_torch(self.torch)
+        self.ort = ort.InferenceSession(str(self._export(onnx_path, input_size, hidden_size)),
+                                        self._single_thread(), providers=["CPUExecutionProvider"])
+
+    def _export(self, path, input_size, hidden_size):
+        x, h0 = torch.zeros(1, 3, input_size), torch.zeros(1, 1, hidden_size)
+        with warnings.catch_warnings():  # the legacy exporter warns that it is legacy
+            warnings.simplefilter("ignore")
+            torch.onnx.export(self.torch, (x, h0), str(path), dynamo=False, opset_version=14,
+                              input_names=["X", "h0"], output_names=["Y", "hn"],
+                              dynamic_axes={"X": {0: "batch", 1: "time"}, "h0": {1: "batch"},
+                                            "Y": {0: "batch", 1: "time"}, "hn": {1: "batch"}})
+        return path
+
+    @staticmethod
+    def _single_thread() -> ort.SessionOptions:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        return so
+
+
+def stream_steps(e: GruEngines, case):
+    """Per framework a callable doing one streaming step on a fixed (1, 1, I) input, carrying h."""
+    H = case.hidden_size
+    x = np.random.default_rng(1).standard_normal((1, 1, case.input_size), dtype=np.float32)
+
+    x_t, h = torch.from_numpy(x), torch.zeros(1, 1, H)
+
+    def torch_step():
+        nonlocal h
+        y, h = e.torch(x_t, h)
+        return y
+
+    feed = {"X": x, "h0": np.zeros((1, 1, H), np.float32)}
+
+    def ort_step():
+        y, feed["h0"] = e.ort.run(None, feed)
+        return y
+
+    stream, x_ours, buf = e.ours.stream(), x.reshape(-1).copy(), np.empty(H, np.float32)
+
+    def ours_step():
+        return stream.step(x_ours, out=buf)
+
+    return {"gru_infer": ours_step, "torch": torch_step, "onnxruntime": ort_step}
+
+
+def predict_calls(e: GruEngines, case):
+    """Per framework a callable running the whole (B, T, I) batch-first sequence from h = 0."""
+    x = np.random.default_rng(1).standard_normal((case.batch, case.steps, case.input_size), dtype=np.float32)
+    x_t = torch.from_numpy(x)
+    feed = {"X": x, "h0": np.zeros((1, case.batch, case.hidden_size), np.float32)}
+    return {"gru_infer": lambda: e.ours.predict(x),
+            "torch": lambda: e.torch(x_t)[0],
+            "onnxruntime": lambda: e.ort.run(["Y"], feed)[0]}
+
+
+def check_agreement(case, calls, repeats: int) -> float:
+    """Call every framework `repeats` times and require all outputs to agree; returns the max error."""
+    worst = 0.0
+    for i in range(repeats):
+        outs = {name: np.asarray(call(), dtype=np.float64).reshape(-1) for name, call in calls.items()}
+        ref = outs["torch"]
+        for name, out in outs.items():
+            err = float(np.max(np.abs(out - ref)))
+            assert err <= TOLERANCE, f"{case.name}: {name} differs from torch by {err:.3g} at call {i}"
+            worst = max(worst, err)
+    return worst
+
+
+@pytest.fixture(scope="session")
+def engines(tmp_path_factory):
+    """engines(I, H) -> GruEngines, built (and exported to ONNX) once per session."""
+    built = {}
+
+    def get(input_size: int, hidden_size: int) -> GruEngines:
+        key = (input_size, hidden_size)
+        if key not in built:
+            path = tmp_path_factory.mktemp("onnx") / f"gru_i{input_size}_h{hidden_size}.onnx"
+            built[key] = GruEngines(input_size, hidden_size, path)
+        return built[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def timed_calls(engines):
+    """timed_calls(case) -> ({framework: callable}, max error), checked for agreement once per case."""
+    prepared = {}
+
+    def get(case):
+        if case not in prepared:
+            e = engines(case.input_size, case.hidden_size)
+            with torch.no_grad():
+                if case.kind == "stream":
+                    calls = stream_steps(e, case)
+                    err = check_agreement(case, calls, STREAM_CHECK_STEPS)
+                else:
+                    calls = predict_calls(e, case)
+                    err = check_agreement(case, calls, 1)
+            prepared[case] = (calls, err)
+        return prepared[case]
+
+    return get

@@ -1,0 +1,150 @@
+"""Run the benchmark suite and write benchmarks/results.md and benchmarks/speedup.png.
+
+    python benchmarks/run.py                 # full run, a few minutes on 2 cores
+    python benchmarks/run.py --quick         # smoke run: few rounds, indicative numbers only
+    python benchmarks/run.py --json r.json   # also keep pytest-benchmark's raw JSON
+    python benchmarks/run.py --from-json r.json   # only re-render the report from a kept JSON
+
+Speed-ups are baseline median / our median, all measured in the same run.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_cases import CASES
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+# pytest-benchmark settings: min_time batches the µs-scale streaming steps into rounds of >= 100 µs,
+# so a preempted step on a shared machine spoils one round, not the median.
+FULL = ["--benchmark-min-rounds=10", "--benchmark-max-time=1.0", "--benchmark-min-time=0.0001",
+        "--benchmark-warmup=on", "--benchmark-warmup-iterations=20", "--benchmark-disable-gc"]
+QUICK = ["--benchmark-min-rounds=3", "--benchmark-max-time=0.05", "--benchmark-min-time=0.0001",
+         "--benchmark-disable-gc"]
+
+
+def run_suite(json_path: Path, quick: bool) -> None:
+    cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider",
+           f"--benchmark-json={json_path}", *(QUICK if quick else FULL)]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def medians(data: dict) -> dict:
+    """{(case name, framework): median seconds per call}."""
+    return {(b["extra_info"]["case"], b["extra_info"]["framework"]): b["stats"]["median"]
+            for b in data["benchmarks"]}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def speedups(med: dict):
+    """Per case: (case, ours, torch, ort, x vs ORT, x vs torch); cases missing a framework are skipped."""
+    rows = []
+    for case in CASES:
+        try:
+            ours, pt, ox = (med[case.name, f] for f in ("gru_infer", "torch", "onnxruntime"))
+        except KeyError:
+            continue
+        rows.append((case, ours, pt, ox, ox / ours, pt / ours))
+    return rows
+
+
+def machine_lines(data: dict, quick: bool) -> list:
+    info = data["machine_info"]["gru_infer_bench"]
+    v, t = info["versions"], info["threads"]
+    opts = data["benchmarks"][0]["options"] if data["benchmarks"] else {}
+    return [
+        f"- CPU: {info['cpu_model']}, {info['logical_cpus']} logical CPUs ({info['usable_cpus']} usable)",
+        f"- gru_infer ISA chosen: `{info['isa']}`",
+        f"- One thread each: gru_infer {t['gru_infer']}, PyTorch {t['torch']}, onnxruntime intra-op "
+        f"{t['onnxruntime_intra_op']} / inter-op {t['onnxruntime_inter_op']} (sequential execution)",
+        f"- Versions: gru_infer {v['gru_infer']}, PyTorch {v['torch']}, onnxruntime {v['onnxruntime']}, "
+        f"numpy {v['numpy']}, Python {v['python']}",
+        f"- Date: {data['datetime']}",
+        f"- Run: {'QUICK smoke run (few rounds; numbers indicative only)' if quick else 'full'}; "
+        f"min_rounds {opts.get('min_rounds')}, max_time {opts.get('max_time')} s per benchmark, "
+        f"float32, medians per call",
+    ]
+
+
+def write_markdown(data: dict, rows, quick: bool, path: Path) -> None:
+    lines = ["# gru_infer benchmark results", "", *machine_lines(data, quick), "",
+             "| case | ours | PyTorch | onnxruntime | x vs ORT | x vs PyTorch | target vs ORT "
+             "| target vs PyTorch | met? |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for case, ours, pt, ox, vs_ort, vs_pt in rows:
+        missed = [name for name, got, want in (("ORT", vs_ort, case.target_vs_ort),
+                                               ("PyTorch", vs_pt, case.target_vs_torch)) if got < want]
+        met = "yes" if not missed else "no (" + ", ".join(missed) + ")"
+        lines.append(f"| {case.name} | {fmt_time(ours)} | {fmt_time(pt)} | {fmt_time(ox)} | {vs_ort:.2f}x "
+                     f"| {vs_pt:.2f}x | {case.target_vs_ort:g}x | {case.target_vs_torch:g}x | {met} |")
+    err = max(b["extra_info"]["max_abs_err_vs_torch"] for b in data["benchmarks"])
+    lines += ["", f"Before timing, every case checked that all three frameworks agree (max abs difference "
+                  f"to PyTorch over all cases: {err:.2g}, limit 1e-5).",
+              "Times are per call: one streaming step from Python, or one whole predict call.",
+              "The machine may be shared: compare the ratios (measured in the same run), not absolute times.",
+              "", "![speed-up per case](speedup.png)", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_chart(data: dict, rows, quick: bool, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, w = len(rows), 0.38
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    for k, (label, col, target_of, color) in enumerate(
+            (("vs onnxruntime", 4, lambda c: c.target_vs_ort, "tab:blue"),
+             ("vs PyTorch", 5, lambda c: c.target_vs_torch, "tab:orange"))):
+        xs = [i + (k - 0.5) * w for i in range(n)]
+        values = [r[col] for r in rows]
+        # bars grow from 1x, so a slow-down points down on the log axis
+        bars = ax.bar(xs, [v - 1 for v in values], w, bottom=1, label=label, color=color)
+        ax.bar_label(bars, labels=[f"{v:.3g}x" for v in values], fontsize=7, padding=2)
+        ax.scatter(xs, [target_of(r[0]) for r in rows], marker="_", s=900, linewidths=2.5, color="black",
+                   zorder=3, label="target" if k == 0 else None)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_ylabel("speed-up of gru_infer (baseline median / ours)")
+    ax.set_xticks(range(n))
+    ax.set_xticklabels([r[0].name.replace(" T=", "\nT=") for r in rows], rotation=30, ha="right", fontsize=8)
+    info = data["machine_info"]["gru_infer_bench"]
+    ax.set_title(f"gru_infer speed-up, one thread each, float32 ({info['cpu_model']}, {info['isa']})"
+                 + (" — QUICK run" if quick else ""), fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: few rounds per benchmark")
+    p.add_argument("--json", type=Path, help="keep pytest-benchmark's JSON at this path")
+    p.add_argument("--from-json", type=Path, help="skip the run; render the report from this JSON")
+    args = p.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = args.from_json or args.json or Path(tmp) / "results.json"
+        if not args.from_json:
+            run_suite(json_path, args.quick)
+        data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    quick = data["benchmarks"][0]["options"]["max_time"] < 1.0  # QUICK's settings, also for --from-json
+    rows = speedups(medians(data))
+    write_markdown(data, rows, quick, HERE / "results.md")
+    write_chart(data, rows, quick, HERE / "speedup.png")
+    print((HERE / "results.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+// The C API (c_api.h) over the C++ core. Every exception stops here and becomes a status plus a
+// per-thread message. The stream functions check their arguments without allocating or throwing,
+// so they stay real-time safe even when they fail.
+#include "gru_infer/c_api.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "gru_infer/embedding_layer.h"
+#include "gru_infer/error.h"
+#include "gru_infer/model.h"
+#include "gru_infer/native_file.h"
+#include "gru_infer/stream.h"
+
+struct gru_infer_model {
+    std::shared_ptr<const gru_infer::Model> model;
+};
+
+struct gru_infer_stream {
+    gru_infer::Stream stream;
+};
+
+namespace {
+
+using gru_infer::Model;
+
+// A fixed buffer, so that recording an error never allocates.
+thread_local char t_last_error[512];
+
+gru_infer_status fail(gru_infer_status status, const char* fmt, ...) noexcept {
+    va_list args;
+    va_start(args, fmt);
+    std::vsnprintf(t_last_error, sizeof t_last_error, fmt, args);
+    va_end(args);
+    return status;
+}
+
+// Runs f, turning any exception into a status and message.
+template <typename F>
+gru_infer_status guarded(F&& f) noexcept {
+    try {
+        f();
+        return GRU_INFER_OK;
+    } catch (const gru_infer::FormatError& e) {
+        return fail(GRU_INFER_ERROR_FORMAT, "%s", e.what());
+    } catch (const gru_infer::InvalidArgument& e) {
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s", e.what());
+    } catch (const std::bad_alloc&) {
+        return fail(GRU_INFER_ERROR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return fail(GRU_INFER_ERROR_INTERNAL, "%s", e.what());
+    } catch (...) {
+        return fail(GRU_INFER_ERROR_INTERNAL, "unknown C++ exception");
+    }
+}
+
+gru_infer_status null_argument(const char* function, const char* name) noexcept {
+    return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", function, name);
+}
+
+bool mul_fits(std::size_t a, std::size_t b) {
+    return b == 0 || a <= std::numeric_limits<std::size_t>::max() / b;
+}
+
+// Model::predict sizes its buffers as products of batch, steps and layer widths; refuse sizes whose
+// buffers could not exist rather than let a product wrap around.
+bool predict_sizes_fit(const Model& m, std::size_t batch, std::size_t steps) {
+    std::size_t width = m.input_size();
+    for (const auto& l : m.layers()) {
+        width = std::max(width, l->output_size());
+        width = std::max(width, 3 * l->state_size());
+    }
+    constexpr std::size_t kMaxFloats = std::numeric_limits<std::size_t>::max() / (8 * sizeof(float));
+    return mul_fits(batch, steps) && mul_fits(batch * steps, width) && batch * steps * width <= kMaxFloats;
+}
+
+// x or ids (the other is null) in, as the model takes.
+gru_infer_status predict(const char* function, const gru_infer_model* model, std::size_t batch,
+                         std::size_t steps, const float* x, const std::int64_t* ids,
+                         const std::int64_t* lengths, const float* h0, float* y, float* hn) noexcept {
+    if (!model) return null_argument(function, "model");
+    if (!x && !ids) return null_argument(function, model->model->takes_ids() ? "ids" : "x");
+    if (!y) return null_argument(function, "y");
+    const Model& m = *model->model;
+    if (!predict_sizes_fit(m, batch, steps))
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: batch %zu x steps %zu is too large to address",
+                    function, batch, steps);
+    return guarded([&] {
+        gru_infer::PredictRequest req;
+        req.batch = batch;
+        req.steps = steps;
+        req.x = x;
+        req.ids = ids;
+        req.lengths = lengths;
+        req.h0 = h0;
+        req.y = y;
+        req.hn = hn;
+        m.predict(req);
+    });
+}
+
+gru_infer_status read_file(const char* path, std::vector<unsigned char>& bytes) noexcept {
+    std::FILE* f = std::fopen(path, "rb");
+    if (!f) return fail(GRU_INFER_ERROR_IO, "cannot open model file '%s': %s", path, std::strerror(errno));
+    const gru_infer_status status = guarded([&] {  // growing the vector may throw bad_alloc
+        unsigned char chunk[1 << 16];
+        std::size_t n;
+        while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+    });
+    const int error = std::ferror(f) ? errno : 0;
+    std::fclose(f);
+    if (status != GRU_INFER_OK) return status;
+    if (error) return fail(GRU_INFER_ERROR_IO, "cannot read model file '%s': %s", path, std::strerror(error));
+    return GRU_INFER_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* gru_infer_last_error(void) noexcept { return t_last_error; }
+
+gru_infer_status gru_infer_model_load_memory(const void* data, size_t size, gru_infer_model** out) noexcept {
+    if (!out) return null_argument("gru_infer_model_load_memory", "out");
+    *out = nullptr;
+    if (!data) return null_argument("gru_infer_model_load_memory", "data");
+    return guarded([&] {
+        auto handle = std::make_unique<gru_infer_model>();
+        handle->model = gru_infer::load_model_from_memory(data, size);
+        *out = handle.release();
+    });
+}
+
+gru_infer_status gru_infer_model_load_file(const char* path, gru_infer_model** out) noexcept {
+    if (!out) return null_argument("gru_infer_model_load_file", "out");
+    *out = nullptr;
+    if (!path) return null_argument("gru_infer_model_load_file", "path");
+    std::vector<unsigned char> bytes;
+    const gru_infer_status read = read_file(path, bytes);
+    if (read != GRU_INFER_OK) return read;
+    const void* data = bytes.empty() ? static_cast<const void*>("") : bytes.data();
+    const gru_infer_status status = gru_infer_model_load_memory(data, bytes.size(), out);
+    if (status == GRU_INFER_ERROR_FORMAT) {  // name the file in the message
+        char message[sizeof t_last_error];
+        std::snprintf(message, sizeof message, "%s", t_last_error);
+        fail(status, "%s: %s", path, message);
+    }
+    return status;
+}
+
+void gru_infer_model_free(gru_infer_model* model) noexcept { delete model; }
+
+size_t gru_infer_model_input_size(const gru_infer_model* model) noexcept {
+    return model ? model->model->input_size() : 0;
+}
+size_t gru_infer_model_output_size(const gru_infer_model* model) noexcept {
+    return model ? model->model->output_size() : 0;
+}
+size_t gru_infer_model_state_size(const gru_infer_model* model) noexcept {
+    return model ? model->model->state_size() : 0;
+}
+int gru_infer_model_takes_ids(const gru_infer_model* model) noexcept {
+    return model && model->model->takes_ids() ? 1 : 0;
+}
+int gru_infer_model_output_has_time(const gru_infer_model* model) noexcept {
+    return model && model->model->output_has_time() ? 1 : 0;
+}
+size_t gru_infer_model_output_floats(const gru_infer_model* model, size_t batch, size_t steps) noexcept {
+    return model ? model->model->output_floats(batch, steps) : 0;
+}
+
+gru_infer_status gru_infer_predict(const gru_infer_model* model, size_t batch, size_t steps, const float* x,
+                                   const int64_t* lengths, const float* h0, float* y, float* hn) noexcept {
+    if (model && model->model->takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_predict: this model starts with an Embedding and takes ids: use gru_infer_predict_ids");
+    return predict("gru_infer_predict", model, batch, steps, x, nullptr, lengths, h0, y, hn);
+}
+
+gru_infer_status gru_infer_predict_ids(const gru_infer_model* model, size_t batch, size_t steps,
+                                       const int64_t* ids, const int64_t* lengths, const float* h0, float* y,
+                                       float* hn) noexcept {
+    if (model && !model->model->takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_predict_ids: this model takes float features: use gru_infer_predict");
+    return predict("gru_infer_predict_ids", model, batch, steps, nullptr, ids, lengths, h0, y, hn);
+}
+
+gru_infer_status gru_infer_stream_create(const gru_infer_model* model, size_t batch,
+                                         gru_infer_stream** out) noexcept {
+    if (!out) return null_argument("gru_infer_stream_create", "out");
+    *out = nullptr;
+    if (!model) return null_argument("gru_infer_stream_create", "model");
+    return guarded([&] { *out = new gru_infer_stream{gru_infer::Stream(model->model, batch)}; });
+}
+
+void gru_infer_stream_free(gru_infer_stream* stream) noexcept { delete stream; }
+
+gru_infer_status gru_infer_stream_step(gru_infer_stream* stream, const float* x, float* y) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_step", "stream");
+    if (!x) return null_argument("gru_infer_stream_step", "x");
+    if (!y) return null_argument("gru_infer_stream_step", "y");
+    if (stream->stream.model().takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_stream_step: this model starts with an Embedding and takes ids: use "
+                    "gru_infer_stream_step_ids");
+    stream->stream.step(x, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_step_ids(gru_infer_stream* stream, const int64_t* ids, float* y) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_step_ids", "stream");
+    if (!ids) return null_argument("gru_infer_stream_step_ids", "ids");
+    if (!y) return null_argument("gru_infer_stream_step_ids", "y");
+    const Model& m = stream->stream.model();
+    if (!m.takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_stream_step_ids: this model takes float features: use gru_infer_stream_step");
+    // Checked here rather than with Stream::check_ids, whose error path allocates a message.
+    const auto& embedding = static_cast<const gru_infer::EmbeddingLayer&>(*m.layers()[0]);
+    const std::size_t rows = embedding.num_embeddings();
+    for (std::size_t b = 0; b < stream->stream.batch(); ++b)
+        if (ids[b] < 0 || static_cast<std::uint64_t>(ids[b]) >= rows)
+            return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                        "gru_infer_stream_step_ids: id %lld at batch row %zu is outside [0, %zu)",
+                        static_cast<long long>(ids[b]), b, rows);
+    stream->stream.step_ids(ids, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_reset(gru_infer_stream* stream) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_reset", "stream");
+    stream->stream.reset();
+    return GRU_INFER_OK;
+}
+
+size_t gru_infer_stream_state_floats(const gru_infer_stream* stream) noexcept {
+    return stream ? stream->stream.state_floats() : 0;
+}
+
+gru_infer_status gru_infer_stream_get_state(const gru_infer_stream* stream, float* state, size_t count) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_get_state", "stream");
+    const std::size_t n = stream->stream.state_floats();
+    if (count != n)
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_stream_get_state: the state has %zu floats, count is %zu", n, count);
+    if (n && !state) return null_argument("gru_infer_stream_get_state", "state");
+    if (n) std::memcpy(state, stream->stream.state(), n * sizeof(float));
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_set_state(gru_infer_stream* stream, const float* state, size_t count) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_set_state", "stream");
+    const std::size_t n = stream->stream.state_floats();
+    if (count != n)
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_stream_set_state: the state has %zu floats, count is %zu", n, count);
+    if (n && !state) return null_argument("gru_infer_stream_set_state", "state");
+    if (n) std::memcpy(stream->stream.state(), state, n * sizeof(float));
+    return GRU_INFER_OK;
+}
+
+}  // extern "C"

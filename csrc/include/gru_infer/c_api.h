@@ -1,0 +1,125 @@
+/* The C API: load a model, predict whole sequences, stream step by step. Plain C (C99 and later),
+ * usable from any language with a C FFI. Exported by both libgru_infer.a and libgru_infer.so.
+ *
+ * Errors: every function that can fail returns a gru_infer_status; on failure the message is
+ * available from gru_infer_last_error() on the same thread. Nothing aborts, and no C++ exception
+ * crosses this boundary (out of memory is GRU_INFER_ERROR_OUT_OF_MEMORY).
+ *
+ * Threads: a model is immutable once loaded; any number of threads may call gru_infer_predict on
+ * it at once and create streams from it. A stream is used by one thread at a time.
+ *
+ * Memory: a stream allocates everything when it is created; gru_infer_stream_step / _step_ids /
+ * _reset / _get_state / _set_state never allocate, lock or block (real-time safe). predict
+ * allocates its working buffers on every call.
+ *
+ * Layouts (all row-major, batch-first, float32):
+ *   x      (batch, steps, input_size)        ids (batch, steps) for models that take ids
+ *   y      (batch, steps, output_size), or (batch, output_size) if !output_has_time
+ *   state  for each GRU layer in model order, a block (num_directions, batch, hidden): PyTorch's
+ *          h_n layout; batch * state_size floats in all.
+ */
+#ifndef GRU_INFER_C_API_H
+#define GRU_INFER_C_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GRU_INFER_C_API __attribute__((visibility("default")))
+#else
+#define GRU_INFER_C_API
+#endif
+
+#ifdef __cplusplus
+#define GRU_INFER_NOEXCEPT noexcept
+extern "C" {
+#else
+#define GRU_INFER_NOEXCEPT
+#endif
+
+typedef struct gru_infer_model gru_infer_model;
+typedef struct gru_infer_stream gru_infer_stream;
+
+typedef enum gru_infer_status {
+    GRU_INFER_OK = 0,
+    GRU_INFER_ERROR_INVALID_ARGUMENT = 1, /* a null pointer, a wrong size, an id out of range, ... */
+    GRU_INFER_ERROR_FORMAT = 2,           /* not a model file, corrupt, truncated, other version */
+    GRU_INFER_ERROR_IO = 3,               /* the model file cannot be opened or read */
+    GRU_INFER_ERROR_OUT_OF_MEMORY = 4,
+    GRU_INFER_ERROR_INTERNAL = 5          /* anything else (a bug: please report it) */
+} gru_infer_status;
+
+/* The message of the last call that failed on this thread ("" if none has). Successful calls do
+ * not clear it. Valid until the next failing call on this thread. */
+GRU_INFER_C_API const char* gru_infer_last_error(void) GRU_INFER_NOEXCEPT;
+
+/* ---- models ---------------------------------------------------------------------------------- */
+
+/* Load a native model file (.gru). On success *out is a new model; on failure *out is NULL. */
+GRU_INFER_C_API gru_infer_status gru_infer_model_load_file(const char* path, gru_infer_model** out)
+    GRU_INFER_NOEXCEPT;
+/* The same from `size` bytes in memory, e.g. a C array written by gru_infer.c_array. The weights
+ * are copied: the buffer may be freed once this returns. */
+GRU_INFER_C_API gru_infer_status gru_infer_model_load_memory(const void* data, size_t size,
+                                                             gru_infer_model** out) GRU_INFER_NOEXCEPT;
+/* Frees the model (NULL is fine). Streams created from it stay valid: they keep what they need. */
+GRU_INFER_C_API void gru_infer_model_free(gru_infer_model* model) GRU_INFER_NOEXCEPT;
+
+/* Sizes (0 for a NULL model). */
+GRU_INFER_C_API size_t gru_infer_model_input_size(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
+GRU_INFER_C_API size_t gru_infer_model_output_size(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
+/* Recurrent state, in floats per batch row (all GRU layers). */
+GRU_INFER_C_API size_t gru_infer_model_state_size(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
+/* 1 if the model starts with an Embedding and takes int64 ids (use the _ids functions). */
+GRU_INFER_C_API int gru_infer_model_takes_ids(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
+/* 1 if predict's output has a time axis (batch, steps, output_size); 0 if (batch, output_size). */
+GRU_INFER_C_API int gru_infer_model_output_has_time(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
+/* Floats that predict writes to y for this batch and step count. */
+GRU_INFER_C_API size_t gru_infer_model_output_floats(const gru_infer_model* model, size_t batch,
+                                                     size_t steps) GRU_INFER_NOEXCEPT;
+
+/* ---- whole sequences -------------------------------------------------------------------------- */
+
+/* Runs `batch` sequences of `steps` steps. lengths (batch), optional: valid steps per sequence in
+ * [1, steps] (PyTorch packed-sequence semantics: GRU outputs past the end are 0 and later layers
+ * see those zeros; the final state is taken at the last valid step). h0 (batch * state_size), optional: initial state, else zeros.
+ * y: output_floats(batch, steps) floats. hn (batch * state_size), optional: final state. */
+GRU_INFER_C_API gru_infer_status gru_infer_predict(const gru_infer_model* model, size_t batch, size_t steps,
+                                                   const float* x, const int64_t* lengths, const float* h0,
+                                                   float* y, float* hn) GRU_INFER_NOEXCEPT;
+/* The same for models that take ids: ids (batch, steps), each in [0, num_embeddings). */
+GRU_INFER_C_API gru_infer_status gru_infer_predict_ids(const gru_infer_model* model, size_t batch,
+                                                       size_t steps, const int64_t* ids,
+                                                       const int64_t* lengths, const float* h0, float* y,
+                                                       float* hn) GRU_INFER_NOEXCEPT;
+
+/* ---- streams ---------------------------------------------------------------------------------- */
+
+/* A stream of `batch` rows with its state at zero. Fails (INVALID_ARGUMENT) for models that read
+ * the future (reverse or bidirectional GRU layers). */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_create(const gru_infer_model* model, size_t batch,
+                                                         gru_infer_stream** out) GRU_INFER_NOEXCEPT;
+GRU_INFER_C_API void gru_infer_stream_free(gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
+
+/* One time step: x (batch, input_size) -> y (batch, output_size). Gives what predict on the steps
+ * so far gives at its last step. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_step(gru_infer_stream* stream, const float* x, float* y)
+    GRU_INFER_NOEXCEPT;
+/* The same for models that take ids: ids (batch). An id out of range fails before any state changes. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_step_ids(gru_infer_stream* stream, const int64_t* ids,
+                                                           float* y) GRU_INFER_NOEXCEPT;
+/* State back to zeros. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_reset(gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
+/* batch * state_size: the float count of get_state / set_state. */
+GRU_INFER_C_API size_t gru_infer_stream_state_floats(const gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
+/* Copy the state out / in; `count` must equal gru_infer_stream_state_floats(stream). */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_get_state(const gru_infer_stream* stream, float* state,
+                                                            size_t count) GRU_INFER_NOEXCEPT;
+GRU_INFER_C_API gru_infer_status gru_infer_stream_set_state(gru_infer_stream* stream, const float* state,
+                                                            size_t count) GRU_INFER_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRU_INFER_C_API_H */

@@ -1,0 +1,332 @@
+/* The C API from plain C. With a folder of model files written by the Python side
+ * (tests/test_cpp_interop.py), predict and streams are checked against PyTorch's outputs stored
+ * next to each file; the demo model checks the stream contract, state in and out, lengths, and
+ * every error path: a status and a message, never a crash.
+ * Usage: test_c_api DEMO_MODEL [PYTORCH_MODELS_DIR] */
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gru_infer/c_api.h"
+
+static int checks, failures;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        ++checks;                                                              \
+        if (!(cond)) {                                                         \
+            ++failures;                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                      \
+    } while (0)
+
+/* A call that must fail with `status` and a message containing `text`. */
+#define CHECK_FAILS(call, status, text)                                                   \
+    do {                                                                                  \
+        gru_infer_status got_ = (call);                                                   \
+        CHECK(got_ == (status));                                                          \
+        CHECK(strstr(gru_infer_last_error(), (text)) != NULL);                            \
+        if (got_ != (status) || !strstr(gru_infer_last_error(), (text)))                  \
+            fprintf(stderr, "  got status %d, message '%s'\n", (int)got_, gru_infer_last_error()); \
+    } while (0)
+
+static float max_abs_diff(const float* a, const float* b, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; ++i) m = fmaxf(m, fabsf(a[i] - b[i]));
+    return m;
+}
+
+static unsigned char* read_all(const char* path, size_t* size) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    unsigned char* buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *size = n;
+    return buf;
+}
+
+static void* xcalloc(size_t n, size_t size) {
+    void* p = calloc(n ? n : 1, size);
+    if (!p) { fprintf(stderr, "out of memory\n"); exit(2); }
+    return p;
+}
+
+/* ---- the demo model: contract, state, lengths, errors ----------------------------------------- */
+
+static void check_demo(const char* path) {
+    gru_infer_model* m = NULL;
+    CHECK(gru_infer_model_load_file(path, &m) == GRU_INFER_OK);
+    if (!m) { fprintf(stderr, "cannot load %s: %s\n", path, gru_infer_last_error()); return; }
+    CHECK(gru_infer_model_input_size(m) == 1);
+    CHECK(gru_infer_model_output_size(m) == 1);
+    CHECK(gru_infer_model_state_size(m) == 24);
+    CHECK(gru_infer_model_takes_ids(m) == 0);
+    CHECK(gru_infer_model_output_has_time(m) == 1);
+    CHECK(gru_infer_model_output_floats(m, 2, 5) == 10);
+
+    enum { B = 2, T = 30, H = 24 };
+    float x[B * T], y[B * T], hn[B * H];
+    for (int i = 0; i < B * T; ++i) x[i] = (float)sin(0.37 * i) + 0.1f * (float)(i % 7);
+    CHECK(gru_infer_predict(m, B, T, x, NULL, NULL, y, hn) == GRU_INFER_OK);
+
+    /* The same bytes from memory give the same model. */
+    size_t size = 0;
+    unsigned char* bytes = read_all(path, &size);
+    gru_infer_model* mm = NULL;
+    CHECK(bytes && gru_infer_model_load_memory(bytes, size, &mm) == GRU_INFER_OK);
+    float y_mem[B * T];
+    CHECK(mm && gru_infer_predict(mm, B, T, x, NULL, NULL, y_mem, NULL) == GRU_INFER_OK);
+    CHECK(memcmp(y, y_mem, sizeof y) == 0);
+
+    /* Stream contract: step t gives predict's output at t; the state after T steps is h_n. */
+    gru_infer_stream* s = NULL;
+    CHECK(gru_infer_stream_create(m, B, &s) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_state_floats(s) == B * H);
+    float err = 0.0f, xt[B], yt[B];
+    for (int t = 0; t < T; ++t) {
+        for (int b = 0; b < B; ++b) xt[b] = x[b * T + t];
+        CHECK(gru_infer_stream_step(s, xt, yt) == GRU_INFER_OK);
+        for (int b = 0; b < B; ++b) err = fmaxf(err, fabsf(yt[b] - y[b * T + t]));
+    }
+    CHECK(err < 1e-6f);
+    float state[B * H];
+    CHECK(gru_infer_stream_get_state(s, state, B * H) == GRU_INFER_OK);
+    CHECK(max_abs_diff(state, hn, B * H) < 1e-6f);
+
+    /* Split a run in two with hn -> h0, in predict and across streams with get/set state. */
+    enum { K = 11 };
+    float xa[B * K], xb[B * (T - K)], ya[B * K], yb[B * (T - K)], mid[B * H];
+    for (int b = 0; b < B; ++b) {
+        memcpy(xa + b * K, x + b * T, K * sizeof(float));
+        memcpy(xb + b * (T - K), x + b * T + K, (T - K) * sizeof(float));
+    }
+    CHECK(gru_infer_predict(m, B, K, xa, NULL, NULL, ya, mid) == GRU_INFER_OK);
+    CHECK(gru_infer_predict(m, B, T - K, xb, NULL, mid, yb, NULL) == GRU_INFER_OK);
+    err = 0.0f;
+    for (int b = 0; b < B; ++b) {
+        err = fmaxf(err, max_abs_diff(ya + b * K, y + b * T, K));
+        err = fmaxf(err, max_abs_diff(yb + b * (T - K), y + b * T + K, T - K));
+    }
+    CHECK(err < 1e-6f);
+    gru_infer_stream* s2 = NULL;
+    CHECK(gru_infer_stream_create(mm, B, &s2) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_set_state(s2, mid, B * H) == GRU_INFER_OK);
+    for (int b = 0; b < B; ++b) xt[b] = x[b * T + K];
+    CHECK(gru_infer_stream_step(s2, xt, yt) == GRU_INFER_OK);
+    for (int b = 0; b < B; ++b) CHECK(fabsf(yt[b] - y[b * T + K]) < 1e-6f);
+
+    /* reset: zero state, so the next step gives predict's first output again. */
+    CHECK(gru_infer_stream_reset(s) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_state(s, state, B * H) == GRU_INFER_OK);
+    for (int i = 0; i < B * H; ++i) CHECK(state[i] == 0.0f);
+    for (int b = 0; b < B; ++b) xt[b] = x[b * T];
+    CHECK(gru_infer_stream_step(s, xt, yt) == GRU_INFER_OK);
+    for (int b = 0; b < B; ++b) CHECK(fabsf(yt[b] - y[b * T]) < 1e-6f);
+
+    /* A stream outlives the model it came from. */
+    gru_infer_model_free(mm);
+    CHECK(gru_infer_stream_step(s2, xt, yt) == GRU_INFER_OK);
+
+    /* lengths: row 1 stops after L steps. The GRU's outputs past the end are 0, so the model's
+     * (GRU -> Dense) are the Dense layer's output for 0: one constant. */
+    enum { L = 17 };
+    const int64_t lengths[B] = {T, L};
+    float yl[B * T], hl[B * H], y1[L], h1[H];
+    CHECK(gru_infer_predict(m, B, T, x, lengths, NULL, yl, hl) == GRU_INFER_OK);
+    CHECK(gru_infer_predict(m, 1, L, x + T, NULL, NULL, y1, h1) == GRU_INFER_OK);
+    CHECK(max_abs_diff(yl, y, T) < 1e-6f);
+    CHECK(max_abs_diff(yl + T, y1, L) < 1e-6f);
+    for (int t = L + 1; t < T; ++t) CHECK(yl[T + t] == yl[T + L]);
+    CHECK(max_abs_diff(hl + H, h1, H) < 1e-6f);
+
+    /* Errors: a status and a message; outputs untouched where the call is refused up front. */
+    gru_infer_model* none = (gru_infer_model*)1;
+    CHECK_FAILS(gru_infer_model_load_file("/nonexistent/model.gru", &none), GRU_INFER_ERROR_IO,
+                "/nonexistent/model.gru");
+    CHECK(none == NULL);
+    CHECK_FAILS(gru_infer_model_load_file("/", &none), GRU_INFER_ERROR_IO, "cannot read");
+    CHECK_FAILS(gru_infer_model_load_file(NULL, &none), GRU_INFER_ERROR_INVALID_ARGUMENT, "path is NULL");
+    CHECK_FAILS(gru_infer_model_load_file(path, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "out is NULL");
+    CHECK_FAILS(gru_infer_model_load_memory("hello", 5, &none), GRU_INFER_ERROR_FORMAT, "not a gru_infer model");
+    CHECK_FAILS(gru_infer_model_load_memory(NULL, 0, &none), GRU_INFER_ERROR_INVALID_ARGUMENT, "data is NULL");
+    if (bytes) {
+        CHECK_FAILS(gru_infer_model_load_memory(bytes, size - 1, &none), GRU_INFER_ERROR_FORMAT, "truncated");
+        bytes[size - 5] ^= 0x40;  /* a weight byte: only the checksum notices */
+        CHECK_FAILS(gru_infer_model_load_memory(bytes, size, &none), GRU_INFER_ERROR_FORMAT, "checksum");
+        bytes[8] = 7;
+        CHECK_FAILS(gru_infer_model_load_memory(bytes, size, &none), GRU_INFER_ERROR_FORMAT, "version 7");
+    }
+    CHECK(none == NULL);
+
+    const int64_t ids[2] = {0, 1}, bad_lengths[B] = {T, T + 1};
+    CHECK_FAILS(gru_infer_predict(m, 0, T, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "batch=0");
+    CHECK_FAILS(gru_infer_predict(m, B, T, x, bad_lengths, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT,
+                "lengths[1]");
+    CHECK_FAILS(gru_infer_predict(m, B, T, NULL, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "x is NULL");
+    CHECK_FAILS(gru_infer_predict(m, B, T, x, NULL, NULL, NULL, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "y is NULL");
+    CHECK_FAILS(gru_infer_predict(NULL, B, T, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT,
+                "model is NULL");
+    CHECK_FAILS(gru_infer_predict_ids(m, 1, 2, ids, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT,
+                "takes float features");
+    /* Sizes whose buffers cannot exist: refused before any arithmetic wraps around... */
+    CHECK_FAILS(gru_infer_predict(m, SIZE_MAX / 2, 3, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT,
+                "too large");
+    /* ...and a batch that fits size_t but not in memory is out of memory, not a crash. */
+    CHECK_FAILS(gru_infer_predict(m, (size_t)1 << 44, 1, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_OUT_OF_MEMORY,
+                "out of memory");
+
+    gru_infer_stream* ns = (gru_infer_stream*)1;
+    CHECK_FAILS(gru_infer_stream_create(m, 0, &ns), GRU_INFER_ERROR_INVALID_ARGUMENT, "batch >= 1");
+    CHECK(ns == NULL);
+    CHECK_FAILS(gru_infer_stream_create(NULL, 1, &ns), GRU_INFER_ERROR_INVALID_ARGUMENT, "model is NULL");
+    CHECK_FAILS(gru_infer_stream_step_ids(s, ids, yt), GRU_INFER_ERROR_INVALID_ARGUMENT, "takes float features");
+    CHECK_FAILS(gru_infer_stream_step(s, NULL, yt), GRU_INFER_ERROR_INVALID_ARGUMENT, "x is NULL");
+    CHECK_FAILS(gru_infer_stream_step(NULL, xt, yt), GRU_INFER_ERROR_INVALID_ARGUMENT, "stream is NULL");
+    CHECK_FAILS(gru_infer_stream_get_state(s, state, B * H - 1), GRU_INFER_ERROR_INVALID_ARGUMENT, "48 floats");
+    CHECK_FAILS(gru_infer_stream_set_state(s, NULL, B * H), GRU_INFER_ERROR_INVALID_ARGUMENT, "state is NULL");
+    CHECK_FAILS(gru_infer_stream_reset(NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "stream is NULL");
+    CHECK(gru_infer_model_input_size(NULL) == 0 && gru_infer_stream_state_floats(NULL) == 0);
+    gru_infer_model_free(NULL);
+    gru_infer_stream_free(NULL);
+
+    gru_infer_stream_free(s);
+    gru_infer_stream_free(s2);
+    gru_infer_model_free(m);
+    free(bytes);
+}
+
+/* ---- the last error is per thread ----------------------------------------------------------- */
+
+static void* fail_in_thread(void* arg) {
+    char* seen = arg;
+    strcpy(seen, gru_infer_last_error()); /* nothing failed on this thread yet: "" */
+    gru_infer_model* m = NULL;
+    gru_infer_model_load_memory("thread", 6, &m);
+    strcat(seen, "|");
+    strncat(seen, gru_infer_last_error(), 200);
+    return NULL;
+}
+
+static void check_thread_errors(void) {
+    gru_infer_model* m = NULL;
+    CHECK(gru_infer_model_load_file("/nonexistent/main-thread.gru", &m) == GRU_INFER_ERROR_IO);
+    char seen[256] = "";
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, fail_in_thread, seen) == 0);
+    pthread_join(thread, NULL);
+    CHECK(strncmp(seen, "|not a gru_infer model", 22) == 0);
+    CHECK(strstr(gru_infer_last_error(), "main-thread.gru") != NULL);
+}
+
+/* ---- PyTorch's outputs ------------------------------------------------------------------------ */
+
+/* <name>.gru with <name>.case: u32 B, T, F, out_count; float x[B*T*F]; float y[out_count]. */
+static void check_pytorch_case(const char* base) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s.case", base);
+    size_t size = 0;
+    unsigned char* c = read_all(path, &size);
+    uint32_t hdr[4];
+    CHECK(c && size >= sizeof hdr);
+    if (!c || size < sizeof hdr) { free(c); return; }
+    memcpy(hdr, c, sizeof hdr);
+    const size_t B = hdr[0], T = hdr[1], F = hdr[2], O = hdr[3];
+    CHECK(size == sizeof hdr + (B * T * F + O) * sizeof(float));
+    if (size != sizeof hdr + (B * T * F + O) * sizeof(float)) { free(c); return; }
+    float* x = xcalloc(B * T * F, sizeof(float));
+    float* want = xcalloc(O, sizeof(float));
+    memcpy(x, c + sizeof hdr, B * T * F * sizeof(float));
+    memcpy(want, c + sizeof hdr + B * T * F * sizeof(float), O * sizeof(float));
+    free(c);
+
+    gru_infer_model* m = NULL;
+    snprintf(path, sizeof path, "%s.gru", base);
+    CHECK(gru_infer_model_load_file(path, &m) == GRU_INFER_OK);
+    if (!m) { free(x); free(want); return; }
+    CHECK(gru_infer_model_output_floats(m, B, T) == O);
+    float* y = xcalloc(gru_infer_model_output_floats(m, B, T), sizeof(float));
+    int64_t* ids = xcalloc(B * T, sizeof(int64_t));
+    for (size_t i = 0; i < B * T; ++i) ids[i] = (int64_t)x[i];
+    const int takes_ids = gru_infer_model_takes_ids(m);
+    CHECK((takes_ids ? gru_infer_predict_ids(m, B, T, ids, NULL, NULL, y, NULL)
+                     : gru_infer_predict(m, B, T, x, NULL, NULL, y, NULL)) == GRU_INFER_OK);
+    const float err = max_abs_diff(y, want, O);
+    printf("%s: predict, max abs error vs PyTorch %.3g\n", base, err);
+    CHECK(err <= 1e-5f);
+
+    if (takes_ids) {  /* an id past the table is refused */
+        ids[B * T - 1] = 1000000;
+        CHECK_FAILS(gru_infer_predict_ids(m, B, T, ids, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "1000000");
+    }
+
+    /* Streams: step t against PyTorch's output at t (forward models), or refused with a reason. */
+    gru_infer_stream* s = NULL;
+    const gru_infer_status st = gru_infer_stream_create(m, B, &s);
+    if (st != GRU_INFER_OK) {
+        CHECK(st == GRU_INFER_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(gru_infer_last_error(), "cannot stream") != NULL);
+        printf("%s: no stream (%s)\n", base, gru_infer_last_error());
+    } else if (!takes_ids && gru_infer_model_output_has_time(m)) {
+        const size_t out = gru_infer_model_output_size(m);
+        float* xt = xcalloc(B * F, sizeof(float));
+        float* yt = xcalloc(B * out, sizeof(float));
+        float serr = 0.0f;
+        for (size_t t = 0; t < T; ++t) {
+            for (size_t b = 0; b < B; ++b) memcpy(xt + b * F, x + (b * T + t) * F, F * sizeof(float));
+            CHECK(gru_infer_stream_step(s, xt, yt) == GRU_INFER_OK);
+            for (size_t b = 0; b < B; ++b)
+                serr = fmaxf(serr, max_abs_diff(yt + b * out, want + (b * T + t) * out, out));
+        }
+        printf("%s: stream, max abs error vs PyTorch %.3g\n", base, serr);
+        CHECK(serr <= 1e-5f);
+        free(xt);
+        free(yt);
+    }
+    gru_infer_stream_free(s);
+    gru_infer_model_free(m);
+    free(ids);
+    free(y);
+    free(x);
+    free(want);
+}
+
+static void check_pytorch_models(const char* dir) {
+    DIR* d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d) return;
+    int n = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        const size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".gru") != 0) continue;
+        char base[4096];
+        snprintf(base, sizeof base, "%s/%.*s", dir, (int)(len - 4), e->d_name);
+        check_pytorch_case(base);
+        ++n;
+    }
+    closedir(d);
+    CHECK(n > 0);
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s DEMO_MODEL [PYTORCH_MODELS_DIR]\n", argv[0]);
+        return 2;
+    }
+    CHECK(strcmp(gru_infer_last_error(), "") == 0);
+    check_demo(argv[1]);
+    check_thread_errors();
+    if (argc > 2) check_pytorch_models(argv[2]);
+    printf("test_c_api: %d checks, %d failed\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
