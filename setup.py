@@ -57,9 +57,16 @@ setup(
             "pytest>=7",
             "pytest-benchmark>=4",
             "torch==2.13.0",
+            "onnx",
+            "onnxruntime",
+            "onnxscript",  # torch.onnx.export's default (dynamo) exporter
+            "keras>=3",  # run with KERAS_BACKEND=torch: no TensorFlow needed
+            "h5py",
+            "safetensors",  # writes the reference files our own reader is tested on
             "cmake>=3.18",
             "ninja",
         ],
+        "bench": ["torch", "onnx", "onnxruntime", "pytest-benchmark>=4", "matplotlib"],
     },
     entry_points={"console_scripts": ["gru-infer=gru_infer.cli:main"]},
     zip_safe=False,

@@ -9,11 +9,14 @@ def _info(args) -> int:
     import gru_infer
     m = gru_infer.load(args.file)
     print(f"file: {args.file}")
-    print(f"source: {m.source or 'unknown'}")
+    print(f"source: {m.source or 'unknown'} ({m.info.get('format', 'native')})")
+    for note in m.info.get("assumed", []) or []:
+        print(f"assumed: {note}")
     print(f"input: {'ids' if m.takes_ids else f'{m.input_size} features'} per step; output: {m.output_size}")
     for i, layer in enumerate(m.layers):
         print(f"  layer {i}: {_describe(layer)}")
     print(f"parameters: {m.num_parameters} ({m.num_parameters * 4} weight bytes as float32)")
+    print(f"state per sequence: {m.state_shape(1)}")
     return 0
 
 
@@ -35,10 +38,27 @@ def _describe(layer) -> str:
 
 def _convert(args) -> int:
     import gru_infer
+    if not args.output and not args.c_array:
+        raise ValueError("convert needs -o OUT.gru and/or --c-array HEADER.h")
     m = gru_infer.load(args.file)
-    m.save(args.output)
-    print(f"wrote {args.output}")
+    if args.output:
+        m.save(args.output)
+        print(f"wrote {args.output}")
+    if args.c_array:
+        from .c_array import write_c_array
+        write_c_array(m, args.c_array, symbol=args.symbol)
+        print(f"wrote {args.c_array} (symbol {args.symbol})")
     return 0
+
+
+def _verify(args) -> int:
+    from .verify import NoReference, verify
+    try:
+        ok = verify(args.file, batch=args.batch, steps=args.steps, tolerance=args.tolerance)
+    except NoReference as e:
+        print(f"gru-infer: cannot verify: {e}", file=sys.stderr)
+        return 2
+    return 0 if ok else 1
 
 
 def _demo(args) -> int:
@@ -55,8 +75,17 @@ def main(argv=None) -> int:
     q.set_defaults(fn=_info)
     q = sub.add_parser("convert", help="convert a model file to the native format")
     q.add_argument("file")
-    q.add_argument("-o", "--output", required=True)
+    q.add_argument("-o", "--output", help="native model file to write")
+    q.add_argument("--c-array", help="also write the native file as an aligned C array header")
+    q.add_argument("--symbol", default="gru_model", help="C symbol name for --c-array")
     q.set_defaults(fn=_convert)
+    q = sub.add_parser("verify", help="compare with the framework that wrote FILE on a random input; "
+                                      "exit 1 past the tolerance, 2 if there is nothing to compare with")
+    q.add_argument("file")
+    q.add_argument("--tolerance", type=float, default=1e-5)
+    q.add_argument("--batch", type=int, default=2)
+    q.add_argument("--steps", type=int, default=16)
+    q.set_defaults(fn=_verify)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

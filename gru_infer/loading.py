@@ -1,36 +1,97 @@
-"""`gru_infer.load(path)`: recognise a model file by its content, then hand it to its importer."""
+"""`gru_infer.load(path)`: recognise a model file by its content, then hand it to its importer.
+
+Every importer returns framework-neutral layers (gru_infer.layers) and an `info` dict; each one
+imports its framework (if it needs one at all) only when called.
+"""
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
-from typing import Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 from . import _core
 from .model import Model
 
 NATIVE_MAGIC = b"GRUINFER"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+FORMATS = ("native", "pytorch", "safetensors", "keras", "onnx", "npz", "rtneural")
 
 
-def load(path: Union[str, os.PathLike]) -> Model:
-    """Load a model file: the native format, or a PyTorch state_dict saved with torch.save."""
+def detect_format(path: str) -> str:
+    """The format of a model file, from its first bytes (and zip member names), never its name."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    size = os.path.getsize(path)
+    if head[:8] == NATIVE_MAGIC:
+        return "native"
+    if head[:8] == HDF5_MAGIC:
+        return "keras"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise ValueError(f"{path!r} looks like a zip file but cannot be read: {e}") from None
+        if "config.json" in names:
+            return "keras"
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return "pytorch"
+        if names and all(n.endswith(".npy") for n in names):
+            return "npz"
+        raise ValueError(f"{path!r} is a zip file of an unknown kind (members: {names[:5]})")
+    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < size:
+        return "safetensors"
+    if head[:1] == b"\x80":  # a bare pickle: PyTorch's legacy (pre-1.6) format
+        return "pytorch"
+    if head.lstrip()[:1] == b"{":
+        return "rtneural"
+    if size > 0:  # ONNX is protobuf, which has no magic number: let the onnx package decide
+        return "onnx"
+    raise ValueError(f"{path!r} is empty")
+
+
+def _importer(fmt: str) -> Callable[[str], Tuple[list, Dict]]:
+    if fmt == "pytorch":
+        from .torch_import import load_torch_file
+        return load_torch_file
+    if fmt == "safetensors":
+        from .safetensors_reader import layers_from_safetensors
+        return layers_from_safetensors
+    if fmt == "keras":
+        from .keras_import import layers_from_keras
+        return layers_from_keras
+    if fmt == "onnx":
+        from .onnx_import import layers_from_onnx
+        return layers_from_onnx
+    if fmt == "npz":
+        from .npz_import import layers_from_npz
+        return layers_from_npz
+    if fmt == "rtneural":
+        from .rtneural_import import layers_from_rtneural_json
+        return layers_from_rtneural_json
+    raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+
+
+def load(path: Union[str, os.PathLike], format: Optional[str] = None) -> Model:
+    """Load a model file of any supported format (see FORMATS), recognised by its content.
+
+    `format` forces one format instead of detecting it. The model's `info` says where it came from
+    and what the importer had to assume (e.g. activations a weights-only file cannot store).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head == NATIVE_MAGIC:
-        return Model(_core.Model.load(path))
-    if zipfile.is_zipfile(path) and _is_torch_zip(path):
-        from .torch_import import load_torch_file
-        layers, info = load_torch_file(path)
-        return Model.from_layers(layers, source=info.get("source", "pytorch"))
-    raise ValueError(f"{path!r} is not a model file gru_infer reads: expected a gru_infer native file "
-                     f"or a PyTorch state_dict saved with torch.save, got a file starting with {head!r}")
-
-
-def _is_torch_zip(path: str) -> bool:
-    with zipfile.ZipFile(path) as z:
-        return any(n.endswith("/data.pkl") or n == "data.pkl" for n in z.namelist())
+    fmt = format or detect_format(path)
+    if fmt == "native":
+        model = Model(_core.Model.load(path))
+        model.info = {"source": model.source, "format": "native"}
+        return model
+    layers, info = _importer(fmt)(path)
+    model = Model.from_layers(layers, source=info.get("source", fmt))
+    model.info = {"format": fmt, **info}
+    return model
 
 
 def from_torch(module) -> Model:
@@ -38,4 +99,6 @@ def from_torch(module) -> Model:
     is GRU -> last step or all steps -> Linear/activations). predict always takes batch-first input."""
     from .torch_import import layers_from_torch
     layers, info = layers_from_torch(module)
-    return Model.from_layers(layers, source=info.get("source", "pytorch"))
+    model = Model.from_layers(layers, source=info.get("source", "pytorch"))
+    model.info = info
+    return model

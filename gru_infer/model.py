@@ -33,6 +33,7 @@ class Model:
 
     def __init__(self, core: "_core.Model"):
         self._core = core
+        self.info: dict = {"source": core.source}  # set by importers: format, assumptions, ...
         desc = core.describe()
         # Recurrent state blocks in core order: (num_directions, hidden) per GRU layer.
         self._state_blocks = [(2 if d["direction"] == "bidirectional" else 1, d["hidden_size"])

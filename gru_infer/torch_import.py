@@ -814,8 +814,28 @@ def load_torch_file(path) -> Tuple[list, Dict[str, Any]]:
     return layers, info
 
 
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy torch.save file is this number
+
+
+class _NoGlobalsUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"the file references {module}.{name}")
+
+
+def _starts_with_legacy_magic(path) -> bool:
+    """Whether the file's first pickle is the legacy magic number (read without allowing any global)."""
+    with open(path, "rb") as f:
+        try:
+            return _NoGlobalsUnpickler(f).load() == LEGACY_MAGIC
+        except Exception:  # anything else, however broken, is simply not a legacy torch file
+            return False
+
+
 def _load_legacy_torch_file(path) -> Mapping:
     """The pre-1.6 torch.save format (not a zip): only torch can read it; weights_only keeps it safe."""
+    if not _starts_with_legacy_magic(path):
+        raise ValueError(f"{str(path)!r} is not a model file gru_infer reads: a pickle, but neither a torch.save zip "
+                         f"archive nor PyTorch's legacy format (which starts with a pickled magic number)")
     try:
         torch = _import_torch()
     except ImportError:

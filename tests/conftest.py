@@ -3,7 +3,10 @@
 `errors.check(category, got, ref, tol)` asserts max|got - ref| <= tol and remembers the largest
 error seen per category; the table is printed at the end of the run (pytest's terminal summary).
 """
+import os
 from collections import defaultdict
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on PyTorch: no TensorFlow needed
 
 import numpy as np
 import pytest

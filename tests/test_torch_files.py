@@ -263,12 +263,16 @@ def test_hostile_pickles_are_refused_and_run_nothing(tmp_path, payload):
         for read in (read_torch_zip, load_torch_file):
             with pytest.raises(ValueError, match=message):
                 read(path)
-    bare_path = tmp_path / "evil.pkl"  # not a zip: load_torch_file hands it to torch.load(weights_only=True)
+    bare_path = tmp_path / "evil.pkl"
     bare_path.write_bytes(bare)
     with pytest.raises(ValueError, match="not a readable PyTorch zip archive"):
         read_torch_zip(bare_path)
-    with pytest.raises(ValueError, match="not a plain state_dict"):
+    with pytest.raises(ValueError, match="is not a model file gru_infer reads: a pickle, but neither a torch.save zip"):
         load_torch_file(bare_path)
+    legacy_path = tmp_path / "evil_legacy.pt"  # legacy format: goes to torch.load(weights_only=True)
+    torch.save(Evil(fn, args), legacy_path, _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match="not a plain state_dict"):
+        load_torch_file(legacy_path)
     assert not marker.exists()
 
 
