@@ -24,7 +24,7 @@ def detect_format(path: str) -> str:
     with open(path, "rb") as f:
         head = f.read(16)
     size = os.path.getsize(path)
-    if head[:8] == NATIVE_MAGIC:
+    if head and NATIVE_MAGIC.startswith(head[:8]):  # ours, maybe truncated: the core says what is wrong
         return "native"
     if head[:8] == HDF5_MAGIC:
         return "keras"
@@ -40,16 +40,18 @@ def detect_format(path: str) -> str:
             return "pytorch"
         if names and all(n.endswith(".npy") for n in names):
             return "npz"
-        raise ValueError(f"{path!r} is a zip file of an unknown kind (members: {names[:5]})")
+        raise ValueError(f"{path!r} is not a model file gru_infer reads: a zip file of an unknown kind "
+                         f"(members: {names[:5]})")
     if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < size:
         return "safetensors"
-    if head[:1] == b"\x80":  # a bare pickle: PyTorch's legacy (pre-1.6) format
+    if head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):  # PyTorch's legacy format
         return "pytorch"
     if head.lstrip()[:1] == b"{":
         return "rtneural"
-    if size > 0:  # ONNX is protobuf, which has no magic number: let the onnx package decide
+    if head[:1] == b"\x08":  # protobuf field 1 (ir_version) opens every ONNX ModelProto
         return "onnx"
-    raise ValueError(f"{path!r} is empty")
+    raise ValueError(f"{path!r} is not a model file gru_infer reads: expected one of {', '.join(FORMATS)}, "
+                     f"got " + (f"a file starting with {head[:8]!r}" if head else "an empty file"))
 
 
 def _importer(fmt: str) -> Callable[[str], Tuple[list, Dict]]:
