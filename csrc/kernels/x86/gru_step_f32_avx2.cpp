@@ -36,10 +36,29 @@ inline void store_lanes(float* p, __m256 v, std::size_t n, __m256i mask) {
 }
 
 // acc[i][j][g] += v_i[k] * rows_j[k][g] over k < K: rows of NT tiles, MR input vectors.
+// With few accumulators (one row), even and odd k go to separate sums so that twice as many
+// independent FMA chains hide the FMA latency.
 template <int MR, int NT, int G>
 inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
                        std::size_t ldv, std::size_t K, int g0) {
-    for (std::size_t k = 0; k < K; ++k) {
+    std::size_t k = 0;
+    if (MR == 1) {
+        __m256 odd[NT][G];
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) odd[j][g] = _mm256_setzero_ps();
+        for (; k + 2 <= K; k += 2) {
+            const __m256 b0 = _mm256_broadcast_ss(v + k), b1 = _mm256_broadcast_ss(v + k + 1);
+            for (int j = 0; j < NT; ++j)
+                for (int g = 0; g < G; ++g) {
+                    const float* w = rows + j * tile_stride + k * kTileRow + 8 * (g0 + g);
+                    acc[0][j][g0 + g] = _mm256_fmadd_ps(b0, _mm256_load_ps(w), acc[0][j][g0 + g]);
+                    odd[j][g] = _mm256_fmadd_ps(b1, _mm256_load_ps(w + kTileRow), odd[j][g]);
+                }
+        }
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) acc[0][j][g0 + g] = _mm256_add_ps(acc[0][j][g0 + g], odd[j][g]);
+    }
+    for (; k < K; ++k) {
         __m256 w[NT][G];
         for (int j = 0; j < NT; ++j)
             for (int g = 0; g < G; ++g) w[j][g] = _mm256_load_ps(rows + j * tile_stride + k * kTileRow + 8 * (g0 + g));
