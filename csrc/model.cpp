@@ -1,6 +1,7 @@
 #include "gru_infer/model.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -71,6 +72,11 @@ void Model::predict(const PredictRequest& req) const {
         throw InvalidArgument(takes_ids() ? "this model starts with an Embedding and takes integer ids"
                                           : "this model takes float features, not ids");
     if (!req.y) throw InvalidArgument("predict needs an output buffer");
+    std::size_t widest_size = input_size();
+    for (const auto& l : layers_) widest_size = std::max(widest_size, l->output_size() * 3 + 32);
+    if (T > SIZE_MAX / B || B * T > SIZE_MAX / sizeof(float) / widest_size)
+        throw InvalidArgument("batch=" + std::to_string(B) + " x steps=" + std::to_string(T) +
+                              " is too large to address");
     if (req.lengths)
         for (std::size_t b = 0; b < B; ++b)
             if (req.lengths[b] < 1 || static_cast<std::size_t>(req.lengths[b]) > T)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "gru_infer/denormals.h"
@@ -47,7 +48,13 @@ void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
     if (first == layers.size()) std::memcpy(y, x, batch_ * model_->output_size() * sizeof(float));
 }
 
-void Stream::step(const float* x, float* y) noexcept { run_from(0, x, y); }
+void Stream::step(const float* x, float* y) noexcept {
+    if (model_->takes_ids()) {  // a float step into an id model: NaN, loudly, never a plausible answer
+        for (std::size_t i = 0; i < batch_ * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    run_from(0, x, y);
+}
 
 void Stream::check_ids(const std::int64_t* ids) const {
     if (!model_->takes_ids()) throw InvalidArgument("this model takes float features, not ids");

@@ -81,8 +81,7 @@ std::size_t GruLayer::project_inputs(std::size_t d, const float* x, std::size_t 
 
 std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
     const std::size_t H = cfg_.hidden_size;
-    if (!uses_packed_kernels()) return rows * 4 * H;
-    return cfg_.linear_before_reset ? 0 : rows * 3 * packed_[0].tiles * kTile;
+    return uses_packed_kernels() ? gru_step_scratch_floats(rows, H) : rows * 4 * H;
 }
 
 void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,

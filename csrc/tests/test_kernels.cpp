@@ -60,7 +60,7 @@ void check_gru_step(const Kernels& k, std::mt19937& rng, std::size_t rows, std::
     auto x = test::random_vec(rng, rows * I, 2.0f), h = test::random_vec(rng, rows * (H + 1));
     std::vector<float> xp(rows * ldxp);
     scalar_kernels().gemm_packed(rows, I, x.data(), I, g.p.w.data(), g.p.tile_stride, g.p.tiles, g.p.bx.data(), xp.data(), ldxp);
-    std::vector<float> ref(rows * (H + 2), 9.0f), got(rows * (H + 2), 9.0f), scratch(rows * 3 * g.p.tiles * kTile);
+    std::vector<float> ref(rows * (H + 2), 9.0f), got(rows * (H + 2), 9.0f), scratch(gru_step_scratch_floats(rows, H));
     GruStepArgs a;
     a.rows = rows; a.input = I; a.hidden = H;
     if (fused) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = ldxp; }

@@ -151,5 +151,26 @@ int main() {
     m.add(std::make_unique<GruLayer>(c, random_weights(r2, c)));
     CHECK_THROWS(m.add(std::make_unique<DenseLayer>(6, 2, AlignedBuffer(12), AlignedBuffer(2))), InvalidArgument);
     CHECK_THROWS(GruLayer(c, {}), InvalidArgument);
+
+    // Requests too large to address are refused, not wrapped around.
+    {
+        auto big = std::make_shared<Model>();
+        big->add(std::make_unique<GruLayer>(c, random_weights(r2, c)));
+        std::vector<float> x(4), y(5);
+        PredictRequest req;
+        req.batch = std::size_t(1) << 40; req.steps = std::size_t(1) << 30; req.x = x.data(); req.y = y.data();
+        CHECK_THROWS(big->predict(req), InvalidArgument);
+    }
+    // A float step into a model that takes ids gives NaN (step never throws).
+    {
+        auto ids = std::make_shared<Model>();
+        std::vector<float> table(3 * 4, 0.5f);
+        ids->add(std::make_unique<EmbeddingLayer>(3, 4, AlignedBuffer(table.data(), table.size())));
+        ids->add(std::make_unique<GruLayer>(c, random_weights(r2, c)));
+        Stream s(ids, 1);
+        std::vector<float> x(1, 1.0f), y(5, 0.0f);
+        s.step(x.data(), y.data());
+        for (float v : y) CHECK(std::isnan(v));
+    }
     return test::finish("test_model");
 }

@@ -33,8 +33,14 @@ struct GruStepArgs {
     const float* bh = nullptr;  // packed recurrent biases, kTileRow per tile
     float clip = 0.0f;          // > 0: clamp every pre-activation to [-clip, clip]
     bool fast = false;          // rational activations (max error 1e-4) instead of exact ones
-    float* scratch = nullptr;   // Cho form only: rows * tiles * 3 * kTile floats
+    // rows * tiles * 2 * kTileRow floats (gru_step_scratch_floats), or null. The Cho form needs
+    // it; the lbr form uses it to run batches of rows as a GEMM.
+    float* scratch = nullptr;
 };
+
+inline std::size_t gru_step_scratch_floats(std::size_t rows, std::size_t hidden) {
+    return rows * ((hidden + kTile - 1) / kTile) * 2 * kTileRow;
+}
 
 struct Kernels {
     const char* name;

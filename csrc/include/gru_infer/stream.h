@@ -18,7 +18,8 @@ public:
     std::size_t batch() const { return batch_; }
     const Model& model() const { return *model_; }
 
-    // x: (batch, input_size), y: (batch, output_size).
+    // x: (batch, input_size), y: (batch, output_size). On a model that takes ids (use step_ids)
+    // it writes NaN: step never throws, and never gives a plausible wrong answer.
     void step(const float* x, float* y) noexcept;
     // For models that start with an Embedding: ids (batch,). Ids must be valid: check them with
     // check_ids() first (step itself never throws).

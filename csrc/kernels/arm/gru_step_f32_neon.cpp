@@ -20,9 +20,13 @@ struct Epilogue {
     V8 g(V8 v) const { return fast ? neon::fast_tanh(pre(v)) : neon::tanh(pre(v)); }
 };
 
-template <int MR, int NT, int G>
-inline void accumulate(V8 (&acc)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
-                       std::size_t ldv, std::size_t K, int g0) {
+template <int MR, int NT, int G, int g0 = 0>
+inline void accumulate(V8 (&acc_io)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
+                       std::size_t ldv, std::size_t K) {
+    V8 acc[MR][NT][G];  // a local copy stays in registers (see the AVX2 kernel)
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) acc[i][j][g] = acc_io[i][j][g0 + g];
     for (std::size_t k = 0; k < K; ++k) {
         V8 w[NT][G];
         for (int j = 0; j < NT; ++j)
@@ -30,9 +34,12 @@ inline void accumulate(V8 (&acc)[MR][NT][3], const float* rows, std::size_t tile
         for (int i = 0; i < MR; ++i) {
             const float b = v[i * ldv + k];
             for (int j = 0; j < NT; ++j)
-                for (int g = 0; g < G; ++g) acc[i][j][g0 + g] = neon::fma_n(acc[i][j][g0 + g], w[j][g], b);
+                for (int g = 0; g < G; ++g) acc[i][j][g] = neon::fma_n(acc[i][j][g], w[j][g], b);
         }
     }
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) acc_io[i][j][g0 + g] = acc[i][j][g];
 }
 
 template <int MR, int NT>
@@ -49,13 +56,13 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
             acc[i][j][2] = neon::load(src + 16);
         }
     }
-    if (a.x) accumulate<MR, NT, 3>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+    if (a.x) accumulate<MR, NT, 3>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input);
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NT; ++j) {
             nx[i][j] = acc[i][j][2];
             acc[i][j][2] = neon::load(a.bh + (t0 + j) * kTileRow + 16);
         }
-    accumulate<MR, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden, 0);
+    accumulate<MR, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden);
     for (int j = 0; j < NT; ++j) {
         const std::size_t u0 = (t0 + j) * kTile, lanes = a.hidden - u0;
         for (int i = 0; i < MR; ++i) {
@@ -98,7 +105,7 @@ void gru_cho_step_f32_neon(const GruStepArgs& a) {
             const float* bh = a.bh + t * kTileRow;
             if (a.x) {
                 for (int g = 0; g < 3; ++g) acc[0][0][g] = neon::load(a.bx + t * kTileRow + 8 * g);
-                accumulate<1, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+                accumulate<1, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input);
             } else {
                 for (int g = 0; g < 3; ++g) acc[0][0][g] = neon::load(a.xp + m * a.ldxp + t * kTileRow + 8 * g);
             }
@@ -106,7 +113,7 @@ void gru_cho_step_f32_neon(const GruStepArgs& a) {
             acc[0][0][0] = neon::add(acc[0][0][0], neon::load(bh));
             acc[0][0][1] = neon::add(acc[0][0][1], neon::load(bh + 8));
             accumulate<1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh,
-                                a.ldh, a.hidden, 0);
+                                a.ldh, a.hidden);
             const std::size_t u0 = t * kTile;
             const V8 h = neon::load_lanes(a.h + m * a.ldh + u0, a.hidden - u0);
             neon::store(z + u0, ep.f(acc[0][0][0]));
@@ -115,7 +122,7 @@ void gru_cho_step_f32_neon(const GruStepArgs& a) {
         for (std::size_t t = 0; t < tiles; ++t) {  // pass 2: candidate from r * h
             V8 acc[1][1][3];
             acc[0][0][2] = neon::load(a.bh + t * kTileRow + 16);
-            accumulate<1, 1, 1>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden, 2);
+            accumulate<1, 1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden);
             const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
             const V8 n = ep.g(neon::add(acc[0][0][2], neon::load(nx + u0)));
             const V8 h = neon::load_lanes(a.h + m * a.ldh + u0, lanes);

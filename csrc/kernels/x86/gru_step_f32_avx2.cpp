@@ -150,8 +150,44 @@ inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
 
 }  // namespace
 
+void gemm_packed_f32_avx2(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
+                          std::size_t tile_stride, std::size_t tiles, const float* bias, float* C, std::size_t ldc);
+
+namespace {
+
+// Batches of 4 rows or more: the recurrent product as one packed GEMM (rec = h R + bh, the
+// blocked kernel of gemm_packed_f32_avx2.cpp), then the gates in a second, light pass.
+void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, ld = tiles * kTileRow;
+    float* rec = a.scratch;  // (rows, ld)
+    const float* xp = a.xp;
+    std::size_t ldxp = a.ldxp;
+    if (a.x) {  // streaming: the input projection first, into the second half of the scratch
+        float* xs = a.scratch + a.rows * ld;
+        gemm_packed_f32_avx2(a.rows, a.input, a.x, a.ldx, a.w, a.tile_stride, tiles, a.bx, xs, ld);
+        xp = xs;
+        ldxp = ld;
+    }
+    gemm_packed_f32_avx2(a.rows, a.hidden, a.h, a.ldh, a.w + a.input * kTileRow, a.tile_stride, tiles, a.bh, rec, ld);
+    for (std::size_t m = 0; m < a.rows; ++m)
+        for (std::size_t t = 0; t < tiles; ++t) {
+            const float* g = rec + m * ld + t * kTileRow;
+            const float* x = xp + m * ldxp + t * kTileRow;
+            const __m256 z = ep.f(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(g)));
+            const __m256 r = ep.f(_mm256_add_ps(_mm256_loadu_ps(x + 8), _mm256_loadu_ps(g + 8)));
+            const __m256 n = ep.g(_mm256_fmadd_ps(r, _mm256_loadu_ps(g + 16), _mm256_loadu_ps(x + 16)));
+            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+            const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
+            const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
+            store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
+        }
+}
+
+}  // namespace
+
 void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
+    if (a.rows >= 4 && a.scratch) return lbr_step_batched(a, ep);
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
     std::size_t t = 0;
     if (a.rows < 4)  // few rows: two tiles at a time keeps 6 to 8 FMA chains in flight
