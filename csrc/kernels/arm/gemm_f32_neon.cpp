@@ -3,6 +3,7 @@
 #include <arm_neon.h>
 
 #include "gru_infer/kernels.h"
+#include "../gemm_packed_blocking.h"
 #include "vec8_neon.h"
 
 namespace gru_infer {
@@ -40,7 +41,6 @@ inline void dot_rows(std::size_t N, std::size_t K, const float* A, std::size_t l
     for (; n < N; ++n) dot_tile<MR, 1>(K, A, lda, B + n * ldb, ldb, bias ? bias + n : nullptr, C + n, ldc);
 }
 
-constexpr std::size_t kKc = 256, kMc = 256;
 
 // MR rows of A x one packed 24-column tile: 6 registers per row.
 template <int MR>
@@ -73,32 +73,7 @@ void gemm_nt_f32_neon(std::size_t M, std::size_t N, std::size_t K, const float* 
 void gemm_packed_f32_neon(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
                           std::size_t tile_stride, std::size_t tiles, const float* bias, float* C,
                           std::size_t ldc) {
-    static const float zeros[kTileRow] = {};
-    if (K == 0) {
-        for (std::size_t m = 0; m < M; ++m)
-            for (std::size_t t = 0; t < tiles; ++t)
-                packed_micro<1>(0, A, lda, P, bias ? bias + t * kTileRow : zeros, 0, C + m * ldc + t * kTileRow, ldc);
-        return;
-    }
-    for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
-        const std::size_t kc = K - k0 < kKc ? K - k0 : kKc;
-        for (std::size_t m0 = 0; m0 < M; m0 += kMc) {
-            const std::size_t m1 = M - m0 < kMc ? M : m0 + kMc;
-            for (std::size_t t = 0; t < tiles; ++t) {
-                const float* Pt = P + t * tile_stride + k0 * kTileRow;
-                const float* b = bias ? bias + t * kTileRow : zeros;
-                std::size_t m = m0;
-                for (; m + 4 <= m1; m += 4) {
-                    float* Cm = C + m * ldc + t * kTileRow;
-                    packed_micro<4>(kc, A + m * lda + k0, lda, Pt, k0 == 0 ? b : Cm, k0 == 0 ? 0 : ldc, Cm, ldc);
-                }
-                for (; m < m1; ++m) {
-                    float* Cm = C + m * ldc + t * kTileRow;
-                    packed_micro<1>(kc, A + m * lda + k0, lda, Pt, k0 == 0 ? b : Cm, k0 == 0 ? 0 : ldc, Cm, ldc);
-                }
-            }
-        }
-    }
+    gemm_packed_blocked(M, K, A, lda, P, tile_stride, tiles, bias, C, ldc, packed_micro<4>, packed_micro<1>);
 }
 
 }  // namespace gru_infer
