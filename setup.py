@@ -66,7 +66,7 @@ setup(
             "cmake>=3.18",
             "ninja",
         ],
-        "bench": ["torch", "onnx", "onnxruntime", "pytest-benchmark>=4", "matplotlib"],
+        "bench": ["torch==2.13.0", "onnx", "onnxruntime", "pytest-benchmark>=4", "matplotlib"],
     },
     entry_points={"console_scripts": ["gru-infer=gru_infer.cli:main"]},
     zip_safe=False,
