@@ -138,6 +138,17 @@ gru_infer_status gru_infer_model_load_memory(const void* data, size_t size, gru_
     });
 }
 
+gru_infer_status gru_infer_model_view_memory(const void* data, size_t size, gru_infer_model** out) noexcept {
+    if (!out) return null_argument("gru_infer_model_view_memory", "out");
+    *out = nullptr;
+    if (!data) return null_argument("gru_infer_model_view_memory", "data");
+    return guarded([&] {
+        auto handle = std::make_unique<gru_infer_model>();
+        handle->model = gru_infer::load_model_from_memory(data, size, gru_infer::LoadMode::View);
+        *out = handle.release();
+    });
+}
+
 gru_infer_status gru_infer_model_load_file(const char* path, gru_infer_model** out) noexcept {
     if (!out) return null_argument("gru_infer_model_load_file", "out");
     *out = nullptr;

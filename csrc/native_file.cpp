@@ -15,6 +15,7 @@
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/last_step_layer.h"
+#include "gru_infer/packed_gru.h"
 
 namespace gru_infer {
 namespace {
@@ -84,6 +85,16 @@ void write_layer(Writer& w, const Layer& layer) {
             w.act(c.gate_activation);
             w.act(c.candidate_activation);
             w.put(c.clip);
+            if (!g.packed().empty()) {  // storage 1: the packed layout, loadable in place
+                w.u32(1);
+                for (const auto& p : g.packed()) {
+                    w.tensor(p.w, {p.tiles, I + H, kTileRow});
+                    w.tensor(p.bx, {p.tiles, kTileRow});
+                    w.tensor(p.bh, {p.tiles, kTileRow});
+                }
+                break;
+            }
+            w.u32(0);  // storage 0: plain W, R, bW, bR
             w.unpacked.push_back(g.weights());
             for (const auto& d : w.unpacked.back()) {
                 w.tensor(d.W, {3 * H, I});
@@ -121,8 +132,10 @@ template <typename T> void put_at(std::vector<std::uint8_t>& out, std::size_t at
 class Reader {
 public:
     Reader(const std::uint8_t* file, std::size_t file_size, std::size_t meta_begin, std::size_t meta_end,
-           std::size_t data_offset)
-        : file_(file), file_size_(file_size), pos_(meta_begin), end_(meta_end), data_offset_(data_offset) {}
+           std::size_t data_offset, std::uint32_t version, bool view)
+        : file_(file), file_size_(file_size), pos_(meta_begin), end_(meta_end), data_offset_(data_offset),
+          version(version), view_(view) {}
+    const std::uint32_t version;
 
     template <typename T> T get(const char* what) {
         if (end_ - pos_ < sizeof(T)) fail(std::string("truncated metadata while reading ") + what);
@@ -182,7 +195,8 @@ public:
         if (rel % kAlignment != 0 || rel > file_size_ || data_offset_ > file_size_ - rel ||
             bytes > file_size_ - data_offset_ - rel)
             fail(std::string(what) + ": tensor data lies outside the file");
-        return AlignedBuffer(reinterpret_cast<const float*>(file_ + data_offset_ + rel), count);
+        const float* data = reinterpret_cast<const float*>(file_ + data_offset_ + rel);
+        return view_ ? AlignedBuffer::view(data, count) : AlignedBuffer(data, count);
     }
     bool done() const { return pos_ == end_; }
     [[noreturn]] static void fail(const std::string& msg) { throw FormatError("invalid model file: " + msg); }
@@ -190,6 +204,7 @@ public:
 private:
     const std::uint8_t* file_;
     std::size_t file_size_, pos_, end_, data_offset_;
+    bool view_;
 };
 
 std::unique_ptr<Layer> read_layer(Reader& r) {
@@ -215,6 +230,23 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             c.candidate_activation = r.act("GRU candidate activation");
             c.clip = r.f32("GRU clip");
             const std::size_t H = c.hidden_size;
+            const std::uint32_t storage = r.version >= 2 ? r.u32("GRU weight storage") : 0;
+            if (storage == 1) {  // packed: used as is (and in place, in view mode)
+                if (!GruLayer::uses_packed_kernels(c)) Reader::fail("packed GRU weights need sigmoid/tanh activations");
+                std::vector<PackedGru> packed;
+                const std::size_t tiles = (H + kTile - 1) / kTile;
+                for (std::size_t d = 0; d < c.num_directions(); ++d) {
+                    PackedGru p;
+                    p.input = in; p.hidden = H; p.tiles = tiles; p.tile_stride = (in + H) * kTileRow;
+                    p.w = r.tensor("GRU packed weights", {tiles, in + H, kTileRow});
+                    p.bx = r.tensor("GRU packed input bias", {tiles, kTileRow});
+                    p.bh = r.tensor("GRU packed recurrent bias", {tiles, kTileRow});
+                    packed.push_back(std::move(p));
+                }
+                layer = std::make_unique<GruLayer>(c, std::move(packed));
+                break;
+            }
+            if (storage != 0) Reader::fail("GRU weight storage " + std::to_string(storage) + " is not 0 or 1");
             std::vector<GruWeights> w;
             for (std::size_t d = 0; d < c.num_directions(); ++d) {
                 GruWeights g;
@@ -290,7 +322,7 @@ void save_model(const Model& model, const std::string& path) {
     if (!f) throw std::runtime_error("failed writing '" + path + "'");
 }
 
-std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size) {
+std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size, LoadMode mode) {
     if (!host_is_little_endian()) throw FormatError("the native format is read on little-endian hosts only");
     const auto* p = static_cast<const std::uint8_t*>(data);
     if (!p || size < kHeaderSize || std::memcmp(p, kMagic, sizeof(kMagic)) != 0)
@@ -298,9 +330,12 @@ std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size
     auto u32_at = [&](std::size_t at) { std::uint32_t v; std::memcpy(&v, p + at, 4); return v; };
     auto u64_at = [&](std::size_t at) { std::uint64_t v; std::memcpy(&v, p + at, 8); return v; };
     const std::uint32_t version = u32_at(8);
-    if (version != kNativeFormatVersion)
+    if (version < 1 || version > kNativeFormatVersion)
         throw FormatError("model file has format version " + std::to_string(version) +
-                          "; this build reads version " + std::to_string(kNativeFormatVersion));
+                          "; this build reads versions 1 to " + std::to_string(kNativeFormatVersion));
+    const bool view = mode == LoadMode::View;
+    if (view && reinterpret_cast<std::uintptr_t>(data) % kAlignment != 0)
+        throw InvalidArgument("loading a model in place needs a 64-byte aligned buffer");
     if (u32_at(12) != 0) throw FormatError("invalid model file: unknown flags " + std::to_string(u32_at(12)));
     if (u64_at(56) != 0) throw FormatError("invalid model file: reserved header bytes 56-63 are not zero");
     const std::uint64_t meta_offset = u64_at(16), meta_size = u64_at(24), data_offset = u64_at(32),
@@ -312,7 +347,7 @@ std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size
     if (fnv1a64(p + kHeaderSize, size - kHeaderSize) != checksum)
         throw FormatError("invalid model file: checksum mismatch (the file is corrupt)");
 
-    Reader r(p, size, meta_offset, meta_offset + meta_size, data_offset);
+    Reader r(p, size, meta_offset, meta_offset + meta_size, data_offset, version, view);
     auto model = std::make_shared<Model>();
     model->source = r.str("source");
     const std::uint32_t n = r.u32("layer count");

@@ -203,7 +203,7 @@ def test_bytes_stable_through_save_load_save(name, tmp_path):
     model.save(p1)
     first = p1.read_bytes()
     assert first == model.to_bytes()
-    assert first[:8] == b"GRUINFER" and struct.unpack_from("<I", first, 8)[0] == 1
+    assert first[:8] == b"GRUINFER" and struct.unpack_from("<I", first, 8)[0] == 2
     loaded = gru_infer.load(p1)
     loaded.save(str(p2))  # str and PathLike both accepted
     assert p2.read_bytes() == first
@@ -384,11 +384,11 @@ def test_reserved_header_bytes_are_checked(tmp_path):
     assert accepted == [], f"altered reserved header bytes {accepted} were accepted"
 
 
-@pytest.mark.parametrize("version", [0, 2, 7, 0xFFFFFFFF])
+@pytest.mark.parametrize("version", [0, 3, 7, 0xFFFFFFFF])
 def test_wrong_version(tmp_path, version):
     data = bytearray(BASE)
     struct.pack_into("<I", data, 8, version)
-    expect_format_error(tmp_path, bytes(data), rf"format version {version}\b.*reads version 1")
+    expect_format_error(tmp_path, bytes(data), rf"format version {version}\b.*reads versions 1 to 2")
 
 
 def test_empty_file(tmp_path):
@@ -516,3 +516,16 @@ def test_torch_zip_state_dict_loads(tmp_path, errors):
     # and it converts to the native format losslessly
     model.save(tmp_path / "gru.gru")
     assert np.array_equal(gru_infer.load(tmp_path / "gru.gru").predict(x), model.predict(x))
+
+
+def test_version_1_files_still_load():
+    """The demo model shipped in the package is a version 1 file (plain GRU weights); it loads,
+    and re-saved as version 2 (packed weights) it predicts bit-identically."""
+    from gru_infer.demo import model_path
+    data = open(model_path(), "rb").read()
+    assert struct.unpack_from("<I", data, 8)[0] == 1
+    v1 = gru_infer.load(model_path())
+    v2 = gru_infer.Model(gru_infer._core.Model.from_bytes(v1.to_bytes()))
+    assert struct.unpack_from("<I", v1.to_bytes(), 8)[0] == 2
+    x = np.random.default_rng(1).standard_normal((2, 50, 1)).astype(np.float32)
+    assert np.array_equal(v1.predict(x), v2.predict(x))

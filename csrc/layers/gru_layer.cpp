@@ -59,8 +59,23 @@ std::vector<GruWeights> GruLayer::weights() const {
     return out;
 }
 
-bool GruLayer::uses_packed_kernels() const {
-    return cfg_.gate_activation.kind == ActKind::Sigmoid && cfg_.candidate_activation.kind == ActKind::Tanh;
+bool GruLayer::uses_packed_kernels(const GruConfig& c) {
+    return c.gate_activation.kind == ActKind::Sigmoid && c.candidate_activation.kind == ActKind::Tanh;
+}
+
+GruLayer::GruLayer(const GruConfig& config, std::vector<PackedGru> packed) : cfg_(config), packed_(std::move(packed)) {
+    cfg_.validate();
+    if (!uses_packed_kernels())
+        throw InvalidArgument("packed GRU weights need sigmoid gates and a tanh candidate");
+    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size, tiles = (H + kTile - 1) / kTile;
+    if (packed_.size() != cfg_.num_directions())
+        throw InvalidArgument("GRU needs " + std::to_string(cfg_.num_directions()) + " packed weight sets, got " +
+                              std::to_string(packed_.size()));
+    for (const auto& p : packed_)
+        if (p.input != I || p.hidden != H || p.tiles != tiles || p.tile_stride != (I + H) * kTileRow ||
+            p.w.size() != tiles * p.tile_stride || p.bx.size() != tiles * kTileRow || p.bh.size() != tiles * kTileRow)
+            throw InvalidArgument("packed GRU weights do not match input_size=" + std::to_string(I) +
+                                  ", hidden_size=" + std::to_string(H));
 }
 
 std::size_t GruLayer::xp_row_floats() const {

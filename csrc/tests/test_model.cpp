@@ -150,7 +150,8 @@ int main() {
     std::mt19937 r2(1);
     m.add(std::make_unique<GruLayer>(c, random_weights(r2, c)));
     CHECK_THROWS(m.add(std::make_unique<DenseLayer>(6, 2, AlignedBuffer(12), AlignedBuffer(2))), InvalidArgument);
-    CHECK_THROWS(GruLayer(c, {}), InvalidArgument);
+    CHECK_THROWS(GruLayer(c, std::vector<GruWeights>{}), InvalidArgument);
+    CHECK_THROWS(GruLayer(c, std::vector<PackedGru>{}), InvalidArgument);
 
     // Requests too large to address are refused, not wrapped around.
     {

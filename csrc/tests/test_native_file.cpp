@@ -72,6 +72,54 @@ void round_trip(std::mt19937& rng) {
     catch (const FormatError& e) { CHECK(std::string(e.what()).find("version 99") != std::string::npos); }
 }
 
+// Zero-copy loading: the model's weights are the buffer's bytes, and it predicts exactly as a copy.
+void view_mode(std::mt19937& rng) {
+    auto m = small_model(rng);
+    GruConfig c;  // a second model with packed GRU weights (small_model's GRU is the Cho form with clip)
+    c.input_size = 3; c.hidden_size = 17;
+    auto W = test::random_vec(rng, 3 * 17 * 3), R = test::random_vec(rng, 3 * 17 * 17), b = test::random_vec(rng, 51);
+    std::vector<GruWeights> w(1);
+    w[0] = GruWeights{AlignedBuffer(W.data(), W.size()), AlignedBuffer(R.data(), R.size()),
+                      AlignedBuffer(b.data(), b.size()), AlignedBuffer(b.data(), b.size())};
+    Model packed_model;
+    packed_model.add(std::make_unique<GruLayer>(c, std::move(w)));
+    for (const Model* model : {m.get(), &packed_model}) {
+        const auto bytes = serialize_model(*model);
+        AlignedBuffer image((bytes.size() + 3) / 4);
+        std::memcpy(image.data(), bytes.data(), bytes.size());
+        const auto* lo = reinterpret_cast<const std::uint8_t*>(image.data());
+        auto copy = load_model_from_memory(bytes.data(), bytes.size());
+        auto view = load_model_from_memory(image.data(), bytes.size(), LoadMode::View);
+        for (const auto& l : view->layers()) {
+            const float* p = nullptr;
+            if (l->kind() == LayerKind::Gru) {
+                const auto& g = static_cast<const GruLayer&>(*l);
+                p = g.packed().empty() ? nullptr : g.packed()[0].w.data();
+            } else if (l->kind() == LayerKind::Dense) {
+                p = static_cast<const DenseLayer&>(*l).weight().data();
+            } else if (l->kind() == LayerKind::Embedding) {
+                p = static_cast<const EmbeddingLayer&>(*l).table().data();
+            }
+            if (p) CHECK(reinterpret_cast<const std::uint8_t*>(p) > lo && reinterpret_cast<const std::uint8_t*>(p) < lo + bytes.size());
+        }
+        std::vector<float> x(2 * 5 * 3, 0.25f), y1(copy->output_floats(2, 5)), y2(y1.size());
+        std::vector<std::int64_t> ids(2 * 5, 3);
+        PredictRequest req;
+        req.batch = 2; req.steps = 5; req.y = y1.data();
+        if (copy->takes_ids()) req.ids = ids.data(); else req.x = x.data();
+        copy->predict(req);
+        req.y = y2.data();
+        view->predict(req);
+        CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+        // In place needs the file's 64-byte alignment.
+        std::vector<std::uint8_t> shifted(bytes.size() + 64);
+        std::uint8_t* at = shifted.data() + (64 - reinterpret_cast<std::uintptr_t>(shifted.data()) % 64) % 64 + 4;
+        std::memcpy(at, bytes.data(), bytes.size());
+        CHECK_THROWS(load_model_from_memory(at, bytes.size(), LoadMode::View), InvalidArgument);
+        CHECK(load_model_from_memory(at, bytes.size())->layers().size() == model->layers().size());
+    }
+}
+
 std::vector<char> read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -125,6 +173,7 @@ int main(int argc, char** argv) {
     if (argc > 1) return python_models(argv[1]);
     std::mt19937 rng(7);
     round_trip(rng);
+    view_mode(rng);
     CHECK_THROWS(load_model("/nonexistent/model.gru"), std::runtime_error);
     return test::finish("test_native_file");
 }

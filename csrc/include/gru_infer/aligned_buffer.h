@@ -1,5 +1,6 @@
 // A 64-byte aligned, fixed-size float buffer. 64 bytes = one cache line = one AVX-512 register,
-// which is also the alignment of tensors in the native file.
+// which is also the alignment of tensors in the native file. A buffer either owns its memory or is
+// a read-only view of someone else's (a model loaded in place from a file image: view()).
 #pragma once
 #include <cstddef>
 #include <cstdlib>
@@ -22,21 +23,34 @@ public:
     AlignedBuffer(const AlignedBuffer& o) : AlignedBuffer(o.data_, o.size_) {}
     AlignedBuffer(AlignedBuffer&& o) noexcept { swap(o); }
     AlignedBuffer& operator=(AlignedBuffer o) noexcept { swap(o); return *this; }
-    ~AlignedBuffer() { std::free(data_); }
+    ~AlignedBuffer() { release(); }
+
+    // A view of n floats at p, which must stay valid and unchanged for the buffer's lifetime.
+    static AlignedBuffer view(const float* p, std::size_t n) {
+        AlignedBuffer b;
+        b.data_ = const_cast<float*>(p);  // never written through: views are only read
+        b.size_ = n;
+        b.owned_ = false;
+        return b;
+    }
+    bool is_view() const { return !owned_ && data_; }
 
     // Zero-filled; contents are not preserved.
     void resize(std::size_t n) {
-        std::free(data_);
-        data_ = nullptr;
-        size_ = 0;
+        release();
         if (n == 0) return;
         std::size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
         data_ = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
         if (!data_) throw std::bad_alloc();
         std::memset(data_, 0, bytes);
         size_ = n;
+        owned_ = true;
     }
-    void swap(AlignedBuffer& o) noexcept { std::swap(data_, o.data_); std::swap(size_, o.size_); }
+    void swap(AlignedBuffer& o) noexcept {
+        std::swap(data_, o.data_);
+        std::swap(size_, o.size_);
+        std::swap(owned_, o.owned_);
+    }
 
     float* data() { return data_; }
     const float* data() const { return data_; }
@@ -45,8 +59,16 @@ public:
     const float& operator[](std::size_t i) const { return data_[i]; }
 
 private:
+    void release() {
+        if (owned_) std::free(data_);
+        data_ = nullptr;
+        size_ = 0;
+        owned_ = true;
+    }
+
     float* data_ = nullptr;
     std::size_t size_ = 0;
+    bool owned_ = true;
 };
 
 }  // namespace gru_infer

@@ -62,6 +62,13 @@ GRU_INFER_C_API gru_infer_status gru_infer_model_load_file(const char* path, gru
  * are copied: the buffer may be freed once this returns. */
 GRU_INFER_C_API gru_infer_status gru_infer_model_load_memory(const void* data, size_t size,
                                                              gru_infer_model** out) GRU_INFER_NOEXCEPT;
+/* The same without copying the weights: the model reads them from `data` in place (a C array from
+ * gru_infer.c_array, a memory-mapped file). `data` must be 64-byte aligned and must stay valid and
+ * unchanged until the model and every stream made from it are freed. Version 2 files keep GRU
+ * weights in the packed layout the kernels use, so nothing is copied; a version 1 file's GRU
+ * weights are packed into a copy. */
+GRU_INFER_C_API gru_infer_status gru_infer_model_view_memory(const void* data, size_t size,
+                                                             gru_infer_model** out) GRU_INFER_NOEXCEPT;
 /* Frees the model (NULL is fine). Streams created from it stay valid: they keep what they need. */
 GRU_INFER_C_API void gru_infer_model_free(gru_infer_model* model) GRU_INFER_NOEXCEPT;
 

@@ -49,6 +49,10 @@ class GruLayer final : public Layer {
 public:
     // `weights` has one entry per direction (forward first).
     GruLayer(const GruConfig& config, std::vector<GruWeights> weights);
+    // Weights already packed (pack_gru's layout), e.g. views into a loaded file; only for layers
+    // that use the packed kernels (uses_packed_kernels(config)).
+    GruLayer(const GruConfig& config, std::vector<PackedGru> packed);
+    static bool uses_packed_kernels(const GruConfig& config);
 
     LayerKind kind() const override { return LayerKind::Gru; }
     std::size_t input_size() const override { return cfg_.input_size; }
@@ -65,6 +69,8 @@ public:
     const GruConfig& config() const { return cfg_; }
     // The weights in the plain layout (unpacked again on the packed path, which keeps only one copy).
     std::vector<GruWeights> weights() const;
+    // The packed weights, per direction; empty on the generic path.
+    const std::vector<PackedGru>& packed() const { return packed_; }
 
     // Rational activations (max error 1e-4) instead of exact ones; a run-time choice, not saved.
     void set_fast_activations(bool on) { fast_ = on; }
@@ -72,7 +78,7 @@ public:
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's
     // default); any other activation runs the generic path (gemm_nt + update).
-    bool uses_packed_kernels() const;
+    bool uses_packed_kernels() const { return uses_packed_kernels(cfg_); }
     // Input projection of rows x (rows, I) into xp: packed layout (tiles * kTileRow per row) on
     // the packed path, plain (3H per row) on the generic one. Returns the row length.
     std::size_t project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const;
