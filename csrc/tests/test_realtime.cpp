@@ -376,6 +376,15 @@ void measure_memory(const char* name, const Model& built) {
                 static_cast<double>(model_heap) / static_cast<double>(weights), stream_heap);
     // One copy of the weights plus per-tensor padding and bookkeeping, never a second copy.
     CHECK(model_heap < weights + weights / 8 + 16384);
+
+    // In place (zero-copy) from an aligned image: only bookkeeping on the heap, no weights.
+    AlignedBuffer image((bytes.size() + 3) / 4);
+    std::memcpy(image.data(), bytes.data(), bytes.size());
+    const std::size_t before_view = heap_in_use();
+    auto viewed = load_model_from_memory(image.data(), bytes.size(), LoadMode::View);
+    const std::size_t view_heap = heap_in_use() - before_view;
+    std::printf("  %s: loaded in place: %zu heap bytes\n", name, view_heap);
+    CHECK(view_heap < 16384);
 }
 #endif
 
