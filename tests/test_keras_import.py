@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import gru_infer  # noqa: E402
+from helpers import check_roundtrip  # noqa: E402
 from gru_infer.keras_import import layers_from_keras  # noqa: E402
 
 L = keras.layers
@@ -54,13 +55,6 @@ def load(path):
     assert info["source"] == "keras"
     return gru_infer.Model.from_layers(layers, source=info["source"]), info
 
-
-def check_roundtrip(model, x, tmp_path, **kw):
-    """model.save -> gru_infer.load gives bit-identical outputs."""
-    path = tmp_path / "roundtrip.gru"
-    model.save(path)
-    again = gru_infer.load(path)
-    np.testing.assert_array_equal(again.predict(x, **kw), model.predict(x, **kw))
 
 
 def check_formats(keras_model, x, tmp_path, errors, category, formats=("keras", "h5"), ref=None, roundtrip=True):

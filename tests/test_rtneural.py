@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import gru_infer
+from helpers import model_of
 from gru_infer.rtneural_import import layers_from_rtneural_json
 
 TOL = 1e-5
@@ -24,10 +25,6 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rtneur
 def fixtures():
     assert FIXTURES.is_dir(), f"the RTNeural fixtures are missing: expected them in {FIXTURES}"
     return FIXTURES
-
-
-def model_of(layers, info):
-    return gru_infer.Model.from_layers(layers, source=info["source"])
 
 
 @pytest.mark.parametrize("name,form,kinds", [

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import gru_infer
+from helpers import check_roundtrip, model_of
 from gru_infer.npz_import import layers_from_npz, read_npz
 from gru_infer.safetensors_reader import layers_from_safetensors, read_safetensors
 
@@ -27,17 +28,6 @@ def keras_module():
     import keras
     assert keras.backend.backend() == "torch", "these tests need keras on the torch backend"
     return keras
-
-
-def model_of(layers, info):
-    return gru_infer.Model.from_layers(layers, source=info["source"])
-
-
-def check_roundtrip(model, x, tmp_path):
-    """model.save -> gru_infer.load gives identical outputs."""
-    path = tmp_path / "roundtrip.gru"
-    model.save(path)
-    assert np.array_equal(gru_infer.load(path).predict(x), model.predict(x))
 
 
 class HeadBeforeGRU(nn.Module):

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import gru_infer
+from helpers import check_roundtrip, model_of
 from gru_infer.torch_import import layers_from_state_dict, load_torch_file
 from gru_infer.torch_zip_reader import read_torch_zip, read_torch_zip_with_kind
 
@@ -38,17 +39,6 @@ def assert_same_tensors(tensors: dict, ref: dict):
     assert list(tensors) == list(ref)
     for key, t in ref.items():
         assert_bit_equal(tensors[key], t, key)
-
-
-def model_of(layers, info):
-    return gru_infer.Model.from_layers(layers, source=info["source"])
-
-
-def check_roundtrip(model, x, tmp_path):
-    """model.save -> gru_infer.load gives identical outputs."""
-    path = tmp_path / "roundtrip.gru"
-    model.save(path)
-    assert np.array_equal(gru_infer.load(path).predict(x), model.predict(x))
 
 
 # ---------------------------------------------------------------------------------------------
