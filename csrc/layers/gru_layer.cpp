@@ -100,7 +100,7 @@ std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
 }
 
 void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                         float* h_out, float* scratch) const {
+                         float* h_out, float* scratch, bool reverse_tiles) const {
     const std::size_t H = cfg_.hidden_size;
     if (!uses_packed_kernels()) {
         if (h_out != h) std::memcpy(h_out, h, rows * H * sizeof(float));
@@ -113,7 +113,7 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
     a.xp = xp; a.ldxp = xp_stride;
     a.h = h; a.ldh = H; a.h_out = h_out; a.ldo = H;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
-    a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch;
+    a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch; a.reverse_tiles = reverse_tiles;
     const Kernels& k = active_kernels();
     (cfg_.linear_before_reset ? k.gru_lbr_step : k.gru_cho_step)(a);
 }
@@ -191,7 +191,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
     for (std::size_t s = 0; s < steps; ++s) {
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
-            step_rows(d, B, xp + t * G, T * G, cur, next, scratch.data());
+            step_rows(d, B, xp + t * G, T * G, cur, next, scratch.data(), s % 2 == 1);
             std::swap(cur, next);
             for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
             continue;

@@ -33,6 +33,9 @@ struct GruStepArgs {
     const float* bh = nullptr;  // packed recurrent biases, kTileRow per tile
     float clip = 0.0f;          // > 0: clamp every pre-activation to [-clip, clip]
     bool fast = false;          // rational activations (max error 1e-4) instead of exact ones
+    // Walk the tiles last to first. Alternating it from one step to the next starts each step on
+    // the weights the previous one touched last, which are still in the nearest cache.
+    bool reverse_tiles = false;
     // rows * tiles * 2 * kTileRow floats (gru_step_scratch_floats), or null. The Cho form needs
     // it; the lbr form uses it to run batches of rows as a GEMM.
     float* scratch = nullptr;

@@ -110,6 +110,53 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
     }
 }
 
+// One row: the products of a group of tiles first, then their gates. The gates of one tile are a
+// long dependency chain (exp, division, then tanh on its result); done back to back for many
+// tiles, those chains overlap instead of each waiting behind the next tile's products.
+template <int NT>
+inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
+    __m256 acc[1][NT][3];
+    const float* w = a.w + t0 * a.tile_stride;
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
+        acc[0][j][0] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
+        acc[0][j][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
+        acc[0][j][2] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x) accumulate<1, NT, 3>(acc, w, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+    for (int j = 0; j < NT; ++j) {
+        _mm256_store_ps(pre[j][3], acc[0][j][2]);  // the candidate's input part
+        acc[0][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+    }
+    accumulate<1, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.ldh, a.hidden, 0);
+    for (int j = 0; j < NT; ++j)
+        for (int g = 0; g < 3; ++g) _mm256_store_ps(pre[j][g], acc[0][j][g]);
+}
+
+// Groups go last to first when a.reverse_tiles is set.
+inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
+    constexpr std::size_t kGroup = 16;  // tiles per group: 128 units, 2 KB of pre-activations
+    alignas(32) float pre[kGroup][4][kTile];
+    const std::size_t groups = (tiles + kGroup - 1) / kGroup;
+    for (std::size_t gi = 0; gi < groups; ++gi) {
+        const std::size_t t0 = (a.reverse_tiles ? groups - 1 - gi : gi) * kGroup;
+        const std::size_t t1 = tiles - t0 < kGroup ? tiles : t0 + kGroup;
+        std::size_t t = t0;
+        for (; t + 2 <= t1; t += 2) lbr_products<2>(a, m, t, pre + (t - t0));
+        for (; t < t1; ++t) lbr_products<1>(a, m, t, pre + (t - t0));
+        for (t = t0; t < t1; ++t) {
+            const float(*p)[kTile] = pre[t - t0];
+            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+            const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
+            const __m256 z = ep.f(_mm256_load_ps(p[0])), r = ep.f(_mm256_load_ps(p[1]));
+            const __m256 n = ep.g(_mm256_fmadd_ps(r, _mm256_load_ps(p[2]), _mm256_load_ps(p[3])));
+            const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
+            store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
+        }
+    }
+}
+
 // Tiles outermost, so a tile's packed rows stay in L1 while every row of the batch uses them.
 template <int NT>
 inline void lbr_tiles(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
@@ -189,10 +236,11 @@ void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
     if (a.rows >= 4 && a.scratch) return lbr_step_batched(a, ep);
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
-    std::size_t t = 0;
-    if (a.rows < 4)  // few rows: two tiles at a time keeps 6 to 8 FMA chains in flight
-        for (; t + 2 <= tiles; t += 2) lbr_tiles<2>(a, ep, t);
-    for (; t < tiles; ++t) lbr_tiles<1>(a, ep, t);
+    if (a.rows < 4) {
+        for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
+        return;
+    }
+    for (std::size_t t = 0; t < tiles; ++t) lbr_tiles<1>(a, ep, t);
 }
 
 void gru_cho_step_f32_avx2(const GruStepArgs& a) {
