@@ -157,18 +157,16 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
     }
 }
 
-// Tiles outermost, so a tile's packed rows stay in L1 while every row of the batch uses them.
-template <int NT>
-inline void lbr_tiles(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
+// Batches without scratch: tiles outermost, so a tile's packed rows stay in L1 while every row
+// of the batch uses them.
+inline void lbr_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
     std::size_t m = 0;
-    if (NT == 1) {
-        // Fused input rows need 4 accumulators per row: 2 rows at a time; else 4 rows.
-        if (a.x)
-            for (; m + 2 <= a.rows; m += 2) lbr_block<2, 1>(a, ep, m, t);
-        else
-            for (; m + 4 <= a.rows; m += 4) lbr_block<4, 1>(a, ep, m, t);
-    }
-    for (; m < a.rows; ++m) lbr_block<1, NT>(a, ep, m, t);
+    // Fused input rows need 4 accumulators per row: 2 rows at a time; else 4 rows.
+    if (a.x)
+        for (; m + 2 <= a.rows; m += 2) lbr_block<2, 1>(a, ep, m, t);
+    else
+        for (; m + 4 <= a.rows; m += 4) lbr_block<4, 1>(a, ep, m, t);
+    for (; m < a.rows; ++m) lbr_block<1, 1>(a, ep, m, t);
 }
 
 // Cho pass 1 for one row and tile: z, r * h and the candidate's input part into scratch.
@@ -240,7 +238,7 @@ void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
         for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
         return;
     }
-    for (std::size_t t = 0; t < tiles; ++t) lbr_tiles<1>(a, ep, t);
+    for (std::size_t t = 0; t < tiles; ++t) lbr_tile(a, ep, t);
 }
 
 void gru_cho_step_f32_avx2(const GruStepArgs& a) {
