@@ -72,6 +72,8 @@ void Model::predict(const PredictRequest& req) const {
         throw InvalidArgument(takes_ids() ? "this model starts with an Embedding and takes integer ids"
                                           : "this model takes float features, not ids");
     if (!req.y) throw InvalidArgument("predict needs an output buffer");
+    // Per-step floats of the largest buffer predict allocates: a GRU's input projection, 3 gates
+    // of its units rounded up to whole tiles (bounded by 3 * width + 32).
     std::size_t widest_size = input_size();
     for (const auto& l : layers_) widest_size = std::max(widest_size, l->output_size() * 3 + 32);
     if (T > SIZE_MAX / B || B * T > SIZE_MAX / sizeof(float) / widest_size)

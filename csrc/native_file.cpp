@@ -134,8 +134,8 @@ public:
     Reader(const std::uint8_t* file, std::size_t file_size, std::size_t meta_begin, std::size_t meta_end,
            std::size_t data_offset, std::uint32_t version, bool view)
         : file_(file), file_size_(file_size), pos_(meta_begin), end_(meta_end), data_offset_(data_offset),
-          version(version), view_(view) {}
-    const std::uint32_t version;
+          version_(version), view_(view) {}
+    std::uint32_t version() const { return version_; }
 
     template <typename T> T get(const char* what) {
         if (end_ - pos_ < sizeof(T)) fail(std::string("truncated metadata while reading ") + what);
@@ -204,6 +204,7 @@ public:
 private:
     const std::uint8_t* file_;
     std::size_t file_size_, pos_, end_, data_offset_;
+    std::uint32_t version_;
     bool view_;
 };
 
@@ -230,7 +231,7 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             c.candidate_activation = r.act("GRU candidate activation");
             c.clip = r.f32("GRU clip");
             const std::size_t H = c.hidden_size;
-            const std::uint32_t storage = r.version >= 2 ? r.u32("GRU weight storage") : 0;
+            const std::uint32_t storage = r.version() >= 2 ? r.u32("GRU weight storage") : 0;
             if (storage == 1) {  // packed: used as is (and in place, in view mode)
                 if (!GruLayer::uses_packed_kernels(c)) Reader::fail("packed GRU weights need sigmoid/tanh activations");
                 std::vector<PackedGru> packed;

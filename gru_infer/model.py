@@ -34,11 +34,11 @@ class Model:
     def __init__(self, core: "_core.Model"):
         self._core = core
         self.info: dict = {"source": core.source}  # set by importers: format, assumptions, ...
-        desc = core.describe()
+        desc = core.describe(with_weights=False)
         # Recurrent state blocks in core order: (num_directions, hidden) per GRU layer.
         self._state_blocks = [(2 if d["direction"] == "bidirectional" else 1, d["hidden_size"])
                               for d in desc if d["kind"] == "GRU"]
-        self._num_parameters = sum(_count_parameters(d) for d in desc)
+        self._num_parameters = sum(d["parameters"] for d in desc)
 
     # ---- construction -------------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class Model:
         return [_spec_from_description(d) for d in self._core.describe()]
 
     def __repr__(self) -> str:
-        kinds = ", ".join(d["kind"] for d in self._core.describe())
+        kinds = ", ".join(d["kind"] for d in self._core.describe(with_weights=False))
         return (f"gru_infer.Model([{kinds}], input_size={self.input_size}, output_size={self.output_size}, "
                 f"parameters={self.num_parameters})")
 
@@ -227,16 +227,6 @@ class Model:
             parts.append(p if batched else p[:, 0])
             at += n
         return tuple(parts)
-
-
-def _count_parameters(d: dict) -> int:
-    if d["kind"] == "GRU":
-        return sum(a.size for w in d["weights"] for a in w)
-    if d["kind"] == "Dense":
-        return d["weight"].size + d["bias"].size
-    if d["kind"] == "Embedding":
-        return d["table"].size
-    return 0
 
 
 def _spec_from_description(d: dict) -> object:

@@ -51,14 +51,16 @@ std::uint32_t index_of(const char* const (&names)[N], const std::string& s, cons
     throw InvalidArgument(std::string("unknown ") + what + " '" + s + "'");
 }
 
-// One dict per layer: kind, sizes, configuration and copies of the weights.
-py::list describe(const Model& m) {
+// One dict per layer: kind, sizes, configuration and, if asked, copies of the weights (GRU
+// weights are unpacked for that: not something to do on every load).
+py::list describe(const Model& m, bool with_weights) {
     py::list out;
     for (const auto& l : m.layers()) {
         py::dict d;
         d["kind"] = layer_kind_name(l->kind());
         d["input_size"] = l->input_size();
         d["output_size"] = l->output_size();
+        d["parameters"] = l->parameter_count();
         switch (l->kind()) {
             case LayerKind::Gru: {
                 const auto& g = static_cast<const GruLayer&>(*l);
@@ -74,6 +76,7 @@ py::list describe(const Model& m) {
                 d["merge_mode"] = kMerges[static_cast<int>(c.merge_mode)];
                 d["return_sequences"] = c.return_sequences;
                 d["reverse_output_in_processing_order"] = c.reverse_output_in_processing_order;
+                if (!with_weights) break;
                 py::list dirs;
                 for (const auto& w : g.weights())
                     dirs.append(py::make_tuple(copy_out(w.W, {3 * H, I}), copy_out(w.R, {3 * H, H}),
@@ -83,6 +86,7 @@ py::list describe(const Model& m) {
             }
             case LayerKind::Dense: {
                 const auto& x = static_cast<const DenseLayer&>(*l);
+                if (!with_weights) break;
                 d["weight"] = copy_out(x.weight(), {static_cast<py::ssize_t>(x.output_size()),
                                                     static_cast<py::ssize_t>(x.input_size())});
                 d["bias"] = copy_out(x.bias(), {static_cast<py::ssize_t>(x.output_size())});
@@ -93,6 +97,8 @@ py::list describe(const Model& m) {
                 break;
             case LayerKind::Embedding: {
                 const auto& e = static_cast<const EmbeddingLayer&>(*l);
+                d["rows"] = e.num_embeddings();
+                if (!with_weights) break;
                 d["table"] = copy_out(e.table(), {static_cast<py::ssize_t>(e.num_embeddings()),
                                                   static_cast<py::ssize_t>(e.output_size())});
                 break;
@@ -268,7 +274,7 @@ PYBIND11_MODULE(_core, mod) {
         .def_property_readonly("takes_ids", &Model::takes_ids)
         .def_property_readonly("state_size", &Model::state_size)
         .def_property("fast_activations", &Model::fast_activations, &Model::set_fast_activations)
-        .def("describe", &describe)
+        .def("describe", &describe, py::arg("with_weights") = true)
         .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"))
         .def("save", [](const Model& m, const std::string& path) { py::gil_scoped_release r; save_model(m, path); })
         .def("serialize",

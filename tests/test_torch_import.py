@@ -447,3 +447,14 @@ def test_unsupported_module_settings():
 def test_import_does_not_import_torch():
     code = "import sys, gru_infer.torch_import; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.GRU(3, 5, num_layers=2, bidirectional=True),
+    lambda: nn.GRU(4, 6, bias=False),
+    lambda: nn.Sequential(nn.Embedding(11, 4), nn.Linear(4, 2)),
+])
+def test_parameter_count_matches_torch(make):
+    """num_parameters (from the core's layer sizes) equals PyTorch's count of trained values."""
+    module = make()
+    assert gru_infer.from_torch(module).num_parameters == sum(p.numel() for p in module.parameters())

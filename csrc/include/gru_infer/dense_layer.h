@@ -12,6 +12,7 @@ public:
     LayerKind kind() const override { return LayerKind::Dense; }
     std::size_t input_size() const override { return in_; }
     std::size_t output_size() const override { return out_; }
+    std::size_t parameter_count() const override { return out_ * (in_ + 1); }
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
     void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const override;

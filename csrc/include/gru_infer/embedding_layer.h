@@ -14,6 +14,7 @@ public:
     std::size_t input_size() const override { return 1; }
     std::size_t output_size() const override { return dim_; }
     std::size_t num_embeddings() const { return num_; }
+    std::size_t parameter_count() const override { return num_ * dim_; }
 
     // ids: n values; y: (n, dim). Throws InvalidArgument for an id outside [0, num_embeddings).
     void lookup(const std::int64_t* ids, std::size_t n, float* y) const;

@@ -59,6 +59,10 @@ public:
     std::size_t output_size() const override { return cfg_.output_size(); }
     bool keeps_time() const override { return cfg_.return_sequences; }
     std::size_t state_size() const override { return cfg_.num_directions() * cfg_.hidden_size; }
+    std::size_t parameter_count() const override {
+        const std::size_t H = cfg_.hidden_size;
+        return cfg_.num_directions() * 3 * H * (cfg_.input_size + H + (cfg_.has_bias ? 2 : 0));
+    }
 
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;

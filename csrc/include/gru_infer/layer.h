@@ -36,6 +36,9 @@ public:
     // False if the output has no time axis: (B, T, F) -> (B, F).
     virtual bool keeps_time() const { return true; }
 
+    // Trained values (weights and biases) this layer holds.
+    virtual std::size_t parameter_count() const { return 0; }
+
     // Recurrent state, in floats per batch row (GRU: num_directions * hidden).
     virtual std::size_t state_size() const { return 0; }
 
