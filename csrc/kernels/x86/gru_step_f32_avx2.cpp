@@ -143,8 +143,17 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
         const std::size_t t0 = (a.reverse_tiles ? groups - 1 - gi : gi) * kGroup;
         const std::size_t t1 = tiles - t0 < kGroup ? tiles : t0 + kGroup;
         std::size_t t = t0;
-        for (; t + 2 <= t1; t += 2) lbr_products<2>(a, m, t, pre + (t - t0));
-        for (; t < t1; ++t) lbr_products<1>(a, m, t, pre + (t - t0));
+        if (a.reverse_tiles) {  // pairs last to first, so the tiles read last before are read first
+            std::size_t e = t1;
+            if ((t1 - t0) % 2) {
+                --e;
+                lbr_products<1>(a, m, e, pre + (e - t0));
+            }
+            for (; e >= t0 + 2; e -= 2) lbr_products<2>(a, m, e - 2, pre + (e - 2 - t0));
+        } else {
+            for (; t + 2 <= t1; t += 2) lbr_products<2>(a, m, t, pre + (t - t0));
+            for (; t < t1; ++t) lbr_products<1>(a, m, t, pre + (t - t0));
+        }
         for (t = t0; t < t1; ++t) {
             const float(*p)[kTile] = pre[t - t0];
             const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
