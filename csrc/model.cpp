@@ -136,13 +136,16 @@ void Model::run_rows(const PredictRequest& req) const {
     const std::size_t B = req.batch, T = req.steps;
     std::size_t widest = input_size();
     for (const auto& l : layers_) widest = std::max(widest, l->output_size());
-    AlignedBuffer ping(B * T * widest), pong(B * T * widest);
+    // Layers before the last alternate between two work buffers; the last writes into req.y.
+    const std::size_t n = layers_.size();
+    AlignedBuffer ping = AlignedBuffer::uninitialized(n > 1 ? B * T * widest : 0);
+    AlignedBuffer pong = AlignedBuffer::uninitialized(n > 2 ? B * T * widest : 0);
     const float* cur = req.x;
     std::size_t cur_T = T, state_offset = 0;
     bool has_time = true;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         const Layer& layer = *layers_[i];
-        float* out = (i % 2 == 0) ? ping.data() : pong.data();
+        float* out = i + 1 == n ? req.y : (i % 2 == 0) ? ping.data() : pong.data();
         if (layer.kind() == LayerKind::Embedding) {
             static_cast<const EmbeddingLayer&>(layer).lookup(req.ids, B * T, out);
         } else {
@@ -156,7 +159,6 @@ void Model::run_rows(const PredictRequest& req) const {
         if (!layer.keeps_time()) { has_time = false; cur_T = 1; }
         cur = out;
     }
-    std::memcpy(req.y, cur, output_floats(B, T) * sizeof(float));
 }
 
 void Model::set_fast_activations(bool on) {

@@ -100,9 +100,10 @@ std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
 }
 
 void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                         float* h_out, float* scratch, bool reverse_tiles) const {
+                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles) const {
     const std::size_t H = cfg_.hidden_size;
     if (!uses_packed_kernels()) {
+        if (ldh != H || ldo != H) throw InvalidArgument("GRU generic path: state rows must be contiguous");
         if (h_out != h) std::memcpy(h_out, h, rows * H * sizeof(float));
         update(w_[d], rows, xp, xp_stride, h_out, scratch);
         return;
@@ -111,7 +112,7 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
     GruStepArgs a;
     a.rows = rows; a.input = cfg_.input_size; a.hidden = H;
     a.xp = xp; a.ldxp = xp_stride;
-    a.h = h; a.ldh = H; a.h_out = h_out; a.ldo = H;
+    a.h = h; a.ldh = ldh; a.h_out = h_out; a.ldo = ldo;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
     a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch; a.reverse_tiles = reverse_tiles;
     const Kernels& k = active_kernels();
@@ -188,6 +189,22 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         std::size_t t_out = out_in_processing_order ? s : t;
         std::memcpy(y_dir + (b * T + t_out) * y_stride, hb, H * sizeof(float));
     };
+    if (equal_lengths && y_dir && uses_packed_kernels()) {
+        // Each step's new state goes straight into its output rows (row b of step t at
+        // y_dir + (b * T + t) * y_stride), and the next step reads it from there.
+        const float* prev = cur;
+        std::size_t ld_prev = H;
+        for (std::size_t s = 0; s < steps; ++s) {
+            const std::size_t t = reverse ? len(0) - 1 - s : s;
+            float* out = y_dir + (out_in_processing_order ? s : t) * y_stride;
+            step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1);
+            prev = out;
+            ld_prev = T * y_stride;
+        }
+        if (prev != cur)
+            for (std::size_t b = 0; b < B; ++b) std::memcpy(h + b * H, prev + b * ld_prev, H * sizeof(float));
+        return;
+    }
     for (std::size_t s = 0; s < steps; ++s) {
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
@@ -244,7 +261,7 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
         std::memset(y, 0, B * T * output_size() * sizeof(float));
 
     auto direction = [&](std::size_t d) {
-        AlignedBuffer xp(B * T * xp_row_floats());
+        AlignedBuffer xp = AlignedBuffer::uninitialized(B * T * xp_row_floats());
         project_inputs(d, x, B * T, xp.data());
         const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
         float* y_dir = nullptr;

@@ -35,16 +35,17 @@ public:
     }
     bool is_view() const { return !owned_ && data_; }
 
+    // n floats left unwritten: work space that is filled before it is read (no zero-fill pass).
+    static AlignedBuffer uninitialized(std::size_t n) {
+        AlignedBuffer b;
+        b.allocate(n);
+        return b;
+    }
+
     // Zero-filled; contents are not preserved.
     void resize(std::size_t n) {
-        release();
-        if (n == 0) return;
-        std::size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
-        data_ = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
-        if (!data_) throw std::bad_alloc();
-        std::memset(data_, 0, bytes);
-        size_ = n;
-        owned_ = true;
+        allocate(n);
+        if (n) std::memset(data_, 0, n * sizeof(float));
     }
     void swap(AlignedBuffer& o) noexcept {
         std::swap(data_, o.data_);
@@ -59,6 +60,15 @@ public:
     const float& operator[](std::size_t i) const { return data_[i]; }
 
 private:
+    void allocate(std::size_t n) {
+        release();
+        if (n == 0) return;
+        const std::size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+        data_ = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
+        if (!data_) throw std::bad_alloc();
+        size_ = n;
+        owned_ = true;
+    }
     void release() {
         if (owned_) std::free(data_);
         data_ = nullptr;

@@ -87,10 +87,15 @@ private:
     // the packed path, plain (3H per row) on the generic one. Returns the row length.
     std::size_t project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const;
     std::size_t xp_row_floats() const;
-    // h_out[b] <- GRU(xp[b], h[b]) for `rows` contiguous state rows; xp row b at xp + b * xp_stride.
+    // h_out[b] <- GRU(xp[b], h[b]) for `rows` state rows; xp row b at xp + b * xp_stride.
     // reverse_tiles: see GruStepArgs (run_direction alternates it from step to step).
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                   float* h_out, float* scratch, bool reverse_tiles = false) const;
+                   float* h_out, float* scratch, bool reverse_tiles = false) const {
+        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, reverse_tiles);
+    }
+    // The same with row strides for h and h_out (other than hidden_size only on the packed path).
+    void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
+                   std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles) const;
     std::size_t step_rows_scratch(std::size_t rows) const;
     // One direction over whole sequences; the final state ends in h (B, H).
     void run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T, const std::int64_t* lengths,

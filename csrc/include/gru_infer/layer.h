@@ -44,7 +44,7 @@ public:
 
     // Whole sequences: x is (B, T, input_size) batch-first; y is (B, T, output_size), or
     // (B, output_size) if !keeps_time(). With T == 1 and no time axis on input (has_time false)
-    // the layer acts per row.
+    // the layer acts per row. y arrives unwritten: forward writes every element of it.
     virtual void forward(const float* x, float* y, std::size_t B, std::size_t T,
                          const SequenceContext& ctx) const = 0;
 
