@@ -110,9 +110,9 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
     }
 }
 
-// One row: the products of a group of tiles first, then their gates. The gates of one tile are a
-// long dependency chain (exp, division, then tanh on its result); done back to back for many
-// tiles, those chains overlap instead of each waiting behind the next tile's products.
+// One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
+// input n}. The gates come later (lbr_gates), so that their long dependency chains (exp, division,
+// then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
 template <int NT>
 inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
     __m256 acc[1][NT][3];
@@ -134,36 +134,32 @@ inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, fl
         for (int g = 0; g < 3; ++g) _mm256_store_ps(pre[j][g], acc[0][j][g]);
 }
 
-// Groups go last to first when a.reverse_tiles is set.
+// Gates of one tile from its pre-activations (z, r, recurrent n, input n).
+inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, const float (*p)[kTile]) {
+    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+    const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
+    const __m256 z = ep.f(_mm256_load_ps(p[0])), r = ep.f(_mm256_load_ps(p[1]));
+    const __m256 n = ep.g(_mm256_fmadd_ps(r, _mm256_load_ps(p[2]), _mm256_load_ps(p[3])));
+    const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
+    store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
+}
+
+// Tiles in pairs, last to first when a.reverse_tiles is set; the gates of each pair run after the
+// products of the next, so their latency chains overlap with those loads and FMAs.
 inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
-    constexpr std::size_t kGroup = 16;  // tiles per group: 128 units, 2 KB of pre-activations
-    alignas(32) float pre[kGroup][4][kTile];
-    const std::size_t groups = (tiles + kGroup - 1) / kGroup;
-    for (std::size_t gi = 0; gi < groups; ++gi) {
-        const std::size_t t0 = (a.reverse_tiles ? groups - 1 - gi : gi) * kGroup;
-        const std::size_t t1 = tiles - t0 < kGroup ? tiles : t0 + kGroup;
-        std::size_t t = t0;
-        if (a.reverse_tiles) {  // pairs last to first, so the tiles read last before are read first
-            std::size_t e = t1;
-            if ((t1 - t0) % 2) {
-                --e;
-                lbr_products<1>(a, m, e, pre + (e - t0));
-            }
-            for (; e >= t0 + 2; e -= 2) lbr_products<2>(a, m, e - 2, pre + (e - 2 - t0));
-        } else {
-            for (; t + 2 <= t1; t += 2) lbr_products<2>(a, m, t, pre + (t - t0));
-            for (; t < t1; ++t) lbr_products<1>(a, m, t, pre + (t - t0));
-        }
-        for (t = t0; t < t1; ++t) {
-            const float(*p)[kTile] = pre[t - t0];
-            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-            const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
-            const __m256 z = ep.f(_mm256_load_ps(p[0])), r = ep.f(_mm256_load_ps(p[1]));
-            const __m256 n = ep.g(_mm256_fmadd_ps(r, _mm256_load_ps(p[2]), _mm256_load_ps(p[3])));
-            const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
-            store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
-        }
+    alignas(32) float pre[2][2][4][kTile];  // two pairs in flight
+    const std::size_t pairs = (tiles + 1) / 2;
+    std::size_t prev_t = 0, prev_n = 0;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        const std::size_t t = 2 * (a.reverse_tiles ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
+        float(*cur)[4][kTile] = pre[i % 2];
+        if (n == 2) lbr_products<2>(a, m, t, cur);
+        else lbr_products<1>(a, m, t, cur);
+        for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, pre[(i + 1) % 2][j]);
+        prev_t = t;
+        prev_n = n;
     }
+    for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, pre[(pairs + 1) % 2][j]);
 }
 
 // Batches without scratch: tiles outermost, so a tile's packed rows stay in L1 while every row
