@@ -2,11 +2,15 @@
 
     python benchmarks/run.py                 # full run, a few minutes on 2 cores
     python benchmarks/run.py --quick         # smoke run: few rounds, indicative numbers only
-    python benchmarks/run.py --json r.json   # also keep pytest-benchmark's raw JSON
-    python benchmarks/run.py --from-json r.json   # only re-render the report from a kept JSON
+    python benchmarks/run.py --runs 3        # the suite 3 times; per case the median of the 3 ratios
+    python benchmarks/run.py --json r.json   # also keep pytest-benchmark's raw JSON (r-1.json, ... with --runs)
+    python benchmarks/run.py --from-json r-1.json r-2.json   # only re-render the report from kept JSON
 
-Speed-ups are baseline median / our median, all measured in the same run.
+Speed-ups are baseline median / our median, both measured in the same run. On a shared machine one
+run can catch a busy moment for one framework and not another: with --runs N each case reports the
+median of its N per-run ratios, and their range.
 """
+import statistics
 import argparse
 import json
 import subprocess
@@ -46,15 +50,20 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def speedups(med: dict):
-    """Per case: (case, ours, torch, ort, x vs ORT, x vs torch); cases missing a framework are skipped."""
+def speedups(runs: list):
+    """Per case: (case, ours, torch, ort, x vs ORT, x vs torch, ORT range, torch range), each the median
+    over runs of that run's value (ratios are taken within a run); cases missing a framework are skipped."""
     rows = []
     for case in CASES:
         try:
-            ours, pt, ox = (med[case.name, f] for f in ("gru_infer", "torch", "onnxruntime"))
+            per_run = [[med[case.name, f] for f in ("gru_infer", "torch", "onnxruntime")] for med in runs]
         except KeyError:
             continue
-        rows.append((case, ours, pt, ox, ox / ours, pt / ours))
+        vs_ort = [ox / ours for ours, _, ox in per_run]
+        vs_pt = [pt / ours for ours, pt, _ in per_run]
+        ours, pt, ox = (statistics.median(col) for col in zip(*per_run))
+        rows.append((case, ours, pt, ox, statistics.median(vs_ort), statistics.median(vs_pt),
+                     (min(vs_ort), max(vs_ort)), (min(vs_pt), max(vs_pt))))
     return rows
 
 
@@ -76,17 +85,23 @@ def machine_lines(data: dict, quick: bool) -> list:
     ]
 
 
-def write_markdown(data: dict, rows, quick: bool, path: Path) -> None:
-    lines = ["# gru_infer benchmark results", "", *machine_lines(data, quick), "",
+def write_markdown(data: dict, rows, quick: bool, n_runs: int, path: Path) -> None:
+    def ratio(median, lo_hi):
+        return f"{median:.2f}x" if n_runs == 1 else f"{median:.2f}x ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
+
+    lines = ["# gru_infer benchmark results", "", *machine_lines(data, quick),
+             f"- Runs of the whole suite: {n_runs}" + ("; times and ratios are medians over the runs "
+                                                      "(ratio range in brackets)" if n_runs > 1 else ""),
+             "",
              "| case | ours | PyTorch | onnxruntime | x vs ORT | x vs PyTorch | target vs ORT "
              "| target vs PyTorch | met? |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for case, ours, pt, ox, vs_ort, vs_pt in rows:
+    for case, ours, pt, ox, vs_ort, vs_pt, ort_range, pt_range in rows:
         missed = [name for name, got, want in (("ORT", vs_ort, case.target_vs_ort),
                                                ("PyTorch", vs_pt, case.target_vs_torch)) if got < want]
         met = "yes" if not missed else "no (" + ", ".join(missed) + ")"
-        lines.append(f"| {case.name} | {fmt_time(ours)} | {fmt_time(pt)} | {fmt_time(ox)} | {vs_ort:.2f}x "
-                     f"| {vs_pt:.2f}x | {case.target_vs_ort:g}x | {case.target_vs_torch:g}x | {met} |")
+        lines.append(f"| {case.name} | {fmt_time(ours)} | {fmt_time(pt)} | {fmt_time(ox)} | {ratio(vs_ort, ort_range)} "
+                     f"| {ratio(vs_pt, pt_range)} | {case.target_vs_ort:g}x | {case.target_vs_torch:g}x | {met} |")
     err = max(b["extra_info"]["max_abs_err_vs_torch"] for b in data["benchmarks"])
     lines += ["", f"Before timing, every case checked that all three frameworks agree (max abs difference "
                   f"to PyTorch over all cases: {err:.2g}, limit 1e-5).",
@@ -130,18 +145,27 @@ def write_chart(data: dict, rows, quick: bool, path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: few rounds per benchmark")
+    p.add_argument("--runs", type=int, default=1, help="run the suite this many times (default 1)")
     p.add_argument("--json", type=Path, help="keep pytest-benchmark's JSON at this path")
-    p.add_argument("--from-json", type=Path, help="skip the run; render the report from this JSON")
+    p.add_argument("--from-json", type=Path, nargs="+", help="skip the run; render the report from these JSON")
     args = p.parse_args()
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1, got {args.runs}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        json_path = args.from_json or args.json or Path(tmp) / "results.json"
-        if not args.from_json:
-            run_suite(json_path, args.quick)
-        data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+        if args.from_json:
+            paths = args.from_json
+        else:
+            base = args.json or Path(tmp) / "results.json"
+            paths = [base] if args.runs == 1 else [base.with_name(f"{base.stem}-{i + 1}{base.suffix}")
+                                                   for i in range(args.runs)]
+            for path in paths:
+                run_suite(path, args.quick)
+        runs = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]
+    data = runs[-1]  # machine information and options: the last run's
     quick = data["benchmarks"][0]["options"]["max_time"] < 1.0  # QUICK's settings, also for --from-json
-    rows = speedups(medians(data))
-    write_markdown(data, rows, quick, HERE / "results.md")
+    rows = speedups([medians(d) for d in runs])
+    write_markdown(data, rows, quick, len(runs), HERE / "results.md")
     write_chart(data, rows, quick, HERE / "speedup.png")
     print((HERE / "results.md").read_text(encoding="utf-8"))
 
