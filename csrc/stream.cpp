@@ -42,10 +42,11 @@ void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
-        layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data());
+        layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data(), walk_backward_);
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, batch_ * model_->output_size() * sizeof(float));
+    walk_backward_ = !walk_backward_;
 }
 
 void Stream::step(const float* x, float* y) noexcept {

@@ -295,7 +295,8 @@ std::size_t GruLayer::step_scratch_size(std::size_t B) const {
     return B * xp_row_floats() + step_rows_scratch(B);
 }
 
-void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float* scratch) const {
+void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+                    bool walk_backward) const {
     const std::size_t H = cfg_.hidden_size;
     float* rest = scratch + B * xp_row_floats();
     if (uses_packed_kernels()) {  // input and recurrent products in one pass over the packed tiles
@@ -305,14 +306,14 @@ void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float
         a.x = x; a.ldx = cfg_.input_size;
         a.h = state; a.ldh = H; a.h_out = y; a.ldo = H;
         a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
-        a.clip = cfg_.clip; a.fast = fast_; a.scratch = rest;
+        a.clip = cfg_.clip; a.fast = fast_; a.scratch = rest; a.reverse_tiles = walk_backward;
         const Kernels& k = active_kernels();
         (cfg_.linear_before_reset ? k.gru_lbr_step : k.gru_cho_step)(a);
         std::memcpy(state, y, B * H * sizeof(float));
         return;
     }
     const std::size_t G = project_inputs(0, x, B, scratch);
-    step_rows(0, B, scratch, G, state, state, rest);
+    step_rows(0, B, scratch, G, state, state, rest, walk_backward);
     std::memcpy(y, state, B * H * sizeof(float));
 }
 

@@ -14,7 +14,8 @@ public:
     std::size_t output_size() const override { return n_; }
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
-    void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const override;
+    void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+              bool walk_backward) const override;
 
     const ActSpec& activation() const { return act_; }
 

@@ -15,7 +15,8 @@ public:
     std::size_t parameter_count() const override { return out_ * (in_ + 1); }
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
-    void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const override;
+    void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+              bool walk_backward) const override;
 
     const AlignedBuffer& weight() const { return w_; }
     const AlignedBuffer& bias() const { return b_; }

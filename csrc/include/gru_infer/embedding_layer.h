@@ -24,7 +24,8 @@ public:
     // Float inputs make no sense here: these throw; the model calls lookup() instead.
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
-    void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const override;
+    void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+              bool walk_backward) const override;
 
     const AlignedBuffer& table() const { return table_; }
 

@@ -67,7 +67,8 @@ public:
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
     std::size_t step_scratch_size(std::size_t B) const override;
-    void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const override;
+    void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+              bool walk_backward) const override;
     const char* stream_unsupported_reason() const override;
 
     const GruConfig& config() const { return cfg_; }

@@ -15,7 +15,8 @@ public:
     bool keeps_time() const override { return false; }
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
-    void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const override;
+    void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+              bool walk_backward) const override;
 
 private:
     std::size_t n_;

@@ -50,8 +50,12 @@ public:
 
     // One time step of a stream: x is (B, input_size), y is (B, output_size); `state` holds
     // state_size() * B floats; `scratch` holds step_scratch_size(B) floats. Must not allocate.
+    // walk_backward flips from one step to the next: a layer may walk its weights the other way
+    // round on alternate steps (so each step starts on what the last left in cache); it must not
+    // change the result.
     virtual std::size_t step_scratch_size(std::size_t B) const { (void)B; return 0; }
-    virtual void step(const float* x, float* y, std::size_t B, float* state, float* scratch) const = 0;
+    virtual void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
+                      bool walk_backward) const = 0;
     // Why this layer cannot stream, or null if it can.
     virtual const char* stream_unsupported_reason() const { return nullptr; }
 };

@@ -38,6 +38,7 @@ private:
     std::size_t batch_;
     AlignedBuffer state_, scratch_, ping_, pong_;
     std::vector<std::size_t> state_offset_;  // per layer, into state_
+    bool walk_backward_ = false;  // flips every step (Layer::step)
 };
 
 }  // namespace gru_infer
