@@ -11,6 +11,12 @@
 
 namespace gru_infer {
 
+#ifndef GRU_INFER_FUSED_INPUT_MAX
+#define GRU_INFER_FUSED_INPUT_MAX 16
+#endif
+// Sequences with at most this many input features skip the separate input projection (forward).
+constexpr std::size_t kFusedInputMax = GRU_INFER_FUSED_INPUT_MAX;
+
 void GruConfig::validate() const {
     if (input_size == 0 || hidden_size == 0)
         throw InvalidArgument("GRU sizes must be positive, got input_size=" +
@@ -100,9 +106,11 @@ std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
 }
 
 void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles) const {
+                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles,
+                         bool raw_input) const {
     const std::size_t H = cfg_.hidden_size;
     if (!uses_packed_kernels()) {
+        if (raw_input) throw InvalidArgument("GRU generic path: inputs must be projected first");
         if (ldh != H || ldo != H) throw InvalidArgument("GRU generic path: state rows must be contiguous");
         if (h_out != h) std::memcpy(h_out, h, rows * H * sizeof(float));
         update(w_[d], rows, xp, xp_stride, h_out, scratch);
@@ -111,7 +119,8 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
     const PackedGru& p = packed_[d];
     GruStepArgs a;
     a.rows = rows; a.input = cfg_.input_size; a.hidden = H;
-    a.xp = xp; a.ldxp = xp_stride;
+    if (raw_input) { a.x = xp; a.ldx = xp_stride; }
+    else { a.xp = xp; a.ldxp = xp_stride; }
     a.h = h; a.ldh = ldh; a.h_out = h_out; a.ldo = ldo;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
     a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch; a.reverse_tiles = reverse_tiles;
@@ -170,8 +179,8 @@ void GruLayer::update(const GruWeights& w, std::size_t rows, const float* xp, st
 
 void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T,
                              const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
-                             std::size_t y_stride) const {
-    const std::size_t H = cfg_.hidden_size, G = xp_row_floats();
+                             std::size_t y_stride, bool raw_input) const {
+    const std::size_t H = cfg_.hidden_size, G = raw_input ? cfg_.input_size : xp_row_floats();
     // Two state buffers (a kernel reads one and writes the other), gathered rows and scratch.
     AlignedBuffer h2(B * H), hg(B * H), hg2(B * H), xg(B * G), scratch(step_rows_scratch(B));
     float* cur = h;
@@ -197,7 +206,8 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         for (std::size_t s = 0; s < steps; ++s) {
             const std::size_t t = reverse ? len(0) - 1 - s : s;
             float* out = y_dir + (out_in_processing_order ? s : t) * y_stride;
-            step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1);
+            step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1,
+                      raw_input);
             prev = out;
             ld_prev = T * y_stride;
         }
@@ -208,7 +218,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
     for (std::size_t s = 0; s < steps; ++s) {
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
-            step_rows(d, B, xp + t * G, T * G, cur, next, scratch.data(), s % 2 == 1);
+            step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input);
             std::swap(cur, next);
             for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
             continue;
@@ -221,7 +231,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             std::memcpy(xg.data() + n * G, xp + (b * T + t) * G, G * sizeof(float));
             ++n;
         }
-        step_rows(d, n, xg.data(), G, hg.data(), hg2.data(), scratch.data());
+        step_rows(d, n, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input);
         n = 0;
         for (std::size_t b = 0; b < B; ++b) {
             if (s >= len(b)) continue;
@@ -260,9 +270,13 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     if (cfg_.return_sequences && ctx.lengths)  // outputs past a sequence's end stay zero
         std::memset(y, 0, B * T * output_size() * sizeof(float));
 
+    // A few input features (a sensor, audio samples): their products cost less inside the step
+    // kernel than a separate projection pass and its (B, T, 3H) buffer. Batches of 4+ rows run
+    // their steps as a GEMM, which wants the projection.
+    const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < 4;
     auto direction = [&](std::size_t d) {
-        AlignedBuffer xp = AlignedBuffer::uninitialized(B * T * xp_row_floats());
-        project_inputs(d, x, B * T, xp.data());
+        AlignedBuffer xp = AlignedBuffer::uninitialized(raw_input ? 0 : B * T * xp_row_floats());
+        if (!raw_input) project_inputs(d, x, B * T, xp.data());
         const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
         float* y_dir = nullptr;
         std::size_t y_stride = H;
@@ -270,7 +284,8 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
             if (concat) { y_dir = y + d * H; y_stride = D * H; }
             else y_dir = seq_out.data() + d * B * T * H;
         }
-        run_direction(d, xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride);
+        run_direction(d, raw_input ? x : xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride,
+                      raw_input);
     };
     // The two directions are independent: run them on two threads when the work pays for it.
     const double work = 6.0 * B * T * (cfg_.input_size + H) * H;

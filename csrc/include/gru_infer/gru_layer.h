@@ -92,15 +92,18 @@ private:
     // reverse_tiles: see GruStepArgs (run_direction alternates it from step to step).
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
                    float* h_out, float* scratch, bool reverse_tiles = false) const {
-        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, reverse_tiles);
+        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, reverse_tiles, false);
     }
-    // The same with row strides for h and h_out (other than hidden_size only on the packed path).
+    // The same with row strides for h and h_out, and raw_input: xp holds the unprojected inputs
+    // (input_size per row), multiplied in by the step kernel. Both only on the packed path.
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                   std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles) const;
+                   std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles,
+                   bool raw_input) const;
     std::size_t step_rows_scratch(std::size_t rows) const;
-    // One direction over whole sequences; the final state ends in h (B, H).
+    // One direction over whole sequences; the final state ends in h (B, H). raw_input: xp is the
+    // (B, T, input_size) input itself (see step_rows).
     void run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T, const std::int64_t* lengths,
-                       bool reverse, float* h, float* y_dir, std::size_t y_stride) const;
+                       bool reverse, float* h, float* y_dir, std::size_t y_stride, bool raw_input) const;
     // Generic path: one in-place recurrent update, rec is (rows, 4H) scratch.
     void update(const GruWeights& w, std::size_t rows, const float* xp, std::size_t xp_stride,
                 float* h, float* rec) const;
