@@ -31,7 +31,7 @@ PackedGru pack_gru(const GruWeights& wt, std::size_t I, std::size_t H) {
     p.hidden = H;
     p.tiles = (H + kTile - 1) / kTile;
     p.tile_stride = (I + H) * kTileRow;
-    p.w.resize(p.tiles * p.tile_stride);
+    p.w = AlignedBuffer::weights(p.tiles * p.tile_stride);
     p.bx.resize(p.tiles * kTileRow);
     p.bh.resize(p.tiles * kTileRow);
     for_each_weight(wt, p, I, H, [](const float& plain, float& packed) { packed = plain; });

@@ -7,17 +7,22 @@
 #include <cstring>
 #include <new>
 #include <utility>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace gru_infer {
 
 constexpr std::size_t kAlignment = 64;
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
 
 class AlignedBuffer {
 public:
     AlignedBuffer() = default;
     explicit AlignedBuffer(std::size_t n) { resize(n); }
+    // A copy of n floats (weights read from a file, or another buffer), on huge pages if large.
     AlignedBuffer(const float* src, std::size_t n) {
-        resize(n);
+        allocate(n, true);
         if (n) std::memcpy(data_, src, n * sizeof(float));
     }
     AlignedBuffer(const AlignedBuffer& o) : AlignedBuffer(o.data_, o.size_) {}
@@ -38,13 +43,21 @@ public:
     // n floats left unwritten: work space that is filled before it is read (no zero-fill pass).
     static AlignedBuffer uninitialized(std::size_t n) {
         AlignedBuffer b;
-        b.allocate(n);
+        b.allocate(n, false);
+        return b;
+    }
+
+    // n zeros for weights that live as long as the model: on huge pages if large (allocate).
+    static AlignedBuffer weights(std::size_t n) {
+        AlignedBuffer b;
+        b.allocate(n, true);
+        if (n) std::memset(b.data_, 0, n * sizeof(float));
         return b;
     }
 
     // Zero-filled; contents are not preserved.
     void resize(std::size_t n) {
-        allocate(n);
+        allocate(n, false);
         if (n) std::memset(data_, 0, n * sizeof(float));
     }
     void swap(AlignedBuffer& o) noexcept {
@@ -60,12 +73,21 @@ public:
     const float& operator[](std::size_t i) const { return data_[i]; }
 
 private:
-    void allocate(std::size_t n) {
+    void allocate(std::size_t n, bool long_lived) {
         release();
         if (n == 0) return;
-        const std::size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
-        data_ = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
+        // Large long-lived buffers (the weights of a big layer) start on a 2 MB boundary and ask
+        // Linux for huge pages: a step streams all of its weights, and with 4 KB pages a 12 MB
+        // matrix costs a TLB miss every 4 KB. Not for per-call work space: a fresh huge page is
+        // zeroed by the kernel on first touch, which costs more than it saves there (measured).
+        const bool huge = long_lived && n * sizeof(float) >= kHugePage;
+        const std::size_t align = huge ? kHugePage : kAlignment;
+        const std::size_t bytes = (n * sizeof(float) + align - 1) / align * align;
+        data_ = static_cast<float*>(std::aligned_alloc(align, bytes));
         if (!data_) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (huge) madvise(data_, bytes, MADV_HUGEPAGE);  // a hint: no huge pages is fine too
+#endif
         size_ = n;
         owned_ = true;
     }
