@@ -31,10 +31,12 @@ inline __m256 keep_nan(__m256 result, __m256 x) {
     return _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
+// The clamps take x as their second operand, which min/max return when it is NaN: NaN flows
+// through exp and the division, so NaN in gives NaN out with no extra test (also in tanh).
 inline __m256 sigmoid(__m256 x) {
-    const __m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(87.0f));
-    const __m256 e = exp_clamped(_mm256_sub_ps(_mm256_setzero_ps(), c));
-    return keep_nan(_mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e)), x);
+    const __m256 c = _mm256_min_ps(_mm256_set1_ps(87.0f), _mm256_max_ps(_mm256_set1_ps(-88.0f), x));
+    const __m256 e = exp_clamped(_mm256_xor_ps(c, _mm256_set1_ps(-0.0f)));
+    return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
 // |x| < 0.625: x + x^3 P(x^2) (least-squares fit, error 5e-8); else 1 - 2 / (e^{2|x|} + 1).
@@ -48,11 +50,11 @@ inline __m256 tanh(__m256 x) {
     p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.13332781195640564f));
     p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.333333283662796f));
     const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, u), p, x);
-    const __m256 e = exp_clamped(_mm256_min_ps(_mm256_add_ps(ax, ax), _mm256_set1_ps(20.0f)));
+    const __m256 e = exp_clamped(_mm256_min_ps(_mm256_set1_ps(20.0f), _mm256_add_ps(ax, ax)));
     const __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
                                      _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
     const __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
-    return keep_nan(_mm256_blendv_ps(_mm256_or_ps(big, sign), small, is_small), x);
+    return _mm256_blendv_ps(_mm256_or_ps(big, sign), small, is_small);  // NaN: not small, big is NaN
 }
 
 inline __m256 fast_tanh(__m256 x) {
