@@ -152,7 +152,7 @@ int main() {
         check_fast_mode_error(*k, rng);
         for (std::size_t M : {1, 2, 3, 4, 5, 9})
             for (std::size_t I : odd) check_gemm_packed(*k, rng, M, I, odd[(M * 7 + I) % 15]);
-        check_gemm_packed(*k, rng, 3, 600, 20);  // several K blocks
+        check_gemm_packed(*k, rng, 261, 2100, 20);  // several K blocks (1024 each) and M blocks (256)
         std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
         for (int i = 0; i < 300; ++i)
             check_gru_step(*k, rng, rows(rng), i % 10 == 0 ? 255 : size(rng), i % 15 == 0 ? 257 : size(rng), i % 2,
