@@ -12,14 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "vec_math_avx2.h"
+
 namespace gru_infer {
 namespace {
-
-// Lane mask for the last k % 8 values: lanes < rem are all-ones.
-inline __m256i tail_mask(std::size_t rem) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem)), idx);
-}
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -52,7 +48,7 @@ inline void tile(std::size_t K, const float* A, std::size_t lda, const float* B,
         }
     }
     if (k < K) {
-        const __m256i mask = tail_mask(K - k);
+        const __m256i mask = avx2::tail_mask(K - k);
         __m256 b[NR];
         for (int j = 0; j < NR; ++j) b[j] = _mm256_maskload_ps(B + j * ldb + k, mask);
         for (int i = 0; i < MR; ++i) {

@@ -27,12 +27,26 @@ struct Epilogue {
     __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::tanh(pre(v)); }
 };
 
-inline __m256 load_lanes(const float* p, std::size_t n, __m256i mask) {
-    return n >= kTile ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+// h_out = n + z (h - n) for the units of tile t in row m (the last tile masked to `hidden`).
+inline void update_state(const GruStepArgs& a, std::size_t m, std::size_t t, __m256 z, __m256 n) {
+    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+    const float* h = a.h + m * a.ldh + u0;
+    float* out = a.h_out + m * a.ldo + u0;
+    if (lanes >= kTile) {
+        const __m256 hv = _mm256_loadu_ps(h);
+        _mm256_storeu_ps(out, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, n), n));
+    } else {
+        const __m256i mask = avx2::tail_mask(lanes);
+        const __m256 hv = _mm256_maskload_ps(h, mask);
+        _mm256_maskstore_ps(out, mask, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, n), n));
+    }
 }
-inline void store_lanes(float* p, __m256 v, std::size_t n, __m256i mask) {
-    if (n >= kTile) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, mask, v);
+
+// lbr gates of one tile from its pre-activations: z, r, the recurrent and the input part of n.
+inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, __m256 zp,
+                      __m256 rp, __m256 nrec, __m256 nx) {
+    const __m256 r = ep.f(rp);
+    update_state(a, m, t, ep.f(zp), ep.g(_mm256_fmadd_ps(r, nrec, nx)));
 }
 
 // acc[i][j][g] += v_i[k] * rows_j[k][g] over k < K: rows of NT tiles, MR input vectors.
@@ -98,20 +112,12 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
             acc[i][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
         }
     accumulate<MR, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden, 0);
-    for (int j = 0; j < NT; ++j) {
-        const std::size_t u0 = (t0 + j) * kTile, lanes = a.hidden - u0;
-        const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
-        for (int i = 0; i < MR; ++i) {
-            const __m256 z = ep.f(acc[i][j][0]), r = ep.f(acc[i][j][1]);
-            const __m256 n = ep.g(_mm256_fmadd_ps(r, acc[i][j][2], nx[i][j]));
-            const __m256 h = load_lanes(a.h + (m0 + i) * a.ldh + u0, lanes, mask);
-            store_lanes(a.h_out + (m0 + i) * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
-        }
-    }
+    for (int j = 0; j < NT; ++j)
+        for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t0 + j, acc[i][j][0], acc[i][j][1], acc[i][j][2], nx[i][j]);
 }
 
 // One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
-// input n}. The gates come later (lbr_gates), so that their long dependency chains (exp, division,
+// input n}. The gates come later (lbr_row), so that their long dependency chains (exp, division,
 // then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
 template <int NT>
 inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
@@ -134,14 +140,8 @@ inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, fl
         for (int g = 0; g < 3; ++g) _mm256_store_ps(pre[j][g], acc[0][j][g]);
 }
 
-// Gates of one tile from its pre-activations (z, r, recurrent n, input n).
 inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, const float (*p)[kTile]) {
-    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-    const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
-    const __m256 z = ep.f(_mm256_load_ps(p[0])), r = ep.f(_mm256_load_ps(p[1]));
-    const __m256 n = ep.g(_mm256_fmadd_ps(r, _mm256_load_ps(p[2]), _mm256_load_ps(p[3])));
-    const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
-    store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
+    lbr_gates(a, ep, m, t, _mm256_load_ps(p[0]), _mm256_load_ps(p[1]), _mm256_load_ps(p[2]), _mm256_load_ps(p[3]));
 }
 
 // Tiles in pairs, last to first when a.reverse_tiles is set; the gates of each pair run after the
@@ -192,8 +192,8 @@ inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
     accumulate<1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh,
                         a.ldh, a.hidden, 0);
     const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-    const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
-    const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
+    const __m256 h = lanes >= kTile ? _mm256_loadu_ps(a.h + m * a.ldh + u0)
+                                    : _mm256_maskload_ps(a.h + m * a.ldh + u0, avx2::tail_mask(lanes));
     _mm256_storeu_ps(z, ep.f(acc[0][0][0]));
     _mm256_storeu_ps(rh, _mm256_mul_ps(ep.f(acc[0][0][1]), h));  // masked-out lanes of h are 0
 }
@@ -223,13 +223,9 @@ void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
         for (std::size_t t = 0; t < tiles; ++t) {
             const float* g = rec + m * ld + t * kTileRow;
             const float* x = xp + m * ldxp + t * kTileRow;
-            const __m256 z = ep.f(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(g)));
-            const __m256 r = ep.f(_mm256_add_ps(_mm256_loadu_ps(x + 8), _mm256_loadu_ps(g + 8)));
-            const __m256 n = ep.g(_mm256_fmadd_ps(r, _mm256_loadu_ps(g + 16), _mm256_loadu_ps(x + 16)));
-            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-            const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
-            const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
-            store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n), lanes, mask);
+            lbr_gates(a, ep, m, t, _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(g)),
+                      _mm256_add_ps(_mm256_loadu_ps(x + 8), _mm256_loadu_ps(g + 8)), _mm256_loadu_ps(g + 16),
+                      _mm256_loadu_ps(x + 16));
         }
 }
 
@@ -258,12 +254,8 @@ void gru_cho_step_f32_avx2(const GruStepArgs& a) {
             __m256 acc[1][1][3];
             acc[0][0][2] = _mm256_load_ps(a.bh + t * kTileRow + 16);
             accumulate<1, 1, 1>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden, 2);
-            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-            const __m256i mask = avx2::tail_mask(lanes < kTile ? lanes : kTile);
-            const __m256 n = ep.g(_mm256_add_ps(acc[0][0][2], _mm256_loadu_ps(nx + u0)));
-            const __m256 h = load_lanes(a.h + m * a.ldh + u0, lanes, mask);
-            const __m256 zz = _mm256_loadu_ps(z + u0);
-            store_lanes(a.h_out + m * a.ldo + u0, _mm256_fmadd_ps(zz, _mm256_sub_ps(h, n), n), lanes, mask);
+            const std::size_t u0 = t * kTile;
+            update_state(a, m, t, _mm256_loadu_ps(z + u0), ep.g(_mm256_add_ps(acc[0][0][2], _mm256_loadu_ps(nx + u0))));
         }
     }
 }

@@ -1,6 +1,7 @@
 // Vector exp, sigmoid and tanh for AVX2 + FMA, exact to float rounding (max abs error below
-// 2e-7, tested on a dense grid in test_kernels.cpp), plus the fast rational mode of
-// kernels/scalar/fast_math.h. Include only from files compiled for AVX2 (see the pragma there).
+// 2e-7, tested on a dense grid in test_kernels.cpp), the fast rational mode of
+// kernels/scalar/fast_math.h, and the lane mask for vector tails. Include only from files
+// compiled for AVX2 (see the pragma there).
 #pragma once
 #include <immintrin.h>
 
