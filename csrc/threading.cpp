@@ -28,6 +28,8 @@ std::size_t get_num_threads() {
     return n ? n : default_threads();
 }
 
+bool inside_parallel_for() { return t_in_parallel; }
+
 void parallel_for(std::size_t tasks, std::size_t threads, const std::function<void(std::size_t)>& fn) {
     if (threads > tasks) threads = tasks;
     if (threads <= 1 || t_in_parallel) {

@@ -454,6 +454,19 @@ def test_thread_counts(threads, restore_threads, errors):
         check_gru_case(cfg, errors, f"threads {threads}")
 
 
+@pytest.mark.parametrize("lengths", [False, True])
+def test_batch_of_one_on_two_threads(lengths, restore_threads, errors):
+    """A batch of one with two threads: the input projection runs ahead on the second thread.
+    Parity with PyTorch, and the same bits as one thread."""
+    gru_infer.set_num_threads(2)
+    cfg = Cfg(4102, 64, 40, 2, False, True, 1, 800, True, True, lengths)  # 12 MFLOP of projection
+    model, x, h0, lens = check_gru_case(cfg, errors, "batch of one, 2 threads")
+    y2, hn2 = model.predict(x, h0=h0, lengths=lens, return_state=True)
+    gru_infer.set_num_threads(1)
+    y1, hn1 = model.predict(x, h0=h0, lengths=lens, return_state=True)
+    assert np.array_equal(y1, y2) and np.array_equal(hn1, hn2)
+
+
 def test_isas_listed_and_unknown_rejected(restore_isa):
     isas = gru_infer.available_isas()
     assert isas[0] == "scalar" and restore_isa in isas

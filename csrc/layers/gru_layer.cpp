@@ -7,6 +7,7 @@
 
 #include "gru_infer/error.h"
 #include "gru_infer/kernels.h"
+#include "gru_infer/projection_pipeline.h"
 #include "gru_infer/threading.h"
 
 namespace gru_infer {
@@ -177,7 +178,7 @@ void GruLayer::update(const GruWeights& w, std::size_t rows, const float* xp, st
 
 void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T,
                              const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
-                             std::size_t y_stride, bool raw_input) const {
+                             std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline) const {
     const std::size_t H = cfg_.hidden_size, G = raw_input ? cfg_.input_size : xp_row_floats();
     // Two state buffers (a kernel reads one and writes the other), gathered rows and scratch.
     AlignedBuffer h2(B * H), hg(B * H), hg2(B * H), xg(B * G), scratch(step_rows_scratch(B));
@@ -204,6 +205,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         for (std::size_t s = 0; s < steps; ++s) {
             const std::size_t t = reverse ? len(0) - 1 - s : s;
             float* out = y_dir + (out_in_processing_order ? s : t) * y_stride;
+            if (pipeline) pipeline->wait_for(s);
             step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1,
                       raw_input);
             prev = out;
@@ -216,6 +218,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
     for (std::size_t s = 0; s < steps; ++s) {
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
+            if (pipeline) pipeline->wait_for(s);
             step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input);
             std::swap(cur, next);
             for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
@@ -257,6 +260,21 @@ void merge(MergeMode mode, const float* a, const float* b, float* out, std::size
 
 }  // namespace
 
+namespace {
+
+// Projection FLOPs below which a second thread costs more than it saves (starting one takes tens of
+// microseconds; the GEMM runs at ~90 GFLOP/s).
+constexpr double kPipelineMinFlops = 8e6;
+
+// Steps per pipeline block: ~16 blocks, at least 16 steps (a GEMM of fewer rows loses speed), a
+// multiple of 4 (the GEMM micro-kernel's rows).
+std::size_t pipeline_block(std::size_t steps) {
+    const std::size_t b = (steps / 16 + 3) / 4 * 4;
+    return b < 16 ? 16 : b;
+}
+
+}  // namespace
+
 void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
                        const SequenceContext& ctx) const {
     const std::size_t H = cfg_.hidden_size, D = cfg_.num_directions();
@@ -272,9 +290,14 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     // kernel than a separate projection pass and its (B, T, 3H) buffer. Batches of 4+ rows run
     // their steps as a GEMM, which wants the projection.
     const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < 4;
+    // A batch of one cannot be split across threads: with a thread to spare, the input projection
+    // runs on it, block by block ahead of the steps (ProjectionPipeline), when there is enough
+    // projection work to pay for starting a thread. Same results bit for bit.
+    const std::size_t steps1 = B == 1 && ctx.lengths ? static_cast<std::size_t>(ctx.lengths[0]) : T;
+    const bool pipelined = !raw_input && B == 1 && uses_packed_kernels() && get_num_threads() >= 2 &&
+                           2.0 * steps1 * cfg_.input_size * 3 * H >= kPipelineMinFlops;
     auto direction = [&](std::size_t d) {
         AlignedBuffer xp = AlignedBuffer::uninitialized(raw_input ? 0 : B * T * xp_row_floats());
-        if (!raw_input) project_inputs(d, x, B * T, xp.data());
         const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
         float* y_dir = nullptr;
         std::size_t y_stride = H;
@@ -282,8 +305,24 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
             if (concat) { y_dir = y + d * H; y_stride = D * H; }
             else y_dir = seq_out.data() + d * B * T * H;
         }
-        run_direction(d, raw_input ? x : xp.data(), B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride,
-                      raw_input);
+        auto run = [&](const float* in, ProjectionPipeline* pipeline) {
+            run_direction(d, in, B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride, raw_input, pipeline);
+        };
+        if (raw_input) return run(x, nullptr);
+        // inside_parallel_for: the directions already run on two threads (or the batch was split).
+        if (!pipelined || inside_parallel_for()) {
+            project_inputs(d, x, B * T, xp.data());
+            return run(xp.data(), nullptr);
+        }
+        const std::size_t ld = xp_row_floats();
+        ProjectionPipeline pipeline(steps1, pipeline_block(steps1), [&](std::size_t s0, std::size_t s1) {
+            const std::size_t r0 = reverse ? steps1 - s1 : s0;  // rows of processing steps s0 .. s1 - 1
+            project_inputs(d, x + r0 * cfg_.input_size, s1 - s0, xp.data() + r0 * ld);
+        });
+        parallel_for(2, 2, [&](std::size_t task) {
+            if (task == 0) run(xp.data(), &pipeline);
+            else pipeline.produce();
+        });
     };
     // The two directions are independent: run them on two threads when the work pays for it.
     const double work = 6.0 * B * T * (cfg_.input_size + H) * H;

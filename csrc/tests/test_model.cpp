@@ -1,10 +1,13 @@
 // The GRU layer and model against a plain double-precision loop written from the equations,
 // for every ISA: both formulations, directions, lengths, h0; and the stream contract.
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "gru_infer/gru_infer.h"
+#include "gru_infer/projection_pipeline.h"
 #include "test_util.h"
 
 using namespace gru_infer;
@@ -27,7 +30,7 @@ void reference_gru(const GruConfig& c, const std::vector<GruWeights>& w, const f
             if (h0) for (std::size_t j = 0; j < H; ++j) h[j] = h0[(d * B + b) * H + j];
             const std::size_t len = lengths ? lengths[b] : T;
             for (std::size_t s = 0; s < len; ++s) {
-                const std::size_t t = d == 1 ? len - 1 - s : s;
+                const std::size_t t = d == 1 || c.direction == GruDirection::Reverse ? len - 1 - s : s;
                 const float* xt = x + (b * T + t) * I;
                 for (std::size_t j = 0; j < H; ++j) {
                     double a[3], rh[3];
@@ -132,6 +135,67 @@ void check_case(std::mt19937& rng, std::size_t I, std::size_t H, std::size_t B, 
     for (std::size_t i = 0; i < stream.state_floats(); ++i) CHECK(stream.state()[i] == 0.0f);
 }
 
+// Every block computed exactly once, and wait_for(s) returns only once step s is computed: with
+// a helper thread, and without one (the recurrence then computes every block itself).
+void check_projection_pipeline() {
+    for (std::size_t steps : {1, 3, 16, 17, 255})
+        for (std::size_t block : {1, 4, 16, 1000})
+            for (bool helper : {false, true}) {
+                std::vector<std::atomic<int>> computed(steps);
+                for (auto& c : computed) c.store(0);
+                ProjectionPipeline p(steps, block, [&](std::size_t s0, std::size_t s1) {
+                    for (std::size_t s = s0; s < s1; ++s) computed[s].fetch_add(1);
+                });
+                std::thread producer;
+                if (helper) producer = std::thread([&] { p.produce(); });
+                bool ready_in_time = true;
+                for (std::size_t s = 0; s < steps; ++s) {
+                    p.wait_for(s);
+                    ready_in_time = ready_in_time && computed[s].load() == 1;
+                }
+                if (helper) producer.join();
+                std::size_t once = 0;
+                for (auto& c : computed) once += c.load() == 1;
+                CHECK(ready_in_time);
+                CHECK(once == steps);
+            }
+    CHECK_THROWS(ProjectionPipeline(5, 0, [](std::size_t, std::size_t) {}), InvalidArgument);
+}
+
+// A batch of one with two threads: the projection runs ahead on the second one. Same outputs,
+// bit for bit, as one thread, and the reference's, in both directions, with and without lengths.
+void check_pipelined_predict(std::mt19937& rng) {
+    const std::size_t I = 64, H = 40, T = 800;  // 12 MFLOP of projection: above the threshold
+    for (GruDirection dir : {GruDirection::Forward, GruDirection::Reverse})
+        for (bool lbr : {true, false})
+            for (bool use_lengths : {false, true}) {
+                GruConfig c;
+                c.input_size = I; c.hidden_size = H; c.linear_before_reset = lbr; c.direction = dir;
+                auto model = std::make_shared<Model>();
+                auto w = random_weights(rng, c);
+                model->add(std::make_unique<GruLayer>(c, w));
+                auto x = test::random_vec(rng, T * I, 2.0f);
+                const std::int64_t length = T - 37;
+                std::vector<double> ref_y, ref_hn;
+                reference_gru(c, w, x.data(), 1, T, use_lengths ? &length : nullptr, nullptr, ref_y, ref_hn);
+                std::vector<float> y1(T * H), y2(T * H), hn1(H), hn2(H);
+                PredictRequest req;
+                req.batch = 1; req.steps = T; req.x = x.data(); req.lengths = use_lengths ? &length : nullptr;
+                set_num_threads(1);
+                req.y = y1.data(); req.hn = hn1.data();
+                model->predict(req);
+                set_num_threads(2);
+                req.y = y2.data(); req.hn = hn2.data();
+                model->predict(req);
+                CHECK(y1 == y2 && hn1 == hn2);
+                double err = 0;
+                for (std::size_t i = 0; i < y2.size(); ++i) err = std::fmax(err, std::fabs(y2[i] - ref_y[i]));
+                for (std::size_t i = 0; i < H; ++i) err = std::fmax(err, std::fabs(hn2[i] - ref_hn[i]));
+                CHECK(err < 2e-5);
+            }
+    set_num_threads(0);
+}
+
 }  // namespace
 
 int main() {
@@ -143,6 +207,8 @@ int main() {
                 for (int mask = 0; mask < 16; ++mask)
                     check_case(rng, I, H, 1 + rng() % 4, 1 + rng() % 9, mask & 1, mask & 2, mask & 4, mask & 8);
     }
+    check_projection_pipeline();
+    check_pipelined_predict(rng);
     // Chaining errors are caught when the model is built.
     Model m;
     GruConfig c;

@@ -14,6 +14,8 @@
 
 namespace gru_infer {
 
+class ProjectionPipeline;
+
 enum class GruDirection : std::uint32_t { Forward = 0, Reverse = 1, Bidirectional = 2 };
 enum class MergeMode : std::uint32_t { Concat = 0, Sum = 1, Mul = 2, Ave = 3 };
 
@@ -101,9 +103,11 @@ private:
                    bool raw_input) const;
     std::size_t step_rows_scratch(std::size_t rows) const;
     // One direction over whole sequences; the final state ends in h (B, H). raw_input: xp is the
-    // (B, T, input_size) input itself (see step_rows).
+    // (B, T, input_size) input itself (see step_rows). pipeline: xp is being filled by it (B = 1),
+    // each step waits for its row.
     void run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T, const std::int64_t* lengths,
-                       bool reverse, float* h, float* y_dir, std::size_t y_stride, bool raw_input) const;
+                       bool reverse, float* h, float* y_dir, std::size_t y_stride, bool raw_input,
+                       ProjectionPipeline* pipeline) const;
     // Generic path: one in-place recurrent update, rec is (rows, 4H) scratch.
     void update(const GruWeights& w, std::size_t rows, const float* xp, std::size_t xp_stride,
                 float* h, float* rec) const;

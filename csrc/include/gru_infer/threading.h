@@ -14,4 +14,7 @@ std::size_t get_num_threads();
 // all are done. An exception from any task is rethrown in the caller.
 void parallel_for(std::size_t tasks, std::size_t threads, const std::function<void(std::size_t)>& fn);
 
+// True inside a parallel_for task, where a nested parallel_for runs its tasks one after another.
+bool inside_parallel_for();
+
 }  // namespace gru_infer
