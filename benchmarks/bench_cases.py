@@ -32,3 +32,4 @@ CASES = [
 ]
 
 FRAMEWORKS = ["gru_infer", "torch", "onnxruntime"]
+TWO_THREADS = "gru_infer, 2 threads"  # extra rows: a batch of one with the projection on a second thread

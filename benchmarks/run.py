@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_cases import CASES
+from bench_cases import CASES, TWO_THREADS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -67,6 +67,21 @@ def speedups(runs: list):
     return rows
 
 
+def two_thread_rows(runs: list):
+    """Per case timed with TWO_THREADS too: (case, ours on 1 thread, ours on 2, x vs 1 thread, x vs ORT on 1),
+    medians over runs of each run's values."""
+    rows = []
+    for case in CASES:
+        try:
+            per_run = [[med[case.name, f] for f in ("gru_infer", TWO_THREADS, "onnxruntime")] for med in runs]
+        except KeyError:
+            continue
+        one, two, ox = (statistics.median(col) for col in zip(*per_run))
+        rows.append((case, one, two, statistics.median([a / b for a, b, _ in per_run]),
+                     statistics.median([c / b for _, b, c in per_run])))
+    return rows
+
+
 def machine_lines(data: dict, quick: bool) -> list:
     info = data["machine_info"]["gru_infer_bench"]
     v, t = info["versions"], info["threads"]
@@ -85,7 +100,7 @@ def machine_lines(data: dict, quick: bool) -> list:
     ]
 
 
-def write_markdown(data: dict, rows, quick: bool, n_runs: int, path: Path) -> None:
+def write_markdown(data: dict, rows, two_rows, quick: bool, n_runs: int, path: Path) -> None:
     def ratio(median, lo_hi):
         return f"{median:.2f}x" if n_runs == 1 else f"{median:.2f}x ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
 
@@ -108,6 +123,16 @@ def write_markdown(data: dict, rows, quick: bool, n_runs: int, path: Path) -> No
               "Times are per call: one streaming step from Python, or one whole predict call.",
               "The machine may be shared: compare the ratios (measured in the same run), not absolute times.",
               "", "![speed-up per case](speedup.png)", ""]
+    if two_rows:
+        lines += ["## gru_infer with 2 threads, batch of one", "",
+                  "Not part of the one-thread comparison above: the same predict calls with "
+                  "`set_num_threads(2)` (the default on a 2-core machine), where the input projection "
+                  "runs on the second thread ahead of the steps. onnxruntime is still on one thread.", "",
+                  "| case | gru_infer, 1 thread | gru_infer, 2 threads | x vs 1 thread | x vs ORT (1 thread) |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {case.name} | {fmt_time(one)} | {fmt_time(two)} | {gain:.2f}x | {vs_ort:.2f}x |"
+                  for case, one, two, gain, vs_ort in two_rows]
+        lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -165,7 +190,7 @@ def main() -> None:
     data = runs[-1]  # machine information and options: the last run's
     quick = data["benchmarks"][0]["options"]["max_time"] < 1.0  # QUICK's settings, also for --from-json
     rows = speedups([medians(d) for d in runs])
-    write_markdown(data, rows, quick, len(runs), HERE / "results.md")
+    write_markdown(data, rows, two_thread_rows([medians(d) for d in runs]), quick, len(runs), HERE / "results.md")
     write_chart(data, rows, quick, HERE / "speedup.png")
     print((HERE / "results.md").read_text(encoding="utf-8"))
 
