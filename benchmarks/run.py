@@ -50,18 +50,25 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
+def per_run(runs: list, case, frameworks) -> list:
+    """[[median of each framework] for each run] for one case, or [] if a run lacks one of them."""
+    try:
+        return [[med[case.name, f] for f in frameworks] for med in runs]
+    except KeyError:
+        return []
+
+
 def speedups(runs: list):
     """Per case: (case, ours, torch, ort, x vs ORT, x vs torch, ORT range, torch range), each the median
     over runs of that run's value (ratios are taken within a run); cases missing a framework are skipped."""
     rows = []
     for case in CASES:
-        try:
-            per_run = [[med[case.name, f] for f in ("gru_infer", "torch", "onnxruntime")] for med in runs]
-        except KeyError:
+        times = per_run(runs, case, ("gru_infer", "torch", "onnxruntime"))
+        if not times:
             continue
-        vs_ort = [ox / ours for ours, _, ox in per_run]
-        vs_pt = [pt / ours for ours, pt, _ in per_run]
-        ours, pt, ox = (statistics.median(col) for col in zip(*per_run))
+        vs_ort = [ox / ours for ours, _, ox in times]
+        vs_pt = [pt / ours for ours, pt, _ in times]
+        ours, pt, ox = (statistics.median(col) for col in zip(*times))
         rows.append((case, ours, pt, ox, statistics.median(vs_ort), statistics.median(vs_pt),
                      (min(vs_ort), max(vs_ort)), (min(vs_pt), max(vs_pt))))
     return rows
@@ -72,13 +79,12 @@ def two_thread_rows(runs: list):
     medians over runs of each run's values."""
     rows = []
     for case in CASES:
-        try:
-            per_run = [[med[case.name, f] for f in ("gru_infer", TWO_THREADS, "onnxruntime")] for med in runs]
-        except KeyError:
+        times = per_run(runs, case, ("gru_infer", TWO_THREADS, "onnxruntime"))
+        if not times:
             continue
-        one, two, ox = (statistics.median(col) for col in zip(*per_run))
-        rows.append((case, one, two, statistics.median([a / b for a, b, _ in per_run]),
-                     statistics.median([c / b for _, b, c in per_run])))
+        one, two, ox = (statistics.median(col) for col in zip(*times))
+        rows.append((case, one, two, statistics.median([a / b for a, b, _ in times]),
+                     statistics.median([c / b for _, b, c in times])))
     return rows
 
 

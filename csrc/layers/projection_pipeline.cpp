@@ -5,12 +5,19 @@
 #include "gru_infer/error.h"
 
 namespace gru_infer {
+namespace {
+
+std::size_t checked_block(std::size_t block) {
+    if (block == 0) throw InvalidArgument("projection pipeline: block must be at least 1 step");
+    return block;
+}
+
+}  // namespace
 
 ProjectionPipeline::ProjectionPipeline(std::size_t steps, std::size_t block,
                                        std::function<void(std::size_t, std::size_t)> project)
-    : steps_(steps), block_(block), blocks_(block ? (steps + block - 1) / block : 0), project_(std::move(project)),
-      done_(new std::atomic<bool>[blocks_ ? blocks_ : 1]) {
-    if (block == 0) throw InvalidArgument("projection pipeline: block must be at least 1 step");
+    : steps_(steps), block_(checked_block(block)), blocks_((steps + block - 1) / block), project_(std::move(project)),
+      done_(new std::atomic<bool>[blocks_]) {
     for (std::size_t b = 0; b < blocks_; ++b) done_[b].store(false, std::memory_order_relaxed);
 }
 
@@ -30,14 +37,12 @@ void ProjectionPipeline::produce() {
 
 void ProjectionPipeline::wait_for(std::size_t step) {
     const std::size_t b = step / block_;
-    if (b < ready_) return;
     while (!done_[b].load(std::memory_order_acquire)) {
         // Not done: compute the next unclaimed block ourselves (it is b or one before it), or,
         // when all up to b are claimed, wait for the thread that holds b.
         if (next_.load(std::memory_order_relaxed) <= b) compute_next();
         else std::this_thread::yield();
     }
-    ready_ = b + 1;
 }
 
 }  // namespace gru_infer

@@ -34,7 +34,6 @@ private:
     std::function<void(std::size_t, std::size_t)> project_;
     std::atomic<std::size_t> next_{0};
     std::unique_ptr<std::atomic<bool>[]> done_;
-    std::size_t ready_ = 0;  // recurrence side: blocks known to be done (0 .. ready_ - 1)
 };
 
 }  // namespace gru_infer
