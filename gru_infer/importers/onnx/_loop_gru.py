@@ -316,12 +316,18 @@ def _refusal(loop, why: str) -> OnnxImportError:
 
 def rewrite_gru_loops(model):
     """A copy of `model` in which every Loop that computes a Keras GRU is a GRU node (+ Squeezes);
-    the model itself if it has no Loop. Raises OnnxImportError for any other Loop."""
-    from onnx import helper, numpy_helper
-    if not any(n.op_type == "Loop" for n in model.graph.node):
-        return model
+    the model itself if it has no Loop. Raises OnnxImportError for any other Loop. One Loop at a
+    time, so that shape inference sees the GRU op (and its static time axis) of the loops before."""
+    while any(n.op_type == "Loop" for n in model.graph.node):
+        model = _rewrite_first_loop(model)
+    return model
+
+
+def _rewrite_first_loop(model):
+    from onnx import numpy_helper
     g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    static_steps = _leading_dims(model)
     producer = {o: n for n in g.node for o in n.output}
 
     def outer_const(name):
@@ -338,15 +344,16 @@ def rewrite_gru_loops(model):
         except (_Refused, KeyError, ValueError, IndexError):
             return None
 
-    new_nodes, new_inits = [], []
+    new_nodes, new_inits, done = [], [], False
     for node in g.node:
-        if node.op_type != "Loop":
+        if node.op_type != "Loop" or done:
             new_nodes.append(node)
             continue
         try:
-            new_nodes += _replace_loop(node, g, consts, outer_const, new_inits)
+            new_nodes += _replace_loop(node, g, consts, outer_const, new_inits, static_steps)
         except _Refused as e:
             raise _refusal(node, str(e)) from None
+        done = True
     out = type(model)()
     out.CopyFrom(model)
     del out.graph.node[:]
@@ -356,7 +363,7 @@ def rewrite_gru_loops(model):
     return out
 
 
-def _replace_loop(loop, g, consts, outer_const, new_inits):
+def _replace_loop(loop, g, consts, outer_const, new_inits, static_steps):
     from onnx import helper, numpy_helper
     body = _attrs(loop)["body"]
     n_carried = len(loop.input) - 2
@@ -417,6 +424,9 @@ def _replace_loop(loop, g, consts, outer_const, new_inits):
     if not seq_source or len(set(seq_source)) != 1:
         _refuse("it does not read one time step of one input sequence per iteration")
     X = seq_source[0]
+    if static_steps.get(X) != T:
+        _refuse(f"its {T} iterations are not provably the number of time steps of {X!r} "
+                f"(shape {static_steps.get(X, 'unknown')} along time)")
 
     prefix = loop.name.replace("/", "_") + "__gru"
     names = {k: f"{prefix}_{k}" for k in ("W", "R", "B", "Y", "Yh", "ax1", "ax0")}
@@ -521,6 +531,31 @@ def _is_step_count(ev: _Body, name: str, step_marker) -> bool:
     return False
 
 
+def _leading_dims(model) -> Dict[str, int]:
+    """{value name: its first dimension} for the outer graph's values whose first dimension is static."""
+    from onnx import shape_inference
+    try:
+        inferred = shape_inference.infer_shapes(model).graph
+    except Exception:  # shape inference is a help here, not a requirement: no shapes, no rewrite
+        return {}
+    out = {}
+    for vi in list(inferred.input) + list(inferred.value_info):
+        dims = vi.type.tensor_type.shape.dim
+        if dims and dims[0].HasField("dim_value"):
+            out[vi.name] = int(dims[0].dim_value)
+    return out
+
+
+def _reads(node) -> set:
+    """Every name a node reads, including the outer-scope names its subgraphs read."""
+    names = {i for i in node.input if i}
+    for a in node.attribute:
+        for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+            for n in sub.node:
+                names |= _reads(n)
+    return names
+
+
 def _prune(g) -> None:
     """Drop nodes whose outputs reach no graph output (the loop's shape and condition plumbing)."""
     needed = {o.name for o in g.output}
@@ -528,7 +563,7 @@ def _prune(g) -> None:
     for node in reversed(list(g.node)):
         if any(o in needed for o in node.output):
             keep.append(node)
-            needed.update(i for i in node.input if i)
+            needed.update(_reads(node))
     keep.reverse()
     del g.node[:]
     g.node.extend(keep)
