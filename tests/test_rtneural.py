@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import model_of
 
 import gru_infer
-from helpers import model_of
-from gru_infer.rtneural_import import layers_from_rtneural_json
+from gru_infer.importers.rtneural import layers_from_rtneural_json
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # keras + numpy 2

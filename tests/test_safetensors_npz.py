@@ -11,13 +11,12 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from helpers import check_roundtrip, model_of
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-import gru_infer
-from helpers import check_roundtrip, model_of
-from gru_infer.npz_import import layers_from_npz, read_npz
-from gru_infer.safetensors_reader import layers_from_safetensors, read_safetensors
+from gru_infer.importers.npz import layers_from_npz, read_npz
+from gru_infer.importers.safetensors import layers_from_safetensors, read_safetensors
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # keras + numpy 2
