@@ -10,9 +10,9 @@ Speed-ups are baseline median / our median, both measured in the same run. On a 
 run can catch a busy moment for one framework and not another: with --runs N each case reports the
 median of its N per-run ratios, and their range.
 """
-import statistics
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
