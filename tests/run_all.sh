@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: ruff (lint, configured in pyproject.toml), pytest (which also writes model files
-# for the C++ tests), then the C++ core built on its own with CMake and its ctest suite. Run from the repository root after
-# `pip install -e ".[test]"`.
+# for the C++ tests), then the C++ core built on its own with CMake and its ctest suite. Run from
+# the repository root after `pip install -e ".[test]"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRU_INFER_CPP_MODELS_DIR="$PWD/build/cpp_models"
