@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from helpers import check_roundtrip, model_of
+from helpers import assert_matches, model_of
 from torch import nn
 
 from gru_infer.importers._state_dict import layers_from_state_dict
@@ -130,11 +130,10 @@ def test_whole_model_file(tmp_path, errors):
     layers, info = load_torch_file(path)
     assert info["saved"] == "module" and info["modules"] == [("gru.", "GRU"), ("head.0.", "Linear"),
                                                              ("head.1.", "Linear")]
-    m = model_of(layers, info)
     x = torch.randn(3, 7, 3)
     with torch.no_grad():
-        errors.check("torch file: whole model (torch.save(model))", m.predict(x.numpy()), model(x).numpy(), TOL)
-    check_roundtrip(m, x.numpy(), tmp_path)
+        ref = model(x).numpy()
+    assert_matches(errors, "torch file: whole model (torch.save(model))", (layers, info), x.numpy(), ref, tmp_path)
 
 
 def test_torchscript_file(tmp_path, errors):
@@ -148,11 +147,10 @@ def test_torchscript_file(tmp_path, errors):
 
     layers, info = load_torch_file(path)
     assert info["modules"] == [("gru.", "GRU"), ("gru2.", "GRU"), ("dense.", "Linear")]
-    m = model_of(layers, info)
     x = torch.randn(2, 9, 1)
     with torch.no_grad():
-        errors.check("torch file: TorchScript (torch.jit.save)", m.predict(x.numpy()), model(x).numpy(), TOL)
-    check_roundtrip(m, x.numpy(), tmp_path)
+        ref = model(x).numpy()
+    assert_matches(errors, "torch file: TorchScript (torch.jit.save)", (layers, info), x.numpy(), ref, tmp_path)
 
 
 def test_state_dict_file_with_linear_head_and_several_grus(tmp_path, errors):
@@ -163,11 +161,10 @@ def test_state_dict_file_with_linear_head_and_several_grus(tmp_path, errors):
     layers, info = load_torch_file(path)
     assert info["saved"] == "state_dict" and info["batch_first"] is None
     assert any("activation" in a for a in info["assumed"]) and any("key" in a for a in info["assumed"])
-    m = model_of(layers, info)
     x = torch.randn(4, 11, 1)
     with torch.no_grad():
-        errors.check("torch file: state_dict GRU -> GRU -> Linear", m.predict(x.numpy()), model(x).numpy(), TOL)
-    check_roundtrip(m, x.numpy(), tmp_path)
+        ref = model(x).numpy()
+    assert_matches(errors, "torch file: state_dict GRU -> GRU -> Linear", (layers, info), x.numpy(), ref, tmp_path)
 
 
 def test_legacy_non_zip_file_uses_torch(tmp_path, errors):
