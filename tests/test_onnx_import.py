@@ -1,7 +1,7 @@
 """ONNX importer: the converted model against onnxruntime and PyTorch.
 
 Tolerance: onnxruntime's CPU GRU evaluates sigmoid and tanh with rational approximations
-(formats.md section 5, errors around 1e-6 against exact float32), so every comparison with it
+(docs/importers.md, ONNX: errors around 1e-6 against exact float32), so every comparison with it
 uses 1e-5 max abs; comparisons with torch use the same.
 """
 import io
