@@ -8,17 +8,17 @@
 Importing this package never imports torch, onnx or keras: each importer imports its
 framework only when it is used.
 """
-from importlib import metadata as _metadata
-
-from ._core import active_isa, available_isas, get_num_threads, set_isa, set_num_threads
+from ._core import (
+    __version__,  # pyproject.toml's [project] version, compiled in by setup.py (VERSION_INFO)
+    active_isa,
+    available_isas,
+    get_num_threads,
+    set_isa,
+    set_num_threads,
+)
 from .errors import ModelFormatError, UnsupportedModelError
 from .loading import from_torch, load
 from .model import Model, Stream
-
-try:
-    __version__ = _metadata.version("gru_infer")  # pyproject.toml's [project] version, as installed
-except _metadata.PackageNotFoundError:  # not installed (e.g. extensions built in place): the C++ module's copy
-    from ._core import __version__
 
 __all__ = [
     "Model", "Stream", "ModelFormatError", "UnsupportedModelError", "load", "from_torch", "set_isa", "active_isa",

@@ -8,14 +8,19 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from .importers import FORMATS, detect_format, importer
 from .model import Model
 
-__all__ = ["load", "from_torch", "detect_format", "FORMATS"]
+__all__ = ["load", "from_torch", "detect_format"]
+
+
+def detect_format(path: str) -> str:
+    """The format of a model file, from its content (first bytes, zip member names), never its name."""
+    from . import importers  # imported on first use: `import gru_infer` stays light
+    return importers.detect_format(path)
 
 
 def load(path: Union[str, os.PathLike], format: Optional[str] = None) -> Model:
-    """Load a model file of any supported format (see FORMATS), recognised by its content.
+    """Load a model file of any supported format (`gru_infer.importers.FORMATS`), recognised by its content.
 
     `format` forces one format instead of detecting it. The model's `info` says where it came from
     and what the importer had to assume (e.g. activations a weights-only file cannot store).
@@ -23,8 +28,9 @@ def load(path: Union[str, os.PathLike], format: Optional[str] = None) -> Model:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
-    fmt = format or detect_format(path)
-    layers, info = importer(fmt).read(path)
+    from . import importers
+    fmt = format or importers.detect_format(path)
+    layers, info = importers.importer(fmt).read(path)
     if isinstance(layers, Model):  # the native format: the core loaded the file itself
         model = layers
         model.info = {**info, "format": fmt}

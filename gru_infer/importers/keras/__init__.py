@@ -1,18 +1,18 @@
 """Keras model and weights files (.keras zip, .h5 model, .weights.h5), read without Keras or TensorFlow.
 
-See `_reader` for what is read, assumed and refused.
+What is read, assumed and refused: `_reader` (its docstring) and docs/importers.md. The reader is
+imported on first use, so that recognising a file costs nothing more than this module.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
 from .._zip import zip_members
-from ._reader import layers_from_keras
-from ._weights import HDF5_MAGIC
 
 FORMAT = "keras"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first 8 bytes of every HDF5 file (.h5 and .weights.h5)
 
-__all__ = ["FORMAT", "sniff", "read", "layers_from_keras"]
+__all__ = ["FORMAT", "HDF5_MAGIC", "sniff", "read"]
 
 
 def sniff(head: bytes, path: str) -> bool:
@@ -24,4 +24,6 @@ def sniff(head: bytes, path: str) -> bool:
 
 
 def read(path, **options) -> Tuple[list, Dict[str, Any]]:
+    """`_reader.layers_from_keras(path)`: (layers, info)."""
+    from ._reader import layers_from_keras
     return layers_from_keras(path, **options)

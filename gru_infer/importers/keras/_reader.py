@@ -54,6 +54,7 @@ import zlib
 from typing import Any, Dict, List, Tuple
 
 from ...errors import UnsupportedModelError
+from . import HDF5_MAGIC
 from ._config import (
     KerasLayer,
     dtype_name,
@@ -64,7 +65,6 @@ from ._config import (
 from ._convert import convert
 from ._infer import infer_from_keras3_tree, infer_from_legacy_weights
 from ._weights import (
-    HDF5_MAGIC,
     KERAS3_VARS,
     Weight,
     keras3_vars,

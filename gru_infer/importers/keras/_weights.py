@@ -24,7 +24,6 @@ from ..._optional import require
 H5_ERRORS = (OSError, KeyError, RuntimeError, TypeError, ValueError)
 
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first 8 bytes of every HDF5 file (.h5 and .weights.h5)
 
 
 def open_h5(source, label: str):

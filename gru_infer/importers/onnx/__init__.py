@@ -1,16 +1,16 @@
 """ONNX models (a GRU operator graph plus the ops exporters put around it), read with the onnx package.
 
-See `_reader` for the info keys and `_walker` for how the graph is interpreted.
+`_reader` reads the file (its docstring lists the info keys), `_walker` interprets the graph; see
+also docs/importers.md. They are imported on first use, so that recognising a file costs nothing
+more than this module.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from ._reader import OnnxImportError, layers_from_onnx, load_onnx_model
-
 FORMAT = "onnx"
 
-__all__ = ["FORMAT", "sniff", "read", "layers_from_onnx", "load_onnx_model", "OnnxImportError"]
+__all__ = ["FORMAT", "sniff", "read"]
 
 
 def sniff(head: bytes, path: str) -> bool:
@@ -19,4 +19,6 @@ def sniff(head: bytes, path: str) -> bool:
 
 
 def read(source, **options) -> Tuple[list, Dict[str, Any]]:
+    """`_reader.layers_from_onnx(source)`: (layers, info); source a path, bytes or an onnx.ModelProto."""
+    from ._reader import layers_from_onnx
     return layers_from_onnx(source, **options)
