@@ -1,5 +1,6 @@
 """The version has one home, pyproject.toml's [project] version: the package, the C++ extension and
 the CMake build of the core all report it."""
+import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -18,8 +19,9 @@ def pyproject_version():
 
 
 def test_package_and_extension_report_the_pyproject_version():
-    assert gru_infer.__version__ == pyproject_version()
-    assert _core.__version__ == gru_infer.__version__  # VERSION_INFO, passed by setup.py
+    assert _core.__version__ == pyproject_version()  # VERSION_INFO, passed by setup.py at build time
+    assert gru_infer.__version__ == _core.__version__
+    assert importlib.metadata.version("gru_infer") == gru_infer.__version__  # the installed metadata
 
 
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed (pip install cmake)")
