@@ -91,3 +91,22 @@ def test_safetensors_whose_header_length_reads_like_a_pickle_is_safetensors(tmp_
     with torch.no_grad():
         ref = gru(torch.from_numpy(x).transpose(0, 1))[0].transpose(0, 1).numpy()
     np.testing.assert_allclose(model.predict(x), ref, atol=1e-5)
+
+
+def test_one_error_hierarchy(tmp_path):
+    from gru_infer import _core, errors
+    assert gru_infer.ModelFormatError is errors.ModelFormatError is _core.ModelFormatError  # the C++ one
+    assert issubclass(gru_infer.ModelFormatError, ValueError)
+    assert issubclass(gru_infer.UnsupportedModelError, ValueError)
+    assert issubclass(errors.OnnxImportError, gru_infer.UnsupportedModelError)
+    bad = tmp_path / "bad.gru"
+    bad.write_bytes(b"GRUINFER" + b"\0" * 8)
+    with pytest.raises(gru_infer.ModelFormatError):
+        gru_infer.load(bad)
+
+
+def test_optional_import_names_the_extra(monkeypatch):
+    from gru_infer._optional import require
+    monkeypatch.setitem(sys.modules, "h5py", None)  # `import h5py` now fails
+    with pytest.raises(ImportError, match=r'pip install "gru_infer\[keras\]"'):
+        require("h5py")

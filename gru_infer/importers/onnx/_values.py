@@ -1,6 +1,16 @@
 """The symbolic values the ONNX graph walker (`_walker`) gives to tensors, and small helpers.
 
-See `_walker`'s docstring for what each value stands for.
+Every tensor of the graph is given a symbolic value instead of numbers:
+
+- `Const`: a known array (initializers, Constant nodes, and any node whose inputs are all known,
+  evaluated with onnx's reference evaluator, e.g. the opset-7 exporter slicing raw weights).
+- `ShapeVec`: an integer vector computed from `Shape` (entries are ints or the symbolic batch/time
+  axes), as used by exporters to build Reshape targets and zero initial states.
+- `Zeros`: an all-zero tensor whose shape depends on the input (Expand / ConstantOfShape of 0).
+- `Chain`: data computed from the model input. It carries the layers that compute it (a tuple of
+  layer specs) and its axes, each labelled batch, time, GRU direction, hidden, features, ...
+- `StateRows`: rows picked out of GRU final states (Y_h), e.g. PyTorch's h_n and h_n[-1].
+- `StateIn` / `LengthsIn`: the graph inputs that feed GRU initial_h and sequence_lens.
 """
 from __future__ import annotations
 

@@ -1,20 +1,9 @@
 """Symbolic interpretation of an ONNX graph into the layer list of `gru_infer.layers`.
 
-Every tensor of the graph is given a symbolic value instead of numbers:
-
-- `Const`: a known array (initializers, Constant nodes, and any node whose inputs are all known,
-  evaluated with onnx's reference evaluator, e.g. the opset-7 exporter slicing raw weights).
-- `ShapeVec`: an integer vector computed from `Shape` (entries are ints or the symbolic batch/time
-  axes), as used by exporters to build Reshape targets and zero initial states.
-- `Zeros`: an all-zero tensor whose shape depends on the input (Expand / ConstantOfShape of 0).
-- `Chain`: data computed from the model input. It carries the layers that compute it (a tuple of
-  layer specs) and its axes, each labelled batch, time, GRU direction, hidden, features, ...
-- `StateRows`: rows picked out of GRU final states (Y_h), e.g. PyTorch's h_n and h_n[-1].
-- `StateIn` / `LengthsIn`: the graph inputs that feed GRU initial_h and sequence_lens.
-
-Nodes map onto layers (GRU, Gemm/MatMul+Add -> Dense, activations, last-step selection) or only
-move axes (Transpose, Squeeze, Reshape, ...); anything that has no exact equivalent raises
-ValueError naming the op type and the node.
+Every tensor of the graph gets a symbolic value (`_values`: Const, ShapeVec, Zeros, Chain, ...)
+instead of numbers. Nodes map onto layers (GRU, Gemm/MatMul+Add -> Dense, activations, last-step
+selection) or only move axes (Transpose, Squeeze, Reshape, ...); anything that has no exact
+equivalent raises OnnxImportError naming the op type and the node.
 """
 from __future__ import annotations
 
@@ -53,9 +42,6 @@ _FLOAT_TYPES = {1, 10, 11, 16}
 _SHAPE_OPS = {"Identity", "Cast", "Gather", "Concat", "Unsqueeze", "Squeeze", "Reshape", "Slice",
               "Mul", "Add", "Sub", "Div"}
 
-
-# ----------------------------------------------------------------------------------------------
-# The walker
 
 class GraphWalker:
     """Interprets one ModelProto; `run()` returns (layers, info)."""
