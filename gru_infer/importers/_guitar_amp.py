@@ -28,36 +28,36 @@ def is_simple_rnn(model) -> bool:
     return isinstance(model, dict) and isinstance(model.get("model_data"), dict)
 
 
-def _int(md: dict, key: str, where: str, minimum: int = 0) -> int:
+def _int(md: dict, key: str, minimum: int = 0) -> int:
     v = md.get(key)
     if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-        raise ValueError(f"{where}: model_data[{key!r}] must be an integer >= {minimum}, got {v!r}")
+        raise ValueError(f"model_data[{key!r}] must be an integer >= {minimum}, got {v!r}")
     return v
 
 
-def layers_from_simple_rnn(model: dict, where: str) -> Tuple[list, Dict[str, Any]]:
+def layers_from_simple_rnn(model: dict) -> Tuple[list, Dict[str, Any]]:
     """GRU (time-major nn.GRU, any depth) -> Linear -> + x[..., :skip], from a SimpleRNN JSON object."""
     md = model["model_data"]
     kind, unit = md.get("model"), md.get("unit_type")
     if kind != "SimpleRNN":
-        raise UnsupportedModelError(f"{where}: model_data['model'] is {kind!r}; only Automated-GuitarAmpModelling's "
+        raise UnsupportedModelError(f"model_data['model'] is {kind!r}; only Automated-GuitarAmpModelling's "
                                     f"'SimpleRNN' (a recurrent unit, a Linear layer and a skip) is read")
     if unit != "GRU":
-        raise UnsupportedModelError(f"{where}: layer 'rec' is a {unit!r} (model_data['unit_type']); gru_infer runs "
+        raise UnsupportedModelError(f"layer 'rec' is a {unit!r} (model_data['unit_type']); gru_infer runs "
                                     f"GRU networks only")
     sd = model.get("state_dict")
     if not isinstance(sd, dict) or not sd:
-        raise ValueError(f"{where}: 'model_data' without a 'state_dict': the file holds no weights (it was saved "
+        raise ValueError(f"'model_data' without a 'state_dict': the file holds no weights (it was saved "
                          f"with save_state=False)")
-    I, O, H = (_int(md, k, where, 1) for k in ("input_size", "output_size", "hidden_size"))
-    L, skip = _int(md, "num_layers", where, 1), _int(md, "skip", where, 0)
+    I, O, H = (_int(md, k, 1) for k in ("input_size", "output_size", "hidden_size"))
+    L, skip = _int(md, "num_layers", 1), _int(md, "skip", 0)
     bias = bool(md.get("bias_fl", True))
     tensors = {}
     for key, value in sd.items():
         try:
             tensors[key] = to_f32(np.asarray(value, dtype=np.float64), key)
         except (ValueError, TypeError):
-            raise ValueError(f"{where}: state_dict[{key!r}]: expected a rectangular nested list of numbers") from None
+            raise ValueError(f"state_dict[{key!r}]: expected a rectangular nested list of numbers") from None
     expected = {}
     for k in range(L):
         expected[f"rec.weight_ih_l{k}"] = (3 * H, I if k == 0 else H)
@@ -69,24 +69,24 @@ def layers_from_simple_rnn(model: dict, where: str) -> Tuple[list, Dict[str, Any
         expected["lin.bias"] = (O,)
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if found != expected:
-        raise ValueError(f"{where}: state_dict does not match model_data {dict((k, md.get(k)) for k in SIMPLE_RNN_KEYS)}: "
+        raise ValueError(f"state_dict does not match model_data {dict((k, md.get(k)) for k in SIMPLE_RNN_KEYS)}: "
                          f"expected tensors {expected}, found {found}")
     params = {k[len("rec."):]: v for k, v in tensors.items() if k.startswith("rec.")}
     layers: list = gru_stack(params, L, False, bias, I, H)
     layers.append(Dense(tensors["lin.weight"], tensors.get("lin.bias")))
     if skip:
         if skip > I:
-            raise ValueError(f"{where}: skip={skip} adds {skip} input features, but the input has {I}")
+            raise ValueError(f"skip={skip} adds {skip} input features, but the input has {I}")
         if skip != O:
             raise UnsupportedModelError(
-                f"{where}: skip={skip} with output_size={O}: the module adds x[..., :{skip}] to an output of "
+                f"skip={skip} with output_size={O}: the module adds x[..., :{skip}] to an output of "
                 f"{O} features (broadcasting); only skip equal to output_size (or skip=0) is supported")
         layers.append(InputSkip(0))
     info = {"form": "simple_rnn", "model_data": dict(md), "skip": skip, "assumed": []}
     return layers, info
 
 
-def aida_tail(model: dict, layers: list, where: str) -> Tuple[list, Dict[str, Any]]:
+def aida_tail(model: dict, layers: list) -> Tuple[list, Dict[str, Any]]:
     """Append AIDA-X's output gain and input skip to an RTNeural layer list; info about them."""
     info: Dict[str, Any] = {}
     meta = {k: model[k] for k in AIDA_METADATA_KEYS if k in model}
@@ -96,16 +96,16 @@ def aida_tail(model: dict, layers: list, where: str) -> Tuple[list, Dict[str, An
     in_skip = model.get("in_skip", 0)
     if gain_db is not None:
         if not isinstance(gain_db, (int, float)) or isinstance(gain_db, bool) or not np.isfinite(gain_db):
-            raise ValueError(f"{where}: 'out_gain' must be a number of dB, got {gain_db!r}")
+            raise ValueError(f"'out_gain' must be a number of dB, got {gain_db!r}")
         gain = 10.0 ** (float(gain_db) / 20.0) if gain_db > -90 else 0.0  # AIDA-X's DB_CO
         width = _output_width(layers)
         layers = layers + [Affine(np.full(width, gain, np.float32), np.zeros(width, np.float32))]
         info["out_gain_db"] = float(gain_db)
     if in_skip not in (0, 1, False, True):
-        raise UnsupportedModelError(f"{where}: in_skip={in_skip!r}; AIDA-X defines 0 and 1 only")
+        raise UnsupportedModelError(f"in_skip={in_skip!r}; AIDA-X defines 0 and 1 only")
     if in_skip:
         if _output_width(layers) != 1:
-            raise UnsupportedModelError(f"{where}: in_skip=1 on a model with {_output_width(layers)} outputs; "
+            raise UnsupportedModelError(f"in_skip=1 on a model with {_output_width(layers)} outputs; "
                                         f"AIDA-X adds the input sample to a single output")
         layers = layers + [InputSkip(0)]
         info["in_skip"] = 1
