@@ -7,13 +7,13 @@ equivalent raises OnnxImportError naming the op type and the node.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from ...errors import OnnxImportError
-from ...layers import GRU, Activation, ActivationLayer, Dense, Embedding, GRUDirection, LastStep
+from ...layers import GRU, Activation, ActivationLayer, Affine, Dense, Embedding, GRUDirection, LastStep
 from ._values import (
     Axis,
     Chain,
@@ -43,6 +43,17 @@ _SHAPE_OPS = {"Identity", "Cast", "Gather", "Concat", "Unsqueeze", "Squeeze", "R
               "Mul", "Add", "Sub", "Div"}
 
 
+@dataclass(frozen=True)
+class _GeluStep:
+    """Part of GELU's Erf decomposition applied to the chain x."""
+    x: Chain
+    stage: str
+
+
+def _same_chain(a: Chain, b: Chain) -> bool:
+    return a.axes == b.axes and len(a.layers) == len(b.layers) and all(p is q for p, q in zip(a.layers, b.layers))
+
+
 class GraphWalker:
     """Interprets one ModelProto; `run()` returns (layers, info)."""
 
@@ -54,17 +65,22 @@ class GraphWalker:
         self.binding: Dict[str, str] = {}       # 'in0'/'in1' -> 'B'/'T'
         self.gru_meta: Dict[int, GRUMeta] = {}  # id(GRU spec) -> where its h0 / lengths come from
         self.data_input: Optional[str] = None
+        self.assumed: List[str] = []
+        self.gelu_parts: Dict[str, Any] = {}  # the Erf decomposition of GELU, recognised step by step
         self.handlers = {
             "Identity": self._identity, "Dropout": self._dropout, "Cast": self._cast,
             "Transpose": self._transpose, "Squeeze": self._squeeze, "Unsqueeze": self._unsqueeze,
             "Reshape": self._reshape, "Slice": self._slice, "Gather": self._gather, "Concat": self._concat,
             "Shape": self._shape, "Expand": self._expand, "ConstantOfShape": self._fill,
             "ConstantFill": self._fill, "GRU": self._gru, "Gemm": self._gemm, "MatMul": self._matmul,
-            "Add": self._add, "Flatten": self._flatten,
+            "Add": self._add, "Flatten": self._flatten, "Mul": self._affine_op, "Sub": self._affine_op,
+            "Div": self._affine_op, "BatchNormalization": self._batch_norm,
         }
         for op in ("Relu", "Tanh", "Sigmoid", "LeakyRelu", "Elu", "HardSigmoid", "Softsign", "Softplus",
-                   "ThresholdedRelu", "Softmax", "LogSoftmax"):
+                   "ThresholdedRelu", "Softmax", "LogSoftmax", "Gelu", "Selu", "Celu", "HardSwish", "Mish"):
             self.handlers[op] = self._activation
+        self.handlers["Erf"] = self._erf
+        self.handlers["Clip"] = self._clip
 
     # -- setup -----------------------------------------------------------------------------
     @staticmethod
@@ -114,6 +130,10 @@ class GraphWalker:
             tt = inp.type.tensor_type
             dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
             role = roles.get(inp.name)
+            if not tt.HasField("shape") and role is None and tt.elem_type in _FLOAT_TYPES:
+                dims = (None, None, None)  # rank unknown (legal ONNX): a GRU's X is 3-d by its contract
+                self.assumed.append(f"graph input {inp.name!r} has no shape information; it is taken as 3-d "
+                                    f"(batch/time, time/batch, features), the rank the GRU operator requires")
             if role == "state":
                 self.values[inp.name] = StateIn(inp.name, tuple(range(len(dims))), dims)
             elif role == "lengths":
@@ -191,7 +211,8 @@ class GraphWalker:
         if handler is None:
             got = ", ".join(self._describe(v) for v in present)
             self._fail(node, f"unsupported op {node.op_type!r} on {got} (no exact equivalent among the "
-                             f"GRU / Dense / activation / last-step layers)")
+                             f"GRU / Dense / affine / activation / last-step layers gru_infer runs: a model that "
+                             f"needs it runs in onnxruntime, not here)")
         out = handler(node, ins)
         return out if isinstance(out, list) else [out]
 
@@ -616,7 +637,13 @@ class GraphWalker:
         else:
             if not isinstance(v, Chain) or v.is_state:
                 self._fail(node, f"{op} of {self._describe(v)} is not supported")
+            if op == "Gelu" and a.get("approximate", "none") not in ("none", "tanh"):
+                self._fail(node, f"approximate={a.get('approximate')!r}; expected 'none' or 'tanh'")
             kind, alpha, beta = {
+                "Gelu": ("gelu" if a.get("approximate", "none") == "none" else "gelu_tanh", 0.0, 0.0),
+                "Selu": ("selu", a.get("alpha", 1.67326319217681884765625), a.get("gamma", 1.05070102214813232421875)),
+                "Celu": ("celu", a.get("alpha", 1.0), 0.0), "HardSwish": ("hard_swish", 0.0, 0.0),
+                "Mish": ("mish", 0.0, 0.0),
                 "Relu": ("relu", 0.0, 0.0), "Tanh": ("tanh", 0.0, 0.0), "Sigmoid": ("sigmoid", 0.0, 0.0),
                 "LeakyRelu": ("leaky_relu", a.get("alpha", 0.01), 0.0), "Elu": ("elu", a.get("alpha", 1.0), 0.0),
                 "HardSigmoid": ("hard_sigmoid", a.get("alpha", 0.2), a.get("beta", 0.5)),
@@ -624,6 +651,50 @@ class GraphWalker:
                 "ThresholdedRelu": ("thresholded_relu", a.get("alpha", 1.0), 0.0)}[op]
             act = Activation(kind, float(alpha), float(beta))
         return replace(v, layers=v.layers + (ActivationLayer(act),))
+
+    def _clip(self, node, ins):
+        v = ins[0]
+        lo = ins[1] if len(ins) > 1 else None
+        hi = ins[2] if len(ins) > 2 else None
+        a = attrs(node)
+        if self.opset < 11:
+            lo_v, hi_v = a.get("min", float("-inf")), a.get("max", float("inf"))
+        else:
+            for c, what in ((lo, "min"), (hi, "max")):
+                if c is not None and not (isinstance(c, Const) and np.asarray(c.array).size == 1):
+                    self._fail(node, f"{what} must be a constant scalar")
+            lo_v = float(np.asarray(lo.array).reshape(())) if lo is not None else float("-inf")
+            hi_v = float(np.asarray(hi.array).reshape(())) if hi is not None else float("inf")
+        if not isinstance(v, Chain) or v.is_state:
+            self._fail(node, f"Clip of {self._describe(v)} is not supported")
+        return replace(v, layers=v.layers + (ActivationLayer(Activation("clip", float(lo_v), float(hi_v))),))
+
+    # GELU as torch.onnx writes it below opset 20: x * (Erf(x / sqrt(2)) + 1) * 0.5. Each step gives a
+    # marker until the last Mul, which puts one gelu activation on x's chain.
+    def _erf(self, node, ins):
+        v = ins[0]
+        last = v.layers[-1] if isinstance(v, Chain) and v.layers else None
+        if not (isinstance(last, Affine) and np.allclose(last.scale, 1 / np.sqrt(2), rtol=1e-6, atol=0)
+                and not np.any(last.shift)):
+            self._fail(node, f"Erf of {self._describe(v)}: only GELU's x * (erf(x / sqrt(2)) + 1) * 0.5 is supported")
+        return _GeluStep(replace(v, layers=v.layers[:-1]), "erf")
+
+    def _gelu_step(self, node, op, x, y):
+        """Add/Mul continuing a GELU decomposition, or None if none is in progress."""
+        for a, b in ((x, y), (y, x)):
+            if not isinstance(a, _GeluStep):
+                continue
+            c = float(np.asarray(b.array).reshape(())) if isinstance(b, Const) and np.asarray(b.array).size == 1 \
+                else None
+            if op == "Add" and a.stage == "erf" and c == 1.0:
+                return _GeluStep(a.x, "erf+1")
+            if op == "Mul" and a.stage == "erf+1" and isinstance(b, Chain) and _same_chain(b, a.x):
+                return _GeluStep(a.x, "x*(erf+1)")
+            if op == "Mul" and a.stage == "x*(erf+1)" and c == 0.5:
+                return replace(a.x, layers=a.x.layers + (ActivationLayer(Activation("gelu")),))
+            self._fail(node, f"{op} of a partial GELU ({a.stage}): only x * (erf(x / sqrt(2)) + 1) * 0.5 is "
+                             f"supported")
+        return None
 
     def _weight(self, node, v, what: str) -> np.ndarray:
         if not isinstance(v, Const):
@@ -672,19 +743,66 @@ class GraphWalker:
 
     def _add(self, node, ins):
         x, y = ins
+        step = self._gelu_step(node, "Add", x, y)
+        if step is not None:
+            return step
         if isinstance(y, Chain) and isinstance(x, Const):
             x, y = y, x
         if not (isinstance(x, Chain) and isinstance(y, Const)):
-            self._fail(node, f"Add of {self._describe(x)} and {self._describe(y)}: only a constant bias after "
-                             f"MatMul/Gemm is supported")
+            self._fail(node, f"Add of {self._describe(x)} and {self._describe(y)}: only a constant (a bias, or "
+                             f"the shift of a per-feature scale and shift) is supported")
         v = self._layer_input(node, x, "Add")
         last = v.layers[-1] if v.layers else None
-        if not isinstance(last, Dense):
-            self._fail(node, f"Add of a constant after {type(last).__name__ if last else 'the input'}: only a bias "
-                             f"directly after MatMul/Gemm is supported")
+        if not isinstance(last, Dense):  # x * scale + shift (a folded BatchNorm), or a shift on its own
+            return self._affine_op(node, ins)
         c = self._bias(node, self._weight(node, y, "Add constant"), last.weight.shape[0], len(v.axes))
         bias = c if last.bias is None else np.asarray(last.bias, np.float32) + c
         return replace(v, layers=v.layers[:-1] + (Dense(last.weight, bias),))
+
+    def _affine_op(self, node, ins):
+        """x * c, x + c, x - c, x / c with c a per-feature (or scalar) constant: an Affine layer, merged
+        with an Affine right before it (tf2onnx writes a Keras BatchNormalization as Mul then Add)."""
+        op = node.op_type
+        x, y = ins
+        step = self._gelu_step(node, op, x, y) if op == "Mul" else None
+        if step is not None:
+            return step
+        if op in ("Mul", "Add") and isinstance(y, Chain) and isinstance(x, Const):
+            x, y = y, x
+        if not (isinstance(x, Chain) and isinstance(y, Const)):
+            self._fail(node, f"{op} of {self._describe(x)} and {self._describe(y)}: only a per-feature constant "
+                             f"{'after' if op in ('Sub', 'Div') else 'and'} the data is supported (an exact "
+                             f"x * scale + shift)")
+        v = self._layer_input(node, x, op)
+        n = v.axes[-1].size
+        c = self._bias(node, self._weight(node, y, f"{op} constant"), n, len(v.axes)).astype(np.float64)
+        scale, shift = {"Mul": (c, np.zeros(n)), "Add": (np.ones(n), c), "Sub": (np.ones(n), -c),
+                        "Div": (1.0 / c, np.zeros(n))}[op]
+        last = v.layers[-1] if v.layers else None
+        if isinstance(last, Affine):  # (x * s0 + t0) * s + t
+            s0, t0 = np.asarray(last.scale, np.float64), np.asarray(last.shift, np.float64)
+            scale, shift = s0 * scale, t0 * scale + shift
+            return replace(v, layers=v.layers[:-1] + (Affine(scale.astype(np.float32), shift.astype(np.float32)),))
+        return replace(v, layers=v.layers + (Affine(scale.astype(np.float32), shift.astype(np.float32)),))
+
+    def _batch_norm(self, node, ins):
+        """BatchNormalization in inference mode over the channel axis (1), which must hold the features
+        ((batch, features) or (batch, features, time))."""
+        a = attrs(node)
+        if a.get("training_mode", 0) or len(node.output) > 1 and any(node.output[1:]):
+            self._fail(node, "training mode (running statistics as outputs) is not supported")
+        v = ins[0]
+        if not isinstance(v, Chain) or len(v.axes) < 2 or v.axes[1].kind not in ("F", "H") or v.axes[1].size is None \
+                or not all(self._kind(ax) in ("B", "T", "T1") or ax.size == 1 for i, ax in enumerate(v.axes) if i != 1):
+            self._fail(node, f"BatchNormalization of {self._describe(v)}: the channel axis (1) must hold the "
+                             f"features, as in (batch, features) or (batch, features, time)")
+        n = v.axes[1].size
+        params = [self._weight(node, ins[i], what) for i, what in ((1, "scale"), (2, "B"), (3, "mean"), (4, "var"))]
+        for p, what in zip(params, ("scale", "B", "mean", "var")):
+            if p.shape != (n,):
+                self._fail(node, f"{what} has shape {p.shape}; expected ({n},)")
+        aff = Affine.from_batch_norm(*params, float(a.get("epsilon", 1e-5)))
+        return replace(v, layers=v.layers + (aff,))
 
     # -- the GRU operator ---------------------------------------------------------------------
     def _gru(self, node, ins):
@@ -819,6 +937,8 @@ class GraphWalker:
         h0 = self._common_h0(grus)
         if h0:
             info["initial_h_input"], info["initial_h_axes"] = h0
+        if self.assumed:
+            info["assumed"] = list(self.assumed)
         return list(main.layers), info
 
     def _axes_letters(self, axes) -> str:
