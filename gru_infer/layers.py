@@ -163,7 +163,7 @@ class InputSkip:
     Needs float model input and a time axis; streams like every other layer."""
     start: int = 0
 
-    def validated(self) -> "InputSkip":
+    def validated(self) -> InputSkip:
         if int(self.start) < 0:
             raise ValueError(f"InputSkip start must be >= 0, got {self.start}")
         return InputSkip(int(self.start))
@@ -176,7 +176,7 @@ class Affine:
     shift: np.ndarray
 
     @classmethod
-    def from_batch_norm(cls, gamma, beta, mean, var, eps: float) -> "Affine":
+    def from_batch_norm(cls, gamma, beta, mean, var, eps: float) -> Affine:
         """Inference-time BatchNormalization: gamma * (x - mean) / sqrt(var + eps) + beta."""
         mean = np.asarray(mean, np.float64)
         var = np.asarray(var, np.float64)
@@ -186,7 +186,7 @@ class Affine:
         scale = gamma / np.sqrt(var + float(eps))
         return cls(scale.astype(np.float32), (beta - mean * scale).astype(np.float32))
 
-    def validated(self) -> "Affine":
+    def validated(self) -> Affine:
         s = np.asarray(self.scale)
         if s.ndim != 1:
             raise ValueError(f"Affine scale: expected 1 dimension, got shape {s.shape}")

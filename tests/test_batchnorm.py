@@ -7,11 +7,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import check_roundtrip
 from torch import nn
 
 import gru_infer
 import gru_infer.layers as L
-from helpers import check_roundtrip
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning",

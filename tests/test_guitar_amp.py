@@ -12,10 +12,10 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import check_roundtrip
 from torch import nn
 
 import gru_infer
-from helpers import check_roundtrip
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -96,7 +96,7 @@ def test_simple_rnn_refusals(tmp_path):
     torch.manual_seed(0)
     lstm = tmp_path / "lstm.json"
     SimpleRNN(unit_type="LSTM").save_model(lstm)
-    with pytest.raises(gru_infer.UnsupportedModelError, match=r"'rec' is a 'LSTM'.*lstm\.json|lstm\.json.*'rec' is a 'LSTM'"):
+    with pytest.raises(gru_infer.UnsupportedModelError, match=r"lstm\.json.*'rec' is a 'LSTM'"):
         gru_infer.load(lstm)
     broadcast = tmp_path / "broadcast.json"
     SimpleRNN(output_size=2, skip=1).save_model(broadcast)

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from helpers import check_roundtrip
 
 import gru_infer
-from helpers import check_roundtrip
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -5,11 +5,11 @@ native file."""
 import numpy as np
 import pytest
 import torch
+from helpers import check_roundtrip
 from torch import nn
 
 import gru_infer
 import gru_infer.layers as L
-from helpers import check_roundtrip
 
 TOL = 1e-5
 
@@ -29,8 +29,8 @@ def test_input_skip_matches_torch(I, O, start, tmp_path, errors):
     x = torch.randn(3, 29, I)
     with torch.no_grad():
         ref = (lin(gru(x)[0]) + x[..., start:start + O]).numpy()
-    model = gru_infer.Model.from_layers([_gru_spec(gru), L.Dense(lin.weight.detach().numpy(), lin.bias.detach().numpy()),
-                                         L.InputSkip(start)])
+    dense = L.Dense(lin.weight.detach().numpy(), lin.bias.detach().numpy())
+    model = gru_infer.Model.from_layers([_gru_spec(gru), dense, L.InputSkip(start)])
     errors.check("InputSkip vs torch", model.predict(x.numpy()), ref, TOL)
     s = model.stream(batch=3)
     got = np.stack([s.step(x[:, t].numpy()).copy() for t in range(x.shape[1])], axis=1)

@@ -2,14 +2,13 @@
 forward(x, h) returning (out, h); .squeeze / .view / .flatten / .reshape on the head's output;
 element-wise activations (PReLU, GELU, SiLU, Hardtanh, ReLU6, ...), as modules and functions;
 torch.cat of the last layer's two final states of a multi-layer bidirectional GRU."""
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import check_roundtrip
 from torch import nn
 
 import gru_infer
-from helpers import check_roundtrip
 
 TOL = 1e-5
 

@@ -47,8 +47,8 @@ def layers_from_simple_rnn(model: dict) -> Tuple[list, Dict[str, Any]]:
                                     f"GRU networks only")
     sd = model.get("state_dict")
     if not isinstance(sd, dict) or not sd:
-        raise ValueError(f"'model_data' without a 'state_dict': the file holds no weights (it was saved "
-                         f"with save_state=False)")
+        raise ValueError("'model_data' without a 'state_dict': the file holds no weights (it was saved "
+                         "with save_state=False)")
     I, O, H = (_int(md, k, 1) for k in ("input_size", "output_size", "hidden_size"))
     L, skip = _int(md, "num_layers", 1), _int(md, "skip", 0)
     bias = bool(md.get("bias_fl", True))

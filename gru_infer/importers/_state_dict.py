@@ -228,8 +228,8 @@ def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> T
         if body[0].kind != "GRU" or any(a.kind == "Linear" and b.kind == "GRU" for a, b in zip(body, body[1:])):
             raise UnsupportedModelError(
                 f"the state_dict's modules come in the order {[(m.prefix, m.kind) for m in order]}; only "
-                f"GRU modules followed by Linear layers (after an optional Embedding) can be imported from a state_dict; "
-                f"{FROM_TORCH_HINT}")
+                f"GRU modules followed by Linear layers (after an optional Embedding) can be imported from a "
+                f"state_dict; {FROM_TORCH_HINT}")
         problem = _chain_error(order)
         if problem:
             several = f"holds several GRU modules (prefixes {names(grus)}) and " if len(grus) > 1 else ""

@@ -16,8 +16,8 @@ from .torch_module import (
     SELU,
     batch_norm_affine,
     check_softplus,
-    gelu,
     embedding_layer,
+    gelu,
     gru_module_specs,
     module_name,
     simple_module_layers,
@@ -63,7 +63,7 @@ class _Vec:
 @dataclass(eq=False)
 class _HNSide:
     """h_n of a GRU whose output feeds the chain: only returnable next to the output, `return out, h`."""
-    gru: "_GRUResult"
+    gru: _GRUResult
 
 
 @dataclass(eq=False)
@@ -550,9 +550,9 @@ class FxConverter:
         if isinstance(val, _Seq) and val.batch_first and len(dims) == 2 and self._is_batch(dims[0]) and dims[1] == -1:
             return _Reshaped(val, "(batch, time * features)")
         if isinstance(val, _Seq) and val.batch_first and len(dims) == 3 and ok(dims[0]) and dims[2] in (-1, feats) \
-                and dims[1] != -1 or dims[2] == feats:
-            return val
-        shown = ["x.size(%s)" % d.axis if isinstance(d, _Meta) else d for d in dims]
+                and (dims[1] != -1 or dims[2] == feats):
+            return val  # (B, T, F) -> (B, T, F)
+        shown = [f"x.size({d.axis})" if isinstance(d, _Meta) else d for d in dims]
         self._fail(node, f"reshape to {shown} of a {'(batch, features)' if isinstance(val, _Vec) else 'sequence'} "
                          f"value: only view/reshape(x.size(0), -1), flatten(1) and squeeze(-1) of the final output "
                          f"are supported")

@@ -200,7 +200,9 @@ def _inbound(c: dict, name: str, label: str):
         other = _keras2_refs(list(kwargs.values()))
     if len(main) != 1 or other:
         raise UnsupportedModelError(f"{label}: layer {name!r} takes {len(main) + len(other)} tensor inputs; only "
-                                    f"a single chain of layers (plus GRU initial states) is supported")
+                                    f"a single chain of layers (plus GRU initial states) is supported: a layer that "
+                                    f"merges branches (attention, Concatenate, Add, ...) has no exact equivalent in "
+                                    f"gru_infer, so such a model runs in Keras, not here")
     return main[0], states
 
 

@@ -243,8 +243,8 @@ def convert(chain: List[KerasLayer], weights_of: Callable[[KerasLayer], List[Wei
                 out.append(ActivationLayer(act))
         else:
             raise UnsupportedModelError(f"{where}: layer class {cls!r} is not supported (supported: InputLayer, GRU, "
-                                        f"Bidirectional, Dense, TimeDistributed(Dense), Activation, BatchNormalization, Embedding, "
-                                        f"{', '.join(IDENTITY_LAYERS)})")
+                                        f"Bidirectional, Dense, TimeDistributed(Dense), Activation, "
+                                        f"BatchNormalization, Embedding, {', '.join(IDENTITY_LAYERS)})")
         info["layer_names"].append(layer.name)
     if not out:
         raise ValueError(f"{path}: the model has no layers gru_infer can run")

@@ -31,7 +31,7 @@ class _Lin:
     def width(self) -> int:
         return next(a.shape[-1] for a in (self.ax, self.ah, *self.c) if a is not None)
 
-    def cols(self, a: int, b: int) -> "_Lin":
+    def cols(self, a: int, b: int) -> _Lin:
         return _Lin(None if self.ax is None else self.ax[:, a:b], None if self.ah is None else self.ah[:, a:b],
                     [t[a:b] for t in self.c])
 
@@ -253,7 +253,7 @@ def _match_gru(h_new, H: int, I: int):
         if not zh_pair:
             continue
         z = zh_pair[1]
-        one_minus = _pair(rest, "Mul", lambda v: isinstance(v, _Op) and v.op == "Sub" and v.args[1] is z)
+        one_minus = _pair(rest, "Mul", lambda v, z=z: isinstance(v, _Op) and v.op == "Sub" and v.args[1] is z)
         if not one_minus:
             continue
         sub, n = one_minus
@@ -269,11 +269,11 @@ def _match_gru(h_new, H: int, I: int):
     inner = n.args[0]
     if not isinstance(inner, _Op) or inner.op != "Add":
         _refuse("the candidate is not g(x @ W + b + r * (...))")
-    for lin, other in ((inner.args[0], inner.args[1]), (inner.args[1], inner.args[0])):
-        if isinstance(lin, _Lin) and lin.ah is None:
-            break
-    else:
+    pairs = [(a, b) for a, b in ((inner.args[0], inner.args[1]), (inner.args[1], inner.args[0]))
+             if isinstance(a, _Lin) and a.ah is None]
+    if not pairs:
         _refuse("the candidate's input part is not x @ W + b")
+    lin, other = pairs[0]
     rh = _pair(other, "Mul", lambda v: isinstance(v, _Op) and v.op in _ACTIVATIONS)
     if rh and isinstance(rh[1], _Lin) and rh[1].ax is None and not _is_h(rh[1], H):
         lbr, r, n_rec, n_rec_bias = True, rh[0], rh[1].ah, rh[1].bias()  # r * (h @ U_n + b)
@@ -288,7 +288,7 @@ def _match_gru(h_new, H: int, I: int):
     if not isinstance(r.args[0], _Lin) or _act_spec(r) != _act_spec(z):
         _refuse("the reset gate is not the update gate's activation of x @ W + h @ U + b")
 
-    def parts(lin: _Lin, rec=True):
+    def parts(lin: _Lin):
         ax = np.zeros((I, H)) if lin.ax is None else lin.ax
         ah = np.zeros((H, H)) if lin.ah is None else lin.ah
         return ax, ah, lin.bias()
