@@ -41,6 +41,10 @@ def _recurrent_name(name: str) -> Optional[bool]:
     return True if rec and not inp else False if inp and not rec else None
 
 
+def _bias_name(name: str) -> bool:
+    return "bias" in name.lower() or name[:1] == "b"
+
+
 def _pick(names: List[str], recurrent: bool, what: str, arrays) -> str:
     """The one name among `names` (same shape) that is the recurrent (or input) one, by its name."""
     chosen = [k for k in names if _recurrent_name(k) is recurrent]
@@ -55,8 +59,11 @@ def _pick(names: List[str], recurrent: bool, what: str, arrays) -> str:
 def layers_from_named_arrays(arrays: Dict[str, np.ndarray]) -> Tuple[list, str]:
     """(layers, "keras" | "pytorch") for one GRU plus Dense heads, or ValueError / UnsupportedModelError."""
     two_d = {k: a for k, a in arrays.items() if a.ndim == 2}
-    keras_rec = {a.shape[0] for a in two_d.values() if a.shape[1] == 3 * a.shape[0]}
-    torch_rec = {a.shape[1] for a in two_d.values() if a.shape[0] == 3 * a.shape[1]}
+    # a recurrent matrix (H, 3H) / (3H, H) only counts with an input matrix (I, 3H) / (3H, I) beside it
+    keras_rec = {a.shape[0] for k, a in two_d.items() if a.shape[1] == 3 * a.shape[0]
+                 and any(j != k and b.shape[1] == a.shape[1] for j, b in two_d.items())}
+    torch_rec = {a.shape[1] for k, a in two_d.items() if a.shape[0] == 3 * a.shape[1]
+                 and any(j != k and b.shape[0] == a.shape[0] for j, b in two_d.items())}
     if len(keras_rec) + len(torch_rec) == 0:
         raise ValueError(f"no GRU recurrent weights among the arrays (a (H, 3H) or (3H, H) matrix). Expected "
                          f"{EXPECTED}. Found: {_listing(arrays)}")
@@ -85,15 +92,18 @@ def layers_from_named_arrays(arrays: Dict[str, np.ndarray]) -> Tuple[list, str]:
 def _keras_gru(left, H, arrays) -> list:
     sq = [k for k, a in left.items() if a.shape == (H, 3 * H)]
     kernels = [k for k, a in left.items() if a.ndim == 2 and a.shape[1] == 3 * H and a.shape[0] != H]
+    if len(kernels) > 1:  # a (2, 3H) bias beside a kernel (I, 3H): the bias by its name, or by being the odd one
+        named = [k for k in kernels if not _bias_name(k)]
+        kernels = named if len(named) == 1 else [k for k in kernels if arrays[k].shape[0] != 2]
     if len(sq) == 1 and len(kernels) == 1:
         rec, ker = sq[0], kernels[0]
-    elif len(sq) == 2 and not kernels:
+    elif len(sq) == 2 and all(arrays[k].shape == (2, 3 * H) for k in kernels):  # I == H; the (2, 3H) is the bias
         rec = _pick(sq, True, "recurrent kernel", arrays)
         ker = next(k for k in sq if k != rec)
     else:
         raise ValueError(f"expected one kernel (I, {3 * H}) and one recurrent kernel ({H}, {3 * H}); found "
                          f"{_listing(arrays)}")
-    biases = [k for k, a in left.items() if a.shape in ((2, 3 * H), (3 * H,))]
+    biases = [k for k, a in left.items() if a.shape in ((2, 3 * H), (3 * H,)) and k not in (ker, rec)]
     if len(biases) > 1:
         raise ValueError(f"several arrays {biases} could be the GRU bias ((2, {3 * H}) or ({3 * H},)); found "
                          f"{_listing(arrays)}")
