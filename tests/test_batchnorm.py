@@ -214,3 +214,28 @@ def test_fold_affine_rules():
     d1, a1 = d(4, 3), a(4)
     (f,) = fold_affine([d1, a1])
     np.testing.assert_allclose(x @ f.weight.T + f.bias, (x @ d1.weight.T + d1.bias) * a1.scale + a1.shift, rtol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "swish", "silu", "selu", "mish", "relu6", "hard_silu"])
+def test_keras_dense_activations(activation, tmp_path, errors):
+    """Activations added to the core with BatchNormalization's Affine: Keras Dense(activation=...)."""
+    keras = keras_module()
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(6, return_sequences=True),
+                              keras.layers.Dense(4, activation=activation), keras.layers.Dense(1)])
+    model.set_weights([3 * w for w in model.get_weights()])  # reach the activations' tails
+    model.save(tmp_path / "m.keras")
+    m = gru_infer.load(tmp_path / "m.keras")
+    x = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)
+    errors.check(f"Keras Dense activation {activation}", m.predict(x), model.predict(x, verbose=0), TOL)
+
+
+@pytest.mark.parametrize("activation", ["selu", "gelu"])
+def test_keras_gru_candidate_activation(activation, tmp_path, errors):
+    keras = keras_module()
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(5, activation=activation)])
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(1).standard_normal((2, 6, 2)).astype(np.float32)
+    errors.check(f"Keras GRU activation={activation}", gru_infer.load(tmp_path / "m.keras").predict(x),
+                 model.predict(x, verbose=0), TOL)
