@@ -17,10 +17,7 @@ import pytest
 
 import gru_infer
 
-try:
-    UnsupportedModelError = gru_infer.UnsupportedModelError
-except AttributeError:  # before gru_infer.errors existed
-    from gru_infer.torch_import import UnsupportedModelError
+from gru_infer import UnsupportedModelError
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_models"
 
