@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import gru_infer
-
 from gru_infer import UnsupportedModelError
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_models"
