@@ -33,7 +33,7 @@ struct GruStepArgs {
     bool fast = false;          // rational activations (max error 1e-4) instead of exact ones
     // Walk the tiles last to first. Alternating it from one step to the next starts each step on
     // the weights the previous one touched last, which are still in the nearest cache.
-    bool reverse_tiles = false;
+    bool walk_backward = false;
     // rows * tiles * 2 * kTileRow floats (gru_step_scratch_floats), or null. The Cho form needs
     // it; the lbr form uses it to run batches of rows as a GEMM.
     float* scratch = nullptr;

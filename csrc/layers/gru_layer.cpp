@@ -100,7 +100,7 @@ std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
 }
 
 void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles,
+                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
                          bool raw_input) const {
     const std::size_t H = cfg_.hidden_size;
     if (!uses_packed_kernels()) {
@@ -117,7 +117,7 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
     else { a.xp = xp; a.ldxp = xp_stride; }
     a.h = h; a.ldh = ldh; a.h_out = h_out; a.ldo = ldo;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
-    a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch; a.reverse_tiles = reverse_tiles;
+    a.clip = cfg_.clip; a.fast = fast_; a.scratch = scratch; a.walk_backward = walk_backward;
     const Kernels& k = active_kernels();
     (cfg_.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
 }

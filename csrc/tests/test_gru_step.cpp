@@ -25,7 +25,7 @@ void check_gru_step(const Kernels& k, std::mt19937& rng, std::size_t rows, std::
     a.h = h.data(); a.ldh = H + 1; a.ldo = H + 2;
     a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
     a.clip = clip; a.fast = fast; a.scratch = scratch.data();
-    a.reverse_tiles = (rows + I + H) % 2 == 1;  // tile order must not change the result
+    a.walk_backward = (rows + I + H) % 2 == 1;  // tile order must not change the result
     if (lbr && (rows + I) % 3 == 0) a.scratch = nullptr;  // lbr runs without scratch too (no batched GEMM)
     a.h_out = ref.data();
     (lbr ? scalar_kernels().gru_step_reset_after : scalar_kernels().gru_step_reset_before)(a);

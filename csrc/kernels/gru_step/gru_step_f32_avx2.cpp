@@ -142,14 +142,14 @@ inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
     lbr_gates(a, ep, m, t, _mm256_load_ps(p[0]), _mm256_load_ps(p[1]), _mm256_load_ps(p[2]), _mm256_load_ps(p[3]));
 }
 
-// Tiles in pairs, last to first when a.reverse_tiles is set; the gates of each pair run after the
+// Tiles in pairs, last to first when a.walk_backward is set; the gates of each pair run after the
 // products of the next, so their latency chains overlap with those loads and FMAs.
 inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
     alignas(32) float pre[2][2][4][kTile];  // two pairs in flight
     const std::size_t pairs = (tiles + 1) / 2;
     std::size_t prev_t = 0, prev_n = 0;
     for (std::size_t i = 0; i < pairs; ++i) {
-        const std::size_t t = 2 * (a.reverse_tiles ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
+        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
         float(*cur)[4][kTile] = pre[i % 2];
         if (n == 2) lbr_products<2>(a, m, t, cur);
         else lbr_products<1>(a, m, t, cur);

@@ -1,7 +1,7 @@
 // NEON fused GRU update over packed weights, both forms ("lbr": reset gate after the recurrent
 // product; "cho": before it), each 8-unit tile in two registers. Laid out like the AVX2 kernel
 // (gru_step_f32_avx2.cpp) but simpler: no tile pairing in lbr_row, no odd/even accumulators, no
-// batched-GEMM path for 4+ rows, and it ignores reverse_tiles (the walk order is a cache hint).
+// batched-GEMM path for 4+ rows, and it ignores walk_backward (the walk order is a cache hint).
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
