@@ -12,6 +12,7 @@ namespace {
 const char* const kNames[] = {
     "identity", "sigmoid", "tanh", "relu", "softmax", "hard_sigmoid", "leaky_relu", "elu",
     "softsign", "softplus", "affine", "scaled_tanh", "thresholded_relu", "log_softmax",
+    "gelu", "gelu_tanh", "silu", "clip", "hard_swish", "mish", "selu", "celu",
 };
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<std::size_t>(ActKind::Count),
               "one name per ActKind");
@@ -73,6 +74,20 @@ void apply_activation(const ActSpec& act, float* v, std::size_t n) {
         case ActKind::Affine: return map(v, n, [=](float x) { return a * x + b; });
         case ActKind::ScaledTanh: return map(v, n, [=](float x) { return a * std::tanh(b * x); });
         case ActKind::ThresholdedRelu: return map(v, n, [=](float x) { return x > a ? x : 0.0f; });
+        case ActKind::Gelu:
+            return map(v, n, [](float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); });
+        case ActKind::GeluTanh:
+            return map(v, n, [](float x) {
+                return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+            });
+        case ActKind::Silu: return map(v, n, [](float x) { return x / (1.0f + std::exp(-x)); });
+        case ActKind::Clip: return map(v, n, [=](float x) { return std::min(b, std::max(a, x)); });
+        case ActKind::HardSwish:
+            return map(v, n, [](float x) { return x * std::min(1.0f, std::max(0.0f, x / 6.0f + 0.5f)); });
+        case ActKind::Mish: return map(v, n, [](float x) { return x * std::tanh(softplus(x)); });
+        case ActKind::Selu: return map(v, n, [=](float x) { return b * (x > 0.0f ? x : a * std::expm1(x)); });
+        case ActKind::Celu:
+            return map(v, n, [=](float x) { return std::max(0.0f, x) + std::min(0.0f, a * std::expm1(x / a)); });
         case ActKind::Softmax:
         case ActKind::LogSoftmax:
         case ActKind::Count: break;

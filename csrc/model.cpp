@@ -9,6 +9,7 @@
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
+#include "gru_infer/input_skip_layer.h"
 #include "gru_infer/threading.h"
 #include "runtime/denormals.h"
 #include "runtime/parallel.h"
@@ -25,8 +26,17 @@ void Model::add(std::unique_ptr<Layer> layer) {
         if (layer->input_size() != output_size())
             throw InvalidArgument(where + ": takes " + std::to_string(layer->input_size()) +
                                   " features but the previous layer gives " + std::to_string(output_size()));
-        if (!output_has_time() && (layer->kind() == LayerKind::Gru || layer->kind() == LayerKind::LastStep))
+        if (!output_has_time() && (layer->kind() == LayerKind::Gru || layer->kind() == LayerKind::LastStep ||
+                                   layer->kind() == LayerKind::InputSkip))
             throw InvalidArgument(where + ": needs a time axis, but an earlier layer already removed it");
+    }
+    if (layer->kind() == LayerKind::InputSkip) {
+        const auto& skip = static_cast<const InputSkipLayer&>(*layer);
+        if (takes_ids()) throw InvalidArgument(where + ": adds the model's input, but this model takes ids");
+        const std::size_t model_in = layers_.empty() ? skip.input_size() : input_size();
+        if (skip.model_input_size() != model_in)
+            throw InvalidArgument(where + ": made for a model input of " + std::to_string(skip.model_input_size()) +
+                                  " features, but the model takes " + std::to_string(model_in));
     }
     if (layer->kind() == LayerKind::Gru) static_cast<GruLayer&>(*layer).set_fast_activations(fast_activations_);
     layers_.push_back(std::move(layer));
@@ -143,6 +153,7 @@ void Model::run_rows(const PredictRequest& req) const {
             ctx.lengths = has_time ? req.lengths : nullptr;
             ctx.h0 = req.h0 ? req.h0 + state_offset : nullptr;
             ctx.hn = req.hn ? req.hn + state_offset : nullptr;
+            ctx.model_input = req.x;
             layer.forward(cur, out, B, cur_T, ctx);
         }
         state_offset += B * layer.state_size();

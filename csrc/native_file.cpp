@@ -10,10 +10,12 @@
 #include <string>
 
 #include "gru_infer/activation_layer.h"
+#include "gru_infer/affine_layer.h"
 #include "gru_infer/dense_layer.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
+#include "gru_infer/input_skip_layer.h"
 #include "gru_infer/last_step_layer.h"
 #include "gru_infer/packed_gru.h"
 
@@ -120,6 +122,18 @@ void write_layer(Writer& w, const Layer& layer) {
             break;
         }
         case LayerKind::LastStep: break;
+        case LayerKind::InputSkip: {
+            const auto& s = static_cast<const InputSkipLayer&>(layer);
+            w.u32(s.start());
+            w.u32(s.model_input_size());
+            break;
+        }
+        case LayerKind::Affine: {
+            const auto& a = static_cast<const AffineLayer&>(layer);
+            w.tensor(a.scale(), {a.output_size()});
+            w.tensor(a.shift(), {a.output_size()});
+            break;
+        }
     }
 }
 
@@ -278,6 +292,19 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
         case LayerKind::LastStep:
             layer = std::make_unique<LastStepLayer>(in);
             break;
+        case LayerKind::InputSkip: {
+            const std::uint32_t start = r.u32("InputSkip start");
+            const std::size_t src = r.size("InputSkip model input size");
+            if (start > src || in > src - start) Reader::fail("InputSkip slice lies outside the model input");
+            layer = std::make_unique<InputSkipLayer>(in, start, src);
+            break;
+        }
+        case LayerKind::Affine: {
+            AlignedBuffer scale = r.tensor("Affine scale", {in});
+            AlignedBuffer shift = r.tensor("Affine shift", {in});
+            layer = std::make_unique<AffineLayer>(in, std::move(scale), std::move(shift));
+            break;
+        }
         default:
             Reader::fail("unknown layer kind " + std::to_string(kind));
     }

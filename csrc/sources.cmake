@@ -17,6 +17,8 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/layers/activation_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/embedding_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/last_step_layer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/layers/input_skip_layer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/layers/affine_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/dispatch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_pack.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_scalar.cpp

@@ -7,6 +7,7 @@
 
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
+#include "gru_infer/input_skip_layer.h"
 #include "kernels/kernels.h"
 #include "runtime/denormals.h"
 
@@ -42,7 +43,10 @@ void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
-        layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data(), walk_backward_);
+        if (layers[i]->kind() == LayerKind::InputSkip)  // first == 0 here: skips need float input
+            static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, batch_);
+        else
+            layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data(), walk_backward_);
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, batch_ * model_->output_size() * sizeof(float));

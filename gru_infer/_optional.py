@@ -12,6 +12,7 @@ _EXTRAS = {
     "torch": ("PyTorch", "torch"),
     "onnx": ("the onnx package", "onnx"),
     "h5py": ("h5py (Keras files are HDF5)", "keras"),
+    "yaml": ("PyYAML (a Keras 2 model.to_yaml() config)", "keras"),
 }
 
 

@@ -33,6 +33,10 @@ def _describe(layer) -> str:
         return f"Activation {layer.activation.kind}"
     if isinstance(layer, L.Embedding):
         return f"Embedding {layer.table.shape[0]} x {layer.table.shape[1]}"
+    if isinstance(layer, L.Affine):
+        return f"Affine {len(layer.scale)} features (x * scale + shift)"
+    if isinstance(layer, L.InputSkip):
+        return f"InputSkip (+ the model input's features from {layer.start})"
     return type(layer).__name__
 
 

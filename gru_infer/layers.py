@@ -19,6 +19,7 @@ import numpy as np
 ACTIVATIONS = (
     "identity", "sigmoid", "tanh", "relu", "softmax", "hard_sigmoid", "leaky_relu", "elu",
     "softsign", "softplus", "affine", "scaled_tanh", "thresholded_relu", "log_softmax",
+    "gelu", "gelu_tanh", "silu", "clip", "hard_swish", "mish", "selu", "celu",
 )
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -53,6 +54,10 @@ class Activation:
     def validated(self) -> Activation:
         if self.kind not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.kind!r}; expected one of {ACTIVATIONS}")
+        if self.kind == "celu" and self.alpha == 0:
+            raise ValueError("celu: alpha must not be 0")
+        if self.kind == "clip" and not self.alpha <= self.beta:
+            raise ValueError(f"clip: expected min (alpha) <= max (beta), got {self.alpha} and {self.beta}")
         return self
 
 
@@ -151,11 +156,48 @@ class LastStep:
         return self
 
 
-Layer = object  # one of GRU, Dense, ActivationLayer, Embedding, LastStep
+@dataclass
+class InputSkip:
+    """y = x + model_input[..., start:start + F], F = this layer's width (that of the layer before):
+    a skip connection from the model's input, like the guitar-amp SimpleRNN's `lin(gru(x)) + x[..., :skip]`.
+    Needs float model input and a time axis; streams like every other layer."""
+    start: int = 0
+
+    def validated(self) -> InputSkip:
+        if int(self.start) < 0:
+            raise ValueError(f"InputSkip start must be >= 0, got {self.start}")
+        return InputSkip(int(self.start))
+
+
+@dataclass
+class Affine:
+    """y = x * scale + shift per feature (last axis): BatchNormalization at inference."""
+    scale: np.ndarray
+    shift: np.ndarray
+
+    @classmethod
+    def from_batch_norm(cls, gamma, beta, mean, var, eps: float) -> Affine:
+        """Inference-time BatchNormalization: gamma * (x - mean) / sqrt(var + eps) + beta."""
+        mean = np.asarray(mean, np.float64)
+        var = np.asarray(var, np.float64)
+        n = mean.shape[0]
+        gamma = np.ones(n) if gamma is None else np.asarray(gamma, np.float64)
+        beta = np.zeros(n) if beta is None else np.asarray(beta, np.float64)
+        scale = gamma / np.sqrt(var + float(eps))
+        return cls(scale.astype(np.float32), (beta - mean * scale).astype(np.float32))
+
+    def validated(self) -> Affine:
+        s = np.asarray(self.scale)
+        if s.ndim != 1:
+            raise ValueError(f"Affine scale: expected 1 dimension, got shape {s.shape}")
+        return Affine(as_f32(s, "Affine scale", s.shape), as_f32(self.shift, "Affine shift", s.shape))
+
+
+Layer = object  # one of GRU, Dense, ActivationLayer, Embedding, LastStep, InputSkip, Affine
 
 
 def validated_layers(layers: Sequence[Layer]) -> List[Layer]:
-    known = (GRU, Dense, ActivationLayer, Embedding, LastStep)
+    known = (GRU, Dense, ActivationLayer, Embedding, LastStep, InputSkip, Affine)
     out = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, known):

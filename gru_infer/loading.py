@@ -13,29 +13,43 @@ from .model import Model
 __all__ = ["load", "from_torch", "detect_format"]
 
 
+def _fold_affine(layers):
+    from .importers._affine import fold_affine  # BatchNorm-like maps into a neighbouring Dense
+    return fold_affine(layers)
+
+
 def detect_format(path: str) -> str:
     """The format of a model file, from its content (first bytes, zip member names), never its name."""
     from . import importers  # imported on first use: `import gru_infer` stays light
     return importers.detect_format(path)
 
 
-def load(path: Union[str, os.PathLike], format: Optional[str] = None) -> Model:
+def load(path: Union[str, os.PathLike], format: Optional[str] = None,
+         config: Optional[Union[str, os.PathLike]] = None) -> Model:
     """Load a model file of any supported format (`gru_infer.importers.FORMATS`), recognised by its content.
 
-    `format` forces one format instead of detecting it. The model's `info` says where it came from
-    and what the importer had to assume (e.g. activations a weights-only file cannot store).
+    `format` forces one format instead of detecting it. `config`: for a Keras weights-only file
+    (`save_weights`), the architecture saved apart (`model.to_json()` / `model.to_yaml()` in a file).
+    The model's `info` says where it came from and what the importer had to assume (e.g. activations
+    a weights-only file cannot store).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     from . import importers
     fmt = format or importers.detect_format(path)
-    layers, info = importers.importer(fmt).read(path)
+    options = {}
+    if config is not None:
+        if fmt != "keras":
+            raise ValueError(f"{path}: config= is for Keras weights files (save_weights + to_json/to_yaml); this "
+                             f"is a {fmt} file")
+        options["config"] = config
+    layers, info = importers.importer(fmt).read(path, **options)
     if isinstance(layers, Model):  # the native format: the core loaded the file itself
         model = layers
         model.info = {**info, "format": fmt}
         return model
-    model = Model.from_layers(layers, source=info.get("source", fmt))
+    model = Model.from_layers(_fold_affine(layers), source=info.get("source", fmt))
     model.info = {"format": fmt, **info}
     return model
 
@@ -45,6 +59,6 @@ def from_torch(module) -> Model:
     is GRU -> last step or all steps -> Linear/activations). predict always takes batch-first input."""
     from .importers.torch_module import layers_from_torch
     layers, info = layers_from_torch(module)
-    model = Model.from_layers(layers, source=info.get("source", "pytorch"))
+    model = Model.from_layers(_fold_affine(layers), source=info.get("source", "pytorch"))
     model.info = info
     return model

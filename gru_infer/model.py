@@ -62,6 +62,8 @@ class Model:
                 core.add_dense(s.weight, s.bias)
             elif isinstance(s, L.Embedding):
                 core.add_embedding(s.table)
+            elif isinstance(s, L.Affine):
+                core.add_affine(s.scale, s.shift)
             elif features is None:
                 raise ValueError(f"layer {i} ({type(s).__name__}) cannot be first: its size is unknown")
             elif isinstance(s, L.ActivationLayer):
@@ -69,6 +71,8 @@ class Model:
                 core.add_activation(features, a.kind, a.alpha, a.beta)
             elif isinstance(s, L.LastStep):
                 core.add_last_step(features)
+            elif isinstance(s, L.InputSkip):
+                core.add_input_skip(features, s.start)
             features = core.output_size
         return cls(core)
 
@@ -244,4 +248,10 @@ def _spec_from_description(d: dict) -> object:
         return L.ActivationLayer(L.Activation(a["kind"], a["alpha"], a["beta"]))
     if kind == "Embedding":
         return L.Embedding(d["table"])
-    return L.LastStep()
+    if kind == "InputSkip":
+        return L.InputSkip(d["start"])
+    if kind == "Affine":
+        return L.Affine(d["scale"], d["shift"])
+    if kind == "LastStep":
+        return L.LastStep()
+    raise ValueError(f"unknown layer kind {kind!r} from the core")

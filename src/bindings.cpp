@@ -104,6 +104,20 @@ py::list describe(const Model& m, bool with_weights) {
                 break;
             }
             case LayerKind::LastStep: break;
+            case LayerKind::InputSkip: {
+                const auto& s = static_cast<const InputSkipLayer&>(*l);
+                d["start"] = s.start();
+                d["model_input_size"] = s.model_input_size();
+                break;
+            }
+            case LayerKind::Affine: {
+                const auto& a = static_cast<const AffineLayer&>(*l);
+                if (!with_weights) break;
+                const auto n = static_cast<py::ssize_t>(a.output_size());
+                d["scale"] = copy_out(a.scale(), {n});
+                d["shift"] = copy_out(a.shift(), {n});
+                break;
+            }
         }
         out.append(d);
     }
@@ -276,6 +290,17 @@ PYBIND11_MODULE(_core, mod) {
                  m.add(std::make_unique<EmbeddingLayer>(table.shape(0), table.shape(1), buffer(table)));
              })
         .def("add_last_step", [](Model& m, std::size_t n) { m.add(std::make_unique<LastStepLayer>(n)); })
+        .def("add_input_skip",
+             [](Model& m, std::size_t n, std::size_t start) {
+                 const std::size_t model_in = m.layers().empty() ? n : m.input_size();
+                 m.add(std::make_unique<InputSkipLayer>(n, start, model_in));
+             })
+        .def("add_affine",
+             [](Model& m, const F32& scale, const F32& shift) {
+                 require(scale.ndim() == 1 && shift.ndim() == 1 && scale.size() == shift.size(),
+                         "Affine scale and shift must be 1-d arrays of the same length");
+                 m.add(std::make_unique<AffineLayer>(scale.size(), buffer(scale), buffer(shift)));
+             })
         .def_readwrite("source", &Model::source)
         .def_property_readonly("input_size", &Model::input_size)
         .def_property_readonly("output_size", &Model::output_size)

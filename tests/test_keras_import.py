@@ -303,7 +303,7 @@ def test_refuses_other_layers_and_graphs(tmp_path):
     x_in = keras.Input((T, I))
     a = L.GRU(4, return_sequences=True)(x_in)
     _refusal(tmp_path, keras.Model(x_in, L.Concatenate()([a, x_in])), "tensor inputs")
-    _refusal(tmp_path, keras.Sequential([keras.Input((T, I)), L.GRU(4, activation="selu")]), "'selu'")
+    _refusal(tmp_path, keras.Sequential([keras.Input((T, I)), L.GRU(4, activation="exponential")]), "'exponential'")
 
 
 # ---- corrupt files -------------------------------------------------------------------------------

@@ -100,6 +100,14 @@ def exotic_layers(seed=2):
             L.Dense(_w(rng, 2, 7))]
 
 
+def skip_affine_layers(seed=3):
+    """InputSkip from the model input, Affine, and the activations added with them."""
+    rng = np.random.default_rng(seed)
+    return [L.Affine(_w(rng, 3), _w(rng, 3)), L.GRU(3, 5, [_direction(rng, 3, 5)]), L.Dense(_w(rng, 2, 5), _w(rng, 2)),
+            L.InputSkip(1), L.ActivationLayer(L.Activation("clip", -0.5, 0.75)),
+            L.ActivationLayer(L.Activation("celu", 0.3)), L.ActivationLayer(L.Activation("gelu"))]
+
+
 def build_models():
     torch.manual_seed(0)
     return {
@@ -108,6 +116,7 @@ def build_models():
         "gru_final_state": gru_infer.Model.from_layers(final_state_layers(), source="test: final state"),
         "cho_lbr_false": gru_infer.Model.from_layers(cho_layers(), source="test: cho"),
         "exotic": gru_infer.Model.from_layers(exotic_layers(), source="ünïcödé source ✓"),
+        "skip_affine": gru_infer.Model.from_layers(skip_affine_layers(), source="test: skip + affine"),
     }
 
 

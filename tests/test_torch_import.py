@@ -425,7 +425,6 @@ class SoftmaxOverTime(nn.Module):
 @pytest.mark.parametrize("cls,pattern", [
     (CumSum, r"unsupported operation torch\.cumsum at node 'cumsum'"),
     (BidiLastState, r"h_n\[-1\] of bidirectional GRU 'gru'.*node 'getitem_\d+'"),
-    (CallerH0, r"h0 of GRU 'gru' comes from the forward argument 'h0'"),
     (WrongIndex, r"indexing -1 of a batch-first sequence.*out\[:, -1\].*node 'getitem_\d+'"),
     (LayoutMismatch, r"GRU 'b' has batch_first=False but its input sequence is batch-first"),
     (OutAndState, r"both the output and h_n of GRU 'gru' are used"),

@@ -11,6 +11,9 @@ ActivationLayer::ActivationLayer(std::size_t features, ActSpec act) : n_(feature
     if (features == 0) throw InvalidArgument("Activation layer needs a positive feature count");
     if (static_cast<std::uint32_t>(act.kind) >= static_cast<std::uint32_t>(ActKind::Count))
         throw InvalidArgument("unknown activation kind " + std::to_string(static_cast<std::uint32_t>(act.kind)));
+    if (act.kind == ActKind::Celu && act.alpha == 0.0f) throw InvalidArgument("celu needs alpha != 0");
+    if (act.kind == ActKind::Clip && !(act.alpha <= act.beta))
+        throw InvalidArgument("clip needs min (alpha) <= max (beta)");
 }
 
 void ActivationLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,

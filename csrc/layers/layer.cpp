@@ -9,6 +9,8 @@ const char* layer_kind_name(LayerKind kind) {
         case LayerKind::Activation: return "Activation";
         case LayerKind::Embedding: return "Embedding";
         case LayerKind::LastStep: return "LastStep";
+        case LayerKind::InputSkip: return "InputSkip";
+        case LayerKind::Affine: return "Affine";
     }
     return "unknown";
 }

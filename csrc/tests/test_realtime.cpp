@@ -3,7 +3,7 @@
 // replaced by a counting one: operator new in all its forms and, on glibc, the malloc family
 // (forwarded to glibc's own entry points). Models cover every layer kind: GRU (both formulations,
 // return_sequences false too), Dense, Activation (every kind, softmax included), Embedding,
-// LastStep. Also prints the heap a loaded model and a stream take, against the weight bytes.
+// LastStep, InputSkip, Affine. Also prints the heap a loaded model and a stream take, against the weight bytes.
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -210,6 +210,18 @@ std::vector<TestModel> models() {
     m->add(dense(rng, 8, 2));
     m->add(activation(2, ActKind::Softmax));
     out.push_back({"GRU lbr=0, LastStep, Dense, softmax", m});
+
+    m = std::make_shared<Model>();  // guitar-amp shape: GRU -> Dense -> skip from the input, then affine
+    m->add(gru(rng, 3, 8, true));
+    m->add(dense(rng, 8, 2));
+    m->add(std::make_unique<InputSkipLayer>(2, 1, 3));
+    m->add(std::make_unique<AffineLayer>(2, random_buffer(rng, 2, 2.0f), random_buffer(rng, 2, 1.0f)));
+    for (ActKind k : {ActKind::Gelu, ActKind::GeluTanh, ActKind::Silu, ActKind::HardSwish, ActKind::Mish})
+        m->add(activation(2, k));
+    m->add(activation(2, ActKind::Clip, -1.0f, 1.0f));
+    m->add(activation(2, ActKind::Selu, 1.6732632f, 1.0507009f));
+    m->add(activation(2, ActKind::Celu, 0.5f));
+    out.push_back({"GRU, Dense, InputSkip, Affine, gelu/silu/clip/... activations", m});
     return out;
 }
 

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..layers import GRU, Dense, GRUDirection, swap_rz_blocks
+from ..errors import UnsupportedModelError
+from ..layers import GRU, Dense, Embedding, GRUDirection, swap_rz_blocks
 
 FROM_TORCH_HINT = "build the module and use gru_infer.from_torch(module)"
 
@@ -110,7 +111,7 @@ def _split_linear_keys(keys, sd: Mapping) -> Tuple[Dict[str, Dict[str, str]], Li
 @dataclass
 class _Module:
     prefix: str
-    kind: str              # "GRU" or "Linear"
+    kind: str              # "GRU", "Linear" or "Embedding"
     layers: list
     input_size: int
     output_size: int
@@ -134,14 +135,29 @@ def _linear_module(sd: Mapping, prefix: str, keys: Dict[str, str]) -> _Module:
     return _Module(prefix, "Linear", [Dense(w, b)], w.shape[1], w.shape[0])
 
 
+def _is_embedding(prefix: str, keys: Dict[str, str]) -> bool:
+    """An nn.Embedding's `weight` (num_embeddings, dim): named so, and without a bias."""
+    return "emb" in prefix.lower() and "bias" not in keys
+
+
+def _embedding_module(sd: Mapping, prefix: str, keys: Dict[str, str]) -> _Module:
+    table = to_f32(sd[keys["weight"]], keys["weight"])
+    return _Module(prefix, "Embedding", [Embedding(table)], 1, table.shape[1])
+
+
 def _chain_error(order: List[_Module]) -> Optional[str]:
     """Why `order` does not chain (each module's input size = the previous output size), or None."""
     for prev, mod in zip(order, order[1:]):
         if mod.input_size != prev.output_size:
-            what = "GRU input size" if mod.kind == "GRU" else "Linear input size (weight is (out, in))"
+            what = {"GRU": "GRU input size", "Linear": "Linear input size (weight is (out, in))"}.get(mod.kind, "input")
+            gives = "gives vectors of" if prev.kind == "Embedding" else "outputs"
             return (f"{mod.kind} {mod.prefix!r} has {what} {mod.input_size}, but {prev.kind} {prev.prefix!r} "
-                    f"before it outputs {prev.output_size}")
+                    f"before it {gives} {prev.output_size}")
     return None
+
+
+CHAIN_REFUSAL = ("the modules do not form one chain [Embedding ->] GRU -> Linear -> ... (an attention block, a "
+                 "branch or several heads has no exact equivalent in gru_infer's layers)")
 
 
 def _orders_by_shape(grus: List[_Module], linears: List[_Module], limit: int = 2) -> List[List[_Module]]:
@@ -181,6 +197,7 @@ def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> T
     record it), "prefix": the first GRU's prefix, "modules": [(prefix, "GRU" | "Linear"), ...] in run
     order, "assumed": [str, ...] (empty for a single GRU module)}.
     """
+    names = lambda mods: [m.prefix for m in mods]  # noqa: E731
     if not isinstance(state_dict, Mapping):
         raise ValueError(f"expected a state_dict (a mapping of names to tensors), got {type(state_dict).__name__}")
     if module_order not in ("keys", "shapes"):
@@ -196,35 +213,45 @@ def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> T
                          f"Only GRU modules followed by Linear layers can be imported from a state_dict; for a "
                          f"model with other layers, {FROM_TORCH_HINT}")
     grus = [_gru_module(sd, p, ms) for p, ms in groups.items()]
-    linears = [_linear_module(sd, p, ks) for p, ks in linear_keys.items()]
-    names = lambda mods: [m.prefix for m in mods]  # noqa: E731
+    embeddings = [_embedding_module(sd, p, ks) for p, ks in linear_keys.items() if _is_embedding(p, ks)]
+    linears = [_linear_module(sd, p, ks) for p, ks in linear_keys.items() if not _is_embedding(p, ks)]
+    if len(embeddings) > 1:
+        raise UnsupportedModelError(f"the state_dict has several embedding tables {names(embeddings)}; only one, "
+                                    f"as the first layer, is supported")
 
     if module_order == "keys":
         position = {key: i for i, key in enumerate(sd)}
         first_key = {p: min(position[m.string] for m in ms) for p, ms in groups.items()}
         first_key.update({p: min(position[k] for k in ks.values()) for p, ks in linear_keys.items()})
-        order = sorted(grus + linears, key=lambda m: first_key[m.prefix])
-        if order[0].kind != "GRU" or any(a.kind == "Linear" and b.kind == "GRU" for a, b in zip(order, order[1:])):
-            raise ValueError(f"the state_dict's modules come in the order {[(m.prefix, m.kind) for m in order]}; "
-                             f"only GRU modules followed by Linear layers can be imported from a state_dict; "
-                             f"{FROM_TORCH_HINT}")
+        order = embeddings + sorted(grus + linears, key=lambda m: first_key[m.prefix])
+        body = order[len(embeddings):]
+        if body[0].kind != "GRU" or any(a.kind == "Linear" and b.kind == "GRU" for a, b in zip(body, body[1:])):
+            raise UnsupportedModelError(
+                f"the state_dict's modules come in the order {[(m.prefix, m.kind) for m in order]}; only "
+                f"GRU modules followed by Linear layers (after an optional Embedding) can be imported from a "
+                f"state_dict; {FROM_TORCH_HINT}")
         problem = _chain_error(order)
         if problem:
             several = f"holds several GRU modules (prefixes {names(grus)}) and " if len(grus) > 1 else ""
-            raise ValueError(f"the state_dict {several}does not chain in key order: {problem}. The order of the "
-                             f"modules in forward() is unknown from the weights alone: {FROM_TORCH_HINT}")
+            raise UnsupportedModelError(
+                f"the state_dict {several}does not chain in key order: {problem}: {CHAIN_REFUSAL}. The order "
+                f"of the modules in forward() is unknown from the weights alone: {FROM_TORCH_HINT}")
         assumed = [ASSUME_KEY_ORDER] if len(order) > 1 else []
     else:
         orders = _orders_by_shape(grus, linears)
+        orders = [embeddings + o for o in orders if not _chain_error(embeddings + o)]
         if len(orders) != 1:
             what = "no order" if not orders else f"several orders (e.g. {names(orders[0])} and {names(orders[1])})"
-            raise ValueError(f"the key order is unknown, and {what} of the GRU modules {names(grus)} and the "
-                             f"Linear layers {names(linears)} chain by shape (GRUs first, then Linears); "
-                             f"{FROM_TORCH_HINT}")
+            raise UnsupportedModelError(
+                f"the key order is unknown, and {what} of the GRU modules {names(grus)} and the Linear layers "
+                f"{names(linears)} chain by shape (GRUs first, then Linears); {FROM_TORCH_HINT}")
         order = orders[0]
         assumed = [ASSUME_SHAPE_ORDER] if len(order) > 1 else []
     if linears:
         assumed += [ASSUME_EVERY_STEP, ASSUME_NO_ACTIVATION]
+    if embeddings:
+        assumed.append(f"{embeddings[0].prefix}weight (no bias, named so) is an nn.Embedding table: the model "
+                       f"takes integer ids")
     layers = [layer for mod in order for layer in mod.layers]
     return layers, {"batch_first": None, "source": "pytorch", "prefix": order[0].prefix,
                     "modules": [(m.prefix, m.kind) for m in order], "assumed": assumed}

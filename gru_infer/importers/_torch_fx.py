@@ -13,8 +13,11 @@ from .._optional import require
 from ..errors import UnsupportedModelError
 from ..layers import Activation, ActivationLayer, LastStep
 from .torch_module import (
+    SELU,
+    batch_norm_affine,
     check_softplus,
     embedding_layer,
+    gelu,
     gru_module_specs,
     module_name,
     simple_module_layers,
@@ -48,8 +51,19 @@ class _Seq:
 
 
 @dataclass(eq=False)
+class _SeqCF:
+    """A batch-first sequence transposed to (B, F, T), as BatchNorm1d takes it."""
+
+
+@dataclass(eq=False)
 class _Vec:
     """A (B, F) value (after LastStep or a GRU's final state)."""
+
+
+@dataclass(eq=False)
+class _HNSide:
+    """h_n of a GRU whose output feeds the chain: only returnable next to the output, `return out, h`."""
+    gru: _GRUResult
 
 
 @dataclass(eq=False)
@@ -76,7 +90,18 @@ class _HNPart:
 
 @dataclass(eq=False)
 class _Meta:
-    """Shapes, sizes, devices, dtypes: may be read from any value without consuming it."""
+    """Shapes, sizes, devices, dtypes: may be read from any value without consuming it. axis: for
+    x.size(k) / x.shape[k] of a chain value, k (so that x.size(0) is known to be the batch)."""
+    axis: Optional[int] = None
+    of_shape: bool = False  # x.shape itself (indexing it gives a size)
+
+
+@dataclass(eq=False)
+class _Reshaped:
+    """The chain's output viewed in another shape by the head (.squeeze(-1), .flatten(1), .view(B, -1)):
+    the same numbers as predict's output, which keeps its (B, F) / (B, T, F) shape. Only returnable."""
+    val: Any
+    note: str
 
 
 @dataclass(eq=False)
@@ -132,6 +157,10 @@ class FxConverter:
         self.vals: Dict[Any, Any] = {}
         self.tip = None
         self.batch_first: Optional[bool] = None  # the module input's layout = the first GRU's
+        self.info: Dict[str, Any] = {}             # extra info for layers_from_torch
+        self.grus: List[str] = []                  # GRU modules in call order
+        self.state_arg: Optional[Tuple[str, str]] = None  # (forward argument, GRU) for forward(x, h)
+        self.outputs_taken: set = set()            # GRU results whose output (element 0) was taken
         self._build_tables()
 
     def _build_tables(self):
@@ -149,10 +178,19 @@ class FxConverter:
             F.elu: lambda n, v: act("elu", alpha=float(_arg(n, 1, "alpha", 1.0))),
             F.softplus: self._softplus, F.softsign: lambda n, v: act("softsign"),
             F.hardsigmoid: lambda n, v: act("hard_sigmoid", alpha=1.0 / 6.0, beta=0.5),
+            F.gelu: lambda n, v: gelu(_arg(n, 1, "approximate", "none")),
+            F.silu: lambda n, v: act("silu"), F.hardswish: lambda n, v: act("hard_swish"),
+            F.mish: lambda n, v: act("mish"), F.selu: lambda n, v: SELU, torch.selu: lambda n, v: SELU,
+            F.celu: lambda n, v: act("celu", alpha=float(_arg(n, 1, "alpha", 1.0))),
+            F.hardtanh: lambda n, v: act("clip", alpha=float(_arg(n, 1, "min_val", -1.0)),
+                                         beta=float(_arg(n, 2, "max_val", 1.0))),
+            F.relu6: lambda n, v: act("clip", alpha=0.0, beta=6.0),
+            torch.clamp: self._clamp, torch.clip: self._clamp,
         }
         self.method_acts = {"relu": self.fn_acts[torch.relu], "tanh": self.fn_acts[torch.tanh],
                             "sigmoid": self.fn_acts[torch.sigmoid], "softmax": self._softmax("softmax"),
-                            "log_softmax": self._softmax("log_softmax")}
+                            "log_softmax": self._softmax("log_softmax"), "clamp": self._clamp,
+                            "clip": self._clamp}
         self.fn_dropout = {F.dropout, F.alpha_dropout}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -168,6 +206,13 @@ class FxConverter:
                                  f"is supported")
             return Activation(kind)
         return make
+
+    def _clamp(self, node, val):
+        lo, hi = _arg(node, 1, "min"), _arg(node, 2, "max")
+        if not all(v is None or isinstance(v, (int, float)) for v in (lo, hi)) or lo is None and hi is None:
+            self._fail(node, f"clamp(min={lo!r}, max={hi!r}): only constant numbers are supported")
+        return Activation("clip", alpha=float("-inf") if lo is None else float(lo),
+                          beta=float("inf") if hi is None else float(hi))
 
     def _softplus(self, node, val):
         check_softplus(_arg(node, 1, "beta", 1.0), _arg(node, 2, "threshold", 20.0))
@@ -189,7 +234,13 @@ class FxConverter:
                              f"final state) is supported")
         if isinstance(val, _Other):
             self._fail(node, f"forward argument {val.name!r} is used; only a single input is supported")
-        if not isinstance(val, (_Seq, _Vec)):
+        if isinstance(val, _Reshaped):
+            self._fail(node, f"the head's output, reshaped to {val.note}, is used by a later operation; only a "
+                             f"reshape of the final output is supported")
+        if isinstance(val, _HNSide):
+            self._fail(node, f"both the output and h_n of GRU {val.gru.name!r} are used; only a single chain of "
+                             f"layers (or returning (output, h_n) as they are) is supported")
+        if not isinstance(val, (_Seq, _Vec, _SeqCF)):
             self._fail(node, f"unsupported input {arg} (not a tensor of the layer chain)")
         if val is not self.tip:
             self._fail(node, f"the value {arg} is used after a later layer already consumed it; only a "
@@ -231,6 +282,8 @@ class FxConverter:
         val = self._take(node, x_arg)
         if isinstance(val, _Vec) and start in (1, -1) and end in (1, -1):
             return val  # flatten(1) of a (B, F) value is a no-op
+        if isinstance(val, _Seq) and val.batch_first and start == 1 and end == -1:
+            return _Reshaped(val, "(batch, time * features)")
         self._fail(node, f"flatten(start_dim={start}, end_dim={end}) is only supported on a (batch, features) value")
 
     def _last_step(self, node, val, index):
@@ -260,6 +313,17 @@ class FxConverter:
             self.vals[node] = getattr(self, "_" + node.op)(node)
         if not self.layers:
             raise UnsupportedModelError(f"{type(self.module).__name__} has no layers to convert")
+        if self.state_arg and len(self.grus) > 1:
+            arg, gru = self.state_arg
+            raise UnsupportedModelError(
+                f"the initial state of GRU {gru!r} comes from the forward argument {arg!r}, but the module has "
+                f"{len(self.grus)} GRU modules ({', '.join(map(repr, self.grus))}); predict's h0 covers every GRU "
+                f"layer, so only a module with a single nn.GRU (any number of layers) can take h0 this way")
+        if self.state_arg:
+            self.info["forward_state"] = (f"forward's argument {self.state_arg[0]!r} is GRU {self.state_arg[1]!r}'s "
+                                          f"initial state: pass it as predict(x, h0=...)"
+                                          + ("; the returned state is predict(..., return_state=True)'s h_n"
+                                             if self.info.get("returns_state") else ""))
         return self.layers, self.batch_first
 
     def _placeholder(self, node):
@@ -274,8 +338,25 @@ class FxConverter:
     def _output(self, node):
         (result,) = node.args
         if isinstance(result, (tuple, list)):
-            self._fail(node, "the module returns several values; only one output tensor is supported")
+            vals = [self._value(r) for r in result]
+            if len(vals) == 2 and isinstance(vals[1], (_HNSide, _HN)) and len(self.grus) == 1:
+                self.info["returns_state"] = True
+                if not self.state_arg:
+                    self.info["forward_state"] = ("forward returns (output, h_n): h_n is "
+                                                  "predict(..., return_state=True)'s second result")
+                if isinstance(vals[1], _HN) and vals[1] is self.tip:
+                    self._fail(node, "the module returns (h_n, h_n)")
+                result = result[0]
+            else:
+                self._fail(node, "the module returns several values; only one output tensor (or (output, h_n) of "
+                                 "a module with one GRU) is supported")
         val = self._value(result)
+        if isinstance(val, _Reshaped) and val.val is self.tip:
+            self.info["output_reshape"] = (f"the module returns its output reshaped to {val.note}; predict "
+                                           f"returns the same numbers in its usual (batch, [time,] features) shape")
+            return val
+        if isinstance(val, _SeqCF):
+            self._fail(node, "the module returns a (batch, features, time) transposed sequence")
         if isinstance(val, _GRUResult) and val is self.tip:
             return val  # returning the GRU's (output, h_n) tuple: like a bare nn.GRU, we give the output
         self._take(node, result)
@@ -298,18 +379,31 @@ class FxConverter:
         val = self._take(node, node.args[0])
         if len(node.args) > 1 or node.kwargs:
             self._fail(node, f"{where} called with extra arguments")
-        layers = simple_module_layers(mod, 2 if isinstance(val, _Vec) else 3)
+        if isinstance(val, _SeqCF) and not isinstance(mod, nn.BatchNorm1d):
+            self._fail(node, f"{where} on a (batch, features, time) value: after transpose(1, 2) only "
+                             f"BatchNorm1d is supported")
+        try:
+            if isinstance(val, _SeqCF):
+                return self._push([batch_norm_affine(mod, 2)], val)  # per feature of every step
+            layers = simple_module_layers(mod, 2 if isinstance(val, _Vec) else 3)
+        except UnsupportedModelError as e:
+            self._fail(node, f"module {node.target!r}: {e}")
         if layers is None:
             self._fail(node, f"unsupported module {where}")
         return self._push(layers, _Seq(val.batch_first) if isinstance(val, _Seq) else val)
 
     def _gru(self, node, mod):
         h0 = _arg(node, 1, "hx")
+        self.grus.append(node.target)
         if h0 is not None and not isinstance(self._value(h0), _Zeros):
             src = self._value(h0)
-            what = f"the forward argument {src.name!r}" if isinstance(src, _Other) else f"node {h0}"
-            self._fail(node, f"the initial state h0 of GRU {node.target!r} comes from {what}; only a zero "
-                             f"initial state (no h0) is supported")
+            if isinstance(src, _Other) and self.state_arg is None and len(self.grus) == 1:
+                self.state_arg = (src.name, node.target)  # forward(x, h): h is predict's h0
+            else:
+                what = f"the forward argument {src.name!r}" if isinstance(src, _Other) else f"node {h0}"
+                self._fail(node, f"the initial state h0 of GRU {node.target!r} comes from {what}; only a zero "
+                                 f"initial state, or a forward argument as the state of a module's only GRU, "
+                                 f"is supported")
         val = self._take(node, node.args[0])
         if not isinstance(val, _Seq):
             self._fail(node, f"GRU {node.target!r} receives a (batch, features) value, not a sequence")
@@ -332,7 +426,7 @@ class FxConverter:
             return self._getitem(node, val, node.args[1])
         if fn is getattr:
             if node.args[1] in ("shape", "device", "dtype"):
-                return _Meta()
+                return _Meta(of_shape=node.args[1] == "shape")
             self._fail(node, f"unsupported attribute .{node.args[1]}")
         if isinstance(val, _Meta) and fn in (operator.add, operator.sub, operator.mul, operator.floordiv):
             return _Meta()
@@ -348,6 +442,10 @@ class FxConverter:
             return self._squeeze(node, val, _arg(node, 1, "dim"))
         if fn is torch.cat:
             return self._cat(node)
+        if fn is torch.reshape:
+            return self._reshape(node, x, [self._value(d) for d in _arg(node, 1, "shape")])
+        if fn is torch.transpose:
+            return self._transpose(node, x, "transpose", node.args[1:])
         self._fail(node, f"unsupported operation {_target_name(fn)}")
 
     def _call_method(self, node):
@@ -355,7 +453,8 @@ class FxConverter:
         x = node.args[0]
         val = self._value(x)
         if name in ("size", "dim"):
-            return _Meta()
+            k = _arg(node, 1, "dim")
+            return _Meta(axis=k if name == "size" and _is_int(k) else None, of_shape=name == "size" and k is None)
         if name == "new_zeros" or isinstance(val, _Zeros) and name in ("to", "requires_grad_", "detach", "float",
                                                                        "contiguous"):
             return _Zeros()
@@ -369,19 +468,35 @@ class FxConverter:
             return self._flatten(node, x, _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1))
         if name == "squeeze":
             return self._squeeze(node, val, _arg(node, 1, "dim"))
+        if name in ("view", "reshape"):
+            dims = node.args[1:] if len(node.args) > 2 or not isinstance(_arg(node, 1, "shape"), (tuple, list)) \
+                else _arg(node, 1, "shape")
+            return self._reshape(node, x, [self._value(d) for d in dims])
+        if name in ("transpose", "permute"):
+            return self._transpose(node, x, name, node.args[1:])
         self._fail(node, f"unsupported method Tensor.{name}")
 
     def _getitem(self, node, val, index):
         if isinstance(val, _Meta):
-            return _Meta()
+            return _Meta(axis=index if val.of_shape and _is_int(index) else None)
+        if isinstance(val, _GRUResult) and index == 1 and val in self.outputs_taken:
+            if all(u.op == "output" for u in node.users):
+                return _HNSide(val)  # `out, h = self.gru(x, h)`: h may only be returned
+            self._fail(node, f"both the output and h_n of GRU {val.name!r} are used; only a single chain of "
+                             f"layers (or returning (output, h_n) as they are) is supported")
         if isinstance(val, _GRUResult) and index in (0, 1):
             self._take_tuple(node, val)
+            if index == 0:
+                self.outputs_taken.add(val)
             self.tip = _Seq(val.batch_first) if index == 0 else _HN(val)
             return self.tip
         if isinstance(val, _Seq):
             return self._last_step(node, val, index)
         if isinstance(val, _HN):
             return self._hn_part(node, val, index)
+        if isinstance(val, _HNSide):
+            self._fail(node, f"both the output and h_n of GRU {val.gru.name!r} are used; only a single chain of "
+                             f"layers (or returning (output, h_n) as they are) is supported")
         self._fail(node, f"unsupported indexing {index!r}")
 
     def _take_tuple(self, node, val):
@@ -393,7 +508,68 @@ class FxConverter:
         # h_n of a 1-layer unidirectional GRU is (1, B, H): squeeze(0) is h_n[0]
         if isinstance(val, _HN) and val.gru.num_layers * val.gru.num_dirs == 1 and dim == 0:
             return _HNPart(val, 0, node.name)
-        self._fail(node, f"squeeze(dim={dim!r}) is only supported on h_n of a 1-layer unidirectional GRU")
+        if isinstance(val, (_Vec, _Seq)) and val is self.tip and self._features() == 1:
+            last = 1 if isinstance(val, _Vec) else 2
+            if isinstance(val, _Vec) and dim in (1, -1):
+                return _Reshaped(val, "(batch,)")
+            if isinstance(val, _Seq) and val.batch_first and dim in (2, -1):
+                return _Reshaped(val, "(batch, time)")
+            if dim is None:
+                return _Reshaped(val, "(batch,)" if last == 1 else "(batch, time)" + " (and fewer axes where batch "
+                                 "or time is 1)")
+        self._fail(node, f"squeeze(dim={dim!r}) is only supported on h_n of a 1-layer unidirectional GRU, or on "
+                         f"the final output's last axis when it has one feature")
+
+    def _features(self) -> Optional[int]:
+        """The feature count of the chain's output so far."""
+        for layer in reversed(self.layers):
+            if hasattr(layer, "output_size"):
+                return int(layer.output_size)
+            if hasattr(layer, "weight"):
+                return int(layer.weight.shape[0])
+            if hasattr(layer, "table"):
+                return int(layer.table.shape[1])
+            if hasattr(layer, "scale"):
+                return int(len(layer.scale))
+        return None
+
+    def _is_batch(self, d) -> bool:
+        """A reshape entry that is the batch size: x.size(0) / x.shape[0] (batch-first)."""
+        return isinstance(d, _Meta) and d.axis == (0 if self.batch_first in (True, None) else 1)
+
+    def _reshape(self, node, x_arg, dims):
+        """view / reshape of the chain's output: the layouts that keep predict's numbers."""
+        val = self._take(node, x_arg)
+        feats = self._features()
+        ok = lambda d: self._is_batch(d) or d == -1  # noqa: E731
+        if isinstance(val, _Vec):
+            if len(dims) == 2 and (ok(dims[0]) and (dims[1] == -1 or dims[1] == feats) and dims != [-1, -1]):
+                return val  # (B, F) -> (B, F)
+            if len(dims) == 1 and (dims[0] == -1 or self._is_batch(dims[0])):
+                return _Reshaped(val, "(batch,)" if feats == 1 else "(batch * features,)")
+        if isinstance(val, _Seq) and val.batch_first and len(dims) == 2 and self._is_batch(dims[0]) and dims[1] == -1:
+            return _Reshaped(val, "(batch, time * features)")
+        if isinstance(val, _Seq) and val.batch_first and len(dims) == 3 and ok(dims[0]) and dims[2] in (-1, feats) \
+                and (dims[1] != -1 or dims[2] == feats):
+            return val  # (B, T, F) -> (B, T, F)
+        shown = [f"x.size({d.axis})" if isinstance(d, _Meta) else d for d in dims]
+        self._fail(node, f"reshape to {shown} of a {'(batch, features)' if isinstance(val, _Vec) else 'sequence'} "
+                         f"value: only view/reshape(x.size(0), -1), flatten(1) and squeeze(-1) of the final output "
+                         f"are supported")
+
+    def _transpose(self, node, x_arg, name, args):
+        """x.transpose(1, 2) of a batch-first sequence (for BatchNorm1d), and back."""
+        val = self._take(node, x_arg)
+        args = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+        swap = (name == "transpose" and sorted(a % 3 for a in args) == [1, 2]) or \
+               (name == "permute" and tuple(a % 3 for a in args) == (0, 2, 1))
+        if swap and isinstance(val, _Seq) and val.batch_first:
+            return self._push([], _SeqCF())
+        if swap and isinstance(val, _SeqCF):
+            return self._push([], _Seq(True))
+        self._fail(node, f"{name}{args} of {'a batch-first' if isinstance(val, _Seq) and val.batch_first else 'this'} "
+                         f"value: only swapping time and features of a batch-first sequence (around BatchNorm1d) "
+                         f"is supported")
 
     def _cat(self, node):
         tensors, dim = node.args[0], _arg(node, 1, "dim", 0)

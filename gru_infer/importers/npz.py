@@ -21,6 +21,7 @@ import numpy as np
 
 from ..layers import GRU, Dense
 from ._keras_layout import gru_from_keras_weights
+from ._npz_shapes import layers_from_named_arrays
 from ._state_dict import GRU_KEY, layers_from_state_dict
 from ._zip import zip_members
 
@@ -45,6 +46,8 @@ ASSUME_NO_BIAS_RESET_AFTER = ("a GRU saved without bias is taken as reset_after=
                               "without the bias its shape cannot tell")
 ASSUME_SEQUENCES = "every GRU returns the whole sequence and Dense layers apply to every time step"
 ASSUME_DENSE_LINEAR = "Dense layers have no activation: activations are not stored with the weights"
+ASSUME_BY_SHAPE = ("the array names are the user's own: the GRU and the Dense heads after it were recognised by "
+                   "their shapes (see gru_infer.importers._npz_shapes)")
 
 _POSITIONAL = re.compile(r"^arr_(\d+)$")
 
@@ -72,6 +75,13 @@ def read_npz(path) -> Dict[str, np.ndarray]:
             except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
                 raise ValueError(f"{path}: array {key!r} is corrupt ({type(e).__name__}: {e})") from None
     return arrays
+
+
+def _known_role(key: str) -> bool:
+    try:
+        return _role(key) is not None
+    except ValueError:
+        return False
 
 
 def _role(key: str) -> Optional[str]:
@@ -150,10 +160,18 @@ def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
         if any(GRU_KEY.match(k) for k in arrays):
             layers, info = layers_from_state_dict(arrays)
             info.update(layout="pytorch")
-        else:
+        elif all(_POSITIONAL.match(k) or _known_role(k) for k in arrays):
             layers, assumed = _keras_layers(arrays)
             info = {"layout": "keras", "assumed": assumed}
+        else:  # the user's own names: one GRU (+ Dense heads) by shape
+            layers, layout = layers_from_named_arrays(arrays)
+            assumed = [ASSUME_SEQUENCES, ASSUME_BY_SHAPE]
+            if layout == "keras":
+                assumed.append(ASSUME_KERAS_ACTIVATIONS)
+            if len(layers) > 1:
+                assumed.append(ASSUME_DENSE_LINEAR)
+            info = {"layout": f"{layout} (by shape)", "assumed": assumed}
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise type(e)(f"{path}: {e}") from None
     info.update(source="numpy", path=str(path))
     return layers, info

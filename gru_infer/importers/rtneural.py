@@ -8,6 +8,11 @@ Two forms exist:
   3-entry shape means the GRU returns the whole sequence). An empty activation means linear.
 - PyTorch form: `json.dump(model.state_dict())` with tensors as nested lists (RTNeural's
   `gru_torch.py`), read like a state_dict: GRU modules in key order, then Linear layers on every step.
+- The guitar-amp forms built on these (`_guitar_amp`): Automated-GuitarAmpModelling's SimpleRNN
+  (`model_data` + `state_dict`) and AIDA-X's `.aidax` (the Keras form plus in_skip / out_gain / metadata).
+
+A GRU's `activation` is honoured: it is the Keras layer's candidate activation, which the model
+was trained with (RTNeural's own loader ignores it and always runs tanh, RTNeural#124).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ..layers import Activation, ActivationLayer, Dense
+from ._guitar_amp import aida_tail, is_simple_rnn, layers_from_simple_rnn
 from ._keras_layout import gru_from_keras_weights
 from ._state_dict import layers_from_state_dict
 
@@ -115,9 +121,12 @@ def layers_from_rtneural_json(path) -> Tuple[list, Dict[str, Any]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a JSON file ({e})") from None
     try:
-        if isinstance(model, dict) and "layers" in model:
+        if is_simple_rnn(model):
+            layers, info = layers_from_simple_rnn(model)
+        elif isinstance(model, dict) and "layers" in model:
             layers, assumed = _keras_form(model)
-            info = {"form": "keras", "assumed": assumed}
+            layers, aida = aida_tail(model, layers)
+            info = {"form": "aida-x" if aida else "keras", "assumed": assumed, **aida}
         elif isinstance(model, dict) and model:
             state_dict = {k: _array(v, f"{k!r}") for k, v in model.items()}
             layers, info = layers_from_state_dict(state_dict)
@@ -126,6 +135,6 @@ def layers_from_rtneural_json(path) -> Tuple[list, Dict[str, Any]]:
             raise ValueError("expected RTNeural's Keras form ({'in_shape', 'layers': [...]}) or a PyTorch "
                              f"state_dict as a JSON object, got {type(model).__name__}")
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise type(e)(f"{path}: {e}") from None
     info.update(source="rtneural", path=str(path))
     return layers, info

@@ -50,7 +50,10 @@ def load_torch_file(path) -> Tuple[list, Dict[str, Any]]:
         tensors, saved = read_torch_zip_with_kind(path)
     else:
         tensors, saved = _load_legacy_torch_file(path), "legacy_state_dict"
-    layers, info = layers_from_state_dict(tensors)
+    try:
+        layers, info = layers_from_state_dict(tensors)
+    except ValueError as e:
+        raise type(e)(f"{path}: {e}") from None
     info.update(path=str(path), saved=saved)
     return layers, info
 

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .._optional import require
 from ..errors import UnsupportedModelError
-from ..layers import GRU, Activation, ActivationLayer, Dense, Embedding
+from ..layers import GRU, Activation, ActivationLayer, Affine, Dense, Embedding
 from ._state_dict import gru_stack, to_f32
 
 __all__ = ["layers_from_torch"]
@@ -71,9 +71,58 @@ def simple_module_layers(mod, ndim: int) -> Optional[list]:
         act = Activation("softplus")
     elif isinstance(mod, nn.Hardsigmoid):
         act = Activation("hard_sigmoid", alpha=1.0 / 6.0, beta=0.5)  # relu6(x + 3) / 6
+    elif isinstance(mod, nn.GELU):
+        act = gelu(mod.approximate)
+    elif isinstance(mod, nn.Hardtanh):  # also nn.ReLU6
+        act = Activation("clip", alpha=float(mod.min_val), beta=float(mod.max_val))
+    elif isinstance(mod, nn.PReLU):
+        act = prelu(mod)
+    elif isinstance(mod, nn.CELU):
+        act = Activation("celu", alpha=float(mod.alpha))
+    elif type(mod) in (nn.SiLU, nn.Hardswish, nn.Mish, nn.SELU):
+        act = {nn.SiLU: Activation("silu"), nn.Hardswish: Activation("hard_swish"), nn.Mish: Activation("mish"),
+               nn.SELU: SELU}[type(mod)]
+    elif isinstance(mod, nn.BatchNorm1d):
+        return [batch_norm_affine(mod, ndim)]
     else:
         return None
     return [ActivationLayer(act)]
+
+
+SELU = Activation("selu", alpha=1.6732632423543772, beta=1.0507009873554805)  # torch's constants
+
+
+def gelu(approximate) -> Activation:
+    if approximate not in ("none", "tanh"):
+        raise UnsupportedModelError(f"GELU(approximate={approximate!r}): expected 'none' or 'tanh'")
+    return Activation("gelu" if approximate == "none" else "gelu_tanh")
+
+
+def prelu(mod) -> Activation:
+    """PReLU with one shared slope is leaky_relu; a slope per feature has no element-wise equivalent."""
+    if mod.num_parameters != 1:
+        raise UnsupportedModelError(f"nn.PReLU(num_parameters={mod.num_parameters}): a learned slope per feature "
+                                    f"is not supported, only the default single shared slope")
+    return Activation("leaky_relu", alpha=float(to_f32(mod.weight, "PReLU weight")[0]))
+
+
+def batch_norm_affine(mod, ndim: int) -> Affine:
+    """nn.BatchNorm1d at inference on (batch, features): per-feature scale and shift."""
+    name = module_name(mod)
+    if mod.training:
+        raise UnsupportedModelError(f"{name} is in training mode (it normalises with the batch's own statistics); "
+                                    f"call module.eval() first")
+    if not mod.track_running_stats or mod.running_mean is None:
+        raise UnsupportedModelError(f"{name}(track_running_stats=False) normalises with each batch's statistics, "
+                                    f"even in eval mode: not a fixed per-feature map")
+    if ndim != 2:
+        raise UnsupportedModelError(f"{name} on a (batch, time, features) value normalises axis 1 (time); only "
+                                    f"(batch, features) or x.transpose(1, 2) -> BatchNorm1d -> transpose back is "
+                                    f"a per-feature map")
+    weight = to_f32(mod.weight, "weight") if mod.affine else None
+    bias = to_f32(mod.bias, "bias") if mod.affine else None
+    return Affine.from_batch_norm(weight, bias, to_f32(mod.running_mean, "running_mean"),
+                                  to_f32(mod.running_var, "running_var"), float(mod.eps))
 
 
 def check_softplus(beta, threshold):
@@ -115,7 +164,9 @@ def layers_from_torch(module) -> Tuple[list, Dict[str, Any]]:
     if type(module).__module__.startswith("torch.nn.") and not isinstance(module, nn.Sequential):
         raise UnsupportedModelError(f"unsupported module {module_name(module)}")
     from ._torch_fx import FxConverter  # imports this module: no cycle at import time
-    layers, batch_first = FxConverter(module).run()
+    converter = FxConverter(module)
+    layers, batch_first = converter.run()
     info["batch_first"] = batch_first
+    info.update(converter.info)
     return layers, info
 

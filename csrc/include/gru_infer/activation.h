@@ -22,6 +22,14 @@ enum class ActKind : std::uint32_t {
     ScaledTanh = 11,      // alpha * tanh(beta * x)
     ThresholdedRelu = 12, // x > alpha ? x : 0
     LogSoftmax = 13,      // over the last axis
+    Gelu = 14,            // x * (1 + erf(x / sqrt 2)) / 2 (torch GELU, ONNX Gelu)
+    GeluTanh = 15,        // x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) / 2
+    Silu = 16,            // x * sigmoid(x) (torch SiLU / Keras swish)
+    Clip = 17,            // clamp(x, alpha, beta): Hardtanh, ReLU6, ONNX Clip
+    HardSwish = 18,       // x * clamp(x / 6 + 1 / 2, 0, 1)
+    Mish = 19,            // x * tanh(softplus(x))
+    Selu = 20,            // beta * (x > 0 ? x : alpha * (exp(x) - 1)), alpha/beta = ONNX alpha/gamma
+    Celu = 21,            // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
     Count
 };
 

@@ -14,6 +14,8 @@ enum class LayerKind : std::uint32_t {
     Activation = 3,
     Embedding = 4,
     LastStep = 5,
+    InputSkip = 6,  // y = x + a slice of the model's input (input_skip_layer.h)
+    Affine = 7,     // y = x * scale + shift per feature (affine_layer.h)
 };
 
 const char* layer_kind_name(LayerKind kind);
@@ -23,6 +25,7 @@ struct SequenceContext {
     const std::int64_t* lengths = nullptr;  // (B,) valid steps per sequence, or null = all T
     const float* h0 = nullptr;              // this layer's initial state, or null = zeros
     float* hn = nullptr;                    // where to write this layer's final state, or null
+    const float* model_input = nullptr;     // the model's input (B, T, model input size), for InputSkip
 };
 
 class Layer {

@@ -90,6 +90,12 @@ def keras_activation(value, version: Version, where: str) -> Optional[Activation
         return Activation("elu", alpha=1.0)
     if name == "leaky_relu":  # Keras 3 only; its default negative_slope
         return Activation("leaky_relu", alpha=0.2)
+    if name in ("gelu", "swish", "silu", "selu", "mish", "relu6"):  # fixed definitions in Keras 2 and 3
+        return {"gelu": Activation("gelu"), "swish": Activation("silu"), "silu": Activation("silu"),
+                "selu": Activation("selu", alpha=1.6732632423543772, beta=1.0507009873554805),
+                "mish": Activation("mish"), "relu6": Activation("clip", alpha=0.0, beta=6.0)}[name]
+    if name in ("hard_silu", "hard_swish") and version is not None and version >= (3,):
+        return Activation("hard_swish")  # Keras 3: x * relu6(x + 3) / 6
     if name == "hard_sigmoid":
         if version is None:
             raise UnsupportedModelError(f"{where}: 'hard_sigmoid' differs between Keras 2 (0.2x+0.5) and Keras 3 "
@@ -97,7 +103,8 @@ def keras_activation(value, version: Version, where: str) -> Optional[Activation
         return Activation("hard_sigmoid", alpha=0.2, beta=0.5) if version < (3,) else \
             Activation("hard_sigmoid", alpha=1.0 / 6.0, beta=0.5)
     raise UnsupportedModelError(f"{where}: activation {name!r} is not supported (supported: linear, elu, "
-                                f"hard_sigmoid, leaky_relu, {', '.join(sorted(_SIMPLE_ACTIVATIONS))})")
+                                f"hard_sigmoid, leaky_relu, gelu, swish/silu, selu, mish, relu6, hard_silu (Keras 3), "
+                                f"{', '.join(sorted(_SIMPLE_ACTIVATIONS))})")
 
 
 def default_recurrent_activation(version: Version) -> str:
@@ -200,7 +207,9 @@ def _inbound(c: dict, name: str, label: str):
         other = _keras2_refs(list(kwargs.values()))
     if len(main) != 1 or other:
         raise UnsupportedModelError(f"{label}: layer {name!r} takes {len(main) + len(other)} tensor inputs; only "
-                                    f"a single chain of layers (plus GRU initial states) is supported")
+                                    f"a single chain of layers (plus GRU initial states) is supported: a layer that "
+                                    f"merges branches (attention, Concatenate, Add, ...) has no exact equivalent in "
+                                    f"gru_infer, so such a model runs in Keras, not here")
     return main[0], states
 
 

@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...layers import GRU, Activation, ActivationLayer, Dense, Embedding, GRUDirection
+from ...layers import GRU, Activation, ActivationLayer, Affine, Dense, Embedding, GRUDirection
 from ._config import (
     MASK_REFUSAL,
     KerasLayer,
@@ -159,6 +159,28 @@ def _dense_layers(cfg: dict, ws: List[Weight], version: Version, features: Optio
     return out + ([ActivationLayer(act)] if act else [])
 
 
+def _batch_norm(cfg: dict, ws: List[Weight], features: Optional[int], sequence: bool, where: str) -> Affine:
+    """BatchNormalization at inference: gamma (x - moving_mean) / sqrt(moving_variance + epsilon) + beta,
+    over the last axis only (the features)."""
+    axis = cfg.get("axis", -1)
+    axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+    last = 2 if sequence else 1
+    if axis not in (-1, last):
+        raise UnsupportedModelError(f"{where}: normalises axis {axis!r}; only the feature axis (-1) is an exact "
+                                    f"per-feature map here")
+    if features is None:
+        if not ws or ws[-1].array.ndim != 1:
+            raise ValueError(f"{where}: expected 1-d tensors (gamma, beta, moving_mean, moving_variance)")
+        features = ws[-1].array.shape[0]
+    n = (features,)
+    gamma = _take(ws, "gamma", n, where) if cfg.get("scale", True) else None
+    beta = _take(ws, "beta", n, where) if cfg.get("center", True) else None
+    mean = _take(ws, "moving_mean", n, where)
+    var = _take(ws, "moving_variance", n, where)
+    _no_more(ws, where)
+    return Affine.from_batch_norm(gamma, beta, mean, var, float(cfg.get("epsilon", 1e-3)))
+
+
 def convert(chain: List[KerasLayer], weights_of: Callable[[KerasLayer], List[Weight]], version: Version,
              path: str) -> Tuple[list, Dict[str, Any]]:
     out: list = []
@@ -210,6 +232,9 @@ def convert(chain: List[KerasLayer], weights_of: Callable[[KerasLayer], List[Wei
                 raise UnsupportedModelError(f"{where}: its input has no time axis")
             out += _dense_layers(inner, ws, version, features, where)
             features = _units(inner, where)
+        elif cls == "BatchNormalization":
+            out.append(_batch_norm(cfg, ws, features, sequence, where))
+            features = out[-1].scale.shape[0]
         elif cls == "Activation":
             if features is None:
                 raise UnsupportedModelError(f"{where}: an Activation first layer is not supported")
@@ -218,8 +243,8 @@ def convert(chain: List[KerasLayer], weights_of: Callable[[KerasLayer], List[Wei
                 out.append(ActivationLayer(act))
         else:
             raise UnsupportedModelError(f"{where}: layer class {cls!r} is not supported (supported: InputLayer, GRU, "
-                                        f"Bidirectional, Dense, TimeDistributed(Dense), Activation, Embedding, "
-                                        f"{', '.join(IDENTITY_LAYERS)})")
+                                        f"Bidirectional, Dense, TimeDistributed(Dense), Activation, "
+                                        f"BatchNormalization, Embedding, {', '.join(IDENTITY_LAYERS)})")
         info["layer_names"].append(layer.name)
     if not out:
         raise ValueError(f"{path}: the model has no layers gru_infer can run")

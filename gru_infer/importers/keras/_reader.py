@@ -76,8 +76,12 @@ from ._weights import (
 __all__ = ["layers_from_keras"]
 
 
-def layers_from_keras(path) -> Tuple[list, Dict[str, Any]]:
-    """Read a Keras model or weights file as `(layers, info)`; see the module docstring."""
+def layers_from_keras(path, config=None) -> Tuple[list, Dict[str, Any]]:
+    """Read a Keras model or weights file as `(layers, info)`; see the module docstring.
+
+    config: for a weights-only file, the model's architecture saved apart (`model.to_json()` or
+    `model.to_yaml()` written to a file): the layers then come from it, not from inference.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no Keras file at {path!r}")
@@ -90,6 +94,11 @@ def layers_from_keras(path) -> Tuple[list, Dict[str, Any]]:
     else:
         raise ValueError(f"{path}: not a Keras file: expected a .keras zip or an HDF5 (.h5) file, got a file "
                          f"starting with {head!r}")
+    if config is not None:
+        if read is not _from_h5:
+            raise ValueError(f"{path}: config= is for weights-only files (save_weights); a .keras file holds "
+                             f"its own config")
+        read = lambda p: _from_h5(p, config)  # noqa: E731
     try:
         layers, info = read(path)
     except (KeyError, TypeError, AttributeError, IndexError, OSError, RuntimeError) as e:
@@ -133,10 +142,14 @@ def _from_keras_zip(path: str):
     return layers, info
 
 
-def _from_h5(path: str):
+def _from_h5(path: str, config=None):
     with open_h5(path, path) as f:
         if "model_config" in f.attrs:
+            if config is not None:
+                raise ValueError(f"{path}: config= is for weights-only files; this file holds its own model_config")
             return _from_h5_model(f, path)
+        if config is not None:
+            return _from_weights_and_config(f, path, config)
         version_text = string_attr(f, "keras_version")
         if "layers" in f and not hasattr(f["layers"], "shape"):
             chain, weights, assumed = infer_from_keras3_tree(f["layers"], path)
@@ -176,6 +189,38 @@ def _from_h5_model(f, path: str):
 
     layers, info = convert(chain, weights_of, version, path)
     info.update(format="h5_model", keras_version=version_text, inputs=cinfo["inputs"], assumed=[])
+    return layers, info
+
+
+def _from_weights_and_config(f, path: str, config_path):
+    """A save_weights file (legacy layout or Keras 3 tree) with its architecture from a separate file."""
+    from ._separate_config import load_config_file
+    label = os.fspath(config_path)
+    chain, cinfo = model_chain(load_config_file(config_path), label)
+    version_text = string_attr(f, "keras_version")
+    if "layers" in f and not hasattr(f["layers"], "shape"):  # Keras 3 model.save_weights
+        version = parse_version(version_text) or (3,)
+        _assign_keras3_keys(cinfo, f, path)
+        weights_of = lambda layer: _keras3_layer_weights(f, layer, path)  # noqa: E731
+        fmt = "keras_v3_weights+config"
+    elif "layer_names" in f.attrs or "model_weights" in f:  # tf.keras / Keras 2 save_weights
+        group = f["model_weights"] if "model_weights" in f else f
+        version_text = version_text or string_attr(group, "keras_version")
+        version = parse_version(version_text)
+
+        def weights_of(layer: KerasLayer) -> List[Weight]:
+            where = f"{path}: {layer.name}"
+            if layer.name not in group:
+                if layer.class_name in ("InputLayer", "Activation", "Dropout", "SpatialDropout1D"):
+                    return []
+                raise ValueError(f"{where}: no weights for config layer {layer.name!r} ({layer.class_name}); the "
+                                 f"weights file has {list(group.keys())[:10]}: the config and weights do not match")
+            return legacy_layer_weights(group[layer.name], where, _bfloat16_hint(layer.config))
+        fmt = "h5_weights+config"
+    else:
+        raise ValueError(f"{path}: not a Keras weights file (no 'layers' group and no 'layer_names' attribute)")
+    layers, info = convert(chain, weights_of, version, path)
+    info.update(format=fmt, keras_version=version_text, inputs=cinfo["inputs"], assumed=[], config=label)
     return layers, info
 
 

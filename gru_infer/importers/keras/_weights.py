@@ -82,7 +82,8 @@ def _is_dataset(obj) -> bool:
 
 # Where each layer class keeps its variables under its group in a Keras 3 weights tree.
 KERAS3_VARS = {"GRU": ["cell/vars"], "Bidirectional": ["forward_layer/cell/vars", "backward_layer/cell/vars"],
-               "Dense": ["vars"], "Embedding": ["vars"], "TimeDistributed": ["layer/vars"]}
+               "Dense": ["vars"], "Embedding": ["vars"], "TimeDistributed": ["layer/vars"],
+               "BatchNormalization": ["vars"]}
 
 def keras3_vars(group, path: str, label: str, bfloat16_hint: bool = False) -> List[Weight]:
     """The datasets `<path>/0`, `<path>/1`, ... of a Keras 3 layer group, in order."""

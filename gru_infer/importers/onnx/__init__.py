@@ -6,6 +6,7 @@ more than this module.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Tuple
 
 FORMAT = "onnx"
@@ -21,4 +22,9 @@ def sniff(head: bytes, path: str) -> bool:
 def read(source, **options) -> Tuple[list, Dict[str, Any]]:
     """`_reader.layers_from_onnx(source)`: (layers, info); source a path, bytes or an onnx.ModelProto."""
     from ._reader import layers_from_onnx
-    return layers_from_onnx(source, **options)
+    try:
+        return layers_from_onnx(source, **options)
+    except ValueError as e:  # name the file in every refusal
+        if isinstance(source, (str, os.PathLike)) and os.fspath(source) not in str(e):
+            raise type(e)(f"{os.fspath(source)}: {e}") from None
+        raise

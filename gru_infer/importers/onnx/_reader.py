@@ -121,6 +121,8 @@ def layers_from_onnx(source) -> Tuple[list, Dict[str, Any]]:
             model = require("onnx").inliner.inline_local_functions(model)
         except Exception as e:
             raise ValueError(f"cannot inline the model's local functions ({type(e).__name__}: {e})") from None
+    from ._loop_gru import rewrite_gru_loops  # tf2onnx's Keras GRU loops -> GRU nodes (or a clear refusal)
+    model = rewrite_gru_loops(model)
     layers, info = GraphWalker(model).run()
     info["producer"] = f"{model.producer_name} {model.producer_version}".strip()
     return layers, info

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...errors import OnnxImportError
 from ...layers import GRU, Activation, ActivationLayer, Dense, Embedding, GRUDirection, LastStep
+from ._elementwise import ElementwiseOps, features_of_consumer
 from ._values import (
     Axis,
     Chain,
@@ -43,7 +44,7 @@ _SHAPE_OPS = {"Identity", "Cast", "Gather", "Concat", "Unsqueeze", "Squeeze", "R
               "Mul", "Add", "Sub", "Div"}
 
 
-class GraphWalker:
+class GraphWalker(ElementwiseOps):
     """Interprets one ModelProto; `run()` returns (layers, info)."""
 
     def __init__(self, model):
@@ -54,17 +55,22 @@ class GraphWalker:
         self.binding: Dict[str, str] = {}       # 'in0'/'in1' -> 'B'/'T'
         self.gru_meta: Dict[int, GRUMeta] = {}  # id(GRU spec) -> where its h0 / lengths come from
         self.data_input: Optional[str] = None
+        self.assumed: List[str] = []
+        self.gelu_parts: Dict[str, Any] = {}  # the Erf decomposition of GELU, recognised step by step
         self.handlers = {
             "Identity": self._identity, "Dropout": self._dropout, "Cast": self._cast,
             "Transpose": self._transpose, "Squeeze": self._squeeze, "Unsqueeze": self._unsqueeze,
             "Reshape": self._reshape, "Slice": self._slice, "Gather": self._gather, "Concat": self._concat,
             "Shape": self._shape, "Expand": self._expand, "ConstantOfShape": self._fill,
             "ConstantFill": self._fill, "GRU": self._gru, "Gemm": self._gemm, "MatMul": self._matmul,
-            "Add": self._add, "Flatten": self._flatten,
+            "Add": self._add, "Flatten": self._flatten, "Mul": self._affine_op, "Sub": self._affine_op,
+            "Div": self._affine_op, "BatchNormalization": self._batch_norm,
         }
         for op in ("Relu", "Tanh", "Sigmoid", "LeakyRelu", "Elu", "HardSigmoid", "Softsign", "Softplus",
-                   "ThresholdedRelu", "Softmax", "LogSoftmax"):
+                   "ThresholdedRelu", "Softmax", "LogSoftmax", "Gelu", "Selu", "Celu", "HardSwish", "Mish"):
             self.handlers[op] = self._activation
+        self.handlers["Erf"] = self._erf
+        self.handlers["Clip"] = self._clip
 
     # -- setup -----------------------------------------------------------------------------
     @staticmethod
@@ -114,6 +120,11 @@ class GraphWalker:
             tt = inp.type.tensor_type
             dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
             role = roles.get(inp.name)
+            if not tt.HasField("shape") and role is None and tt.elem_type in _FLOAT_TYPES:
+                # rank unknown (legal ONNX): a GRU's X is 3-d by its contract; the features from the weights
+                dims = (None, None, features_of_consumer(self.graph, inp.name))
+                self.assumed.append(f"graph input {inp.name!r} has no shape information; it is taken as 3-d "
+                                    f"(batch/time, time/batch, features), the rank the GRU operator requires")
             if role == "state":
                 self.values[inp.name] = StateIn(inp.name, tuple(range(len(dims))), dims)
             elif role == "lengths":
@@ -191,7 +202,8 @@ class GraphWalker:
         if handler is None:
             got = ", ".join(self._describe(v) for v in present)
             self._fail(node, f"unsupported op {node.op_type!r} on {got} (no exact equivalent among the "
-                             f"GRU / Dense / activation / last-step layers)")
+                             f"GRU / Dense / affine / activation / last-step layers gru_infer runs: a model that "
+                             f"needs it runs in onnxruntime, not here)")
         out = handler(node, ins)
         return out if isinstance(out, list) else [out]
 
@@ -616,7 +628,13 @@ class GraphWalker:
         else:
             if not isinstance(v, Chain) or v.is_state:
                 self._fail(node, f"{op} of {self._describe(v)} is not supported")
+            if op == "Gelu" and a.get("approximate", "none") not in ("none", "tanh"):
+                self._fail(node, f"approximate={a.get('approximate')!r}; expected 'none' or 'tanh'")
             kind, alpha, beta = {
+                "Gelu": ("gelu" if a.get("approximate", "none") == "none" else "gelu_tanh", 0.0, 0.0),
+                "Selu": ("selu", a.get("alpha", 1.67326319217681884765625), a.get("gamma", 1.05070102214813232421875)),
+                "Celu": ("celu", a.get("alpha", 1.0), 0.0), "HardSwish": ("hard_swish", 0.0, 0.0),
+                "Mish": ("mish", 0.0, 0.0),
                 "Relu": ("relu", 0.0, 0.0), "Tanh": ("tanh", 0.0, 0.0), "Sigmoid": ("sigmoid", 0.0, 0.0),
                 "LeakyRelu": ("leaky_relu", a.get("alpha", 0.01), 0.0), "Elu": ("elu", a.get("alpha", 1.0), 0.0),
                 "HardSigmoid": ("hard_sigmoid", a.get("alpha", 0.2), a.get("beta", 0.5)),
@@ -672,16 +690,18 @@ class GraphWalker:
 
     def _add(self, node, ins):
         x, y = ins
+        step = self._gelu_step(node, "Add", x, y)
+        if step is not None:
+            return step
         if isinstance(y, Chain) and isinstance(x, Const):
             x, y = y, x
         if not (isinstance(x, Chain) and isinstance(y, Const)):
-            self._fail(node, f"Add of {self._describe(x)} and {self._describe(y)}: only a constant bias after "
-                             f"MatMul/Gemm is supported")
+            self._fail(node, f"Add of {self._describe(x)} and {self._describe(y)}: only a constant (a bias, or "
+                             f"the shift of a per-feature scale and shift) is supported")
         v = self._layer_input(node, x, "Add")
         last = v.layers[-1] if v.layers else None
-        if not isinstance(last, Dense):
-            self._fail(node, f"Add of a constant after {type(last).__name__ if last else 'the input'}: only a bias "
-                             f"directly after MatMul/Gemm is supported")
+        if not isinstance(last, Dense):  # x * scale + shift (a folded BatchNorm), or a shift on its own
+            return self._affine_op(node, ins)
         c = self._bias(node, self._weight(node, y, "Add constant"), last.weight.shape[0], len(v.axes))
         bias = c if last.bias is None else np.asarray(last.bias, np.float32) + c
         return replace(v, layers=v.layers[:-1] + (Dense(last.weight, bias),))
@@ -819,6 +839,8 @@ class GraphWalker:
         h0 = self._common_h0(grus)
         if h0:
             info["initial_h_input"], info["initial_h_axes"] = h0
+        if self.assumed:
+            info["assumed"] = list(self.assumed)
         return list(main.layers), info
 
     def _axes_letters(self, axes) -> str:
