@@ -1,17 +1,25 @@
-// C++ benchmark: ns per step and GFLOP/s of the GRU kernels per ISA and size, for both GRU forms,
-// the streaming step (input fused in), the sequence recurrence, and the input-projection GEMM.
+// C++ benchmark, one thread. Sections (all by default, or one with --only NAME):
+//   eigen    gru_infer's stream step against a templated Eigen GRU step (RTNeural's math, built
+//            with -march=native; only when CMake found Eigen3), side by side, interleaved, medians
+//   kernels  ns per step and GFLOP/s per ISA and size, both GRU forms: the streaming step (input
+//            fused in), the sequence recurrence, and the input-projection GEMM
 // Fraction of peak uses --peak-gflops (default 90, this machine's one-core SGEMM through OpenBLAS).
-//     bench_gru [--quick] [--peak-gflops N]
+//     bench_gru [--quick] [--only eigen|kernels] [--peak-gflops N]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gru_infer/gru_infer.h"
+#ifdef GRU_INFER_BENCH_EIGEN
+#include "eigen_gru.h"
+#endif
 
 using namespace gru_infer;
 using Clock = std::chrono::steady_clock;
@@ -32,22 +40,100 @@ double median_ns(F&& fn, int reps, int inner) {
     return t[t.size() / 2];
 }
 
-std::shared_ptr<Model> gru_model(std::size_t I, std::size_t H, bool lbr) {
-    std::mt19937 rng(1);
+GruWeights random_weights(std::size_t I, std::size_t H, unsigned seed = 1) {
+    std::mt19937 rng(seed);
     std::uniform_real_distribution<float> d(-0.2f, 0.2f);
     auto buf = [&](std::size_t n) {
         AlignedBuffer b(n);
         for (std::size_t i = 0; i < n; ++i) b[i] = d(rng);
         return b;
     };
+    return GruWeights{buf(3 * H * I), buf(3 * H * H), buf(3 * H), buf(3 * H)};
+}
+
+std::shared_ptr<Model> gru_model(const GruWeights& weights, std::size_t I, std::size_t H, bool lbr) {
     GruConfig c;
     c.input_size = I; c.hidden_size = H; c.linear_before_reset = lbr;
     std::vector<GruWeights> w(1);
-    w[0] = GruWeights{buf(3 * H * I), buf(3 * H * H), buf(3 * H), buf(3 * H)};
+    w[0] = GruWeights{AlignedBuffer(weights.W.data(), weights.W.size()), AlignedBuffer(weights.R.data(), weights.R.size()),
+                      AlignedBuffer(weights.bW.data(), weights.bW.size()), AlignedBuffer(weights.bR.data(), weights.bR.size())};
     auto m = std::make_shared<Model>();
     m->add(std::make_unique<GruLayer>(c, std::move(w)));
     return m;
 }
+
+std::shared_ptr<Model> gru_model(std::size_t I, std::size_t H, bool lbr) { return gru_model(random_weights(I, H), I, H, lbr); }
+
+std::vector<float> random_inputs(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+// Medians of fns[i] over `reps` rounds, the callables interleaved within each round, so that a
+// busy moment of a shared machine hits all of them alike.
+template <std::size_t N>
+std::vector<double> interleaved_median_ns(const std::function<void()> (&fns)[N], int reps, int inner) {
+    std::vector<std::vector<double>> t(N);
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t i = 0; i < N; ++i) {
+            auto t0 = Clock::now();
+            for (int k = 0; k < inner; ++k) fns[i]();
+            t[i].push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / inner);
+        }
+    std::vector<double> out;
+    for (auto& v : t) {
+        std::sort(v.begin(), v.end());
+        out.push_back(v[v.size() / 2]);
+    }
+    return out;
+}
+
+#ifdef GRU_INFER_BENCH_EIGEN
+// gru_infer's C++ stream step (batch 1, lbr = 1, the best ISA) against the Eigen reference step on
+// the same weights. The outputs are compared over 256 random steps first (same math: they differ
+// only by float rounding and the two exp/tanh implementations).
+bool eigen_side_by_side(bool quick) {
+    struct Case { std::size_t I, H; };
+    std::vector<Case> cases{{1, 8}, {8, 8}, {1, 16}, {16, 16}, {1, 32}, {32, 32}, {64, 64}, {128, 128}, {256, 256}, {512, 512}};
+    if (quick) cases = {{16, 16}, {64, 64}};
+    const int reps = quick ? 5 : 21;
+    bool ok = true;
+    std::printf("stream step, batch 1, one thread, lbr=1, ISA %s; eigen = templated Eigen GRU step (-march=native);\n"
+                "medians of %d interleaved rounds; max|dh| = largest output difference over 256 random steps\n",
+                active_kernels().name, reps);
+    std::printf("%-5s %-5s %12s %12s %14s %10s\n", "I", "H", "eigen ns", "gru_infer ns", "eigen/gru_infer", "max|dh|");
+    for (const Case& c : cases) {
+        const GruWeights w = random_weights(c.I, c.H, 7);
+        auto model = gru_model(w, c.I, c.H, true);
+        Stream s(model, 1);
+        auto e = bench::make_eigen_gru_step(c.I, c.H);
+        e->set_weights(w.W.data(), w.R.data(), w.bW.data(), w.bR.data());
+        const std::size_t steps = 256;
+        const std::vector<float> x = random_inputs(steps * c.I, 3);
+        std::vector<float> y1(c.H), y2(c.H);
+        double diff = 0;
+        for (std::size_t t = 0; t < steps; ++t) {
+            s.step(x.data() + t * c.I, y1.data());
+            e->step(x.data() + t * c.I, y2.data());
+            for (std::size_t j = 0; j < c.H; ++j) diff = std::max(diff, static_cast<double>(std::fabs(y1[j] - y2[j])));
+        }
+        if (!(diff < 1e-5)) ok = false;
+        std::size_t t = 0, u = 0;
+        const std::function<void()> fns[2] = {
+            [&] { e->step(x.data() + (t = (t + 1) % steps) * c.I, y2.data()); },
+            [&] { s.step(x.data() + (u = (u + 1) % steps) * c.I, y1.data()); },
+        };
+        const int inner = static_cast<int>(std::max<std::size_t>(20, 4000000 / (c.H * (c.H + c.I) * 3)));
+        const auto ns = interleaved_median_ns(fns, reps, inner);
+        std::printf("%-5zu %-5zu %12.1f %12.1f %14.2f %10.1e%s\n", c.I, c.H, ns[0], ns[1], ns[0] / ns[1], diff,
+                    diff < 1e-5 ? "" : "  MISMATCH");
+    }
+    return ok;
+}
+#endif
 
 void report(const char* what, const std::string& isa, std::size_t I, std::size_t H, std::size_t B, double ns,
             double flops) {
@@ -56,14 +142,38 @@ void report(const char* what, const std::string& isa, std::size_t I, std::size_t
                 H, B, ns, gflops, 100.0 * gflops / peak);
 }
 
+void kernels_section(bool quick);
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bool quick = false;
+    std::string only;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--peak-gflops") && i + 1 < argc) peak = std::atof(argv[++i]);
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|kernels] [--peak-gflops N]\n");
+            return 2;
+        }
     }
+    bool ok = true;
+    auto want = [&](const char* name) { return only.empty() || only == name; };
+    if (want("eigen")) {
+#ifdef GRU_INFER_BENCH_EIGEN
+        ok = eigen_side_by_side(quick) && ok;
+#else
+        std::printf("eigen: not built (CMake did not find Eigen3; install libeigen3-dev)\n");
+#endif
+    }
+    if (want("kernels")) kernels_section(quick);
+    return ok ? 0 : 1;
+}
+
+namespace {
+
+void kernels_section(bool quick) {
     const int reps = quick ? 3 : 9;
     std::vector<std::size_t> sizes{8, 16, 32, 64, 128, 256, 512};
     if (quick) sizes = {16, 64};
@@ -104,5 +214,6 @@ int main(int argc, char** argv) {
             report("input projection GEMM", isa, n, n, M, ns, 2.0 * M * n * 3 * n);
         }
     }
-    return 0;
 }
+
+}  // namespace
