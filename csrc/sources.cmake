@@ -3,6 +3,8 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/activation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stream.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/stream_block.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/stream_slots.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threading.cpp
   ${CMAKE_CURRENT_LIST_DIR}/native_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/gru_layer.cpp
