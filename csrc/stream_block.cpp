@@ -30,7 +30,7 @@ bool fused_input(const GruLayer& g, std::size_t rows) { return g.input_size() <=
 std::size_t block_projection_floats(const Layer& l, std::size_t batch) {
     if (!packed_gru(l)) return 0;
     const auto& g = static_cast<const GruLayer&>(l);
-    return fused_input(g, batch) ? 0 : batch * g.packed()[0].tiles * kTileRow;
+    return fused_input(g, batch) ? 0 : g.packed()[0].tiles * kTileRow;
 }
 
 void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const float* x, float* y, float* state,

@@ -8,13 +8,14 @@ namespace gru_infer {
 
 class GruLayer;
 
-// Per-step floats of the block input projection that `layer` needs for `batch` rows (0 if none:
-// not a GRU on the packed kernels, or few enough inputs to multiply inside the step kernel).
+// Floats per row and step of the block input projection that `layer` needs in a stream of `batch`
+// rows (0 if none: not a GRU on the packed kernels, or few enough inputs to multiply inside the
+// step kernel).
 std::size_t block_projection_floats(const Layer& layer, std::size_t batch);
 
 // `steps` steps of a forward GRU layer on the packed kernels: x (rows, steps, input) -> y (rows,
 // steps, hidden), state (rows, hidden) read and left at the last step. xp: rows * steps *
-// block_projection_floats / rows floats; scratch: step_scratch_size(rows) floats.
+// block_projection_floats floats; scratch: step_scratch_size(rows) floats.
 void gru_block(const GruLayer& layer, std::size_t rows, std::size_t steps, const float* x, float* y, float* state,
                float* xp, float* scratch, bool walk_backward) noexcept;
 
