@@ -171,7 +171,7 @@ cdef class Stream:
 
     cdef _slots(self, slots):
         from .model import _numeric
-        arr = _numeric(slots, "slots", "iu")
+        arr = np.asarray(slots) if isinstance(slots, (list, tuple)) and len(slots) == 0 else _numeric(slots, "slots", "iu")
         if arr.ndim != 1:
             raise ValueError(f"slots: expected a 1-d array of row indices, got shape {arr.shape}")
         if arr.size and (arr.min() < 0 or arr.max() >= self._batch):
