@@ -25,6 +25,9 @@ cdef extern from "stream_handle.h":
         size_t input_size
         size_t output_size
         int takes_ids
+        void (*run)(void*, size_t, const float*, float*) noexcept nogil
+        void (*step_slots)(void*, size_t, const size_t*, const float*, float*) noexcept nogil
+        int (*slots_valid)(void*, size_t, const size_t*) noexcept nogil
 
 from . import _core
 
@@ -105,8 +108,11 @@ cdef class Stream:
         (B, T)); returns every step's output, (T, O) or (B, T, O): what T calls of step return.
         The input projection of the block is one matrix product; a block longer than max_block
         runs in pieces. `out`, if given, is a writable C-contiguous float32 array of that shape."""
-        from .model import _numeric
-        arr = _numeric(x, "ids" if self._ids else "x", "iu" if self._ids else "biuf")
+        if self._ids or not _is_array(x, cnp.NPY_FLOAT32):
+            from .model import _numeric
+            arr = _numeric(x, "ids" if self._ids else "x", "iu" if self._ids else "biuf")
+        else:
+            arr = x
         nd = arr.ndim + (1 if self._ids else 0)  # dimensions counted as for float features
         single = nd == 2
         if self._ids:
@@ -131,8 +137,15 @@ cdef class Stream:
             raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {want_out}, got {got}")
         if steps == 0:
             return ya
-        xa = np.ascontiguousarray(arr, dtype=np.int64 if self._ids else np.float32)
-        self._core_stream.run(xa, ya)
+        if self._ids:
+            self._core_stream.run(np.ascontiguousarray(arr, dtype=np.int64), ya)
+            return ya
+        cdef cnp.ndarray xa = arr if _is_array(arr, cnp.NPY_FLOAT32) else np.ascontiguousarray(arr, dtype=np.float32)
+        cdef const float* xp = <const float*>cnp.PyArray_DATA(xa)
+        cdef float* yp = <float*>cnp.PyArray_DATA(<cnp.ndarray>ya)
+        cdef size_t n = steps
+        with nogil:
+            self._h.run(self._h.stream, n, xp, yp)
         return ya
 
     def reset(self, slots=None):
@@ -170,6 +183,12 @@ cdef class Stream:
     # ---- slots ------------------------------------------------------------------------
 
     cdef _slots(self, slots):
+        """slots as a C-contiguous uintp array, checked (distinct, in range) or a ValueError."""
+        if (_is_array(slots, cnp.NPY_INTP) or _is_array(slots, cnp.NPY_UINTP)) and cnp.PyArray_NDIM(<cnp.ndarray>slots) == 1:
+            view = (<cnp.ndarray>slots).view(np.uintp)
+            if self._h.slots_valid(self._h.stream, cnp.PyArray_DIMS(<cnp.ndarray>view)[0],
+                                   <const size_t*>cnp.PyArray_DATA(<cnp.ndarray>view)):
+                return view
         from .model import _numeric
         arr = np.asarray(slots) if isinstance(slots, (list, tuple)) and len(slots) == 0 else _numeric(slots, "slots", "iu")
         if arr.ndim != 1:
@@ -203,8 +222,17 @@ cdef class Stream:
         else:
             got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
             raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {(n, self._out)}, got {got}")
-        if n:
+        if not n:
+            return ya
+        if self._ids:
             self._core_stream.step_slots(ids, xa, ya)
+            return ya
+        cdef size_t count = n
+        cdef const size_t* sp = <const size_t*>cnp.PyArray_DATA(<cnp.ndarray>ids)
+        cdef const float* xp = <const float*>cnp.PyArray_DATA(<cnp.ndarray>xa)
+        cdef float* yp = <float*>cnp.PyArray_DATA(<cnp.ndarray>ya)
+        with nogil:
+            self._h.step_slots(self._h.stream, count, sp, xp, yp)
         return ya
 
     # ---- checks -----------------------------------------------------------------------

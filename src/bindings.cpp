@@ -172,6 +172,13 @@ public:
         handle_.ids_valid = [](void* s, const std::int64_t* ids) {
             try { static_cast<Stream*>(s)->check_ids(ids); return 1; } catch (...) { return 0; }
         };
+        handle_.run = [](void* s, std::size_t steps, const float* x, float* y) { static_cast<Stream*>(s)->run(steps, x, y); };
+        handle_.step_slots = [](void* s, std::size_t n, const std::size_t* slots, const float* x, float* y) {
+            static_cast<Stream*>(s)->step_slots(n, slots, x, y);
+        };
+        handle_.slots_valid = [](void* s, std::size_t n, const std::size_t* slots) {
+            return static_cast<Stream*>(s)->slots_valid(n, slots) ? 1 : 0;
+        };
         handle_.batch = batch;
         handle_.input_size = model.input_size();
         handle_.output_size = model.output_size();

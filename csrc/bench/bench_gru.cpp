@@ -1,10 +1,12 @@
 // C++ benchmark, one thread. Sections (all by default, or one with --only NAME):
 //   eigen    gru_infer's stream step against a templated Eigen GRU step (RTNeural's math, built
 //            with -march=native; only when CMake found Eigen3), side by side, interleaved, medians
+//   run      Stream::run in 64-step blocks against predict and against step calls, per step
+//   slots    16 of 64 slots stepped per call against a lone stream's step, per stream-step
 //   kernels  ns per step and GFLOP/s per ISA and size, both GRU forms: the streaming step (input
 //            fused in), the sequence recurrence, and the input-projection GEMM
 // Fraction of peak uses --peak-gflops (default 90, this machine's one-core SGEMM through OpenBLAS).
-//     bench_gru [--quick] [--only eigen|kernels] [--peak-gflops N]
+//     bench_gru [--quick] [--only eigen|run|slots|kernels] [--peak-gflops N]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -142,6 +144,69 @@ void report(const char* what, const std::string& isa, std::size_t I, std::size_t
                 H, B, ns, gflops, 100.0 * gflops / peak);
 }
 
+// Stream::run with 64-step blocks against predict on the whole signal and against step calls,
+// per step, batch 1, I = H, lbr = 1, interleaved.
+void run_section(bool quick) {
+    std::vector<std::size_t> sizes{16, 32, 64, 128, 256, 512};
+    if (quick) sizes = {64};
+    const std::size_t T = 1024, block = 64;
+    const int reps = quick ? 3 : 11;
+    std::printf("\nper step, batch 1, one thread, I=H, lbr=1, %zu steps: predict on all of them, run in blocks of %zu, "
+                "step calls;\nmedians of %d interleaved rounds (targets for H >= 64: run/predict <= 1.15, step/run >= 1.5)\n",
+                T, block, reps);
+    std::printf("%-5s %12s %12s %12s %12s %10s\n", "H", "predict ns", "run ns", "step ns", "run/predict", "step/run");
+    for (std::size_t H : sizes) {
+        auto m = gru_model(H, H, true);
+        const std::vector<float> x = random_inputs(T * H, 5);
+        std::vector<float> y(T * H);
+        Stream rs(m, 1, block), ss(m, 1);
+        PredictRequest req;
+        req.batch = 1; req.steps = T; req.x = x.data(); req.y = y.data();
+        const std::function<void()> fns[3] = {
+            [&] { m->predict(req); },
+            [&] { for (std::size_t t = 0; t < T; t += block) rs.run(block, x.data() + t * H, y.data() + t * H); },
+            [&] { for (std::size_t t = 0; t < T; ++t) ss.step(x.data() + t * H, y.data() + t * H); },
+        };
+        const auto ns = interleaved_median_ns(fns, reps, 1);
+        std::printf("%-5zu %12.1f %12.1f %12.1f %12.2f %10.2f\n", H, ns[0] / T, ns[1] / T, ns[2] / T, ns[1] / ns[0],
+                    ns[2] / ns[1]);
+    }
+}
+
+// Slots: a stream of 64 slots of which 16 step per call (a different random set each time),
+// per stream-step, against a lone batch-1 stream's step. I = H, lbr = 1.
+void slots_section(bool quick) {
+    std::vector<std::size_t> sizes{64, 128, 256};
+    if (quick) sizes = {256};
+    const std::size_t N = 64, active = 16, calls = 64;
+    const int reps = quick ? 3 : 11;
+    std::printf("\nslots: %zu of %zu slots per call, one thread, I=H, lbr=1; ns per stream-step; medians of %d "
+                "interleaved rounds\n(target at H=256: <= 8000 ns per stream-step)\n", active, N, reps);
+    std::printf("%-5s %14s %14s %10s\n", "H", "slots ns", "lone step ns", "lone/slots");
+    std::mt19937 rng(9);
+    for (std::size_t H : sizes) {
+        auto m = gru_model(H, H, true);
+        Stream slots(m, N), lone(m, 1);
+        std::vector<std::vector<std::size_t>> sets(calls);
+        for (auto& set : sets) {
+            std::vector<std::size_t> all(N);
+            for (std::size_t i = 0; i < N; ++i) all[i] = i;
+            std::shuffle(all.begin(), all.end(), rng);
+            set.assign(all.begin(), all.begin() + active);
+        }
+        const std::vector<float> x = random_inputs(active * H, 6);
+        std::vector<float> y(active * H);
+        std::size_t c = 0;
+        const std::function<void()> fns[2] = {
+            [&] { slots.step_slots(active, sets[c = (c + 1) % calls].data(), x.data(), y.data()); },
+            [&] { for (std::size_t i = 0; i < active; ++i) lone.step(x.data() + i * H, y.data() + i * H); },
+        };
+        const int inner = static_cast<int>(std::max<std::size_t>(4, 20000000 / (active * 6 * H * H)));
+        const auto ns = interleaved_median_ns(fns, reps, inner);
+        std::printf("%-5zu %14.1f %14.1f %10.2f\n", H, ns[0] / active, ns[1] / active, ns[1] / ns[0]);
+    }
+}
+
 void kernels_section(bool quick);
 
 }  // namespace
@@ -154,7 +219,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--peak-gflops") && i + 1 < argc) peak = std::atof(argv[++i]);
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|kernels] [--peak-gflops N]\n");
+            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels] [--peak-gflops N]\n");
             return 2;
         }
     }
@@ -167,6 +232,9 @@ int main(int argc, char** argv) {
         std::printf("eigen: not built (CMake did not find Eigen3; install libeigen3-dev)\n");
 #endif
     }
+    set_num_threads(1);  // predict too: one thread, like the streams
+    if (want("run")) run_section(quick);
+    if (want("slots")) slots_section(quick);
     if (want("kernels")) kernels_section(quick);
     return ok ? 0 : 1;
 }
