@@ -43,6 +43,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         scratch = std::max(scratch, l->step_scratch_size(batch));
         xp_row = std::max(xp_row, block_projection_floats(*l, batch));
         state_offset_.push_back(offset);
+        state_row_offset_.push_back(offset / batch);
         offset += l->state_size() * batch;
     }
     state_.resize(offset);
@@ -74,7 +75,7 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
-        layers[i]->step(cur, out, rows, state + state_offset_[i] / batch_ * rows, scratch_.data(), walk_backward_);
+        layers[i]->step(cur, out, rows, state + state_row_offset_[i] * rows, scratch_.data(), walk_backward_);
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, rows * model_->output_size() * sizeof(float));

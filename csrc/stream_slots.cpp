@@ -39,7 +39,7 @@ void Stream::move_slot_states(std::size_t n, const std::size_t* slots, bool gath
         const std::size_t S = layers[i]->state_size();
         if (!S) continue;
         float* full = state_.data() + state_offset_[i];
-        float* mine = slot_state_.data() + state_offset_[i] / batch_ * n;
+        float* mine = slot_state_.data() + state_row_offset_[i] * n;
         for (std::size_t j = 0; j < n; ++j) {
             if (gather) std::memcpy(mine + j * S, full + slots[j] * S, S * sizeof(float));
             else std::memcpy(full + slots[j] * S, mine + j * S, S * sizeof(float));

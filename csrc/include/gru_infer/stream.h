@@ -65,7 +65,7 @@ public:
     std::size_t state_floats() const { return state_.size(); }
 
 private:
-    // Layers first.. of `rows` rows for one step; layer i's state at state + state_offset_[i] / batch_ * rows.
+    // Layers first.. of `rows` rows for one step; layer i's state at state + state_row_offset_[i] * rows.
     void run_from(std::size_t first_layer, const float* x, float* y, std::size_t rows, float* state) noexcept;
     // Layers first.. over a block of steps <= max_block_: x (batch, steps, F) and y contiguous.
     void run_block(std::size_t first_layer, std::size_t steps, const float* x, float* y) noexcept;
@@ -75,7 +75,8 @@ private:
     std::shared_ptr<const Model> model_;
     std::size_t batch_, max_block_ = 1;
     AlignedBuffer state_, scratch_, ping_, pong_;
-    std::vector<std::size_t> state_offset_;  // per layer, into state_
+    std::vector<std::size_t> state_offset_;      // per layer, into state_
+    std::vector<std::size_t> state_row_offset_;  // per layer, state floats of one row before it
     bool walk_backward_ = false;  // flips every step (Layer::step)
     // run(): per-layer outputs of a block, the GRU input projection, and (batch > 1) the pieces
     // of a block longer than max_block_.
