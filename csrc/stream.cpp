@@ -5,11 +5,11 @@
 #include <limits>
 #include <string>
 
-#include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
+#include "runtime/denormals.h"
 #include "stream_block.h"
 
 namespace gru_infer {

@@ -5,10 +5,10 @@
 #include <cstring>
 #include <limits>
 
-#include "gru_infer/denormals.h"
 #include "gru_infer/gru_layer.h"
-#include "gru_infer/kernels.h"
 #include "gru_infer/stream.h"
+#include "kernels/kernels.h"
+#include "runtime/denormals.h"
 #include "stream_block.h"
 
 namespace gru_infer {
@@ -47,7 +47,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
     a.rows = rows; a.input = I; a.hidden = H;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
     a.clip = c.clip; a.fast = g.fast_activations(); a.scratch = scratch;
-    const auto step = c.linear_before_reset ? k.gru_lbr_step : k.gru_cho_step;
+    const auto step = c.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before;
     const float* prev = state;
     std::size_t ld_prev = H;
     for (std::size_t s = 0; s < steps; ++s) {
@@ -55,7 +55,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
         else { a.xp = in + s * G; a.ldxp = steps * G; }
         a.h = prev; a.ldh = ld_prev;
         a.h_out = y + s * H; a.ldo = steps * H;
-        a.reverse_tiles = walk_backward != (s % 2 == 1);
+        a.walk_backward = walk_backward != (s % 2 == 1);
         step(a);
         prev = a.h_out;
         ld_prev = steps * H;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gru_infer/gru_infer.h"
+#include "kernels/kernels.h"  // the kernel table, timed directly
 #ifdef GRU_INFER_BENCH_EIGEN
 #include "eigen_gru.h"
 #endif
