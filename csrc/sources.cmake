@@ -23,14 +23,18 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_pack.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_neon.cpp
 )

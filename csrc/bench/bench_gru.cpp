@@ -76,16 +76,20 @@ std::vector<float> random_inputs(std::size_t n, unsigned seed) {
 }
 
 // Medians of fns[i] over `reps` rounds, the callables interleaved within each round, so that a
-// busy moment of a shared machine hits all of them alike.
-template <std::size_t N>
-std::vector<double> interleaved_median_ns(const std::function<void()> (&fns)[N], int reps, int inner) {
-    std::vector<std::vector<double>> t(N);
+// busy moment of a shared machine hits all of them alike. isas[i], if given and not empty, is
+// the kernel table set before each of fns[i]'s rounds.
+std::vector<double> interleaved_median_ns(const std::vector<std::function<void()>>& fns, int reps, int inner,
+                                          const std::vector<std::string>& isas = {}) {
+    const std::string before = active_isa();
+    std::vector<std::vector<double>> t(fns.size());
     for (int r = 0; r < reps; ++r)
-        for (std::size_t i = 0; i < N; ++i) {
+        for (std::size_t i = 0; i < fns.size(); ++i) {
+            if (i < isas.size() && !isas[i].empty()) set_isa(isas[i]);
             auto t0 = Clock::now();
             for (int k = 0; k < inner; ++k) fns[i]();
             t[i].push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / inner);
         }
+    set_isa(before);
     std::vector<double> out;
     for (auto& v : t) {
         std::sort(v.begin(), v.end());
@@ -103,11 +107,18 @@ bool eigen_side_by_side(bool quick) {
     std::vector<Case> cases{{1, 8}, {8, 8}, {1, 16}, {16, 16}, {1, 32}, {32, 32}, {64, 64}, {128, 128}, {256, 256}, {512, 512}};
     if (quick) cases = {{16, 16}, {64, 64}};
     const int reps = quick ? 5 : 21;
+    std::vector<std::string> isas;  // our SIMD tables, each timed against the same Eigen step
+    for (const auto& isa : available_isas())
+        if (isa != "scalar") isas.push_back(isa);
+    if (isas.empty()) isas.push_back("scalar");
     bool ok = true;
-    std::printf("stream step, batch 1, one thread, lbr=1, ISA %s; eigen = templated Eigen GRU step (-march=native);\n"
-                "medians of %d interleaved rounds; max|dh| = largest output difference over 256 random steps\n",
-                active_kernels().name, reps);
-    std::printf("%-5s %-5s %12s %12s %14s %10s\n", "I", "H", "eigen ns", "gru_infer ns", "eigen/gru_infer", "max|dh|");
+    std::printf("stream step, batch 1, one thread, lbr=1; eigen = templated Eigen GRU step (-march=native); medians of %d\n"
+                "interleaved rounds (eigen and every ISA of ours in each round); max|dh| = largest output difference\n"
+                "over 256 random steps (default ISA %s)\n", reps, active_isa());
+    std::printf("%-5s %-5s %10s", "I", "H", "eigen ns");
+    for (const auto& isa : isas) std::printf(" %10s", (isa + " ns").c_str());
+    for (const auto& isa : isas) std::printf(" %13s", ("eigen/" + isa).c_str());
+    std::printf(" %9s\n", "max|dh|");
     for (const Case& c : cases) {
         const GruWeights w = random_weights(c.I, c.H, 7);
         auto model = gru_model(w, c.I, c.H, true);
@@ -125,14 +136,18 @@ bool eigen_side_by_side(bool quick) {
         }
         if (!(diff < 1e-5)) ok = false;
         std::size_t t = 0, u = 0;
-        const std::function<void()> fns[2] = {
-            [&] { e->step(x.data() + (t = (t + 1) % steps) * c.I, y2.data()); },
-            [&] { s.step(x.data() + (u = (u + 1) % steps) * c.I, y1.data()); },
-        };
+        std::vector<std::function<void()>> fns{[&] { e->step(x.data() + (t = (t + 1) % steps) * c.I, y2.data()); }};
+        std::vector<std::string> round_isas{""};
+        for (const auto& isa : isas) {
+            fns.push_back([&] { s.step(x.data() + (u = (u + 1) % steps) * c.I, y1.data()); });
+            round_isas.push_back(isa);
+        }
         const int inner = static_cast<int>(std::max<std::size_t>(20, 4000000 / (c.H * (c.H + c.I) * 3)));
-        const auto ns = interleaved_median_ns(fns, reps, inner);
-        std::printf("%-5zu %-5zu %12.1f %12.1f %14.2f %10.1e%s\n", c.I, c.H, ns[0], ns[1], ns[0] / ns[1], diff,
-                    diff < 1e-5 ? "" : "  MISMATCH");
+        const auto ns = interleaved_median_ns(fns, reps, inner, round_isas);
+        std::printf("%-5zu %-5zu %10.1f", c.I, c.H, ns[0]);
+        for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %10.1f", ns[i]);
+        for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %13.2f", ns[0] / ns[i]);
+        std::printf(" %9.1e%s\n", diff, diff < 1e-5 ? "" : "  MISMATCH");
     }
     return ok;
 }
@@ -163,7 +178,7 @@ void run_section(bool quick) {
         Stream rs(m, 1, block), ss(m, 1);
         PredictRequest req;
         req.batch = 1; req.steps = T; req.x = x.data(); req.y = y.data();
-        const std::function<void()> fns[3] = {
+        const std::vector<std::function<void()>> fns = {
             [&] { m->predict(req); },
             [&] { for (std::size_t t = 0; t < T; t += block) rs.run(block, x.data() + t * H, y.data() + t * H); },
             [&] { for (std::size_t t = 0; t < T; ++t) ss.step(x.data() + t * H, y.data() + t * H); },
@@ -198,7 +213,7 @@ void slots_section(bool quick) {
         const std::vector<float> x = random_inputs(active * H, 6);
         std::vector<float> y(active * H);
         std::size_t c = 0;
-        const std::function<void()> fns[2] = {
+        const std::vector<std::function<void()>> fns = {
             [&] { slots.step_slots(active, sets[c = (c + 1) % calls].data(), x.data(), y.data()); },
             [&] { for (std::size_t i = 0; i < active; ++i) lone.step(x.data() + i * H, y.data() + i * H); },
         };
