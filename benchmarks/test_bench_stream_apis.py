@@ -3,9 +3,9 @@ and slots vs a lone stream. Each callable does the whole case (T steps, or one s
 slots); the report divides by steps (or active slots)."""
 import numpy as np
 import pytest
+from bench_cases import API_CASES
 
 import gru_infer
-from bench_cases import API_CASES
 from gru_infer import layers as L
 
 

@@ -7,11 +7,11 @@ that a block's input projection is a separate GEMM, in both GRU forms. Every ava
 import numpy as np
 import pytest
 import torch
+from test_stream import KINDS, STREAM_TOL, build, check_states, random_state
 from torch import nn
 
 import gru_infer
 from gru_infer import layers as L
-from test_stream import KINDS, STREAM_TOL, build, check_states, random_state
 
 TOL = 1e-6
 

@@ -5,10 +5,10 @@ run), resets and state writes of single slots. Every available ISA.
 """
 import numpy as np
 import pytest
-
-import gru_infer
 from test_stream import STREAM_TOL, check_states, random_state
 from test_stream_run import ALL_KINDS, build_any
+
+import gru_infer
 
 TOL = 1e-6
 N = 7
