@@ -1,7 +1,7 @@
 // AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h). A tile's packed row of
 // 24 floats is a zmm (z and r of 8 units) and a ymm (n): per input 2 FMAs instead of 3, and one
-// 16-lane sigmoid gives z and r together. Batches of 4+ rows run the recurrent product as the
-// AVX-512 packed GEMM. The Cho form reuses the AVX2 kernel.
+// 16-lane sigmoid gives z and r together. Batches of 4+ rows go 8 rows at a time through each
+// tile, everything in registers. The Cho form reuses the AVX2 kernel.
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/simd/avx512_target_begin.h"
 
@@ -12,9 +12,6 @@
 #include "kernels/simd/avx512_math.h"
 
 namespace gru_infer {
-
-void gemm_packed_f32_avx512(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
-                            std::size_t tile_stride, std::size_t tiles, const float* bias, float* C, std::size_t ldc);
 
 namespace {
 
@@ -125,33 +122,60 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
     for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, last[j].zr, last[j].nrec, last[j].nx);
 }
 
-// Batches of 4 rows or more: rec = h R + bh as one packed GEMM, then the gates in a light pass.
-void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, ld = tiles * kTileRow;
-    float* rec = a.scratch;
-    const float* xp = a.xp;
-    std::size_t ldxp = a.ldxp;
-    if (a.x) {
-        float* xs = a.scratch + a.rows * ld;
-        gemm_packed_f32_avx512(a.rows, a.input, a.x, a.ldx, a.w, a.tile_stride, tiles, a.bx, xs, ld);
-        xp = xs;
-        ldxp = ld;
+// Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
+// registers (zr and the two parts of n: 3 accumulators a row), nothing through scratch. Measured
+// against the AVX2 kernel's way (two packed GEMMs into scratch, then a gate pass): 16 rows at
+// I=H=256 7.3-7.5 vs 7.5-7.7 us per row, batch-32 sequences equal.
+template <int MR>
+inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    __m512 zr[MR];
+    __m256 nx[MR], nh[MR];
+    const float* w = a.w + t * a.tile_stride;
+    const float* bh = a.bh + t * kTileRow;
+    for (int i = 0; i < MR; ++i) {
+        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        zr[i] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        nx[i] = _mm256_loadu_ps(src + 16);
+        nh[i] = _mm256_load_ps(bh + 16);
     }
-    gemm_packed_f32_avx512(a.rows, a.hidden, a.h, a.ldh, a.w + a.input * kTileRow, a.tile_stride, tiles, a.bh, rec, ld);
-    for (std::size_t m = 0; m < a.rows; ++m)
-        for (std::size_t t = 0; t < tiles; ++t) {
-            const float* g = rec + m * ld + t * kTileRow;
-            const float* x = xp + m * ldxp + t * kTileRow;
-            lbr_gates(a, ep, m, t, _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(g)), _mm256_loadu_ps(g + 16),
-                      _mm256_loadu_ps(x + 16));
+    if (a.x)
+        for (std::size_t k = 0; k < a.input; ++k) {
+            const __m512 p0 = _mm512_loadu_ps(w + k * kTileRow);
+            const __m256 p1 = _mm256_load_ps(w + k * kTileRow + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 b = _mm512_set1_ps(a.x[(m0 + i) * a.ldx + k]);
+                zr[i] = _mm512_fmadd_ps(b, p0, zr[i]);
+                nx[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nx[i]);
+            }
         }
+    const float* r = w + a.input * kTileRow;
+    for (std::size_t k = 0; k < a.hidden; ++k) {
+        const __m512 p0 = _mm512_loadu_ps(r + k * kTileRow);
+        const __m256 p1 = _mm256_load_ps(r + k * kTileRow + 16);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 b = _mm512_set1_ps(a.h[(m0 + i) * a.ldh + k]);
+            zr[i] = _mm512_fmadd_ps(b, p0, zr[i]);
+            nh[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nh[i]);
+        }
+    }
+    for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t, zr[i], nh[i], nx[i]);
+}
+
+// Tiles outermost, so that a tile's packed rows stay in L1 while every block of rows uses them.
+void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, m8 = a.rows / 8 * 8, m4 = m8 + (a.rows - m8) / 4 * 4;
+    for (std::size_t t = 0; t < tiles; ++t) {
+        for (std::size_t m = 0; m < m8; m += 8) lbr_rows_of_tile<8>(a, ep, m, t);
+        for (std::size_t m = m8; m < m4; m += 4) lbr_rows_of_tile<4>(a, ep, m, t);
+        for (std::size_t m = m4; m < a.rows; ++m) lbr_rows_of_tile<1>(a, ep, m, t);
+    }
 }
 
 }  // namespace
 
 void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
     const Epilogue ep(a);
-    if (a.rows >= 4 && a.scratch) return lbr_step_batched(a, ep);
+    if (a.rows >= 4) return lbr_step_fused_rows(a, ep);
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
     for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
 }
