@@ -33,3 +33,36 @@ CASES = [
 
 FRAMEWORKS = ["gru_infer", "torch", "onnxruntime"]
 TWO_THREADS = "gru_infer, 2 threads"  # extra rows: a batch of one with the projection on a second thread
+
+
+@dataclass(frozen=True)
+class ApiCase:
+    """gru_infer's own stream APIs against each other (no other framework offers them).
+
+    "block": per step, stream.run on blocks of `block` steps vs predict on the whole signal vs
+    one step call per sample (targets: run <= max_run_vs_predict x predict, step calls >=
+    min_step_vs_run x run). "slots": per stream-step, step(x, slots=...) of `active` of `slots`
+    rows vs one lone stream's step (target: <= max_slot_us and <= max_slot_vs_lone x lone)."""
+    kind: str
+    hidden_size: int
+    steps: int = 1024
+    block: int = 64
+    slots: int = 64
+    active: int = 16
+    max_run_vs_predict: float = 1.15
+    min_step_vs_run: float = 1.5
+    max_slot_us: float = 8.0
+    max_slot_vs_lone: float = 0.5
+
+    @property
+    def name(self) -> str:
+        if self.kind == "block":
+            return f"block I=H={self.hidden_size} T={self.steps} blocks of {self.block}"
+        return f"slots I=H={self.hidden_size} {self.active} of {self.slots}"
+
+    @property
+    def variants(self):
+        return ("run", "predict", "step calls") if self.kind == "block" else ("slots", "lone stream")
+
+
+API_CASES = [ApiCase("block", 64), ApiCase("block", 256), ApiCase("slots", 256)]

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_cases import CASES, TWO_THREADS
+from bench_cases import API_CASES, CASES, TWO_THREADS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -88,6 +88,45 @@ def two_thread_rows(runs: list):
     return rows
 
 
+def api_rows(runs: list):
+    """Per API case: (case, per-step (or per stream-step) median seconds of each variant, ratios),
+    medians over runs of each run's values."""
+    rows = []
+    for case in API_CASES:
+        times = per_run(runs, case, case.variants)
+        if not times:
+            continue
+        per = case.steps if case.kind == "block" else case.active
+        times = [[t / per for t in run] for run in times]
+        if case.kind == "block":  # run / predict, step calls / run
+            ratios = [statistics.median([r / p for r, p, _ in times]), statistics.median([s / r for r, _, s in times])]
+        else:  # slots / lone
+            ratios = [statistics.median([s / lone for s, lone in times])]
+        rows.append((case, [statistics.median(col) for col in zip(*times)], ratios))
+    return rows
+
+
+def api_lines(rows) -> list:
+    if not rows:
+        return []
+    lines = ["## Stream APIs (gru_infer only, one thread)", "",
+             "Per step (blocks) or per stream-step (slots), medians; ratios within each run.", "",
+             "| case | times | ratios | targets | met? |", "|---|---|---|---|---|"]
+    for case, t, r in rows:
+        if case.kind == "block":
+            times = f"run {fmt_time(t[0])}, predict {fmt_time(t[1])}, step calls {fmt_time(t[2])}"
+            ratios = f"run/predict {r[0]:.2f}, step/run {r[1]:.2f}"
+            target = f"run/predict <= {case.max_run_vs_predict:g}, step/run >= {case.min_step_vs_run:g}"
+            met = r[0] <= case.max_run_vs_predict and r[1] >= case.min_step_vs_run
+        else:
+            times = f"slots {fmt_time(t[0])}, lone stream {fmt_time(t[1])}"
+            ratios = f"slots/lone {r[0]:.2f}"
+            target = f"<= {case.max_slot_us:g} µs and slots/lone <= {case.max_slot_vs_lone:g}"
+            met = t[0] * 1e6 <= case.max_slot_us and r[0] <= case.max_slot_vs_lone
+        lines.append(f"| {case.name} | {times} | {ratios} | {target} | {'yes' if met else 'no'} |")
+    return lines + [""]
+
+
 def machine_lines(data: dict, quick: bool) -> list:
     info = data["machine_info"]["gru_infer_bench"]
     v, t = info["versions"], info["threads"]
@@ -109,7 +148,7 @@ def machine_lines(data: dict, quick: bool) -> list:
 NOTES_HEADING = "## Notes and history"
 
 
-def write_markdown(data: dict, rows, two_rows, quick: bool, n_runs: int, path: Path) -> None:
+def write_markdown(data: dict, rows, two_rows, api, quick: bool, n_runs: int, path: Path) -> None:
     def ratio(median, lo_hi):
         return f"{median:.2f}x" if n_runs == 1 else f"{median:.2f}x ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
 
@@ -126,7 +165,8 @@ def write_markdown(data: dict, rows, two_rows, quick: bool, n_runs: int, path: P
         met = "yes" if not missed else "no (" + ", ".join(missed) + ")"
         lines.append(f"| {case.name} | {fmt_time(ours)} | {fmt_time(pt)} | {fmt_time(ox)} | {ratio(vs_ort, ort_range)} "
                      f"| {ratio(vs_pt, pt_range)} | {case.target_vs_ort:g}x | {case.target_vs_torch:g}x | {met} |")
-    err = max(b["extra_info"]["max_abs_err_vs_torch"] for b in data["benchmarks"])
+    err = max(b["extra_info"]["max_abs_err_vs_torch"] for b in data["benchmarks"] if b["extra_info"]["case"] in
+              {c.name for c in CASES})
     lines += ["", f"Before timing, every case checked that all three frameworks agree (max abs difference "
                   f"to PyTorch over all cases: {err:.2g}, limit 1e-5).",
               "Times are per call: one streaming step from Python, or one whole predict call.",
@@ -142,6 +182,7 @@ def write_markdown(data: dict, rows, two_rows, quick: bool, n_runs: int, path: P
         lines += [f"| {case.name} | {fmt_time(one)} | {fmt_time(two)} | {gain:.2f}x | {vs_ort:.2f}x |"
                   for case, one, two, gain, vs_ort in two_rows]
         lines.append("")
+    lines += api_lines(api)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if NOTES_HEADING in old:  # the hand-written notes below the tables survive a re-render
         lines += ["", old[old.index(NOTES_HEADING):].rstrip("\n"), ""]
@@ -202,7 +243,8 @@ def main() -> None:
     data = runs[-1]  # machine information and options: the last run's
     quick = data["benchmarks"][0]["options"]["max_time"] < 1.0  # QUICK's settings, also for --from-json
     rows = speedups([medians(d) for d in runs])
-    write_markdown(data, rows, two_thread_rows([medians(d) for d in runs]), quick, len(runs), HERE / "results.md")
+    write_markdown(data, rows, two_thread_rows([medians(d) for d in runs]), api_rows([medians(d) for d in runs]),
+                   quick, len(runs), HERE / "results.md")
     write_chart(data, rows, quick, HERE / "speedup.png")
     print((HERE / "results.md").read_text(encoding="utf-8"))
 

@@ -121,6 +121,34 @@ gru_infer_status read_file(const char* path, std::vector<unsigned char>& bytes) 
     return GRU_INFER_OK;
 }
 
+// Ids checked here rather than with Stream::check_ids, whose error path allocates a message.
+gru_infer_status check_ids(const char* fn, const Model& m, const int64_t* ids, std::size_t n) noexcept {
+    const auto& embedding = static_cast<const gru_infer::EmbeddingLayer&>(*m.layers()[0]);
+    const std::size_t rows = embedding.num_embeddings();
+    for (std::size_t i = 0; i < n; ++i)
+        if (ids[i] < 0 || static_cast<std::uint64_t>(ids[i]) >= rows)
+            return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: id %lld at position %zu is outside [0, %zu)", fn,
+                        static_cast<long long>(ids[i]), i, rows);
+    return GRU_INFER_OK;
+}
+
+// Slots distinct and < batch; the message names the first bad one. No allocation.
+gru_infer_status check_slots(const char* fn, gru_infer_stream* stream, std::size_t n, const size_t* slots) noexcept {
+    gru_infer::Stream& s = stream->stream;
+    if (n > s.batch())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: %zu slots given, the stream has %zu", fn, n, s.batch());
+    if (n && !slots) return null_argument(fn, "slots");
+    if (s.slots_valid(n, slots)) return GRU_INFER_OK;
+    for (std::size_t j = 0; j < n; ++j) {
+        if (slots[j] >= s.batch())
+            return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: slot %zu is outside [0, %zu)", fn, slots[j], s.batch());
+        for (std::size_t i = 0; i < j; ++i)
+            if (slots[i] == slots[j])
+                return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: slot %zu is given twice", fn, slots[j]);
+    }
+    return fail(GRU_INFER_ERROR_INTERNAL, "%s: invalid slots", fn);
+}
+
 }  // namespace
 
 extern "C" {
@@ -212,6 +240,18 @@ gru_infer_status gru_infer_stream_create(const gru_infer_model* model, size_t ba
     return guarded([&] { *out = new gru_infer_stream{gru_infer::Stream(model->model, batch)}; });
 }
 
+gru_infer_status gru_infer_stream_create_ex(const gru_infer_model* model, size_t batch, size_t max_block,
+                                            gru_infer_stream** out) noexcept {
+    if (!out) return null_argument("gru_infer_stream_create_ex", "out");
+    *out = nullptr;
+    if (!model) return null_argument("gru_infer_stream_create_ex", "model");
+    return guarded([&] { *out = new gru_infer_stream{gru_infer::Stream(model->model, batch, max_block)}; });
+}
+
+size_t gru_infer_stream_max_block(const gru_infer_stream* stream) noexcept {
+    return stream ? stream->stream.max_block() : 0;
+}
+
 void gru_infer_stream_free(gru_infer_stream* stream) noexcept { delete stream; }
 
 gru_infer_status gru_infer_stream_step(gru_infer_stream* stream, const float* x, float* y) noexcept {
@@ -234,15 +274,101 @@ gru_infer_status gru_infer_stream_step_ids(gru_infer_stream* stream, const int64
     if (!m.takes_ids())
         return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
                     "gru_infer_stream_step_ids: this model takes float features: use gru_infer_stream_step");
-    // Checked here rather than with Stream::check_ids, whose error path allocates a message.
-    const auto& embedding = static_cast<const gru_infer::EmbeddingLayer&>(*m.layers()[0]);
-    const std::size_t rows = embedding.num_embeddings();
-    for (std::size_t b = 0; b < stream->stream.batch(); ++b)
-        if (ids[b] < 0 || static_cast<std::uint64_t>(ids[b]) >= rows)
-            return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
-                        "gru_infer_stream_step_ids: id %lld at batch row %zu is outside [0, %zu)",
-                        static_cast<long long>(ids[b]), b, rows);
+    if (gru_infer_status st = check_ids("gru_infer_stream_step_ids", m, ids, stream->stream.batch())) return st;
     stream->stream.step_ids(ids, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_run(gru_infer_stream* stream, size_t steps, const float* x, float* y) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_run", "stream");
+    if (!steps) return GRU_INFER_OK;
+    if (!x) return null_argument("gru_infer_stream_run", "x");
+    if (!y) return null_argument("gru_infer_stream_run", "y");
+    if (stream->stream.model().takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_stream_run: this model starts with an Embedding and takes ids: use gru_infer_stream_run_ids");
+    stream->stream.run(steps, x, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_run_ids(gru_infer_stream* stream, size_t steps, const int64_t* ids, float* y) noexcept {
+    if (!stream) return null_argument("gru_infer_stream_run_ids", "stream");
+    if (!steps) return GRU_INFER_OK;
+    if (!ids) return null_argument("gru_infer_stream_run_ids", "ids");
+    if (!y) return null_argument("gru_infer_stream_run_ids", "y");
+    const Model& m = stream->stream.model();
+    if (!m.takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "gru_infer_stream_run_ids: this model takes float features: use gru_infer_stream_run");
+    if (steps > SIZE_MAX / stream->stream.batch())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "gru_infer_stream_run_ids: steps=%zu is too large", steps);
+    if (gru_infer_status st = check_ids("gru_infer_stream_run_ids", m, ids, stream->stream.batch() * steps)) return st;
+    stream->stream.run_ids(steps, ids, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_step_slots(gru_infer_stream* stream, size_t n, const size_t* slots, const float* x,
+                                             float* y) noexcept {
+    const char* fn = "gru_infer_stream_step_slots";
+    if (!stream) return null_argument(fn, "stream");
+    if (gru_infer_status st = check_slots(fn, stream, n, slots)) return st;
+    if (!n) return GRU_INFER_OK;
+    if (!x) return null_argument(fn, "x");
+    if (!y) return null_argument(fn, "y");
+    if (stream->stream.model().takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT,
+                    "%s: this model starts with an Embedding and takes ids: use gru_infer_stream_step_ids_slots", fn);
+    stream->stream.step_slots(n, slots, x, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_step_ids_slots(gru_infer_stream* stream, size_t n, const size_t* slots,
+                                                 const int64_t* ids, float* y) noexcept {
+    const char* fn = "gru_infer_stream_step_ids_slots";
+    if (!stream) return null_argument(fn, "stream");
+    if (gru_infer_status st = check_slots(fn, stream, n, slots)) return st;
+    if (!n) return GRU_INFER_OK;
+    if (!ids) return null_argument(fn, "ids");
+    if (!y) return null_argument(fn, "y");
+    const Model& m = stream->stream.model();
+    if (!m.takes_ids())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: this model takes float features: use gru_infer_stream_step_slots", fn);
+    if (gru_infer_status st = check_ids(fn, m, ids, n)) return st;
+    stream->stream.step_ids_slots(n, slots, ids, y);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_reset_slots(gru_infer_stream* stream, size_t n, const size_t* slots) noexcept {
+    const char* fn = "gru_infer_stream_reset_slots";
+    if (!stream) return null_argument(fn, "stream");
+    if (gru_infer_status st = check_slots(fn, stream, n, slots)) return st;
+    stream->stream.reset_slots(n, slots);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_get_slot_state(const gru_infer_stream* stream, size_t slot, float* state,
+                                                 size_t count) noexcept {
+    const char* fn = "gru_infer_stream_get_slot_state";
+    if (!stream) return null_argument(fn, "stream");
+    const std::size_t n = stream->stream.model().state_size();
+    if (slot >= stream->stream.batch())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: slot %zu is outside [0, %zu)", fn, slot, stream->stream.batch());
+    if (count != n) return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: a slot's state has %zu floats, count is %zu", fn, n, count);
+    if (n && !state) return null_argument(fn, "state");
+    stream->stream.get_slot_state(slot, state);
+    return GRU_INFER_OK;
+}
+
+gru_infer_status gru_infer_stream_set_slot_state(gru_infer_stream* stream, size_t slot, const float* state,
+                                                 size_t count) noexcept {
+    const char* fn = "gru_infer_stream_set_slot_state";
+    if (!stream) return null_argument(fn, "stream");
+    const std::size_t n = stream->stream.model().state_size();
+    if (slot >= stream->stream.batch())
+        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: slot %zu is outside [0, %zu)", fn, slot, stream->stream.batch());
+    if (count != n) return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: a slot's state has %zu floats, count is %zu", fn, n, count);
+    if (n && !state) return null_argument(fn, "state");
+    stream->stream.set_slot_state(slot, state);
     return GRU_INFER_OK;
 }
 

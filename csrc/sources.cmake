@@ -5,6 +5,8 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/activation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stream.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/stream_block.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/stream_slots.cpp
   ${CMAKE_CURRENT_LIST_DIR}/native_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/c_api.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime/threading.cpp
@@ -23,14 +25,18 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_pack.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_neon.cpp
 )

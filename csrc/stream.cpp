@@ -7,49 +7,83 @@
 
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
+#include "gru_infer/gru_layer.h"
 #include "gru_infer/input_skip_layer.h"
 #include "kernels/kernels.h"
 #include "runtime/denormals.h"
+#include "stream_block.h"
 
 namespace gru_infer {
 
-Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch)
+namespace {
+
+std::size_t checked_product(std::size_t a, std::size_t b, std::size_t c) {
+    if ((b && a > SIZE_MAX / b) || (c && a * b > SIZE_MAX / sizeof(float) / c))
+        throw InvalidArgument("a stream of batch " + std::to_string(a) + " and max_block " + std::to_string(b) +
+                              " is too large to address");
+    return a * b * c;
+}
+
+}  // namespace
+
+std::size_t Stream::default_max_block(std::size_t batch) {
+    return std::max<std::size_t>(1, std::min<std::size_t>(64, 4096 / std::max<std::size_t>(batch, 1)));
+}
+
+Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block)
     : model_(std::move(model)), batch_(batch) {
     if (!model_ || model_->layers().empty()) throw InvalidArgument("a stream needs a model with layers");
     if (batch == 0) throw InvalidArgument("a stream needs batch >= 1, got 0");
+    max_block_ = max_block ? max_block : default_max_block(batch);
     active_kernels();  // choose the kernels now, not in the first step
-    std::size_t widest = model_->input_size(), scratch = 0, offset = 0;
+    std::size_t widest = model_->input_size(), scratch = 0, offset = 0, xp_row = 0;
     for (const auto& l : model_->layers()) {
         if (const char* why = l->stream_unsupported_reason())
             throw InvalidArgument(std::string("this model cannot stream: ") + why);
         widest = std::max(widest, l->output_size());
         scratch = std::max(scratch, l->step_scratch_size(batch));
+        xp_row = std::max(xp_row, block_projection_floats(*l, batch));
         state_offset_.push_back(offset);
+        state_row_offset_.push_back(offset / batch);
         offset += l->state_size() * batch;
     }
     state_.resize(offset);
     scratch_.resize(scratch);
     ping_.resize(batch * widest);
     pong_.resize(batch * widest);
+    const std::size_t layers = model_->layers().size();
+    if (layers > 1) {
+        block_ping_.resize(checked_product(batch, max_block_, widest));
+        block_pong_.resize(batch * max_block_ * widest);
+    }
+    block_xp_.resize(checked_product(batch, max_block_, xp_row));
+    if (batch > 1) {  // pieces of a longer block are gathered here (their rows are not contiguous)
+        block_in_.resize(checked_product(batch, max_block_, model_->takes_ids() ? 0 : model_->input_size()));
+        block_out_.resize(checked_product(batch, max_block_, model_->output_size()));
+        if (model_->takes_ids()) block_ids_.resize(batch * max_block_);
+    }
+    slot_state_.resize(offset);
+    slot_mark_.resize(batch);
 }
 
 void Stream::reset() noexcept {
     if (state_.size()) std::memset(state_.data(), 0, state_.size() * sizeof(float));
 }
 
-void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
+void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t rows, float* state) noexcept {
     FlushDenormals flush;
     const auto& layers = model_->layers();
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
+        float* layer_state = state + state_row_offset_[i] * rows;
         if (layers[i]->kind() == LayerKind::InputSkip)  // first == 0 here: skips need float input
-            static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, batch_);
+            static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, rows);
         else
-            layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data(), walk_backward_);
+            layers[i]->step(cur, out, rows, layer_state, scratch_.data(), walk_backward_);
         cur = out;
     }
-    if (first == layers.size()) std::memcpy(y, x, batch_ * model_->output_size() * sizeof(float));
+    if (first == layers.size()) std::memcpy(y, x, rows * model_->output_size() * sizeof(float));
     walk_backward_ = !walk_backward_;
 }
 
@@ -58,25 +92,31 @@ void Stream::step(const float* x, float* y) noexcept {
         for (std::size_t i = 0; i < batch_ * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
         return;
     }
-    run_from(0, x, y);
+    run_from(0, x, y, batch_, state_.data());
 }
 
-void Stream::check_ids(const std::int64_t* ids) const {
+void Stream::check_ids(const std::int64_t* ids) const { check_ids(ids, batch_); }
+
+void Stream::check_ids(const std::int64_t* ids, std::size_t n) const {
     if (!model_->takes_ids()) throw InvalidArgument("this model takes float features, not ids");
-    static_cast<const EmbeddingLayer&>(*model_->layers()[0]).check_ids(ids, batch_);
+    static_cast<const EmbeddingLayer&>(*model_->layers()[0]).check_ids(ids, n);
 }
 
-void Stream::step_ids(const std::int64_t* ids, float* y) noexcept {
+void Stream::lookup_ids(const std::int64_t* ids, std::size_t n, float* out) const noexcept {
     const auto& emb = static_cast<const EmbeddingLayer&>(*model_->layers()[0]);
     const std::size_t dim = emb.output_size();
-    for (std::size_t b = 0; b < batch_; ++b) {  // an invalid id gives a zero vector, never a wild read
-        float* row = ping_.data() + b * dim;
+    for (std::size_t b = 0; b < n; ++b) {  // an invalid id gives a zero vector, never a wild read
+        float* row = out + b * dim;
         if (ids[b] >= 0 && static_cast<std::size_t>(ids[b]) < emb.num_embeddings())
             std::memcpy(row, emb.table().data() + static_cast<std::size_t>(ids[b]) * dim, dim * sizeof(float));
         else
             std::memset(row, 0, dim * sizeof(float));
     }
-    run_from(1, ping_.data(), y);
+}
+
+void Stream::step_ids(const std::int64_t* ids, float* y) noexcept {
+    lookup_ids(ids, batch_, ping_.data());
+    run_from(1, ping_.data(), y, batch_, state_.data());
 }
 
 }  // namespace gru_infer

@@ -145,9 +145,12 @@ class Model:
             return y
         return y, self._state_out(hn, B, batched)
 
-    def stream(self, batch: int = 1) -> Stream:
-        """A stateful stream: feed one time step per `step` call (gru_infer.Stream)."""
-        return Stream(self, batch)
+    def stream(self, batch: int = 1, max_block: Optional[int] = None) -> Stream:
+        """A stateful stream (gru_infer.Stream): one time step per `step` call, a block of steps
+        per `run` call, or one step of some rows with `step(x, slots=ids)`. max_block: the most
+        steps `run` computes in one piece (default 64, fewer for batches over 64); its buffers
+        are allocated now, so no call allocates later."""
+        return Stream(self, batch, max_block)
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the native file (docs/native_format.md), readable by gru_infer.load and the C++ library."""

@@ -26,6 +26,9 @@ cdef extern from "stream_handle.h":
         size_t input_size
         size_t output_size
         int takes_ids
+        void (*run)(void*, size_t, const float*, float*) noexcept nogil
+        void (*step_slots)(void*, size_t, const size_t*, const float*, float*) noexcept nogil
+        int (*slots_valid)(void*, size_t, const size_t*) noexcept nogil
 
 from . import _core
 
@@ -38,8 +41,10 @@ cdef inline bint _is_array(object a, int typenum):
 cdef class Stream:
     """One time step per call, state carried over: step(x_t) equals the last step of predict(x[:t+1]).
 
-    Create with model.stream(batch). step(x) takes (F,) (batch 1) or (B, F) floats, or for a
-    model that starts with an Embedding an id or (B,) ids; returns (O,) or (B, O).
+    Create with model.stream(batch, max_block=None). step(x) takes (F,) (batch 1) or (B, F)
+    floats, or for a model that starts with an Embedding an id or (B,) ids; returns (O,) or (B, O).
+    step(x, slots=ids) steps only the rows `ids` (x has one row per id); run(x_block) steps a
+    block of T steps at once: (T, F) for batch 1 or (B, T, F), returning (T, O) or (B, T, O).
     """
     cdef object _model
     cdef object _core_stream
@@ -47,11 +52,14 @@ cdef class Stream:
     cdef Py_ssize_t _batch, _in, _out
     cdef bint _ids
 
-    def __init__(self, model, batch=1):
+    def __init__(self, model, batch=1, max_block=None):
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
             raise ValueError(f"batch: expected a positive integer, got {batch!r}")
+        if max_block is not None and (isinstance(max_block, bool) or not isinstance(max_block, (int, np.integer))
+                                      or max_block < 1):
+            raise ValueError(f"max_block: expected a positive integer or None, got {max_block!r}")
         self._model = model
-        self._core_stream = _core.Stream(model._core, int(batch))
+        self._core_stream = _core.Stream(model._core, int(batch), 0 if max_block is None else int(max_block))
         self._h = <gru_infer_stream_handle*>PyCapsule_GetPointer(
             self._core_stream._handle(), GRU_INFER_STREAM_CAPSULE)
         self._batch = self._h.batch
@@ -63,11 +71,20 @@ cdef class Stream:
     def batch(self):
         return self._batch
 
-    def step(self, x, out=None):
+    @property
+    def max_block(self):
+        """The most steps run() computes in one piece (a longer block is run in pieces)."""
+        return self._core_stream.max_block
+
+    def step(self, x, out=None, slots=None):
         """Advance one step. `out`, if given, is a writable C-contiguous float32 array of the
-        output shape; it is written and returned."""
+        output shape; it is written and returned. With `slots` (distinct row indices), only
+        those rows advance: x is (len(slots), F) (ids: (len(slots),)), the output
+        (len(slots), O); the other rows keep their state."""
         cdef cnp.ndarray xa
         cdef bint single
+        if slots is not None:
+            return self._step_slots(x, out, slots)
         if self._ids:
             xa, single = self._checked_ids(x)
         elif _is_array(x, cnp.NPY_FLOAT32) and self._shape_ok(<cnp.ndarray>x, self._in):
@@ -87,9 +104,57 @@ cdef class Stream:
                 self._h.step(self._h.stream, xp, yp)
         return ya
 
-    def reset(self):
-        """State back to zeros."""
-        self._core_stream.reset()
+    def run(self, x, out=None):
+        """Advance a block of T steps: x (T, F) for batch 1 or (B, T, F) floats (ids: (T,) or
+        (B, T)); returns every step's output, (T, O) or (B, T, O): what T calls of step return.
+        The input projection of the block is one matrix product; a block longer than max_block
+        runs in pieces. `out`, if given, is a writable C-contiguous float32 array of that shape."""
+        if self._ids or not _is_array(x, cnp.NPY_FLOAT32):
+            from .model import _numeric
+            arr = _numeric(x, "ids" if self._ids else "x", "iu" if self._ids else "biuf")
+        else:
+            arr = x
+        nd = arr.ndim + (1 if self._ids else 0)  # dimensions counted as for float features
+        single = nd == 2
+        if self._ids:
+            ok = (single and self._batch == 1) or (nd == 3 and arr.shape[0] == self._batch)
+        else:
+            ok = ((single and self._batch == 1 and arr.shape[1] == self._in)
+                  or (nd == 3 and arr.shape[0] == self._batch and arr.shape[2] == self._in))
+        if not ok:
+            want = "(T,)" if self._ids else f"(T, {self._in})"
+            full = f"({self._batch}, T)" if self._ids else f"({self._batch}, T, {self._in})"
+            alts = f"{want} or {full}" if self._batch == 1 else full
+            raise ValueError(f"{'ids' if self._ids else 'x'}: expected shape {alts}, got {arr.shape}")
+        steps = arr.shape[0] if single else arr.shape[1]
+        want_out = (steps, self._out) if single else (self._batch, steps, self._out)
+        if out is None:
+            ya = np.empty(want_out, dtype=np.float32)
+        elif (_is_array(out, cnp.NPY_FLOAT32) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
+              and out.shape == want_out):
+            ya = out
+        else:
+            got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {want_out}, got {got}")
+        if steps == 0:
+            return ya
+        if self._ids:
+            self._core_stream.run(np.ascontiguousarray(arr, dtype=np.int64), ya)
+            return ya
+        cdef cnp.ndarray xa = arr if _is_array(arr, cnp.NPY_FLOAT32) else np.ascontiguousarray(arr, dtype=np.float32)
+        cdef const float* xp = <const float*>cnp.PyArray_DATA(xa)
+        cdef float* yp = <float*>cnp.PyArray_DATA(<cnp.ndarray>ya)
+        cdef size_t n = steps
+        with nogil:
+            self._h.run(self._h.stream, n, xp, yp)
+        return ya
+
+    def reset(self, slots=None):
+        """State back to zeros (with `slots`: only those rows')."""
+        if slots is None:
+            self._core_stream.reset()
+        else:
+            self._core_stream.reset_slots(self._slots(slots))
 
     @property
     def state(self):
@@ -99,6 +164,77 @@ cdef class Stream:
     @state.setter
     def state(self, value):
         self._core_stream.state = self._model._state_in(value, self._batch, True, "state")
+
+    def get_state(self, slots=None):
+        """The state of all rows (as `state`), or of the rows `slots` in the layout of a batch of
+        len(slots): (L, len(slots), H), or a tuple of (1, len(slots), H) per layer."""
+        if slots is None:
+            return self.state
+        ids = self._slots(slots)
+        return self._model._state_out(self._core_stream.get_slot_states(ids), len(ids), True)
+
+    def set_state(self, value, slots=None):
+        """Write the state of all rows, or of the rows `slots` (layout as get_state(slots))."""
+        if slots is None:
+            self.state = value
+            return
+        ids = self._slots(slots)
+        self._core_stream.set_slot_states(ids, self._model._state_in(value, len(ids), True, "state"))
+
+    # ---- slots ------------------------------------------------------------------------
+
+    cdef _slots(self, slots):
+        """slots as a C-contiguous uintp array, checked (distinct, in range) or a ValueError."""
+        if (_is_array(slots, cnp.NPY_INTP) or _is_array(slots, cnp.NPY_UINTP)) and cnp.PyArray_NDIM(<cnp.ndarray>slots) == 1:
+            view = (<cnp.ndarray>slots).view(np.uintp)
+            if self._h.slots_valid(self._h.stream, cnp.PyArray_DIMS(<cnp.ndarray>view)[0],
+                                   <const size_t*>cnp.PyArray_DATA(<cnp.ndarray>view)):
+                return view
+        from .model import _numeric
+        arr = np.asarray(slots) if isinstance(slots, (list, tuple)) and len(slots) == 0 else _numeric(slots, "slots", "iu")
+        if arr.ndim != 1:
+            raise ValueError(f"slots: expected a 1-d array of row indices, got shape {arr.shape}")
+        if arr.size and (arr.min() < 0 or arr.max() >= self._batch):
+            bad = arr[(arr < 0) | (arr >= self._batch)][0]
+            raise ValueError(f"slots: slot {int(bad)} is outside [0, {self._batch})")
+        if len(np.unique(arr)) != arr.size:
+            raise ValueError("slots: each slot may appear only once per call")
+        return np.ascontiguousarray(arr, dtype=np.uintp)
+
+    cdef _step_slots(self, x, out, slots):
+        from .model import _numeric
+        ids = self._slots(slots)
+        n = len(ids)
+        if self._ids:
+            arr = _numeric(x, "ids", "iu")
+            if arr.shape != (n,):
+                raise ValueError(f"ids: expected shape ({n},) (one id per slot), got {arr.shape}")
+            xa = np.ascontiguousarray(arr, dtype=np.int64)
+        else:
+            arr = _numeric(x, "x")
+            if arr.shape != (n, self._in):
+                raise ValueError(f"x: expected shape ({n}, {self._in}) (one row per slot), got {arr.shape}")
+            xa = np.ascontiguousarray(arr, dtype=np.float32)
+        if out is None:
+            ya = np.empty((n, self._out), dtype=np.float32)
+        elif (_is_array(out, cnp.NPY_FLOAT32) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
+              and out.shape == (n, self._out)):
+            ya = out
+        else:
+            got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {(n, self._out)}, got {got}")
+        if not n:
+            return ya
+        if self._ids:
+            self._core_stream.step_slots(ids, xa, ya)
+            return ya
+        cdef size_t count = n
+        cdef const size_t* sp = <const size_t*>cnp.PyArray_DATA(<cnp.ndarray>ids)
+        cdef const float* xp = <const float*>cnp.PyArray_DATA(<cnp.ndarray>xa)
+        cdef float* yp = <float*>cnp.PyArray_DATA(<cnp.ndarray>ya)
+        with nogil:
+            self._h.step_slots(self._h.stream, count, sp, xp, yp)
+        return ya
 
     # ---- checks -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ namespace {
 
 using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using Slots = py::array_t<std::size_t, py::array::c_style | py::array::forcecast>;
 
 AlignedBuffer buffer(const F32& a) { return AlignedBuffer(a.data(), static_cast<std::size_t>(a.size())); }
 
@@ -177,13 +178,20 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
 
 class PyStream {
 public:
-    PyStream(std::shared_ptr<Model> m, std::size_t batch) : s_(std::move(m), batch) {
+    PyStream(std::shared_ptr<Model> m, std::size_t batch, std::size_t max_block) : s_(std::move(m), batch, max_block) {
         const Model& model = s_.model();
         handle_.stream = &s_;
         handle_.step = [](void* s, const float* x, float* y) { static_cast<Stream*>(s)->step(x, y); };
         handle_.step_ids = [](void* s, const std::int64_t* ids, float* y) { static_cast<Stream*>(s)->step_ids(ids, y); };
         handle_.ids_valid = [](void* s, const std::int64_t* ids) {
             try { static_cast<Stream*>(s)->check_ids(ids); return 1; } catch (...) { return 0; }
+        };
+        handle_.run = [](void* s, std::size_t steps, const float* x, float* y) { static_cast<Stream*>(s)->run(steps, x, y); };
+        handle_.step_slots = [](void* s, std::size_t n, const std::size_t* slots, const float* x, float* y) {
+            static_cast<Stream*>(s)->step_slots(n, slots, x, y);
+        };
+        handle_.slots_valid = [](void* s, std::size_t n, const std::size_t* slots) {
+            return static_cast<Stream*>(s)->slots_valid(n, slots) ? 1 : 0;
         };
         handle_.batch = batch;
         handle_.input_size = model.input_size();
@@ -220,6 +228,81 @@ public:
         return y;
     }
     void reset() { s_.reset(); }
+
+    // A block, checked by the Python layer: x (batch, steps, input_size) floats or (batch, steps)
+    // ids; out (batch, steps, output_size), written.
+    void run(py::object x, py::object out_obj) {
+        F32 out = caller_buffer(out_obj);
+        const Model& m = s_.model();
+        const std::size_t B = s_.batch();
+        require(out.writeable() && out.size() % (B * m.output_size()) == 0, "out: wrong size");
+        const std::size_t steps = static_cast<std::size_t>(out.size()) / (B * m.output_size());
+        float* yp = out.mutable_data();
+        if (m.takes_ids()) {
+            I64 ids = I64::ensure(x);
+            require(ids && static_cast<std::size_t>(ids.size()) == B * steps, "run: ids do not match out");
+            s_.check_ids(ids.data(), B * steps);
+            py::gil_scoped_release release;
+            s_.run_ids(steps, ids.data(), yp);
+        } else {
+            F32 xf = F32::ensure(x);
+            require(xf && static_cast<std::size_t>(xf.size()) == B * steps * m.input_size(), "run: x does not match out");
+            py::gil_scoped_release release;
+            s_.run(steps, xf.data(), yp);
+        }
+    }
+    // One step of some slots: x (n, input_size) floats or (n,) ids; out (n, output_size).
+    void step_slots(const Slots& slots, py::object x, py::object out_obj) {
+        F32 out = caller_buffer(out_obj);
+        const Model& m = s_.model();
+        const std::size_t n = static_cast<std::size_t>(slots.size());
+        s_.check_slots(n, slots.data());
+        require(out.writeable() && static_cast<std::size_t>(out.size()) == n * m.output_size(), "out: wrong size");
+        float* yp = out.mutable_data();
+        if (m.takes_ids()) {
+            I64 ids = I64::ensure(x);
+            require(ids && static_cast<std::size_t>(ids.size()) == n, "step: one id per slot");
+            s_.check_ids(ids.data(), n);
+            py::gil_scoped_release release;
+            s_.step_ids_slots(n, slots.data(), ids.data(), yp);
+        } else {
+            F32 xf = F32::ensure(x);
+            require(xf && static_cast<std::size_t>(xf.size()) == n * m.input_size(), "step: x does not match slots");
+            py::gil_scoped_release release;
+            s_.step_slots(n, slots.data(), xf.data(), yp);
+        }
+    }
+    void reset_slots(const Slots& slots) {
+        s_.check_slots(static_cast<std::size_t>(slots.size()), slots.data());
+        s_.reset_slots(static_cast<std::size_t>(slots.size()), slots.data());
+    }
+    // The state of some slots in the state layout of a batch of len(slots) (and back).
+    F32 get_slot_states(const Slots& slots) const {
+        const std::size_t n = static_cast<std::size_t>(slots.size()), S = s_.model().state_size();
+        check_slot_range(slots);
+        F32 out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(n * S)});
+        std::vector<float> one(S);
+        for (std::size_t j = 0; j < n; ++j) {
+            s_.get_slot_state(slots.data()[j], one.data());
+            for_each_state_block([&](std::size_t off, std::size_t H) {
+                std::memcpy(out.mutable_data() + off * n + j * H, one.data() + off, H * sizeof(float));
+            });
+        }
+        return out;
+    }
+    void set_slot_states(const Slots& slots, const F32& v) {
+        const std::size_t n = static_cast<std::size_t>(slots.size()), S = s_.model().state_size();
+        s_.check_slots(n, slots.data());
+        require(static_cast<std::size_t>(v.size()) == n * S, "state must hold " + std::to_string(n * S) + " floats");
+        std::vector<float> one(S);
+        for (std::size_t j = 0; j < n; ++j) {
+            for_each_state_block([&](std::size_t off, std::size_t H) {
+                std::memcpy(one.data() + off, v.data() + off * n + j * H, H * sizeof(float));
+            });
+            s_.set_slot_state(slots.data()[j], one.data());
+        }
+    }
+    std::size_t max_block() const { return s_.max_block(); }
     F32 get_state() const {
         F32 out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(s_.state_floats())});
         if (s_.state_floats()) std::memcpy(out.mutable_data(), s_.state(), s_.state_floats() * sizeof(float));
@@ -233,6 +316,26 @@ public:
     std::size_t batch() const { return s_.batch(); }
 
 private:
+    // The output must be the caller's own float32 C-contiguous buffer, not a converted copy.
+    static F32 caller_buffer(py::object out) {
+        F32 y = out.cast<F32>();
+        require(y.ptr() == out.ptr(), "out must be a float32 C-contiguous numpy array");
+        return y;
+    }
+    void check_slot_range(const Slots& slots) const {
+        for (py::ssize_t j = 0; j < slots.size(); ++j)
+            require(slots.data()[j] < s_.batch(), "slot " + std::to_string(slots.data()[j]) + " is outside [0, " +
+                                                      std::to_string(s_.batch()) + ")");
+    }
+    // f(offset, size) per layer's state block, offsets within one row's state (a stream's GRU
+    // layers are forward-only: one (1, batch, H) block each).
+    template <typename F>
+    void for_each_state_block(F&& f) const {
+        std::size_t off = 0;
+        for (const auto& l : s_.model().layers())
+            if (const std::size_t H = l->state_size()) { f(off, H); off += H; }
+    }
+
     Stream s_;
     gru_infer_stream_handle handle_{};
 };
@@ -323,8 +426,15 @@ PYBIND11_MODULE(_core, mod) {
         });
 
     py::class_<PyStream>(mod, "Stream")
-        .def(py::init<std::shared_ptr<Model>, std::size_t>())
+        .def(py::init<std::shared_ptr<Model>, std::size_t, std::size_t>(), py::arg("model"), py::arg("batch"),
+             py::arg("max_block") = 0)
         .def("step", &PyStream::step, py::arg("x"), py::arg("out") = py::none())
+        .def("run", &PyStream::run, py::arg("x"), py::arg("out"))
+        .def("step_slots", &PyStream::step_slots, py::arg("slots"), py::arg("x"), py::arg("out"))
+        .def("reset_slots", &PyStream::reset_slots, py::arg("slots"))
+        .def("get_slot_states", &PyStream::get_slot_states, py::arg("slots"))
+        .def("set_slot_states", &PyStream::set_slot_states, py::arg("slots"), py::arg("state"))
+        .def_property_readonly("max_block", &PyStream::max_block)
         .def("reset", &PyStream::reset)
         .def_property("state", &PyStream::get_state, &PyStream::set_state)
         .def_property_readonly("batch", &PyStream::batch)

@@ -14,6 +14,11 @@ typedef struct gru_infer_stream_handle {
     int (*ids_valid)(void* stream, const int64_t* ids);     /* 1 if every id is in range */
     size_t batch, input_size, output_size;
     int takes_ids;
+    /* x (batch, steps, input), y (batch, steps, output): a block (float models) */
+    void (*run)(void* stream, size_t steps, const float* x, float* y);
+    /* x (n, input), y (n, output): one step of rows slots[0..n), which slots_valid accepted */
+    void (*step_slots)(void* stream, size_t n, const size_t* slots, const float* x, float* y);
+    int (*slots_valid)(void* stream, size_t n, const size_t* slots); /* 1 if distinct and < batch */
 } gru_infer_stream_handle;
 
 #endif

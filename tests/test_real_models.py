@@ -90,6 +90,12 @@ def _check_stream(model, x, y, tol, errors, category):
     outs = np.stack([stream.step(np.ascontiguousarray(x[:, t])).copy() for t in range(x.shape[1])], axis=1)
     got = outs if y.ndim == 3 else outs[:, -1]
     errors.check(category, got, y, tol)
+    # The same signal in blocks (Stream.run), split unevenly so that blocks chain.
+    blocks = model.stream(batch=x.shape[0], max_block=16)
+    cut = max(1, x.shape[1] // 3)
+    ran = np.concatenate([blocks.run(np.ascontiguousarray(x[:, :cut])),
+                          blocks.run(np.ascontiguousarray(x[:, cut:]))], axis=1)
+    errors.check(category + " (run)", ran if y.ndim == 3 else ran[:, -1], y, tol)
 
 
 @pytest.mark.parametrize("name", sorted(MATCH))

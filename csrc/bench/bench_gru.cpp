@@ -1,11 +1,18 @@
-// C++ benchmark: ns per step and GFLOP/s of the GRU kernels per ISA and size, for both GRU forms,
-// the streaming step (input fused in), the sequence recurrence, and the input-projection GEMM.
+// C++ benchmark, one thread. Sections (all by default, or one with --only NAME):
+//   eigen    gru_infer's stream step against a templated Eigen GRU step (RTNeural's math, built
+//            with -march=native; only when CMake found Eigen3), side by side, interleaved, medians
+//   run      Stream::run in 64-step blocks against predict and against step calls, per step
+//   slots    16 of 64 slots stepped per call against a lone stream's step, per stream-step
+//   kernels  ns per step and GFLOP/s per ISA and size, both GRU forms: the streaming step (input
+//            fused in), the sequence recurrence, and the input-projection GEMM
 // Fraction of peak uses --peak-gflops (default 90, this machine's one-core SGEMM through OpenBLAS).
-//     bench_gru [--quick] [--peak-gflops N]
+//     bench_gru [--quick] [--only eigen|run|slots|kernels] [--peak-gflops N]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -13,6 +20,9 @@
 
 #include "gru_infer/gru_infer.h"
 #include "kernels/kernels.h"  // the kernel table, timed directly
+#ifdef GRU_INFER_BENCH_EIGEN
+#include "eigen_gru.h"
+#endif
 
 using namespace gru_infer;
 using Clock = std::chrono::steady_clock;
@@ -33,22 +43,115 @@ double median_ns(F&& fn, int reps, int inner) {
     return t[t.size() / 2];
 }
 
-std::shared_ptr<Model> gru_model(std::size_t I, std::size_t H, bool lbr) {
-    std::mt19937 rng(1);
+GruWeights random_weights(std::size_t I, std::size_t H, unsigned seed = 1) {
+    std::mt19937 rng(seed);
     std::uniform_real_distribution<float> d(-0.2f, 0.2f);
     auto buf = [&](std::size_t n) {
         AlignedBuffer b(n);
         for (std::size_t i = 0; i < n; ++i) b[i] = d(rng);
         return b;
     };
+    return GruWeights{buf(3 * H * I), buf(3 * H * H), buf(3 * H), buf(3 * H)};
+}
+
+std::shared_ptr<Model> gru_model(const GruWeights& weights, std::size_t I, std::size_t H, bool lbr) {
     GruConfig c;
     c.input_size = I; c.hidden_size = H; c.linear_before_reset = lbr;
     std::vector<GruWeights> w(1);
-    w[0] = GruWeights{buf(3 * H * I), buf(3 * H * H), buf(3 * H), buf(3 * H)};
+    w[0] = GruWeights{AlignedBuffer(weights.W.data(), weights.W.size()), AlignedBuffer(weights.R.data(), weights.R.size()),
+                      AlignedBuffer(weights.bW.data(), weights.bW.size()), AlignedBuffer(weights.bR.data(), weights.bR.size())};
     auto m = std::make_shared<Model>();
     m->add(std::make_unique<GruLayer>(c, std::move(w)));
     return m;
 }
+
+std::shared_ptr<Model> gru_model(std::size_t I, std::size_t H, bool lbr) { return gru_model(random_weights(I, H), I, H, lbr); }
+
+std::vector<float> random_inputs(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+// Medians of fns[i] over `reps` rounds, the callables interleaved within each round, so that a
+// busy moment of a shared machine hits all of them alike. isas[i], if given and not empty, is
+// the kernel table set before each of fns[i]'s rounds.
+std::vector<double> interleaved_median_ns(const std::vector<std::function<void()>>& fns, int reps, int inner,
+                                          const std::vector<std::string>& isas = {}) {
+    const std::string before = active_isa();
+    std::vector<std::vector<double>> t(fns.size());
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t i = 0; i < fns.size(); ++i) {
+            if (i < isas.size() && !isas[i].empty()) set_isa(isas[i]);
+            auto t0 = Clock::now();
+            for (int k = 0; k < inner; ++k) fns[i]();
+            t[i].push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / inner);
+        }
+    set_isa(before);
+    std::vector<double> out;
+    for (auto& v : t) {
+        std::sort(v.begin(), v.end());
+        out.push_back(v[v.size() / 2]);
+    }
+    return out;
+}
+
+#ifdef GRU_INFER_BENCH_EIGEN
+// gru_infer's C++ stream step (batch 1, lbr = 1, the best ISA) against the Eigen reference step on
+// the same weights. The outputs are compared over 256 random steps first (same math: they differ
+// only by float rounding and the two exp/tanh implementations).
+bool eigen_side_by_side(bool quick) {
+    struct Case { std::size_t I, H; };
+    std::vector<Case> cases{{1, 8}, {8, 8}, {1, 16}, {16, 16}, {1, 32}, {32, 32}, {64, 64}, {128, 128}, {256, 256}, {512, 512}};
+    if (quick) cases = {{16, 16}, {64, 64}};
+    const int reps = quick ? 5 : 21;
+    std::vector<std::string> isas;  // our SIMD tables, each timed against the same Eigen step
+    for (const auto& isa : available_isas())
+        if (isa != "scalar") isas.push_back(isa);
+    if (isas.empty()) isas.push_back("scalar");
+    bool ok = true;
+    std::printf("stream step, batch 1, one thread, lbr=1; eigen = templated Eigen GRU step (-march=native); medians of %d\n"
+                "interleaved rounds (eigen and every ISA of ours in each round); max|dh| = largest output difference\n"
+                "over 256 random steps (default ISA %s)\n", reps, active_isa());
+    std::printf("%-5s %-5s %10s", "I", "H", "eigen ns");
+    for (const auto& isa : isas) std::printf(" %10s", (isa + " ns").c_str());
+    for (const auto& isa : isas) std::printf(" %13s", ("eigen/" + isa).c_str());
+    std::printf(" %9s\n", "max|dh|");
+    for (const Case& c : cases) {
+        const GruWeights w = random_weights(c.I, c.H, 7);
+        auto model = gru_model(w, c.I, c.H, true);
+        Stream s(model, 1);
+        auto e = bench::make_eigen_gru_step(c.I, c.H);
+        e->set_weights(w.W.data(), w.R.data(), w.bW.data(), w.bR.data());
+        const std::size_t steps = 256;
+        const std::vector<float> x = random_inputs(steps * c.I, 3);
+        std::vector<float> y1(c.H), y2(c.H);
+        double diff = 0;
+        for (std::size_t t = 0; t < steps; ++t) {
+            s.step(x.data() + t * c.I, y1.data());
+            e->step(x.data() + t * c.I, y2.data());
+            for (std::size_t j = 0; j < c.H; ++j) diff = std::max(diff, static_cast<double>(std::fabs(y1[j] - y2[j])));
+        }
+        if (!(diff < 1e-5)) ok = false;
+        std::size_t t = 0, u = 0;
+        std::vector<std::function<void()>> fns{[&] { e->step(x.data() + (t = (t + 1) % steps) * c.I, y2.data()); }};
+        std::vector<std::string> round_isas{""};
+        for (const auto& isa : isas) {
+            fns.push_back([&] { s.step(x.data() + (u = (u + 1) % steps) * c.I, y1.data()); });
+            round_isas.push_back(isa);
+        }
+        const int inner = static_cast<int>(std::max<std::size_t>(20, 4000000 / (c.H * (c.H + c.I) * 3)));
+        const auto ns = interleaved_median_ns(fns, reps, inner, round_isas);
+        std::printf("%-5zu %-5zu %10.1f", c.I, c.H, ns[0]);
+        for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %10.1f", ns[i]);
+        for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %13.2f", ns[0] / ns[i]);
+        std::printf(" %9.1e%s\n", diff, diff < 1e-5 ? "" : "  MISMATCH");
+    }
+    return ok;
+}
+#endif
 
 void report(const char* what, const std::string& isa, std::size_t I, std::size_t H, std::size_t B, double ns,
             double flops) {
@@ -57,14 +160,104 @@ void report(const char* what, const std::string& isa, std::size_t I, std::size_t
                 H, B, ns, gflops, 100.0 * gflops / peak);
 }
 
+// Stream::run with 64-step blocks against predict on the whole signal and against step calls,
+// per step, batch 1, I = H, lbr = 1, interleaved.
+void run_section(bool quick) {
+    std::vector<std::size_t> sizes{16, 32, 64, 128, 256, 512};
+    if (quick) sizes = {64};
+    const std::size_t T = 1024, block = 64;
+    const int reps = quick ? 3 : 11;
+    std::printf("\nper step, batch 1, one thread, I=H, lbr=1, %zu steps: predict on all of them, run in blocks of %zu, "
+                "step calls;\nmedians of %d interleaved rounds (targets for H >= 64: run/predict <= 1.15, step/run >= 1.5)\n",
+                T, block, reps);
+    std::printf("%-5s %12s %12s %12s %12s %10s\n", "H", "predict ns", "run ns", "step ns", "run/predict", "step/run");
+    for (std::size_t H : sizes) {
+        auto m = gru_model(H, H, true);
+        const std::vector<float> x = random_inputs(T * H, 5);
+        std::vector<float> y(T * H);
+        Stream rs(m, 1, block), ss(m, 1);
+        PredictRequest req;
+        req.batch = 1; req.steps = T; req.x = x.data(); req.y = y.data();
+        const std::vector<std::function<void()>> fns = {
+            [&] { m->predict(req); },
+            [&] { for (std::size_t t = 0; t < T; t += block) rs.run(block, x.data() + t * H, y.data() + t * H); },
+            [&] { for (std::size_t t = 0; t < T; ++t) ss.step(x.data() + t * H, y.data() + t * H); },
+        };
+        const auto ns = interleaved_median_ns(fns, reps, 1);
+        std::printf("%-5zu %12.1f %12.1f %12.1f %12.2f %10.2f\n", H, ns[0] / T, ns[1] / T, ns[2] / T, ns[1] / ns[0],
+                    ns[2] / ns[1]);
+    }
+}
+
+// Slots: a stream of 64 slots of which 16 step per call (a different random set each time),
+// per stream-step, against a lone batch-1 stream's step. I = H, lbr = 1.
+void slots_section(bool quick) {
+    std::vector<std::size_t> sizes{64, 128, 256};
+    if (quick) sizes = {256};
+    const std::size_t N = 64, active = 16, calls = 64;
+    const int reps = quick ? 3 : 11;
+    std::printf("\nslots: %zu of %zu slots per call, one thread, I=H, lbr=1; ns per stream-step; medians of %d "
+                "interleaved rounds\n(target at H=256: <= 8000 ns per stream-step)\n", active, N, reps);
+    std::printf("%-5s %14s %14s %10s\n", "H", "slots ns", "lone step ns", "lone/slots");
+    std::mt19937 rng(9);
+    for (std::size_t H : sizes) {
+        auto m = gru_model(H, H, true);
+        Stream slots(m, N), lone(m, 1);
+        std::vector<std::vector<std::size_t>> sets(calls);
+        for (auto& set : sets) {
+            std::vector<std::size_t> all(N);
+            for (std::size_t i = 0; i < N; ++i) all[i] = i;
+            std::shuffle(all.begin(), all.end(), rng);
+            set.assign(all.begin(), all.begin() + active);
+        }
+        const std::vector<float> x = random_inputs(active * H, 6);
+        std::vector<float> y(active * H);
+        std::size_t c = 0;
+        const std::vector<std::function<void()>> fns = {
+            [&] { slots.step_slots(active, sets[c = (c + 1) % calls].data(), x.data(), y.data()); },
+            [&] { for (std::size_t i = 0; i < active; ++i) lone.step(x.data() + i * H, y.data() + i * H); },
+        };
+        const int inner = static_cast<int>(std::max<std::size_t>(4, 20000000 / (active * 6 * H * H)));
+        const auto ns = interleaved_median_ns(fns, reps, inner);
+        std::printf("%-5zu %14.1f %14.1f %10.2f\n", H, ns[0] / active, ns[1] / active, ns[1] / ns[0]);
+    }
+}
+
+void kernels_section(bool quick);
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bool quick = false;
+    std::string only;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--peak-gflops") && i + 1 < argc) peak = std::atof(argv[++i]);
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels] [--peak-gflops N]\n");
+            return 2;
+        }
     }
+    bool ok = true;
+    auto want = [&](const char* name) { return only.empty() || only == name; };
+    if (want("eigen")) {
+#ifdef GRU_INFER_BENCH_EIGEN
+        ok = eigen_side_by_side(quick) && ok;
+#else
+        std::printf("eigen: not built (CMake did not find Eigen3; install libeigen3-dev)\n");
+#endif
+    }
+    set_num_threads(1);  // predict too: one thread, like the streams
+    if (want("run")) run_section(quick);
+    if (want("slots")) slots_section(quick);
+    if (want("kernels")) kernels_section(quick);
+    return ok ? 0 : 1;
+}
+
+namespace {
+
+void kernels_section(bool quick) {
     const int reps = quick ? 3 : 9;
     std::vector<std::size_t> sizes{8, 16, 32, 64, 128, 256, 512};
     if (quick) sizes = {16, 64};
@@ -105,5 +298,6 @@ int main(int argc, char** argv) {
             report("input projection GEMM", isa, n, n, M, ns, 2.0 * M * n * 3 * n);
         }
     }
-    return 0;
 }
+
+}  // namespace

@@ -25,8 +25,22 @@ namespace {
 bool cpu_any() { return true; }  // scalar; NEON (Advanced SIMD is part of the aarch64 base)
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+// AVX-512 F/VL/BW/DQ in CPUID, and the OS saving the opmask and all 32 zmm registers in XCR0 (bits
+// 1-2 SSE/AVX state, 5-7 opmask, ZMM_Hi256, Hi16_ZMM), which CPUID alone does not say.
+bool cpu_has_avx512() {
+    if (!cpu_has_avx2_fma() || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ||
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512dq"))
+        return false;
+    unsigned eax, ebx, ecx, edx;
+    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
+    if (!(ecx & (1u << 27))) return false;  // OSXSAVE: xgetbv is usable
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xE6u) == 0xE6u;
+}
 #elif defined(__x86_64__) || defined(_M_X64)
 bool cpu_has_avx2_fma() { return false; }
+bool cpu_has_avx512() { return false; }
 #endif
 
 }  // namespace
@@ -37,6 +51,7 @@ bool cpu_has_avx2_fma() { return false; }
 #define GRU_INFER_ISAS(X)                              \
     X(scalar, cpu_any)                                 \
     GRU_INFER_ON_X86_64(X(avx2, cpu_has_avx2_fma))     \
+    GRU_INFER_ON_X86_64(X(avx512, cpu_has_avx512))     \
     GRU_INFER_ON_AARCH64(X(neon, cpu_any))
 
 // Every ISA's kernels, declared once per ISA suffix. A new operation (or dtype of one) is one line

@@ -227,6 +227,100 @@ static void check_demo(const char* path) {
 
 /* ---- the last error is per thread ----------------------------------------------------------- */
 
+/* Blocks and slots on the demo model: run of T steps equals T step calls (also split by
+ * max_block), a slot equals a stream of its own, and every misuse fails with a message. */
+static void check_blocks_and_slots(const char* path) {
+    gru_infer_model* m = NULL;
+    CHECK(gru_infer_model_load_file(path, &m) == GRU_INFER_OK);
+    if (!m) return;
+    enum { B = 3, T = 40, S = 24 };
+    float x[B * T], y_run[B * T], y_step[B * T], xt[B], yt[B];
+    for (int i = 0; i < B * T; ++i) x[i] = (float)cos(0.21 * i) - 0.05f * (float)(i % 5);
+    gru_infer_stream *a = NULL, *b = NULL;
+    CHECK(gru_infer_stream_create_ex(m, B, 7, &a) == GRU_INFER_OK);  /* T = 40: pieces of 7 */
+    CHECK(gru_infer_stream_create(m, B, &b) == GRU_INFER_OK);
+    if (!a || !b) return;
+    CHECK(gru_infer_stream_max_block(a) == 7);
+    CHECK(gru_infer_stream_max_block(b) == 64);
+    CHECK(gru_infer_stream_max_block(NULL) == 0);
+    CHECK(gru_infer_stream_run(a, T, x, y_run) == GRU_INFER_OK);
+    for (int t = 0; t < T; ++t) {
+        for (int r = 0; r < B; ++r) xt[r] = x[r * T + t];
+        CHECK(gru_infer_stream_step(b, xt, yt) == GRU_INFER_OK);
+        for (int r = 0; r < B; ++r) y_step[r * T + t] = yt[r];
+    }
+    CHECK(max_abs_diff(y_run, y_step, B * T) < 1e-6f);
+    float sa[B * S], sb[B * S];
+    CHECK(gru_infer_stream_get_state(a, sa, B * S) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_state(b, sb, B * S) == GRU_INFER_OK);
+    CHECK(max_abs_diff(sa, sb, B * S) < 1e-6f);
+    CHECK(gru_infer_stream_run(a, 0, NULL, NULL) == GRU_INFER_OK);  /* an empty block does nothing */
+
+    /* Slots: slot 2 then 0 of a 3-slot stream against two streams of one row. */
+    gru_infer_stream *slots = NULL, *one0 = NULL, *one2 = NULL;
+    CHECK(gru_infer_stream_create(m, B, &slots) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_create(m, 1, &one0) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_create(m, 1, &one2) == GRU_INFER_OK);
+    if (!slots || !one0 || !one2) return;
+    const size_t ids20[2] = {2, 0}, ids2[1] = {2};
+    float err = 0.0f;
+    for (int t = 0; t < 10; ++t) {
+        float in[2] = {x[t], x[T + t]}, out[2], r0, r2;
+        const size_t* which = t % 3 == 1 ? ids2 : ids20;  /* slot 0 skips every third step */
+        const size_t n = t % 3 == 1 ? 1 : 2;
+        CHECK(gru_infer_stream_step_slots(slots, n, which, in, out) == GRU_INFER_OK);
+        CHECK(gru_infer_stream_step(one2, &in[0], &r2) == GRU_INFER_OK);
+        err = fmaxf(err, fabsf(out[0] - r2));
+        if (n == 2) {
+            CHECK(gru_infer_stream_step(one0, &in[1], &r0) == GRU_INFER_OK);
+            err = fmaxf(err, fabsf(out[1] - r0));
+        }
+    }
+    CHECK(err < 1e-6f);
+    float st[S], ref[S], zero[S] = {0};
+    CHECK(gru_infer_stream_get_slot_state(slots, 0, st, S) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_state(one0, ref, S) == GRU_INFER_OK);
+    CHECK(max_abs_diff(st, ref, S) < 1e-6f);
+    CHECK(gru_infer_stream_get_slot_state(slots, 1, st, S) == GRU_INFER_OK);
+    CHECK(max_abs_diff(st, zero, S) == 0.0f);  /* never stepped */
+    CHECK(gru_infer_stream_set_slot_state(slots, 1, ref, S) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_slot_state(slots, 1, st, S) == GRU_INFER_OK);
+    CHECK(memcmp(st, ref, sizeof st) == 0);
+    CHECK(gru_infer_stream_reset_slots(slots, 1, ids2) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_slot_state(slots, 2, st, S) == GRU_INFER_OK);
+    CHECK(max_abs_diff(st, zero, S) == 0.0f);
+
+    /* Misuse: a status and a message, and no state change. */
+    float before[B * S], after[B * S], in2[2] = {0.5f, 0.5f}, out2[2];
+    CHECK(gru_infer_stream_get_state(slots, before, B * S) == GRU_INFER_OK);
+    const size_t dup[2] = {1, 1}, far[2] = {0, 3}, four[4] = {0, 1, 2, 0};
+    CHECK_FAILS(gru_infer_stream_step_slots(slots, 2, dup, in2, out2), GRU_INFER_ERROR_INVALID_ARGUMENT, "slot 1 is given twice");
+    CHECK_FAILS(gru_infer_stream_step_slots(slots, 2, far, in2, out2), GRU_INFER_ERROR_INVALID_ARGUMENT, "slot 3 is outside [0, 3)");
+    CHECK_FAILS(gru_infer_stream_step_slots(slots, 4, four, in2, out2), GRU_INFER_ERROR_INVALID_ARGUMENT, "4 slots given");
+    CHECK_FAILS(gru_infer_stream_step_slots(slots, 2, NULL, in2, out2), GRU_INFER_ERROR_INVALID_ARGUMENT, "slots");
+    CHECK_FAILS(gru_infer_stream_reset_slots(slots, 2, far), GRU_INFER_ERROR_INVALID_ARGUMENT, "outside");
+    CHECK_FAILS(gru_infer_stream_step_ids_slots(slots, 1, ids2, (const int64_t*)in2, out2),
+                GRU_INFER_ERROR_INVALID_ARGUMENT, "takes float features");
+    CHECK_FAILS(gru_infer_stream_get_slot_state(slots, 3, st, S), GRU_INFER_ERROR_INVALID_ARGUMENT, "slot 3");
+    CHECK_FAILS(gru_infer_stream_set_slot_state(slots, 0, st, S - 1), GRU_INFER_ERROR_INVALID_ARGUMENT, "count");
+    CHECK_FAILS(gru_infer_stream_run(slots, T, NULL, y_run), GRU_INFER_ERROR_INVALID_ARGUMENT, "x");
+    CHECK_FAILS(gru_infer_stream_run_ids(slots, 2, (const int64_t*)x, y_run), GRU_INFER_ERROR_INVALID_ARGUMENT,
+                "takes float features");
+    CHECK_FAILS(gru_infer_stream_run(NULL, T, x, y_run), GRU_INFER_ERROR_INVALID_ARGUMENT, "stream");
+    CHECK(gru_infer_stream_get_state(slots, after, B * S) == GRU_INFER_OK);
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    gru_infer_stream* none = NULL;
+    CHECK_FAILS(gru_infer_stream_create_ex(m, 0, 4, &none), GRU_INFER_ERROR_INVALID_ARGUMENT, "batch");
+    CHECK(none == NULL);
+
+    gru_infer_stream_free(a);
+    gru_infer_stream_free(b);
+    gru_infer_stream_free(slots);
+    gru_infer_stream_free(one0);
+    gru_infer_stream_free(one2);
+    gru_infer_model_free(m);
+}
+
 static void* fail_in_thread(void* arg) {
     char* seen = arg;
     strcpy(seen, gru_infer_last_error()); /* nothing failed on this thread yet: "" */
@@ -313,6 +407,24 @@ static void check_pytorch_case(const char* base) {
         free(xt);
         free(yt);
     }
+    if (st == GRU_INFER_OK && gru_infer_model_output_has_time(m)) {
+        /* The whole input as blocks of at most 4 steps: PyTorch's outputs at every step. */
+        gru_infer_stream* r = NULL;
+        CHECK(gru_infer_stream_create_ex(m, B, 4, &r) == GRU_INFER_OK);
+        float* yr = xcalloc(O, sizeof(float));
+        if (takes_ids) ids[B * T - 1] = (int64_t)x[B * T - 1];  /* valid again (refused above) */
+        CHECK((takes_ids ? gru_infer_stream_run_ids(r, T, ids, yr) : gru_infer_stream_run(r, T, x, yr)) ==
+              GRU_INFER_OK);
+        const float rerr = max_abs_diff(yr, want, O);
+        printf("%s: stream run, max abs error vs PyTorch %.3g\n", base, rerr);
+        CHECK(rerr <= 1e-5f);
+        if (takes_ids) {  /* a bad id is refused before any state changes */
+            ids[0] = -3;
+            CHECK_FAILS(gru_infer_stream_run_ids(r, T, ids, yr), GRU_INFER_ERROR_INVALID_ARGUMENT, "-3");
+        }
+        free(yr);
+        gru_infer_stream_free(r);
+    }
     gru_infer_stream_free(s);
     gru_infer_model_free(m);
     free(ids);
@@ -346,6 +458,7 @@ int main(int argc, char** argv) {
     }
     CHECK(strcmp(gru_infer_last_error(), "") == 0);
     check_demo(argv[1]);
+    check_blocks_and_slots(argv[1]);
     check_thread_errors();
     if (argc > 2) check_pytorch_models(argv[2]);
     printf("test_c_api: %d checks, %d failed\n", checks, failures);

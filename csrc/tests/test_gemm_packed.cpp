@@ -25,7 +25,7 @@ void check_gemm_packed(const Kernels& k, std::mt19937& rng, std::size_t M, std::
 int main(int argc, char** argv) {
     return test::run_kernel_test(argc, argv, "test_gemm_packed", [](const Kernels& k, std::mt19937& rng) {
         const std::size_t odd[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 67, 255, 257};
-        for (std::size_t M : {1, 2, 3, 4, 5, 9})
+        for (std::size_t M : {1, 2, 3, 4, 5, 8, 9, 12, 15, 17})  // 8-row micro-kernels and their tails too
             for (std::size_t I : odd) check_gemm_packed(k, rng, M, I, odd[(M * 7 + I) % 15]);
         check_gemm_packed(k, rng, 261, 2100, 20);  // several K blocks (1024 each) and M blocks (256)
     });

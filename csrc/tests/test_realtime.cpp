@@ -1,5 +1,5 @@
-// Real-time safety of streams: once a stream exists, step / step_ids / reset / state access (C++
-// and C API) allocate nothing and cannot throw. Every allocation function of this process is
+// Real-time safety of streams: once a stream exists, step / step_ids / run / run_ids / the slot
+// calls / reset / state access (C++ and C API) allocate nothing and cannot throw. Every allocation function of this process is
 // replaced by a counting one: operator new in all its forms and, on glibc, the malloc family
 // (forwarded to glibc's own entry points). Models cover every layer kind: GRU (both formulations,
 // return_sequences false too), Dense, Activation (every kind, softmax included), Embedding,
@@ -31,6 +31,8 @@ using namespace gru_infer;
 static_assert(noexcept(std::declval<Stream&>().step(nullptr, nullptr)), "Stream::step must be noexcept");
 static_assert(noexcept(std::declval<Stream&>().step_ids(nullptr, nullptr)), "Stream::step_ids must be noexcept");
 static_assert(noexcept(std::declval<Stream&>().reset()), "Stream::reset must be noexcept");
+static_assert(noexcept(std::declval<Stream&>().run(0, nullptr, nullptr)), "Stream::run must be noexcept");
+static_assert(noexcept(std::declval<Stream&>().step_slots(0, nullptr, nullptr, nullptr)), "step_slots must be noexcept");
 static_assert(noexcept(gru_infer_stream_step(nullptr, nullptr, nullptr)), "C API functions are noexcept");
 static_assert(noexcept(gru_infer_stream_step_ids(nullptr, nullptr, nullptr)), "C API functions are noexcept");
 
@@ -315,6 +317,90 @@ void count_c_steps(const TestModel& tm, std::size_t batch, std::mt19937& rng) {
     gru_infer_model_free(cm);
 }
 
+// Blocks (run, run_ids, longer than max_block too) and slots (step_slots, reset_slots, slot state),
+// C++ and C API, refused calls included: no allocation. Then run against step calls: the same
+// outputs within 1e-6.
+void count_blocks_and_slots(const TestModel& tm, std::size_t batch, std::mt19937& rng) {
+    const Model& m = *tm.model;
+    const std::size_t F = m.input_size(), O = m.output_size(), S = m.state_size();
+    const std::size_t lengths[] = {1, 5, 16, 40};  // max_block is 16
+    std::vector<std::vector<float>> xs;
+    std::vector<std::vector<std::int64_t>> ids;
+    for (std::size_t n : lengths) {
+        xs.push_back(test::random_vec(rng, batch * n * F, 2.0f));
+        ids.emplace_back(batch * n);
+        for (auto& id : ids.back()) id = static_cast<std::int64_t>(rng() % 50);
+    }
+    std::vector<float> y(batch * 40 * O), slot_state(S);
+    std::vector<std::size_t> slots(batch), dup{0, 0};
+    for (std::size_t j = 0; j < batch; ++j) slots[j] = batch - 1 - j;  // reversed order
+    Stream s(tm.model, batch, 16);
+    const auto bytes = serialize_model(m);
+    gru_infer_model* cm = nullptr;
+    CHECK(gru_infer_model_load_memory(bytes.data(), bytes.size(), &cm) == GRU_INFER_OK);
+    gru_infer_stream* cs = nullptr;
+    CHECK(gru_infer_stream_create_ex(cm, batch, 16, &cs) == GRU_INFER_OK);
+    if (!cs) return;
+
+    const long before = allocations();
+    bool ok = true;
+    for (int round = 0; round < 50; ++round) {
+        for (std::size_t k = 0; k < 4; ++k) {
+            const std::size_t n = lengths[k];
+            if (m.takes_ids()) {
+                s.run_ids(n, ids[k].data(), y.data());
+                ok &= gru_infer_stream_run_ids(cs, n, ids[k].data(), y.data()) == GRU_INFER_OK;
+            } else {
+                s.run(n, xs[k].data(), y.data());
+                ok &= gru_infer_stream_run(cs, n, xs[k].data(), y.data()) == GRU_INFER_OK;
+            }
+        }
+        for (std::size_t n = 1; n <= batch; ++n) {  // the last n slots, in reverse order
+            if (m.takes_ids()) {
+                s.step_ids_slots(n, slots.data(), ids[3].data(), y.data());
+                ok &= gru_infer_stream_step_ids_slots(cs, n, slots.data(), ids[3].data(), y.data()) == GRU_INFER_OK;
+            } else {
+                s.step_slots(n, slots.data(), xs[3].data(), y.data());
+                ok &= gru_infer_stream_step_slots(cs, n, slots.data(), xs[3].data(), y.data()) == GRU_INFER_OK;
+            }
+        }
+        s.get_slot_state(0, slot_state.data());
+        s.set_slot_state(batch - 1, slot_state.data());
+        s.reset_slots(1, slots.data());
+        ok &= gru_infer_stream_get_slot_state(cs, 0, slot_state.data(), S) == GRU_INFER_OK;
+        ok &= gru_infer_stream_set_slot_state(cs, batch - 1, slot_state.data(), S) == GRU_INFER_OK;
+        ok &= gru_infer_stream_reset_slots(cs, 1, slots.data()) == GRU_INFER_OK;
+        if (batch > 1)  // refused: a slot twice
+            ok &= gru_infer_stream_step_slots(cs, 2, dup.data(), xs[3].data(), y.data()) == GRU_INFER_ERROR_INVALID_ARGUMENT;
+    }
+    const long n_alloc = allocations() - before;
+    std::printf("  blocks and slots, batch %zu, C++ and C API: %ld allocations\n", batch, n_alloc);
+    CHECK(ok);
+    CHECK(n_alloc == 0);
+    CHECK(all_finite(y));
+    gru_infer_stream_free(cs);
+    gru_infer_model_free(cm);
+
+    // run of 40 steps (pieces of 16) against 40 step calls.
+    Stream a(tm.model, batch, 16), b(tm.model, batch);
+    std::vector<float> yr(batch * 40 * O), xt(batch * F), yt(batch * O);
+    std::vector<std::int64_t> it(batch);
+    if (m.takes_ids()) a.run_ids(40, ids[3].data(), yr.data());
+    else a.run(40, xs[3].data(), yr.data());
+    float err = 0.0f;
+    for (std::size_t t = 0; t < 40; ++t) {
+        for (std::size_t r = 0; r < batch; ++r) {
+            if (F) std::memcpy(&xt[r * F], &xs[3][(r * 40 + t) * F], F * sizeof(float));
+            it[r] = ids[3][r * 40 + t];
+        }
+        if (m.takes_ids()) b.step_ids(it.data(), yt.data());
+        else b.step(xt.data(), yt.data());
+        for (std::size_t r = 0; r < batch; ++r)
+            err = std::max(err, test::max_abs_diff(&yt[r * O], &yr[(r * 40 + t) * O], O));
+    }
+    CHECK(err < 1e-6f);
+}
+
 // The stream contract on these models: step t gives predict(x[:, :t+1])'s last output.
 void check_contract(const TestModel& tm, std::mt19937& rng) {
     const Model& m = *tm.model;
@@ -412,6 +498,8 @@ int main() {
         count_cpp_steps(tm, 1, kSteps, rng);
         count_cpp_steps(tm, 3, kSteps / 10, rng);  // fewer: this test also runs under qemu
         count_c_steps(tm, 3, rng);
+        count_blocks_and_slots(tm, 1, rng);
+        count_blocks_and_slots(tm, 5, rng);
         check_contract(tm, rng);
     }
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)

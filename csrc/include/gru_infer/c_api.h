@@ -9,7 +9,8 @@
  * it at once and create streams from it. A stream is used by one thread at a time.
  *
  * Memory: a stream allocates everything when it is created; gru_infer_stream_step / _step_ids /
- * _reset / _get_state / _set_state never allocate, lock or block (real-time safe). predict
+ * _run / _run_ids / the _slots functions / _reset / _get_state / _set_state never allocate, lock
+ * or block (real-time safe). predict
  * allocates its working buffers on every call.
  *
  * Layouts (all row-major, batch-first, float32):
@@ -108,6 +109,15 @@ GRU_INFER_C_API gru_infer_status gru_infer_stream_create(const gru_infer_model* 
                                                          gru_infer_stream** out) GRU_INFER_NOEXCEPT;
 GRU_INFER_C_API void gru_infer_stream_free(gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
 
+/* The same, with the largest block gru_infer_stream_run computes in one piece (0: the default,
+ * 64 steps, fewer for batches over 64 so that batch * max_block <= 4096). Its buffers are
+ * allocated here; a longer block runs in pieces of max_block steps, never allocating. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_create_ex(const gru_infer_model* model, size_t batch,
+                                                            size_t max_block, gru_infer_stream** out)
+    GRU_INFER_NOEXCEPT;
+/* The stream's max_block (0 for a NULL stream). */
+GRU_INFER_C_API size_t gru_infer_stream_max_block(const gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
+
 /* One time step: x (batch, input_size) -> y (batch, output_size). Gives what predict on the steps
  * so far gives at its last step. */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_step(gru_infer_stream* stream, const float* x, float* y)
@@ -115,6 +125,35 @@ GRU_INFER_C_API gru_infer_status gru_infer_stream_step(gru_infer_stream* stream,
 /* The same for models that take ids: ids (batch). An id out of range fails before any state changes. */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_step_ids(gru_infer_stream* stream, const int64_t* ids,
                                                            float* y) GRU_INFER_NOEXCEPT;
+/* A block of `steps` steps: x (batch, steps, input_size) -> y (batch, steps, output_size), every
+ * step's output, what `steps` calls of gru_infer_stream_step give (state carried in and out).
+ * The input projection of a block is one matrix product. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_run(gru_infer_stream* stream, size_t steps, const float* x,
+                                                      float* y) GRU_INFER_NOEXCEPT;
+/* The same for models that take ids: ids (batch, steps). An id out of range fails before any state changes. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_run_ids(gru_infer_stream* stream, size_t steps,
+                                                          const int64_t* ids, float* y) GRU_INFER_NOEXCEPT;
+
+/* Slots: one step of the batch rows slots[0..n) only (e.g. the streams of a server that have new
+ * input), the other rows' state untouched; x (n, input_size) -> y (n, output_size). The weights
+ * are read once for all n rows. Slots must be distinct and < batch, else INVALID_ARGUMENT and no
+ * state changes. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_step_slots(gru_infer_stream* stream, size_t n,
+                                                             const size_t* slots, const float* x, float* y)
+    GRU_INFER_NOEXCEPT;
+GRU_INFER_C_API gru_infer_status gru_infer_stream_step_ids_slots(gru_infer_stream* stream, size_t n,
+                                                                 const size_t* slots, const int64_t* ids,
+                                                                 float* y) GRU_INFER_NOEXCEPT;
+/* The state of those rows back to zeros. */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_reset_slots(gru_infer_stream* stream, size_t n,
+                                                              const size_t* slots) GRU_INFER_NOEXCEPT;
+/* One row's state, state_size floats (the state layout of a batch of one). */
+GRU_INFER_C_API gru_infer_status gru_infer_stream_get_slot_state(const gru_infer_stream* stream, size_t slot,
+                                                                 float* state, size_t count) GRU_INFER_NOEXCEPT;
+GRU_INFER_C_API gru_infer_status gru_infer_stream_set_slot_state(gru_infer_stream* stream, size_t slot,
+                                                                 const float* state, size_t count)
+    GRU_INFER_NOEXCEPT;
+
 /* State back to zeros. */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_reset(gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
 /* batch * state_size: the float count of get_state / set_state. */

@@ -81,6 +81,7 @@ public:
 
     // Rational activations (max error 1e-4) instead of exact ones; a run-time choice, not saved.
     void set_fast_activations(bool on) { fast_ = on; }
+    bool fast_activations() const { return fast_; }
 
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's

@@ -1,0 +1,190 @@
+// AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h). A tile's packed row of
+// 24 floats is a zmm (z and r of 8 units) and a ymm (n): per input 2 FMAs instead of 3, and one
+// 16-lane sigmoid gives z and r together. Batches of 4+ rows go 8 rows at a time through each
+// tile, everything in registers. The Cho form reuses the AVX2 kernel.
+#if defined(__x86_64__) || defined(_M_X64)
+#include "kernels/simd/avx512_target_begin.h"
+
+#include <immintrin.h>
+
+#include "kernels/kernels.h"
+#include "kernels/simd/avx2_math.h"
+#include "kernels/simd/avx512_math.h"
+
+namespace gru_infer {
+
+namespace {
+
+struct Epilogue {
+    bool fast, clip_on;
+    __m512 lo, hi;
+    explicit Epilogue(const GruStepArgs& a)
+        : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm512_set1_ps(-a.clip)), hi(_mm512_set1_ps(a.clip)) {}
+    __m512 pre(__m512 v) const { return clip_on ? _mm512_min_ps(_mm512_max_ps(v, lo), hi) : v; }
+    __m256 pre(__m256 v) const {
+        return clip_on ? _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi)) : v;
+    }
+    __m512 f(__m512 v) const { return fast ? avx512::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
+    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::tanh(pre(v)); }
+};
+
+inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
+    const std::size_t lanes = a.hidden - t * kTile;
+    return lanes >= kTile ? 0xff : static_cast<__mmask8>((1u << lanes) - 1);
+}
+
+// Gates of one tile: zr = z | r pre-activations, nrec and nx the recurrent and input parts of n;
+// h_out = n + z (h - n) for the tile's units of row m.
+inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, __m512 zr,
+                      __m256 nrec, __m256 nx) {
+    const __m512 g = ep.f(zr);
+    const __m256 z = _mm512_castps512_ps256(g), r = _mm512_extractf32x8_ps(g, 1);
+    const __m256 n = ep.g(_mm256_fmadd_ps(r, nrec, nx));
+    const std::size_t u0 = t * kTile;
+    const __mmask8 k = lanes_mask(a, t);
+    const __m256 h = _mm256_maskz_loadu_ps(k, a.h + m * a.ldh + u0);
+    _mm256_mask_storeu_ps(a.h_out + m * a.ldo + u0, k, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n));
+}
+
+// zr[j] += sum_k v[k] R_j[k][0:16], n[j] += sum_k v[k] R_j[k][16:24] over NT tiles, even and odd k
+// in separate sums (twice the independent FMA chains of one row).
+template <int NT>
+inline void accumulate(__m512 (&zr)[NT], __m256 (&n)[NT], const float* rows, std::size_t tile_stride,
+                       const float* v, std::size_t K) {
+    __m512 zr2[NT];
+    __m256 n2[NT];
+    for (int j = 0; j < NT; ++j) { zr2[j] = _mm512_setzero_ps(); n2[j] = _mm256_setzero_ps(); }
+    std::size_t k = 0;
+    for (; k + 2 <= K; k += 2) {
+        const __m512 b0 = _mm512_set1_ps(v[k]), b1 = _mm512_set1_ps(v[k + 1]);
+        for (int j = 0; j < NT; ++j) {
+            const float* w = rows + j * tile_stride + k * kTileRow;
+            zr[j] = _mm512_fmadd_ps(b0, _mm512_loadu_ps(w), zr[j]);
+            n[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(b0), _mm256_load_ps(w + 16), n[j]);
+            zr2[j] = _mm512_fmadd_ps(b1, _mm512_loadu_ps(w + kTileRow), zr2[j]);
+            n2[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(b1), _mm256_load_ps(w + kTileRow + 16), n2[j]);
+        }
+    }
+    if (k < K) {
+        const __m512 b0 = _mm512_set1_ps(v[k]);
+        for (int j = 0; j < NT; ++j) {
+            const float* w = rows + j * tile_stride + k * kTileRow;
+            zr[j] = _mm512_fmadd_ps(b0, _mm512_loadu_ps(w), zr[j]);
+            n[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(b0), _mm256_load_ps(w + 16), n[j]);
+        }
+    }
+    for (int j = 0; j < NT; ++j) { zr[j] = _mm512_add_ps(zr[j], zr2[j]); n[j] = _mm256_add_ps(n[j], n2[j]); }
+}
+
+struct Pre {  // one tile's pre-activations, between products and gates
+    __m512 zr;
+    __m256 nrec, nx;
+};
+
+// One row, NT tiles from t0: biases, input part and recurrent products.
+template <int NT>
+inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
+    __m512 zr[NT];
+    __m256 n[NT];
+    const float* w = a.w + t0 * a.tile_stride;
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
+        zr[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        n[j] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x) accumulate<NT>(zr, n, w, a.tile_stride, a.x + m * a.ldx, a.input);
+    for (int j = 0; j < NT; ++j) {
+        pre[j].nx = n[j];
+        n[j] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+    }
+    accumulate<NT>(zr, n, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    for (int j = 0; j < NT; ++j) { pre[j].zr = zr[j]; pre[j].nrec = n[j]; }
+}
+
+// Tiles in pairs (last to first when a.walk_backward is set); a pair's gates run after the next
+// pair's products, so that their latency chains overlap with those loads and FMAs.
+inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
+    Pre pre[2][2];
+    const std::size_t pairs = (tiles + 1) / 2;
+    std::size_t prev_t = 0, prev_n = 0;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
+        Pre* cur = pre[i % 2];
+        if (n == 2) lbr_products<2>(a, m, t, cur);
+        else lbr_products<1>(a, m, t, cur);
+        const Pre* last = pre[(i + 1) % 2];
+        for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, last[j].zr, last[j].nrec, last[j].nx);
+        prev_t = t;
+        prev_n = n;
+    }
+    const Pre* last = pre[(pairs + 1) % 2];
+    for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, last[j].zr, last[j].nrec, last[j].nx);
+}
+
+// Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
+// registers (zr and the two parts of n: 3 accumulators a row), nothing through scratch. Measured
+// against the AVX2 kernel's way (two packed GEMMs into scratch, then a gate pass): 16 rows at
+// I=H=256 7.3-7.5 vs 7.5-7.7 us per row, batch-32 sequences equal.
+template <int MR>
+inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    __m512 zr[MR];
+    __m256 nx[MR], nh[MR];
+    const float* w = a.w + t * a.tile_stride;
+    const float* bh = a.bh + t * kTileRow;
+    for (int i = 0; i < MR; ++i) {
+        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        zr[i] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        nx[i] = _mm256_loadu_ps(src + 16);
+        nh[i] = _mm256_load_ps(bh + 16);
+    }
+    if (a.x)
+        for (std::size_t k = 0; k < a.input; ++k) {
+            const __m512 p0 = _mm512_loadu_ps(w + k * kTileRow);
+            const __m256 p1 = _mm256_load_ps(w + k * kTileRow + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 b = _mm512_set1_ps(a.x[(m0 + i) * a.ldx + k]);
+                zr[i] = _mm512_fmadd_ps(b, p0, zr[i]);
+                nx[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nx[i]);
+            }
+        }
+    const float* r = w + a.input * kTileRow;
+    for (std::size_t k = 0; k < a.hidden; ++k) {
+        const __m512 p0 = _mm512_loadu_ps(r + k * kTileRow);
+        const __m256 p1 = _mm256_load_ps(r + k * kTileRow + 16);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 b = _mm512_set1_ps(a.h[(m0 + i) * a.ldh + k]);
+            zr[i] = _mm512_fmadd_ps(b, p0, zr[i]);
+            nh[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nh[i]);
+        }
+    }
+    for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t, zr[i], nh[i], nx[i]);
+}
+
+// Tiles outermost, so that a tile's packed rows stay in L1 while every block of rows uses them.
+void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, m8 = a.rows / 8 * 8, m4 = m8 + (a.rows - m8) / 4 * 4;
+    for (std::size_t t = 0; t < tiles; ++t) {
+        for (std::size_t m = 0; m < m8; m += 8) lbr_rows_of_tile<8>(a, ep, m, t);
+        for (std::size_t m = m8; m < m4; m += 4) lbr_rows_of_tile<4>(a, ep, m, t);
+        for (std::size_t m = m4; m < a.rows; ++m) lbr_rows_of_tile<1>(a, ep, m, t);
+    }
+}
+
+}  // namespace
+
+void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    if (a.rows >= 4) return lbr_step_fused_rows(a, ep);
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
+    for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
+}
+
+// The Cho form: the AVX2 kernel (two dependent passes; not rewritten for AVX-512 yet).
+void gru_step_reset_before_f32_avx2(const GruStepArgs& a);
+void gru_step_reset_before_f32_avx512(const GruStepArgs& a) { gru_step_reset_before_f32_avx2(a); }
+
+}  // namespace gru_infer
+
+#include "kernels/simd/avx512_target_end.h"
+#endif  // x86-64

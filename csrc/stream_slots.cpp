@@ -1,0 +1,100 @@
+// Stream slots: one step of some batch rows only. The active slots' states are gathered into
+// contiguous rows, stepped together (one pass over the weights for all of them, the batched
+// kernels of a batch of that size), and scattered back.
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "gru_infer/error.h"
+#include "gru_infer/stream.h"
+
+namespace gru_infer {
+
+void Stream::check_slots(std::size_t n, const std::size_t* slots) const {
+    if (n > batch_)
+        throw InvalidArgument("slots: " + std::to_string(n) + " given, the stream has " + std::to_string(batch_));
+    std::vector<bool> seen(batch_);
+    for (std::size_t j = 0; j < n; ++j) {
+        if (slots[j] >= batch_)
+            throw InvalidArgument("slot " + std::to_string(slots[j]) + " is outside [0, " + std::to_string(batch_) + ")");
+        if (seen[slots[j]]) throw InvalidArgument("slot " + std::to_string(slots[j]) + " is given twice");
+        seen[slots[j]] = true;
+    }
+}
+
+bool Stream::slots_valid(std::size_t n, const std::size_t* slots) noexcept {
+    if (n > batch_) return false;
+    std::size_t j = 0;
+    for (; j < n; ++j) {
+        if (slots[j] >= batch_ || slot_mark_[slots[j]]) break;
+        slot_mark_[slots[j]] = 1;
+    }
+    for (std::size_t i = 0; i < j; ++i) slot_mark_[slots[i]] = 0;  // slots[0..j) are valid and distinct
+    return j == n;
+}
+
+void Stream::move_slot_states(std::size_t n, const std::size_t* slots, bool gather) noexcept {
+    const auto& layers = model_->layers();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const std::size_t S = layers[i]->state_size();
+        if (!S) continue;
+        float* full = state_.data() + state_offset_[i];
+        float* mine = slot_state_.data() + state_row_offset_[i] * n;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (gather) std::memcpy(mine + j * S, full + slots[j] * S, S * sizeof(float));
+            else std::memcpy(full + slots[j] * S, mine + j * S, S * sizeof(float));
+        }
+    }
+}
+
+void Stream::step_slots(std::size_t n, const std::size_t* slots, const float* x, float* y) noexcept {
+    if (model_->takes_ids() || !slots_valid(n, slots)) {
+        for (std::size_t i = 0; i < n * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    if (!n) return;
+    move_slot_states(n, slots, true);
+    run_from(0, x, y, n, slot_state_.data());
+    move_slot_states(n, slots, false);
+}
+
+void Stream::step_ids_slots(std::size_t n, const std::size_t* slots, const std::int64_t* ids, float* y) noexcept {
+    if (!model_->takes_ids() || !slots_valid(n, slots)) {
+        for (std::size_t i = 0; i < n * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    if (!n) return;
+    move_slot_states(n, slots, true);
+    lookup_ids(ids, n, ping_.data());
+    run_from(1, ping_.data(), y, n, slot_state_.data());
+    move_slot_states(n, slots, false);
+}
+
+void Stream::reset_slots(std::size_t n, const std::size_t* slots) noexcept {
+    const auto& layers = model_->layers();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const std::size_t S = layers[i]->state_size();
+        for (std::size_t j = 0; j < n && S; ++j)
+            if (slots[j] < batch_) std::memset(state_.data() + state_offset_[i] + slots[j] * S, 0, S * sizeof(float));
+    }
+}
+
+void Stream::get_slot_state(std::size_t slot, float* out) const noexcept {
+    const auto& layers = model_->layers();
+    for (std::size_t i = 0; i < layers.size() && slot < batch_; ++i) {
+        const std::size_t S = layers[i]->state_size();
+        std::memcpy(out, state_.data() + state_offset_[i] + slot * S, S * sizeof(float));
+        out += S;
+    }
+}
+
+void Stream::set_slot_state(std::size_t slot, const float* in) noexcept {
+    const auto& layers = model_->layers();
+    for (std::size_t i = 0; i < layers.size() && slot < batch_; ++i) {
+        const std::size_t S = layers[i]->state_size();
+        std::memcpy(state_.data() + state_offset_[i] + slot * S, in, S * sizeof(float));
+        in += S;
+    }
+}
+
+}  // namespace gru_infer
