@@ -65,7 +65,11 @@ setup(
             "safetensors",  # writes the reference files our own reader is tested on
             "cmake>=3.18",
             "ninja",
+            "dask[distributed]",  # gru_infer.dask on a real LocalCluster
+            "mypy",  # the typed-API test runs mypy --strict on a user script
+            "Cython>=3.0",  # the cimport test compiles a user .pyx against the installed package
         ],
+        "dask": ["dask[array,distributed]"],
         "bench": ["torch==2.13.0", "onnx", "onnxruntime", "pytest-benchmark>=4", "matplotlib"],
     },
     entry_points={"console_scripts": ["gru-infer=gru_infer.cli:main"]},
