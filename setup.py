@@ -20,8 +20,8 @@ def core_sources():
 
 ext = Pybind11Extension(
     "gru_infer._core",
-    ["src/bindings.cpp"] + core_sources(),
-    include_dirs=["csrc/include"],
+    ["src/bindings.cpp", "src/stream_api.cpp"] + core_sources(),
+    include_dirs=["csrc/include", "gru_infer/include"],
     cxx_std=17,
     # Portable baseline build: AVX2/NEON kernels carry their own target attributes and are picked
     # at run time, so no -march=native here.
@@ -44,7 +44,9 @@ setup(
     long_description=(ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["gru_infer", "gru_infer.*"]),
-    package_data={"gru_infer": ["models/*.gru", "models/*.npz"]},
+    # .pxd/.pyi/py.typed and the stream table's header: for users' Cython, C and type checkers.
+    package_data={"gru_infer": ["models/*.gru", "models/*.npz", "*.pxd", "*.pyi", "py.typed",
+                                "include/gru_infer/*.h"]},
     ext_modules=[ext] + cythonize([stream_ext], language_level=3),
     cmdclass={"build_ext": build_ext},
     python_requires=">=3.9",

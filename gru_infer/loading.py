@@ -76,12 +76,17 @@ def _importer(fmt: str) -> Callable[[str], Tuple[list, Dict]]:
     raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
 
 
-def load(path: Union[str, os.PathLike], format: Optional[str] = None) -> Model:
+def load(path: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview], format: Optional[str] = None) -> Model:
     """Load a model file of any supported format (see FORMATS), recognised by its content.
+
+    `path` is a file name, or the file's contents as bytes, bytearray or memoryview.
 
     `format` forces one format instead of detecting it. The model's `info` says where it came from
     and what the importer had to assume (e.g. activations a weights-only file cannot store).
     """
+    if isinstance(path, (bytes, bytearray, memoryview)):  # a file's contents, not its name
+        from .serialization import load_bytes
+        return load_bytes(path, format)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")

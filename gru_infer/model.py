@@ -150,7 +150,13 @@ class Model:
         self._core.save(os.fspath(path))
 
     def to_bytes(self) -> bytes:
+        """The native file's bytes (what save writes): gru_infer.load(b) reads them back."""
         return self._core.serialize()
+
+    def __reduce_ex__(self, protocol):
+        # Pickled by value, as its native bytes (gru_infer/serialization.py).
+        from .serialization import reduce_model
+        return reduce_model(self, protocol)
 
     # ---- input checking -----------------------------------------------------------------
 

@@ -29,6 +29,13 @@ cdef extern from "stream_handle.h":
 from . import _core
 
 
+def _rebuild_stream(model, batch, state):
+    """Unpickle a Stream: a new stream of `model` carrying on from `state` (flat, core order)."""
+    cdef Stream s = Stream(model, batch)
+    s._core_stream.state = state
+    return s
+
+
 cdef inline bint _is_array(object a, int typenum):
     return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a))
@@ -61,6 +68,21 @@ cdef class Stream:
     @property
     def batch(self):
         return self._batch
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def capsule(self):
+        """A PyCapsule holding this stream's gru_infer_stream_api table (gru_infer/stream_api.pxd,
+        gru_infer/include/gru_infer/stream_api.h): C function pointers to step, run, reset and get
+        or set the state without the GIL. Valid while this stream lives."""
+        return self._core_stream._api()
+
+    def __reduce__(self):
+        # By value: the model (its native bytes, gru_infer.serialization) and the current state.
+        return _rebuild_stream, (self._model, self._batch, self._core_stream.state)
 
     def step(self, x, out=None):
         """Advance one step. `out`, if given, is a writable C-contiguous float32 array of the
