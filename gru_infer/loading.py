@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import _core
 from .model import Model
@@ -101,7 +101,7 @@ def load(path: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview], for
     return model
 
 
-def from_torch(module) -> Model:
+def from_torch(module: Any) -> Model:
     """Convert a live PyTorch module (nn.GRU, nn.GRUCell, nn.Sequential, or a module whose forward
     is GRU -> last step or all steps -> Linear/activations). predict always takes batch-first input."""
     from .torch_import import layers_from_torch
