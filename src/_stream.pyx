@@ -10,7 +10,9 @@ expected and the given shape.
 import numpy as np
 
 cimport numpy as cnp
-from cpython.pycapsule cimport PyCapsule_GetPointer
+from cpython.pycapsule cimport (PyCapsule_Destructor, PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New,
+                                PyCapsule_SetContext)
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from libc.stdint cimport int64_t
 
 cnp.import_array()
@@ -27,6 +29,10 @@ cdef extern from "stream_handle.h":
         int takes_ids
 
 from . import _core
+
+
+cdef void _release_stream(object capsule) noexcept:
+    Py_XDECREF(<PyObject*>PyCapsule_GetContext(capsule))
 
 
 def _rebuild_stream(model, batch, state):
@@ -77,8 +83,13 @@ cdef class Stream:
     def capsule(self):
         """A PyCapsule holding this stream's gru_infer_stream_api table (gru_infer/stream_api.pxd,
         gru_infer/include/gru_infer/stream_api.h): C function pointers to step, run, reset and get
-        or set the state without the GIL. Valid while this stream lives."""
-        return self._core_stream._api()
+        or set the state without the GIL. The capsule keeps this stream alive; the table is valid
+        while the stream lives."""
+        cdef void* table = PyCapsule_GetPointer(self._core_stream._api(), b"gru_infer.stream_api")
+        capsule = PyCapsule_New(table, b"gru_infer.stream_api", <PyCapsule_Destructor>_release_stream)
+        Py_INCREF(self)
+        PyCapsule_SetContext(capsule, <void*>self)
+        return capsule
 
     def __reduce__(self):
         # By value: the model (its native bytes, gru_infer.serialization) and the current state.

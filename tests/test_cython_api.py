@@ -91,3 +91,22 @@ def test_wrong_shapes_raise(loop):
     s = torch_gru_model().stream(2)
     with pytest.raises(ValueError, match=r"x: expected \(steps, 2, 5\)"):
         loop.run(s, np.zeros((3, 1, 5), np.float32), np.zeros((3, 1, 12), np.float32))
+
+
+def test_capsule_keeps_its_stream_alive():
+    import ctypes
+    import gc
+    model = torch_gru_model(2)
+    ref = model.stream(1)
+    cap = model.stream(1).capsule  # nothing else holds that stream
+    gc.collect()
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    table = get(cap, b"gru_infer.stream_api")
+    stream = ctypes.c_void_p.from_address(table + 8).value
+    step = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+        ctypes.c_void_p.from_address(table + 56).value)
+    x, y = np.linspace(-1, 1, 5, dtype=np.float32), np.empty(12, np.float32)
+    for _ in range(3):
+        assert step(stream, x.ctypes.data, y.ctypes.data) == 0
+        np.testing.assert_array_equal(y, ref.step(x))

@@ -5,7 +5,8 @@
  *
  * Get it from a stream: stream.capsule is a PyCapsule named GRU_INFER_STREAM_API_CAPSULE whose
  * pointer is a gru_infer_stream_api*. The table and its stream stay valid while the Python Stream
- * object lives: keep a reference to it. One thread at a time may use a stream; every function is
+ * object or the capsule lives (the capsule holds a reference to the stream). One thread at a time
+ * may use a stream; every function is
  * safe to call without the GIL and never allocates, locks or throws.
  *
  * Versions: fields are only ever appended. A table is usable by code compiled against version V
