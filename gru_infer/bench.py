@@ -88,7 +88,10 @@ def _reference(path: str, model: Model, threads: Optional[int]) -> Optional[Dict
         if threads is not None:
             torch.set_num_threads(threads)
     try:
-        return {"framework": name or model.info.get("source", ""), "run": reference(path, model)}
+        found: Dict[str, Any] = {"framework": name or model.info.get("source", ""), "run": reference(path, model)}
+        if name in ("onnxruntime", "keras"):
+            found["note"] = f"{name} with its default threads"
+        return found
     except NoReference as e:
         rebuilt = _torch_rebuilt(model) if name == "torch" else None
         if rebuilt is not None:  # e.g. a native file converted from PyTorch
