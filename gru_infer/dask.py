@@ -14,7 +14,7 @@ Needs `pip install "gru_infer[dask]"` (dask[array,distributed]); `import gru_inf
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def predict(model: Model, x: "da.Array", *, lengths: Any = None, threads: Option
     O = model.output_size
     has_time = model._core.output_has_time
     chunks = (x.chunks[0], (T,), (O,)) if has_time else (x.chunks[0], (O,))
-    kw: dict = {"chunks": chunks, "dtype": np.float32, "meta": np.empty((0,) * len(chunks), np.float32)}
+    kw: Dict[str, Any] = {"chunks": chunks, "dtype": np.float32, "meta": np.empty((0,) * len(chunks), np.float32)}
     if len(chunks) > x.ndim:
         kw["new_axis"] = 2
     elif len(chunks) < x.ndim:
@@ -77,7 +77,7 @@ def predict(model: Model, x: "da.Array", *, lengths: Any = None, threads: Option
                          with_lengths=lengths is not None, **kw)
 
 
-def _row_group_chunks(chunks: tuple) -> tuple:
+def _row_group_chunks(chunks: Tuple[int, ...]) -> Tuple[int, ...]:
     """Batch chunks of whole row groups (all but the last a multiple of ROW_GROUP)."""
     if all(c % ROW_GROUP == 0 for c in chunks[:-1]):
         return chunks
@@ -93,8 +93,8 @@ def _shipped(model: Model, client: Any) -> Any:
             from distributed import default_client
             client = default_client()
         except (ImportError, ValueError):  # no distributed, or no client: the local schedulers
-            import dask
-            return dask.delayed(model, pure=True)
+            from dask.delayed import delayed
+            return delayed(model, pure=True)
     return client.scatter(model, broadcast=True, hash=True)
 
 
