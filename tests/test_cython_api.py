@@ -40,6 +40,9 @@ def test_user_loop_equals_stream_step(loop, batch):
     s = model.stream(batch)
     want = np.stack([s.step(x_t) for x_t in x]).reshape(y.shape)
     np.testing.assert_array_equal(y, want)
+    y2 = np.empty_like(y)
+    loop.run_all(model.stream(batch), x, y2)  # the table's run: all steps in one call
+    np.testing.assert_array_equal(y2, want)
 
 
 def test_state_reset_and_continuation_through_the_table(loop):
@@ -83,8 +86,12 @@ def test_id_model_refuses_float_steps(loop):
     from gru_infer import layers as L
     model = gru_infer.Model.from_layers([L.Embedding(emb[0].weight.detach().numpy()),
                                          *gru_infer.from_torch(torch.nn.GRU(4, 6)).layers])
+    y = np.zeros((2, 1, 6), np.float32)
     with pytest.raises(ValueError, match="takes ids"):
-        loop.run(model.stream(), np.zeros((2, 1, 1), np.float32), np.zeros((2, 1, 6), np.float32))
+        loop.run(model.stream(), np.zeros((2, 1, 1), np.float32), y)
+    with pytest.raises(ValueError, match="takes ids"):
+        loop.run_all(model.stream(), np.zeros((2, 1, 1), np.float32), y)
+    assert np.isnan(y).all()  # never a plausible answer
 
 
 def test_wrong_shapes_raise(loop):
@@ -110,3 +117,29 @@ def test_capsule_keeps_its_stream_alive():
     for _ in range(3):
         assert step(stream, x.ctypes.data, y.ctypes.data) == 0
         np.testing.assert_array_equal(y, ref.step(x))
+
+
+def test_table_step_ids_checks_ids_before_stepping():
+    import ctypes
+    torch.manual_seed(3)
+    from gru_infer import layers as L
+    table_w = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    model = gru_infer.Model.from_layers([L.Embedding(table_w), *gru_infer.from_torch(torch.nn.GRU(4, 6)).layers])
+    ours, ref = model.stream(2), model.stream(2)
+    cap = ours.capsule
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    table = get(cap, b"gru_infer.stream_api")
+    assert ctypes.c_int.from_address(table + 48).value == 1  # takes_ids
+    stream = ctypes.c_void_p.from_address(table + 8).value
+    step_ids = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+        ctypes.c_void_p.from_address(table + 64).value)
+    y = np.empty((2, 6), np.float32)
+    for ids in ([1, 9], [0, 3], [7, 7]):
+        ids = np.asarray(ids, np.int64)
+        assert step_ids(stream, ids.ctypes.data, y.ctypes.data) == 0
+        np.testing.assert_array_equal(y, ref.step(ids))
+    before = ours.state[0].copy()
+    bad = np.asarray([2, 10], np.int64)
+    assert step_ids(stream, bad.ctypes.data, y.ctypes.data) == -1
+    np.testing.assert_array_equal(ours.state[0], before)  # refused before any state changed

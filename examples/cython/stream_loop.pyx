@@ -22,6 +22,19 @@ def run(stream, const float[:, :, ::1] x, float[:, :, ::1] y):
         raise ValueError("the stream refused a float step (its model takes ids)")
 
 
+def run_all(stream, const float[:, :, ::1] x, float[:, :, ::1] y):
+    """The same as run, in one call to the table's run (time-major x and y, shapes as in run)."""
+    cdef gru_infer_stream_api* api = get_stream_api(stream)
+    if (x.shape[1] != <Py_ssize_t>api.batch or x.shape[2] != <Py_ssize_t>api.input_size
+            or y.shape[0] != x.shape[0] or y.shape[1] != x.shape[1] or y.shape[2] != <Py_ssize_t>api.output_size):
+        raise ValueError("x and y: expected (steps, batch, features) and (steps, batch, outputs) of this stream")
+    cdef int status
+    with nogil:
+        status = api.run(api.stream, x.shape[0], &x[0, 0, 0], &y[0, 0, 0])
+    if status != 0:
+        raise ValueError("the stream refused a float step (its model takes ids)")
+
+
 def get_state(stream, float[::1] out):
     """Copy the stream's state into out (state_floats values) through the table."""
     cdef gru_infer_stream_api* api = get_stream_api(stream)
