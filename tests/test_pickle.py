@@ -187,3 +187,21 @@ def test_truncated_pickle_payload_raises():
     data = pickle.dumps(model, protocol=5, buffer_callback=buffers.append)
     with pytest.raises(gru_infer.ModelFormatError):
         pickle.loads(data, buffers=[buffers[0].raw()[:-10]])
+
+
+def test_id_model_stream_and_deepcopy():
+    import copy
+    from gru_infer import layers as L
+    torch.manual_seed(6)
+    table = np.random.default_rng(1).standard_normal((20, 4)).astype(np.float32)
+    model = gru_infer.Model.from_layers([L.Embedding(table), *gru_infer.from_torch(torch_model(6)).layers])
+    ids = np.random.default_rng(2).integers(0, 20, size=(3, 15))
+    s = model.stream(3)
+    for t in range(6):
+        s.step(ids[:, t])
+    back = pickle.loads(pickle.dumps(s, protocol=4))
+    for t in range(6, 15):
+        np.testing.assert_array_equal(back.step(ids[:, t]), s.step(ids[:, t]))
+    twin = copy.deepcopy(model)
+    assert twin is not model and twin._core is not model._core
+    np.testing.assert_array_equal(twin.predict(ids), model.predict(ids))
