@@ -56,11 +56,23 @@ def load_bytes(data: BytesLike, format: Optional[str] = None) -> Model:
         with os.fdopen(fd, "wb") as f:
             f.write(view)
         model = load(path, format=format)
+    except ValueError as e:  # name the bytes, not the temporary file
+        raise _about_bytes(e, path, view) from None
     finally:
         os.unlink(path)
     if model.info.get("path") == path:
         del model.info["path"]
     return model
+
+
+def _about_bytes(e: ValueError, path: str, view: memoryview) -> ValueError:
+    message = str(e).replace(repr(path), "the given bytes").replace(path, "the given bytes")
+    if len(view) < 4096 and b"\0" not in view and os.path.exists(bytes(view)):
+        message += " (bytes are a model file's contents: pass a str or Path for a file name)"
+    try:
+        return type(e)(message)
+    except TypeError:  # an exception class that takes other arguments
+        return ValueError(message)
 
 
 def reduce_model(model: Model, protocol: int) -> Tuple[Any, ...]:

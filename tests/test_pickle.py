@@ -181,6 +181,13 @@ def test_bad_bytes_raise(data, error):
             gru_infer.load(wrap(data))
 
 
+def test_bytes_of_a_file_name_say_so(tmp_path):
+    path = tmp_path / "m.gru"
+    gru_infer.from_torch(torch_model()).save(path)
+    with pytest.raises(ValueError, match="the given bytes is not a model file.*pass a str or Path for a file name"):
+        gru_infer.load(str(path).encode())
+
+
 def test_truncated_pickle_payload_raises():
     model = gru_infer.from_torch(torch_model())
     buffers = []
