@@ -1,6 +1,6 @@
 // What a call through the stream table (gru_infer_stream_api, the capsule Cython users get from
 // Stream.capsule) costs over the C API's gru_infer_stream_step, and over Stream::step itself.
-// Same model, same stream kind, rounds interleaved; the median ns per call of each.
+// One stream object stepped through each path, rounds interleaved; the median ns per call of each.
 //     benchmarks/stream_api_overhead.sh MODEL.gru [MODEL.gru ...]
 //     stream_api_overhead MODEL.gru [capi|table|cxx STEPS]   (one path only: for callgrind)
 #include <algorithm>
@@ -15,6 +15,12 @@
 #include "stream_api_table.h"
 
 using Clock = std::chrono::steady_clock;
+
+// The C API's stream handle, as c_api.cpp defines it (the same definition): so that all three
+// paths step the very same Stream object and its memory, and only the call path differs.
+struct gru_infer_stream {
+    gru_infer::Stream stream;
+};
 
 namespace {
 
@@ -43,8 +49,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", gru_infer_last_error());
         return 1;
     }
-    auto model = gru_infer::load_model(argv[1]);
-    gru_infer::Stream stream(model, 1);
+    gru_infer::Stream& stream = cs->stream;
+    const gru_infer::Model* model = &stream.model();
     gru_infer_stream_api table = gru_infer::make_stream_api(stream);
     // The user reads the table through a pointer from a capsule at run time: no inlining.
     gru_infer_stream_api* volatile api_ptr = &table;
@@ -63,7 +69,7 @@ int main(int argc, char** argv) {
         else for (int i = 0; i < steps; ++i) cxx();
         return 0;
     }
-    const int calls = 20000, rounds = 31;
+    const int calls = 2000, rounds = 301;  // short rounds, interleaved: drift hits all paths alike
     std::vector<double> t_capi, t_table, t_cxx, d_table;
     for (int r = 0; r < rounds; ++r) {
         t_capi.push_back(ns_per_call(capi, calls));
