@@ -8,6 +8,8 @@ import numpy.typing as npt
 _F32 = npt.NDArray[np.float32]
 _Buffer = Union[bytes, bytearray, memoryview]
 
+__version__: str
+
 class ModelFormatError(ValueError): ...
 
 class Model:

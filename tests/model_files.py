@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 
 I, H, O = 3, 8, 2
-RTNEURAL_FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rtneural" / "gru.json"
 FORMATS = ("native", "pytorch", "safetensors", "npz", "onnx", "keras", "h5", "rtneural")
 
 
@@ -19,8 +18,9 @@ def torch_gru(seed=0):
 def write(fmt: str, tmp_path: Path) -> Path:
     """Write a model of format `fmt` into tmp_path (rtneural: the shared fixture) and return its path."""
     if fmt == "rtneural":
-        assert RTNEURAL_FIXTURE.is_file(), f"the RTNeural fixture is missing: {RTNEURAL_FIXTURE}"
-        return RTNEURAL_FIXTURE
+        from helpers import shared_path
+        return shared_path("fixtures", "rtneural", "gru.json", what="the RTNeural fixtures",
+                           origin="RTNeural's own training scripts, see its README.md")
     path = tmp_path / f"model.{fmt}"
     if fmt in ("native", "pytorch", "safetensors", "npz"):
         import torch
