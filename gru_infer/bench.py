@@ -102,6 +102,7 @@ def _reference(path: str, model: Model, threads: Optional[int]) -> Optional[Dict
 def _torch_rebuilt(model: Model) -> Optional[Callable[[np.ndarray], np.ndarray]]:
     """nn.GRU / nn.Linear / activation modules with the model's weights, if it has only those."""
     import torch
+
     from . import layers as L
     steps: List[Callable[[Any], Any]] = []
     acts = {"identity": lambda t: t, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
@@ -119,7 +120,8 @@ def _torch_rebuilt(model: Model) -> Optional[Callable[[np.ndarray], np.ndarray]]
                 sfx = "_l0" + ("_reverse" if d else "")
                 for name, a in (("weight_ih", w.W), ("weight_hh", w.R), ("bias_ih", w.bW), ("bias_hh", w.bR)):
                     getattr(gru, name + sfx).data = torch.from_numpy(L.swap_rz_blocks(a, g.hidden_size).copy())
-            steps.append(lambda t, gru=gru.eval(): gru(t)[0])
+            gru.eval()
+            steps.append(lambda t, gru=gru: gru(t)[0])
         elif isinstance(spec, L.Dense):
             lin = torch.nn.Linear(spec.weight.shape[1], spec.weight.shape[0], bias=spec.bias is not None)
             lin.weight.data = torch.from_numpy(spec.weight.copy())
@@ -147,6 +149,7 @@ def bench(path: str, batch: int = 1, steps: int = 100, threads: Optional[int] = 
           kinds: Sequence[str] = ("fp32",), budget_s: float = 0.5, compare: bool = True) -> Dict[str, Any]:
     """Measure gru_infer on the model file at `path`; a JSON-ready dict (see the keys below)."""
     import gru_infer
+
     from .verify import random_input
     for name, v in (("batch", batch), ("steps", steps)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -170,7 +173,7 @@ def bench(path: str, batch: int = 1, steps: int = 100, threads: Optional[int] = 
             numbers.update(_stream_latency(m, x, budget_s / 2))
         except ValueError as e:  # a bidirectional model cannot stream
             numbers["stream_skipped"] = str(e)
-        numbers.update(_predict_numbers(lambda: m.predict(x), batch, steps, budget_s))
+        numbers.update(_predict_numbers(lambda m=m: m.predict(x), batch, steps, budget_s))
         result["kinds"][kind] = numbers
     result["reference"] = None
     if compare:
@@ -179,7 +182,8 @@ def bench(path: str, batch: int = 1, steps: int = 100, threads: Optional[int] = 
             run = ref.pop("run")
             err = float(np.abs(np.asarray(run(x), np.float64) - model.predict(x)).max())
             ref.update(_predict_numbers(lambda: run(x), batch, steps, budget_s), max_abs_error=err)
-            ref["gru_infer_speedup"] = ref["predict_ms"] / result["kinds"]["fp32" if "fp32" in kinds else kinds[0]]["predict_ms"]
+            ours = result["kinds"]["fp32" if "fp32" in kinds else kinds[0]]
+            ref["gru_infer_speedup"] = ref["predict_ms"] / ours["predict_ms"]
         result["reference"] = ref
     return result
 

@@ -32,8 +32,8 @@ ROW_GROUP = 8
 _one_block_at_a_time = threading.Lock()
 
 
-def predict(model: Model, x: "da.Array", *, lengths: Any = None, threads: Optional[int] = None,
-            client: Any = None) -> "da.Array":
+def predict(model: Model, x: da.Array, *, lengths: Any = None, threads: Optional[int] = None,
+            client: Any = None) -> da.Array:
     """Lazily run model.predict over a Dask array of sequences.
 
     x: (batch, steps, features) floats, or (batch, steps) ids for a model starting with an

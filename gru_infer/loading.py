@@ -19,7 +19,7 @@ def detect_format(path: str) -> str:
     return importers.detect_format(path)
 
 
-def load(path: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview], format: Optional[str] = None) -> Model:
+def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], format: Optional[str] = None) -> Model:
     """Load a model file of any supported format (`gru_infer.importers.FORMATS`), recognised by its content.
 
     `path` is a file name, or the file's contents as bytes, bytearray or memoryview.

@@ -161,7 +161,7 @@ class Model:
         """A stateful stream: feed one time step per `step` call (gru_infer.Stream)."""
         return Stream(self, batch)
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the native file (docs/native_format.md), readable by gru_infer.load and the C++ library."""
         self._core.save(os.fspath(path))
 

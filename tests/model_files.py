@@ -20,7 +20,7 @@ def write(fmt: str, tmp_path: Path) -> Path:
     if fmt == "rtneural":
         from helpers import shared_path
         return shared_path("fixtures", "rtneural", "gru.json", what="the RTNeural fixtures",
-                           origin="RTNeural's own training scripts, see its README.md")
+                           origin="RTNeural's example models and outputs, github.com/jatinchowdhury18/RTNeural")
     path = tmp_path / f"model.{fmt}"
     if fmt in ("native", "pytorch", "safetensors", "npz"):
         import torch

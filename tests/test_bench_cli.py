@@ -2,12 +2,12 @@
 the source framework ran beside it, the two agree (no timing asserts: timings are not testable)."""
 import json
 
+import model_files
 import numpy as np
 import pytest
 import torch
 
 import gru_infer
-import model_files
 from gru_infer import cli
 
 FAST = ["--steps", "6", "--batch", "2", "--time", "0.02"]

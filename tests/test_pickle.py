@@ -5,13 +5,13 @@ import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 
+import model_files
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import gru_infer
-import model_files
 
 TORCH_TOL = 1e-5
 
@@ -198,6 +198,7 @@ def test_truncated_pickle_payload_raises():
 
 def test_id_model_stream_and_deepcopy():
     import copy
+
     from gru_infer import layers as L
     torch.manual_seed(6)
     table = np.random.default_rng(1).standard_normal((20, 4)).astype(np.float32)
