@@ -27,8 +27,9 @@ def core_sources():
 
 ext = Pybind11Extension(
     "gru_infer._core",
-    ["src/bindings.cpp"] + core_sources(),
-    include_dirs=["csrc/include", "csrc"],  # public headers, and the core's private ones (kernels/, runtime/)
+    ["src/bindings.cpp", "src/stream_api.cpp"] + core_sources(),
+    # public headers, the core's private ones (kernels/, runtime/), and the stream table's header
+    include_dirs=["csrc/include", "csrc", "gru_infer/include"],
     cxx_std=17,
     define_macros=[("VERSION_INFO", project_version())],
     # Portable baseline build: AVX2/NEON kernels carry their own target attributes and are picked

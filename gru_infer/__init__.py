@@ -22,5 +22,12 @@ from .model import Model, Stream
 
 __all__ = [
     "Model", "Stream", "ModelFormatError", "UnsupportedModelError", "load", "from_torch", "set_isa", "active_isa",
-    "available_isas", "set_num_threads", "get_num_threads", "__version__",
+    "available_isas", "set_num_threads", "get_num_threads", "get_include", "__version__",
 ]
+
+
+def get_include() -> str:
+    """The directory of gru_infer's C headers for other extensions (gru_infer/stream_api.h: the
+    stream table behind Stream.capsule and gru_infer/stream_api.pxd)."""
+    import os
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")

@@ -65,6 +65,18 @@ def _verify(args) -> int:
     return 0 if ok else 1
 
 
+def _bench(args) -> int:
+    from .bench import bench, format_table, parse_kinds
+    result = bench(args.file, batch=args.batch, steps=args.steps, threads=args.threads,
+                   kinds=parse_kinds(args.kinds), budget_s=args.time)
+    if args.json:
+        import json
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+    return 0
+
+
 def _demo(args) -> int:
     from .demo import main as demo_main
     return demo_main()
@@ -90,6 +102,16 @@ def main(argv=None) -> int:
     q.add_argument("--batch", type=int, default=2)
     q.add_argument("--steps", type=int, default=16)
     q.set_defaults(fn=_verify)
+    q = sub.add_parser("bench", help="stream latency, predict time and throughput of FILE on this machine, "
+                                     "beside the framework it came from when installed")
+    q.add_argument("file")
+    q.add_argument("--batch", type=int, default=1, help="rows per stream step and per predict call (1)")
+    q.add_argument("--steps", type=int, default=100, help="time steps per predicted sequence (100)")
+    q.add_argument("--threads", type=int, default=None, help="gru_infer (and torch) threads; default all cores")
+    q.add_argument("--kinds", default="fp32", help="weight kinds to measure, comma-separated (fp32)")
+    q.add_argument("--time", type=float, default=0.5, help="seconds per measurement (0.5)")
+    q.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    q.set_defaults(fn=_bench)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

@@ -6,7 +6,7 @@ The importers (`gru_infer.importers`) return framework-neutral layers (gru_infer
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from .model import Model
 
@@ -24,15 +24,20 @@ def detect_format(path: str) -> str:
     return importers.detect_format(path)
 
 
-def load(path: Union[str, os.PathLike], format: Optional[str] = None,
-         config: Optional[Union[str, os.PathLike]] = None) -> Model:
+def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], format: Optional[str] = None,
+         config: Optional[Union[str, os.PathLike[str]]] = None) -> Model:
     """Load a model file of any supported format (`gru_infer.importers.FORMATS`), recognised by its content.
+
+    `path` is a file name, or the file's contents as bytes, bytearray or memoryview.
 
     `format` forces one format instead of detecting it. `config`: for a Keras weights-only file
     (`save_weights`), the architecture saved apart (`model.to_json()` / `model.to_yaml()` in a file).
     The model's `info` says where it came from and what the importer had to assume (e.g. activations
     a weights-only file cannot store).
     """
+    if isinstance(path, (bytes, bytearray, memoryview)):  # a file's contents, not its name
+        from .serialization import load_bytes
+        return load_bytes(path, format)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -54,7 +59,7 @@ def load(path: Union[str, os.PathLike], format: Optional[str] = None,
     return model
 
 
-def from_torch(module) -> Model:
+def from_torch(module: Any) -> Model:
     """Convert a live PyTorch module (nn.GRU, nn.GRUCell, nn.Sequential, or a module whose forward
     is GRU -> last step or all steps -> Linear/activations). predict always takes batch-first input."""
     from .importers.torch_module import layers_from_torch

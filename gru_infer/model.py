@@ -6,15 +6,18 @@ that a wrong shape or dtype raises a ValueError naming what was expected and wha
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, SupportsIndex, Tuple, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from . import layers as L
 from ._stream import Stream
 
-State = Union[np.ndarray, Tuple[np.ndarray, ...]]
+Array = npt.NDArray[np.float32]
+State = Union[Array, Tuple[Array, ...]]  # h_n / Stream.state: one array, or one per GRU layer
+StateLike = Union[npt.ArrayLike, Sequence[npt.ArrayLike]]  # what h0 / Stream.state = accept
 
 
 def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
@@ -33,7 +36,7 @@ class Model:
 
     def __init__(self, core: _core.Model):
         self._core = core
-        self.info: dict = {"source": core.source}  # set by importers: format, assumptions, ...
+        self.info: Dict[str, Any] = {"source": core.source}  # set by importers: format, assumptions, ...
         desc = core.describe(with_weights=False)
         # Recurrent state blocks in core order: (num_directions, hidden) per GRU layer.
         self._state_blocks = [(2 if d["direction"] == "bidirectional" else 1, d["hidden_size"])
@@ -121,7 +124,20 @@ class Model:
 
     # ---- running ------------------------------------------------------------------------
 
-    def predict(self, x, h0: Optional[State] = None, lengths=None, return_state: bool = False):
+    @overload
+    def predict(self, x: npt.ArrayLike, h0: Optional[StateLike] = None, lengths: Optional[npt.ArrayLike] = None,
+                return_state: Literal[False] = False) -> Array: ...
+
+    @overload
+    def predict(self, x: npt.ArrayLike, h0: Optional[StateLike] = None, lengths: Optional[npt.ArrayLike] = None,
+                *, return_state: Literal[True]) -> Tuple[Array, State]: ...
+
+    @overload
+    def predict(self, x: npt.ArrayLike, h0: Optional[StateLike], lengths: Optional[npt.ArrayLike],
+                return_state: bool) -> Union[Array, Tuple[Array, State]]: ...
+
+    def predict(self, x: npt.ArrayLike, h0: Optional[StateLike] = None, lengths: Optional[npt.ArrayLike] = None,
+                return_state: bool = False) -> Union[Array, Tuple[Array, State]]:
         """Run whole sequences.
 
         x: (B, T, F) floats, or (T, F) for one sequence; for a model starting with an Embedding,
@@ -152,12 +168,18 @@ class Model:
         are allocated now, so no call allocates later."""
         return Stream(self, batch, max_block)
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the native file (docs/native_format.md), readable by gru_infer.load and the C++ library."""
         self._core.save(os.fspath(path))
 
     def to_bytes(self) -> bytes:
+        """The native file's bytes (what save writes): gru_infer.load(b) reads them back."""
         return self._core.serialize()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Tuple[Any, ...]:
+        # Pickled by value, as its native bytes (gru_infer/serialization.py).
+        from .serialization import reduce_model
+        return reduce_model(self, int(protocol))
 
     # ---- input checking -----------------------------------------------------------------
 
@@ -203,7 +225,7 @@ class Model:
             return (d * len(self._state_blocks), batch, h)
         return [(d, batch, h) for d, h in self._state_blocks]
 
-    def _state_in(self, state, B: int, batched: bool, name: str) -> np.ndarray:
+    def _state_in(self, state: StateLike, B: int, batched: bool, name: str) -> np.ndarray:
         shape = self.state_shape(B)
         if isinstance(shape, tuple):
             arr = _numeric(state, name)

@@ -10,7 +10,9 @@ expected and the given shape.
 import numpy as np
 
 cimport numpy as cnp
-from cpython.pycapsule cimport PyCapsule_GetPointer
+from cpython.pycapsule cimport (PyCapsule_Destructor, PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New,
+                                PyCapsule_SetContext)
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from libc.stdint cimport int64_t
 
 cnp.import_array()
@@ -31,6 +33,17 @@ cdef extern from "stream_handle.h":
         int (*slots_valid)(void*, size_t, const size_t*) noexcept nogil
 
 from . import _core
+
+
+cdef void _release_stream(object capsule) noexcept:
+    Py_XDECREF(<PyObject*>PyCapsule_GetContext(capsule))
+
+
+def _rebuild_stream(model, batch, state, max_block=None):
+    """Unpickle a Stream: a new stream of `model` carrying on from `state` (flat, core order)."""
+    cdef Stream s = Stream(model, batch, max_block)
+    s._core_stream.state = state
+    return s
 
 
 cdef inline bint _is_array(object a, int typenum):
@@ -75,6 +88,26 @@ cdef class Stream:
     def max_block(self):
         """The most steps run() computes in one piece (a longer block is run in pieces)."""
         return self._core_stream.max_block
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def capsule(self):
+        """A PyCapsule holding this stream's gru_infer_stream_api table (gru_infer/stream_api.pxd,
+        gru_infer/include/gru_infer/stream_api.h): C function pointers to step, run, reset and get
+        or set the state without the GIL. The capsule keeps this stream alive; the table is valid
+        while the stream lives."""
+        cdef void* table = PyCapsule_GetPointer(self._core_stream._api(), b"gru_infer.stream_api")
+        capsule = PyCapsule_New(table, b"gru_infer.stream_api", <PyCapsule_Destructor>_release_stream)
+        Py_INCREF(self)
+        PyCapsule_SetContext(capsule, <void*>self)
+        return capsule
+
+    def __reduce__(self):
+        # By value: the model (its native bytes, gru_infer.serialization) and the current state.
+        return _rebuild_stream, (self._model, self._batch, self._core_stream.state, self.max_block)
 
     def step(self, x, out=None, slots=None):
         """Advance one step. `out`, if given, is a writable C-contiguous float32 array of the

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gru_infer/gru_infer.h"
+#include "stream_api_table.h"
 #include "stream_handle.h"
 
 namespace py = pybind11;
@@ -197,9 +198,12 @@ public:
         handle_.input_size = model.input_size();
         handle_.output_size = model.output_size();
         handle_.takes_ids = model.takes_ids();
+        api_ = make_stream_api(s_);
     }
     // For the Cython fast path, which keeps this object alive while it uses the handle.
     py::capsule handle() { return py::capsule(&handle_, GRU_INFER_STREAM_CAPSULE); }
+    // The public table (gru_infer/stream_api.h) for other people's C and Cython code.
+    py::capsule api() { return py::capsule(&api_, GRU_INFER_STREAM_API_CAPSULE); }
 
     // x: (batch, input_size) floats or (batch,) ids; out: (batch, output_size), written and returned.
     F32 step(py::object x, py::object out) {
@@ -338,6 +342,7 @@ private:
 
     Stream s_;
     gru_infer_stream_handle handle_{};
+    gru_infer_stream_api api_{};
 };
 
 }  // namespace
@@ -420,9 +425,12 @@ PYBIND11_MODULE(_core, mod) {
                  return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
              })
         .def_static("load", [](const std::string& path) { py::gil_scoped_release r; return load_model(path); })
-        .def_static("from_bytes", [](py::bytes data) {
-            std::string s = data;
-            return load_model_from_memory(s.data(), s.size());
+        .def_static("from_bytes", [](py::buffer data) {  // bytes, bytearray, a 1-d byte memoryview
+            py::buffer_info b = data.request();
+            require(b.ndim == 1 && b.itemsize == 1 && b.strides[0] == 1,
+                    "model bytes must be a contiguous 1-d buffer of bytes");
+            py::gil_scoped_release r;
+            return load_model_from_memory(b.ptr, static_cast<std::size_t>(b.size));
         });
 
     py::class_<PyStream>(mod, "Stream")
@@ -438,7 +446,8 @@ PYBIND11_MODULE(_core, mod) {
         .def("reset", &PyStream::reset)
         .def_property("state", &PyStream::get_state, &PyStream::set_state)
         .def_property_readonly("batch", &PyStream::batch)
-        .def("_handle", &PyStream::handle);
+        .def("_handle", &PyStream::handle)
+        .def("_api", &PyStream::api);
 
     mod.def("available_isas", &available_isas);
     mod.def("active_isa", [] { return std::string(active_isa()); });
