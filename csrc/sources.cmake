@@ -21,5 +21,19 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/arm/gemm_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/arm/gru_step_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/packed_gru.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/quant_pack.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/quant_dispatch.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/c_api.cpp
 )
