@@ -1,0 +1,79 @@
+// C++ benchmark of the reduced-precision kernels next to fp32: ns per step and GB/s of weights
+// read, batch of one, lbr form, for the streaming step (input product fused, I = H) and the
+// recurrent step alone (sequence mode, input projected beforehand).
+//     bench_quant [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../kernels/quant_kernels.h"
+#include "gru_infer/gru_infer.h"
+
+using namespace gru_infer;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template <typename F>
+double median_ns(F&& fn, int reps, int inner) {
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+        auto t0 = Clock::now();
+        for (int i = 0; i < inner; ++i) fn();
+        t.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / inner);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    std::mt19937 rng(1);
+    std::printf("%-10s %-14s %-6s %12s %9s\n", "case", "kernels", "H", "ns/step", "GB/s");
+    for (std::size_t H : {64, 256, 1024}) {
+        const std::size_t I = H;
+        std::uniform_real_distribution<float> d(-1.0f / std::sqrt(float(H)), 1.0f / std::sqrt(float(H)));
+        auto buf = [&](std::size_t n) { AlignedBuffer b(n); for (std::size_t i = 0; i < n; ++i) b[i] = d(rng); return b; };
+        GruWeights w{buf(3 * H * I), buf(3 * H * H), buf(3 * H), buf(3 * H)};
+        std::vector<float> x(I), h(H), out(H);
+        for (auto& v : x) v = d(rng) * 10;
+        for (auto& v : h) v = d(rng) * 10;
+        const int inner = quick ? 20 : (H >= 1024 ? 50 : 2000), reps = quick ? 3 : 15;
+        for (bool streaming : {true, false}) {
+            const double wbytes32 = 4.0 * 3 * H * (streaming ? I + H : H);
+            // fp32
+            const PackedGru p = pack_gru(w, I, H);
+            std::vector<float> xp(p.tiles * kTileRow), fs(gru_step_scratch_floats(1, H));
+            active_kernels().gemm_packed(1, I, x.data(), I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp.data(), xp.size());
+            GruStepArgs a;
+            a.rows = 1; a.input = I; a.hidden = H; a.h = h.data(); a.ldh = H; a.h_out = out.data(); a.ldo = H;
+            if (streaming) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = xp.size(); }
+            a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data(); a.scratch = fs.data();
+            const double ns32 = median_ns([&] { active_kernels().gru_lbr_step(a); }, reps, inner);
+            std::printf("%-10s %-14s %-6zu %12.1f %9.1f\n", streaming ? "stream" : "recurrent", active_kernels().name, H,
+                        ns32, wbytes32 / ns32);
+            for (WeightFormat f : {WeightFormat::Int8, WeightFormat::BF16, WeightFormat::F16}) {
+                const QuantGru q = quantize_gru(w, I, H, f);
+                const QKernels& k = q_active(f);
+                std::vector<char> raw(q_step_scratch_bytes(1, q) + 64), graw(q_gemm_scratch_bytes(1, q.W) + 64);
+                auto align = [](std::vector<char>& v) { return v.data() + (64 - reinterpret_cast<std::uintptr_t>(v.data()) % 64) % 64; };
+                std::vector<float> qxp(q.tiles * kQTileRow);
+                k.gemm(1, x.data(), I, q.W, 0.0f, q.bx.data(), qxp.data(), qxp.size(), align(graw));
+                QGruStepArgs b;
+                b.rows = 1; b.h = h.data(); b.ldh = H; b.h_out = out.data(); b.ldo = H; b.w = &q; b.scratch = align(raw);
+                if (streaming) { b.x = x.data(); b.ldx = I; } else { b.xp = qxp.data(); b.ldxp = qxp.size(); }
+                const double ns = median_ns([&] { k.gru_lbr_step(b); }, reps, inner);
+                const double bytes = wbytes32 * (f == WeightFormat::Int8 ? 0.25 : 0.5);
+                std::printf("%-10s %-14s %-6zu %12.1f %9.1f   %.2fx fp32\n", streaming ? "stream" : "recurrent", k.name, H, ns,
+                            bytes / ns, ns32 / ns);
+            }
+        }
+    }
+    return 0;
+}
