@@ -5,7 +5,9 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/stream.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threading.cpp
   ${CMAKE_CURRENT_LIST_DIR}/native_file.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/quantize.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/gru_layer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/layers/gru_quant.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/projection_pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/dense_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/activation_layer.cpp

@@ -23,14 +23,11 @@
 #include <string>
 
 #include "gru_infer/aligned_buffer.h"
+#include "gru_infer/weight_format.h"
 
 namespace gru_infer {
 
 struct GruWeights;
-
-enum class WeightFormat : std::uint32_t { F32 = 0, F16 = 1, BF16 = 2, Int8 = 3 };
-const char* weight_format_name(WeightFormat f);        // "fp32", "fp16", "bf16", "int8"
-WeightFormat parse_weight_format(const std::string&);  // throws InvalidArgument
 
 constexpr std::size_t kQLanes = 16;
 constexpr std::size_t kQTileRow = 3 * kQLanes;  // a GRU tile: z, r, n of 16 units
@@ -73,6 +70,15 @@ struct QuantGru {
     AlignedBuffer bstream;     // tiles * kQTileRow: z, r: bx + bh; n: bx (the fused step's start)
     float x_scale = 0.0f;      // int8: calibrated input scale; 0 = dynamic (absmax / 127 per row)
 };
+
+// A Dense layer in reduced precision: out = x W^T + b with W packed S = 1.
+struct QuantDense {
+    QMatrix W;
+    AlignedBuffer bias;     // W.packed_rows() floats, zeros past the outputs
+    float x_scale = 0.0f;   // int8: calibrated input scale; 0 = dynamic
+};
+QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::size_t out, WeightFormat f,
+                          float x_scale = 0.0f);
 
 QuantGru quantize_gru(const GruWeights& w, std::size_t input, std::size_t hidden, WeightFormat f,
                       float x_scale = 0.0f);

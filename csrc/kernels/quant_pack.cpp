@@ -194,6 +194,16 @@ QuantGru quantize_gru(const GruWeights& w, std::size_t I, std::size_t H, WeightF
     return q;
 }
 
+QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::size_t out, WeightFormat f,
+                          float x_scale) {
+    QuantDense d;
+    d.W = pack_qmatrix(f, w, out, in, 1, (out + kQLanes - 1) / kQLanes, dense_row_of);
+    d.bias = AlignedBuffer::weights(d.W.packed_rows());
+    std::memcpy(d.bias.data(), b, out * sizeof(float));
+    d.x_scale = f == WeightFormat::Int8 ? x_scale : 0.0f;
+    return d;
+}
+
 GruWeights dequantize_gru(const QuantGru& q) {
     const std::size_t I = q.input, H = q.hidden;
     GruWeights w{AlignedBuffer(3 * H * I), AlignedBuffer(3 * H * H), AlignedBuffer(3 * H), AlignedBuffer(3 * H)};
