@@ -347,7 +347,6 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
                     g.R = read_qmatrix(r, f, 3 * H, H, 3, tiles, gru_row_of, "GRU R");
                     g.bx = r.tensor("GRU packed input bias", {tiles, kQTileRow});
                     g.bh = r.tensor("GRU packed recurrent bias", {tiles, kQTileRow});
-                    finish_quant_gru(g);
                     q.push_back(std::move(g));
                 }
                 layer = std::make_unique<GruLayer>(c, std::move(q));

@@ -67,7 +67,6 @@ struct QuantGru {
     std::size_t input = 0, hidden = 0, tiles = 0;  // tiles of 16 units
     QMatrix W, R;              // (3H, I) and (3H, H), S = 3, one block per tile
     AlignedBuffer bx, bh;      // tiles * kQTileRow: input and recurrent biases, packed like rows
-    AlignedBuffer bstream;     // tiles * kQTileRow: z, r: bx + bh; n: bx (the fused step's start)
     float x_scale = 0.0f;      // int8: calibrated input scale; 0 = dynamic (absmax / 127 per row)
 };
 
@@ -83,7 +82,6 @@ QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::s
 QuantGru quantize_gru(const GruWeights& w, std::size_t input, std::size_t hidden, WeightFormat f,
                       float x_scale = 0.0f);
 GruWeights dequantize_gru(const QuantGru& q);  // the fp32 weights the kernels effectively use
-void finish_quant_gru(QuantGru& q);            // derives bstream from bx, bh (after loading)
 
 // One step of `rows` sequences through a QuantGru, as GruStepArgs (kernels.h) for fp32.
 struct QGruStepArgs {

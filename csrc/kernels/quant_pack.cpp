@@ -162,15 +162,6 @@ void unpack_qmatrix(const QMatrix& m, float* w, long (*row_of)(std::size_t, std:
     }
 }
 
-void finish_quant_gru(QuantGru& q) {
-    q.bstream = AlignedBuffer::weights(q.tiles * kQTileRow);
-    for (std::size_t t = 0; t < q.tiles; ++t)
-        for (std::size_t c = 0; c < kQTileRow; ++c) {
-            const std::size_t i = t * kQTileRow + c;
-            q.bstream[i] = c < 2 * kQLanes ? q.bx[i] + q.bh[i] : q.bx[i];
-        }
-}
-
 QuantGru quantize_gru(const GruWeights& w, std::size_t I, std::size_t H, WeightFormat f, float x_scale) {
     if (!(x_scale >= 0.0f) || std::isinf(x_scale))
         throw InvalidArgument("int8 input scale must be finite and >= 0 (0 = dynamic), got " + std::to_string(x_scale));
@@ -190,7 +181,6 @@ QuantGru quantize_gru(const GruWeights& w, std::size_t I, std::size_t H, WeightF
         q.bx[p] = w.bW[static_cast<std::size_t>(r)];
         q.bh[p] = w.bR[static_cast<std::size_t>(r)];
     }
-    finish_quant_gru(q);
     return q;
 }
 

@@ -22,8 +22,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(
                         q.format == quant[0].format && q.W.format == q.format && q.R.format == q.format &&
                         q.W.rows == 3 * H && q.W.cols == I && q.R.rows == 3 * H && q.R.cols == H && q.W.subs == 3 &&
                         q.R.subs == 3 && q.W.blocks == tiles && q.R.blocks == tiles &&
-                        q.bx.size() == tiles * kQTileRow && q.bh.size() == tiles * kQTileRow &&
-                        q.bstream.size() == tiles * kQTileRow;
+                        q.bx.size() == tiles * kQTileRow && q.bh.size() == tiles * kQTileRow;
         if (!ok)
             throw InvalidArgument("reduced-precision GRU weights do not match input_size=" + std::to_string(I) +
                                   ", hidden_size=" + std::to_string(H));

@@ -32,10 +32,12 @@ struct QuantStep {
             *reinterpret_cast<float*>(row + L.sx) = Ops::prepare(a.x + m * a.ldx, w.input, w.W.kpad, w.x_scale, row + L.xq);
         }
         Ops::dot(w.W, a.rows, 0, 3, S + L.xq, L.row_bytes, reinterpret_cast<const float*>(S + L.sx),
-                 L.row_bytes / sizeof(float), w.bstream.data(), 0, A, L.row_bytes / sizeof(float));
+                 L.row_bytes / sizeof(float), w.bx.data(), 0, A, L.row_bytes / sizeof(float));
     }
 
-    // B's z and r start from the input part (with both biases); n from bh.
+    // B's z and r start from the input part plus bh (the same operations whether the input part
+    // came from the fused product or from qgemm: a stream gives predict's results bit for bit);
+    // n from bh.
     static void init_recurrent(const QGruStepArgs& a, const QStepScratch& L, const float* A, float* B, bool with_n) {
         const QuantGru& w = *a.w;
         const std::size_t ldf = L.row_bytes / sizeof(float);
@@ -43,12 +45,8 @@ struct QuantStep {
             for (std::size_t t = 0; t < w.tiles; ++t) {
                 float* b = B + m * ldf + t * kQTileRow;
                 const float* bh = w.bh.data() + t * kQTileRow;
-                if (a.x) {
-                    std::memcpy(b, A + m * ldf + t * kQTileRow, 2 * kQLanes * sizeof(float));
-                } else {
-                    const float* xp = a.xp + m * a.ldxp + t * kQTileRow;
-                    for (std::size_t c = 0; c < 2 * kQLanes; ++c) b[c] = xp[c] + bh[c];
-                }
+                const float* xp = (a.x ? A + m * ldf : a.xp + m * a.ldxp) + t * kQTileRow;
+                for (std::size_t c = 0; c < 2 * kQLanes; ++c) b[c] = xp[c] + bh[c];
                 if (with_n) std::memcpy(b + 2 * kQLanes, bh + 2 * kQLanes, kQLanes * sizeof(float));
             }
     }
