@@ -104,13 +104,14 @@ struct QGruStepArgs {
 // product, tiles * kQTileRow floats) and B (the recurrent one), r * h (Cho), then the quantized
 // (int8, bf16) input, state and r * h, and the input's scale.
 struct QStepScratch {
-    std::size_t a, b, rh, xq, hq, rhq, sx, row_bytes;
+    std::size_t a, b, rh, xq, hq, rhq, sx, sh, row_bytes;
     explicit QStepScratch(const QuantGru& w) {
         auto up = [](std::size_t n) { return (n + 63) / 64 * 64; };
         const std::size_t P = w.tiles * kQTileRow * sizeof(float);
         const std::size_t es = w.format == WeightFormat::F16 ? 4 : q_elem_bytes(w.format);  // fp16: x stays fp32
         a = 0; b = up(P); rh = b + up(P); xq = rh + up(w.tiles * kQLanes * sizeof(float));
         hq = xq + up(w.W.kpad * es); rhq = hq + up(w.R.kpad * es); sx = rhq + up(w.R.kpad * es);
+        sh = sx + sizeof(float);
         row_bytes = sx + 64;
     }
 };

@@ -19,13 +19,16 @@ struct QAct {
 
 template <class Ops>
 struct QuantStep {
-    static constexpr float kStateScale = 1.0f / 127.0f;  // |h| <= 1 for sigmoid/tanh GRUs
+    // |h| <= 1 for sigmoid/tanh GRUs once a step has run: the state's scale is 1/127, unless a row
+    // (an h0 given by the user) is larger (prepare with a negative scale: see quantize_row_int8).
+    static constexpr float kStateScale = 1.0f / 127.0f;
 
     // Quantize the state rows (and the input rows when fused) into scratch; run the input product.
     static void prepare_rows(const QGruStepArgs& a, const QStepScratch& L, char* S, float* A) {
         const QuantGru& w = *a.w;
         for (std::size_t m = 0; m < a.rows; ++m)
-            Ops::prepare(a.h + m * a.ldh, w.hidden, w.R.kpad, kStateScale, S + m * L.row_bytes + L.hq);
+            *reinterpret_cast<float*>(S + m * L.row_bytes + L.sh) =
+                Ops::prepare(a.h + m * a.ldh, w.hidden, w.R.kpad, -kStateScale, S + m * L.row_bytes + L.hq);
         if (!a.x) return;
         for (std::size_t m = 0; m < a.rows; ++m) {
             char* row = S + m * L.row_bytes;
@@ -65,8 +68,9 @@ struct QuantStep {
         const QAct act{a.clip, a.fast};
         prepare_rows(a, L, S, A);
         init_recurrent(a, L, A, B, true);
-        const float hs = kStateScale;
-        Ops::dot(w.R, a.rows, 0, 3, S + L.hq, L.row_bytes, &hs, 0, B, ldf, B, ldf);
+        const float* hs = reinterpret_cast<const float*>(S + L.sh);
+        const std::size_t ldsh = L.row_bytes / sizeof(float);
+        Ops::dot(w.R, a.rows, 0, 3, S + L.hq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);
         for (std::size_t m = 0; m < a.rows; ++m)
             for (std::size_t t = 0; t < w.tiles; ++t) {
                 const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
@@ -85,8 +89,9 @@ struct QuantStep {
         const QAct act{a.clip, a.fast};
         prepare_rows(a, L, S, A);
         init_recurrent(a, L, A, B, false);
-        const float hs = kStateScale;
-        Ops::dot(w.R, a.rows, 0, 2, S + L.hq, L.row_bytes, &hs, 0, B, ldf, B, ldf);  // z, r
+        const float* hs = reinterpret_cast<const float*>(S + L.sh);
+        const std::size_t ldsh = L.row_bytes / sizeof(float);
+        Ops::dot(w.R, a.rows, 0, 2, S + L.hq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);  // z, r
         for (std::size_t m = 0; m < a.rows; ++m) {
             float* rh = reinterpret_cast<float*>(S + m * L.row_bytes + L.rh);
             for (std::size_t t = 0; t < w.tiles; ++t) {
@@ -95,9 +100,10 @@ struct QuantStep {
                 Ops::cho_zr(b, a.h + m * a.ldh + u0, rh + u0, lanes, act);  // z in place, r * h
                 std::memcpy(b + 2 * kQLanes, w.bh.data() + t * kQTileRow + 2 * kQLanes, kQLanes * sizeof(float));
             }
-            Ops::prepare(rh, w.hidden, w.R.kpad, kStateScale, S + m * L.row_bytes + L.rhq);  // |r h| <= 1
+            *reinterpret_cast<float*>(S + m * L.row_bytes + L.sh) =
+                Ops::prepare(rh, w.hidden, w.R.kpad, -kStateScale, S + m * L.row_bytes + L.rhq);  // |r h| <= |h|
         }
-        Ops::dot(w.R, a.rows, 2, 1, S + L.rhq, L.row_bytes, &hs, 0, B, ldf, B, ldf);  // Rn (r h) + bh
+        Ops::dot(w.R, a.rows, 2, 1, S + L.rhq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);  // Rn (r h) + bh
         for (std::size_t m = 0; m < a.rows; ++m)
             for (std::size_t t = 0; t < w.tiles; ++t) {
                 const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;

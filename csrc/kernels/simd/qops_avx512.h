@@ -55,8 +55,13 @@ struct Avx512QOps {
                     return NAN;
                 }
                 const float am = _mm512_reduce_max_ps(amax);
-                s = am / 127.0f;
-                inv = am > 0.0f ? 127.0f / am : 0.0f;
+                if (s < 0.0f && !(am > -s * 127.0f)) {  // the state within its fixed scale (qops_scalar.h)
+                    s = -s;
+                    inv = 1.0f / s;
+                } else {
+                    s = am / 127.0f;
+                    inv = am > 0.0f ? 127.0f / am : 0.0f;
+                }
             }
             const __m512 vi = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
             for (std::size_t k = 0; k < n; k += 16) {
