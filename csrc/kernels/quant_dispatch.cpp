@@ -25,13 +25,16 @@ GRU_INFER_DECLARE_QKERNELS(fp16, scalar)
 GRU_INFER_DECLARE_QKERNELS(int8, avx512)
 GRU_INFER_DECLARE_QKERNELS(bf16, avx512)
 GRU_INFER_DECLARE_QKERNELS(fp16, avx512)
+GRU_INFER_DECLARE_QKERNELS(int8, avx2)
+GRU_INFER_DECLARE_QKERNELS(bf16, avx2)
+GRU_INFER_DECLARE_QKERNELS(fp16, avx2)
 #endif
 
 namespace {
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 struct X86Features {
-    bool avx512 = false, vnni = false, bf16 = false;
+    bool avx2 = false, avx512 = false, vnni = false, bf16 = false;
     X86Features() {
         unsigned a, b, c, d;
         if (!__get_cpuid(1, &a, &b, &c, &d)) return;
@@ -39,11 +42,13 @@ struct X86Features {
         if (!osxsave || !f16c || !fma) return;
         unsigned xlo, xhi;
         __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-        if ((xlo & 0xE6u) != 0xE6u) return;  // XMM, YMM, opmask and both ZMM state parts saved by the OS
+        if ((xlo & 0x6u) != 0x6u) return;  // XMM and YMM state saved by the OS
         if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
-        const bool avx2 = b & (1u << 5), f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30),
+        const bool zmm = (xlo & 0xE6u) == 0xE6u;  // and opmask and both ZMM state parts
+        avx2 = b & (1u << 5);
+        const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30),
                    vl = b & (1u << 31);
-        avx512 = avx2 && f && dq && bw && vl;
+        avx512 = zmm && avx2 && f && dq && bw && vl;
         vnni = avx512 && (c & (1u << 11));
         if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) bf16 = avx512 && (a & (1u << 5));
     }
@@ -56,6 +61,13 @@ const X86Features& x86() {
 
 }  // namespace
 
+bool cpu_has_avx2_f16c() {
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+    return x86().avx2;
+#else
+    return false;
+#endif
+}
 bool cpu_has_avx512() {
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
     return x86().avx512;
@@ -87,6 +99,11 @@ const QKernels* q_kernels(WeightFormat f, const std::string& isa) {
 #if defined(__x86_64__) || defined(_M_X64)
     static const QKernels int8_avx512 = GRU_INFER_QTABLE(int8, avx512), bf16_avx512 = GRU_INFER_QTABLE(bf16, avx512),
                           fp16_avx512 = GRU_INFER_QTABLE(fp16, avx512);
+    static const QKernels int8_avx2 = GRU_INFER_QTABLE(int8, avx2), bf16_avx2 = GRU_INFER_QTABLE(bf16, avx2),
+                          fp16_avx2 = GRU_INFER_QTABLE(fp16, avx2);
+    if (isa == "avx2" && cpu_has_avx2_f16c())
+        return f == WeightFormat::Int8 ? &int8_avx2 : f == WeightFormat::BF16 ? &bf16_avx2
+                                                    : f == WeightFormat::F16 ? &fp16_avx2 : nullptr;
     if (isa == "avx512") {
         if (f == WeightFormat::Int8 && cpu_has_avx512_vnni()) return &int8_avx512;
         if (f == WeightFormat::BF16 && cpu_has_avx512_bf16()) return &bf16_avx512;
@@ -107,7 +124,7 @@ const QKernels& q_active(WeightFormat f) {
         }
         if (!avx2_forced)
             if (const QKernels* k = q_kernels(f, "avx512")) return *k;
-        if (const QKernels* k = q_kernels(f, isa)) return *k;
+        if (const QKernels* k = q_kernels(f, isa)) return *k;  // avx2 (this CPU has no AVX-512 for f), neon
     }
     return *q_kernels(f, "scalar");
 }

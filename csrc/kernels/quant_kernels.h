@@ -142,6 +142,7 @@ struct QKernels {
 const QKernels* q_kernels(WeightFormat f, const std::string& isa);
 // The table for the ISA in use (active_kernels().name), falling back to the best one that exists.
 const QKernels& q_active(WeightFormat f);
+bool cpu_has_avx2_f16c();  // AVX2, FMA and F16C with the OS saving YMM state
 bool cpu_has_avx512();  // AVX-512 F/BW/DQ/VL with the OS saving ZMM state (XCR0 0xE0)
 bool cpu_has_avx512_vnni();
 bool cpu_has_avx512_bf16();
