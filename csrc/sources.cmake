@@ -43,5 +43,13 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_neondot.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_neondot.cpp
   ${CMAKE_CURRENT_LIST_DIR}/c_api.cpp
 )

@@ -7,6 +7,10 @@
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 namespace gru_infer {
 
@@ -28,6 +32,13 @@ GRU_INFER_DECLARE_QKERNELS(fp16, avx512)
 GRU_INFER_DECLARE_QKERNELS(int8, avx2)
 GRU_INFER_DECLARE_QKERNELS(bf16, avx2)
 GRU_INFER_DECLARE_QKERNELS(fp16, avx2)
+#endif
+
+#if defined(__aarch64__)
+GRU_INFER_DECLARE_QKERNELS(int8, neon)
+GRU_INFER_DECLARE_QKERNELS(bf16, neon)
+GRU_INFER_DECLARE_QKERNELS(fp16, neon)
+GRU_INFER_DECLARE_QKERNELS(int8, neondot)
 #endif
 
 namespace {
@@ -90,12 +101,29 @@ bool cpu_has_avx512_bf16() {
 #endif
 }
 
+bool cpu_has_neon_dotprod() {
+#if defined(__aarch64__) && defined(__linux__) && defined(HWCAP_ASIMDDP)
+    return getauxval(AT_HWCAP) & HWCAP_ASIMDDP;
+#else
+    return false;
+#endif
+}
+
 const QKernels* q_kernels(WeightFormat f, const std::string& isa) {
     static const QKernels int8_scalar = GRU_INFER_QTABLE(int8, scalar), bf16_scalar = GRU_INFER_QTABLE(bf16, scalar),
                           fp16_scalar = GRU_INFER_QTABLE(fp16, scalar);
     if (isa == "scalar")
         return f == WeightFormat::Int8 ? &int8_scalar : f == WeightFormat::BF16 ? &bf16_scalar
                                                       : f == WeightFormat::F16 ? &fp16_scalar : nullptr;
+#if defined(__aarch64__)
+    static const QKernels int8_neon = GRU_INFER_QTABLE(int8, neon), bf16_neon = GRU_INFER_QTABLE(bf16, neon),
+                          fp16_neon = GRU_INFER_QTABLE(fp16, neon), int8_neondot = GRU_INFER_QTABLE(int8, neondot);
+    // "neon": sdot where the CPU has it; "neon-widening": the int8 fallback without it (tests).
+    if (isa == "neon" || isa == "neon-widening") {
+        if (f == WeightFormat::Int8) return isa == "neon" && cpu_has_neon_dotprod() ? &int8_neondot : &int8_neon;
+        return f == WeightFormat::BF16 ? &bf16_neon : f == WeightFormat::F16 ? &fp16_neon : nullptr;
+    }
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
     static const QKernels int8_avx512 = GRU_INFER_QTABLE(int8, avx512), bf16_avx512 = GRU_INFER_QTABLE(bf16, avx512),
                           fp16_avx512 = GRU_INFER_QTABLE(fp16, avx512);

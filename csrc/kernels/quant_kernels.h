@@ -146,6 +146,7 @@ bool cpu_has_avx2_f16c();  // AVX2, FMA and F16C with the OS saving YMM state
 bool cpu_has_avx512();  // AVX-512 F/BW/DQ/VL with the OS saving ZMM state (XCR0 0xE0)
 bool cpu_has_avx512_vnni();
 bool cpu_has_avx512_bf16();
+bool cpu_has_neon_dotprod();  // aarch64 dot-product extension (sdot), from the kernel's HWCAP
 
 // bf16 / fp16 conversions of the arithmetic above (scalar; also used by the packers).
 std::uint16_t to_bf16(float v);  // RNE, denormals flushed, NaN kept quiet

@@ -1,5 +1,6 @@
 // The reduced-precision kernels (int8, bf16, fp16) of every ISA this CPU has against their scalar
 // references, bit for bit; the references against the fp32 GRU on the same (dequantized) weights.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -131,9 +132,10 @@ int main() {
     for (WeightFormat f : {WeightFormat::Int8, WeightFormat::BF16, WeightFormat::F16}) {
         const QKernels& ref = *q_kernels(f, "scalar");
         std::vector<const QKernels*> tables{&ref};
-        for (const char* isa : {"avx512", "avx2", "neon"}) {
-            if (const QKernels* k = q_kernels(f, isa)) tables.push_back(k);
-            else std::printf("%s %s: not run (no such kernels on this CPU or build)\n", weight_format_name(f), isa);
+        for (const char* isa : {"avx512", "avx2", "neon", "neon-widening"}) {
+            const QKernels* k = q_kernels(f, isa);
+            if (k && std::find(tables.begin(), tables.end(), k) == tables.end()) tables.push_back(k);
+            else if (!k) std::printf("%s %s: not run (no such kernels on this CPU or build)\n", weight_format_name(f), isa);
         }
         for (const QKernels* k : tables) {
             const int checks0 = test::checks(), fails0 = test::failures();
