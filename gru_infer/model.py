@@ -108,7 +108,8 @@ class Model:
         formats = {d["weight_format"] for d in self._core.describe(with_weights=False) if "weight_format" in d}
         return formats.pop() if len(formats) == 1 else ("fp32" if not formats else "mixed")
 
-    def quantize(self, kind: str, calibration=None, keep_fp32: Sequence[int] = (), input_scale: str = "auto") -> "Model":
+    def quantize(self, kind: str, calibration=None, keep_fp32: Sequence[int] = (),
+                 input_scale: str = "auto") -> Model:
         """A new model with its GRU and Dense weights in reduced precision; this one is unchanged.
 
         kind: "fp16", "bf16" or "int8" (docs/quantization.md says which to choose). calibration:
