@@ -154,3 +154,31 @@ def test_cli_quantize(tmp_path):
     assert gru_infer.load(out).weight_format == "int8"
     info = subprocess.run([sys.executable, "-m", "gru_infer.cli", "info", str(out)], capture_output=True, text=True)
     assert "weight format: int8" in info.stdout
+
+
+def _rehash(data: bytearray) -> bytes:
+    h = 0xCBF29CE484222325
+    for b in bytes(data[64:]):
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    data[48:56] = h.to_bytes(8, "little")
+    return bytes(data)
+
+
+def test_tampered_int8_files_are_refused(tmp_path):
+    q = gru_infer.from_torch(torch_gru(3, 5, seed=1)).quantize("int8")
+    good = bytearray(q.to_bytes())
+    core = gru_infer._core.Model
+    core.from_bytes(_rehash(bytearray(good)))  # the rehash itself keeps a file valid
+    data_offset = int.from_bytes(good[32:40], "little")
+    # the first tensor is W's int8 weights: a -128, then a weight that no longer matches its row sum
+    for value, message in ((0x80, "-128"), (0x05, "row sums")):
+        bad = bytearray(good)
+        bad[data_offset] = value
+        with pytest.raises(gru_infer.ModelFormatError, match=message):
+            core.from_bytes(_rehash(bad))
+    meta = bytes(good[64:data_offset])
+    at = 64 + meta.index((2).to_bytes(4, "little") + (3).to_bytes(4, "little"))  # storage 2, format int8
+    bad = bytearray(good)
+    bad[at + 4:at + 8] = (9).to_bytes(4, "little")
+    with pytest.raises(gru_infer.ModelFormatError, match="weight format 9"):
+        core.from_bytes(_rehash(bad))
