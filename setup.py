@@ -28,7 +28,7 @@ def core_sources():
 ext = Pybind11Extension(
     "gru_infer._core",
     ["src/bindings.cpp"] + core_sources(),
-    include_dirs=["csrc/include"],
+    include_dirs=["csrc/include", "csrc"],  # public headers, and the core's private ones (kernels/, runtime/)
     cxx_std=17,
     define_macros=[("VERSION_INFO", project_version())],
     # Portable baseline build: AVX2/NEON kernels carry their own target attributes and are picked

@@ -322,7 +322,7 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             if (storage == 1) {  // packed: used as is (and in place, in view mode)
                 if (!GruLayer::uses_packed_kernels(c)) Reader::fail("packed GRU weights need sigmoid/tanh activations");
                 std::vector<PackedGru> packed;
-                const std::size_t tiles = (H + kTile - 1) / kTile;
+                const std::size_t tiles = tiles_for(H);
                 for (std::size_t d = 0; d < c.num_directions(); ++d) {
                     PackedGru p;
                     p.input = in; p.hidden = H; p.tiles = tiles; p.tile_stride = (in + H) * kTileRow;

@@ -5,10 +5,10 @@
 #include <limits>
 #include <string>
 
-#include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
+#include "runtime/denormals.h"
 
 namespace gru_infer {
 

@@ -337,7 +337,7 @@ PYBIND11_MODULE(_core, mod) {
         .def("_handle", &PyStream::handle);
 
     mod.def("available_isas", &available_isas);
-    mod.def("active_isa", [] { return std::string(active_kernels().name); });
+    mod.def("active_isa", [] { return std::string(active_isa()); });
     mod.def("set_isa", &set_isa);
     mod.def("set_num_threads", &set_num_threads);
     mod.def("get_num_threads", &get_num_threads);

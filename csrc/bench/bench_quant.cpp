@@ -12,6 +12,7 @@
 
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
+#include "kernels/kernels.h"
 
 using namespace gru_infer;
 using Clock = std::chrono::steady_clock;
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
             a.rows = 1; a.input = I; a.hidden = H; a.h = h.data(); a.ldh = H; a.h_out = out.data(); a.ldo = H;
             if (streaming) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = xp.size(); }
             a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data(); a.scratch = fs.data();
-            const double ns32 = median_ns([&] { active_kernels().gru_lbr_step(a); }, reps, inner);
+            const double ns32 = median_ns([&] { active_kernels().gru_step_reset_after(a); }, reps, inner);
             std::printf("%-10s %-14s %-6zu %12.1f %9.1f\n", streaming ? "stream" : "recurrent", active_kernels().name, H,
                         ns32, wbytes32 / ns32);
             for (WeightFormat f : {WeightFormat::Int8, WeightFormat::BF16, WeightFormat::F16}) {
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
                 QGruStepArgs b;
                 b.rows = 1; b.h = h.data(); b.ldh = H; b.h_out = out.data(); b.ldo = H; b.w = &q; b.scratch = align(raw);
                 if (streaming) { b.x = x.data(); b.ldx = I; } else { b.xp = qxp.data(); b.ldxp = qxp.size(); }
-                const double ns = median_ns([&] { k.gru_lbr_step(b); }, reps, inner);
+                const double ns = median_ns([&] { k.gru_step_reset_after(b); }, reps, inner);
                 const double bytes = wbytes32 * (f == WeightFormat::Int8 ? 0.25 : 0.5);
                 std::printf("%-10s %-14s %-6zu %12.1f %9.1f   %.2fx fp32\n", streaming ? "stream" : "recurrent", k.name, H, ns,
                             bytes / ns, ns32 / ns);

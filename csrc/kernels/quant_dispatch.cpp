@@ -1,8 +1,7 @@
 // The reduced-precision kernel tables (quant_kernels.h) and the CPU checks that pick them.
-#include <cstdlib>
 #include <string>
 
-#include "gru_infer/kernels.h"
+#include "kernels.h"
 #include "quant_kernels.h"
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -17,10 +16,10 @@ namespace gru_infer {
 #define GRU_INFER_DECLARE_QKERNELS(dt, isa)                                                                  \
     void gemm_packed_##dt##_##isa(std::size_t, const float*, std::size_t, const QMatrix&, float, const float*, \
                                   float*, std::size_t, void*);                                               \
-    void gru_lbr_step_##dt##_##isa(const QGruStepArgs&);                                                     \
-    void gru_cho_step_##dt##_##isa(const QGruStepArgs&);
+    void gru_step_reset_after_##dt##_##isa(const QGruStepArgs&);                                                     \
+    void gru_step_reset_before_##dt##_##isa(const QGruStepArgs&);
 #define GRU_INFER_QTABLE(dt, isa) \
-    QKernels { #dt "_" #isa, gemm_packed_##dt##_##isa, gru_lbr_step_##dt##_##isa, gru_cho_step_##dt##_##isa }
+    QKernels { #dt "_" #isa, gemm_packed_##dt##_##isa, gru_step_reset_after_##dt##_##isa, gru_step_reset_before_##dt##_##isa }
 
 GRU_INFER_DECLARE_QKERNELS(int8, scalar)
 GRU_INFER_DECLARE_QKERNELS(bf16, scalar)
@@ -142,18 +141,15 @@ const QKernels* q_kernels(WeightFormat f, const std::string& isa) {
 }
 
 const QKernels& q_active(WeightFormat f) {
-    // The fp32 table in use names the ISA; a forced "scalar" keeps the references.
+    // The fp32 table in use names the ISA (GRU_INFER_ISA / set_isa choose it). The avx512 table
+    // falls back to AVX2 for a format whose extension this CPU lacks (e.g. bf16 without AVX512_BF16).
     const std::string isa = active_kernels().name;
-    if (isa != "scalar") {
-        const char* forced = std::getenv("GRU_INFER_ISA");
-        const bool avx2_forced = forced && std::string(forced) == "avx2";
-        if (!avx2_forced && isa != "avx2") {
-            if (const QKernels* k = q_kernels(f, isa)) return *k;
-        }
-        if (!avx2_forced)
-            if (const QKernels* k = q_kernels(f, "avx512")) return *k;
-        if (const QKernels* k = q_kernels(f, isa)) return *k;  // avx2 (this CPU has no AVX-512 for f), neon
-    }
+    if (isa == "avx512")
+        if (const QKernels* k = q_kernels(f, "avx512")) return *k;
+    if (isa == "avx512" || isa == "avx2")
+        if (const QKernels* k = q_kernels(f, "avx2")) return *k;
+    if (isa == "neon")
+        if (const QKernels* k = q_kernels(f, "neon")) return *k;
     return *q_kernels(f, "scalar");
 }
 

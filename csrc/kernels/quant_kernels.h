@@ -134,8 +134,8 @@ struct QKernels {
     // needs that many columns). A_i is quantized per row (int8: a_scale > 0 fixed, else dynamic).
     void (*gemm)(std::size_t M, const float* A, std::size_t lda, const QMatrix& m, float a_scale,
                  const float* init, float* C, std::size_t ldc, void* scratch);
-    void (*gru_lbr_step)(const QGruStepArgs& a);
-    void (*gru_cho_step)(const QGruStepArgs& a);
+    void (*gru_step_reset_after)(const QGruStepArgs& a);
+    void (*gru_step_reset_before)(const QGruStepArgs& a);
 };
 
 // Kernel tables by format and ISA; null when this build has none for the pair.

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "gru_infer/error.h"
-#include "gru_infer/kernels.h"
-#include "../kernels/quant_kernels.h"
+#include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 
 namespace gru_infer {
 

@@ -65,7 +65,7 @@ void GruLayer::quant_step_rows(std::size_t d, std::size_t rows, const float* xp,
     auto* s = reinterpret_cast<char*>(scratch);
     a.scratch = s + (64 - reinterpret_cast<std::uintptr_t>(s) % 64) % 64;
     const QKernels& k = q_active(q.format);
-    (cfg_.linear_before_reset ? k.gru_lbr_step : k.gru_cho_step)(a);
+    (cfg_.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
 }
 
 }  // namespace gru_infer

@@ -7,6 +7,7 @@
 
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
+#include "kernels/kernels.h"
 #include "test_util.h"
 
 using namespace gru_infer;
@@ -71,9 +72,9 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
     if (fused) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = ldxp; }
     a.h = h.data(); a.ldh = H + 1; a.ldo = H + 2; a.w = &c.q; a.clip = clip; a.fast = fast;
     a.h_out = want.data(); a.scratch = s1.p;
-    (lbr ? ref.gru_lbr_step : ref.gru_cho_step)(a);
+    (lbr ? ref.gru_step_reset_after : ref.gru_step_reset_before)(a);
     a.h_out = got.data(); a.scratch = s2.p;
-    (lbr ? k.gru_lbr_step : k.gru_cho_step)(a);
+    (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
     const bool ok = same_bits(want.data(), got.data(), want.size());
     if (!ok)
         std::fprintf(stderr, "%s step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g xs=%g: max diff %g\n",
@@ -89,7 +90,7 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
     b.rows = rows; b.input = I; b.hidden = H; b.x = x.data(); b.ldx = I; b.h = h.data(); b.ldh = H + 1;
     b.h_out = f32.data(); b.ldo = H + 2; b.w = p.w.data(); b.tile_stride = p.tile_stride; b.bx = p.bx.data();
     b.bh = p.bh.data(); b.clip = clip; b.scratch = fs.data();
-    (lbr ? scalar_kernels().gru_lbr_step : scalar_kernels().gru_cho_step)(b);
+    (lbr ? scalar_kernels().gru_step_reset_after : scalar_kernels().gru_step_reset_before)(b);
     const float err = test::max_abs_diff(f32.data(), want.data(), f32.size());
     // The rounding of x and h moves a pre-activation by ~ |w| |x| sqrt(I + H) x the relative step:
     // wider for the large weights of tiny H (init range 1 / sqrt(H)).

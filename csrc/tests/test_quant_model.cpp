@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "gru_infer/gru_infer.h"
+#include "kernels/kernels.h"
 #include "test_util.h"
 
 using namespace gru_infer;

@@ -8,7 +8,7 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_bf16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::BF16>>::lbr(a); }
-void gru_cho_step_bf16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::BF16>>::cho(a); }
+void gru_step_reset_after_bf16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::BF16>>::lbr(a); }
+void gru_step_reset_before_bf16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::BF16>>::cho(a); }
 
 }  // namespace gru_infer

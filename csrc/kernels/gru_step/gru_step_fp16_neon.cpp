@@ -4,8 +4,8 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_fp16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::F16, false>>::lbr(a); }
-void gru_cho_step_fp16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::F16, false>>::cho(a); }
+void gru_step_reset_after_fp16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::F16, false>>::lbr(a); }
+void gru_step_reset_before_fp16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::F16, false>>::cho(a); }
 
 }  // namespace gru_infer
 #endif  // aarch64

@@ -8,7 +8,7 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_fp16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::F16>>::lbr(a); }
-void gru_cho_step_fp16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::F16>>::cho(a); }
+void gru_step_reset_after_fp16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::F16>>::lbr(a); }
+void gru_step_reset_before_fp16_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::F16>>::cho(a); }
 
 }  // namespace gru_infer

@@ -9,8 +9,8 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::lbr(a); }
-void gru_cho_step_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::cho(a); }
+void gru_step_reset_after_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::lbr(a); }
+void gru_step_reset_before_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::cho(a); }
 
 }  // namespace gru_infer
 

@@ -4,8 +4,8 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_int8_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, false>>::lbr(a); }
-void gru_cho_step_int8_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, false>>::cho(a); }
+void gru_step_reset_after_int8_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, false>>::lbr(a); }
+void gru_step_reset_before_int8_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, false>>::cho(a); }
 
 }  // namespace gru_infer
 #endif  // aarch64

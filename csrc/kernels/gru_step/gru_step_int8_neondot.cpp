@@ -5,8 +5,8 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_int8_neondot(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, true>>::lbr(a); }
-void gru_cho_step_int8_neondot(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, true>>::cho(a); }
+void gru_step_reset_after_int8_neondot(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, true>>::lbr(a); }
+void gru_step_reset_before_int8_neondot(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::Int8, true>>::cho(a); }
 
 }  // namespace gru_infer
 #endif  // aarch64

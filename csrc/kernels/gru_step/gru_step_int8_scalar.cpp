@@ -8,7 +8,7 @@
 
 namespace gru_infer {
 
-void gru_lbr_step_int8_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::Int8>>::lbr(a); }
-void gru_cho_step_int8_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::Int8>>::cho(a); }
+void gru_step_reset_after_int8_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::Int8>>::lbr(a); }
+void gru_step_reset_before_int8_scalar(const QGruStepArgs& a) { QuantStep<ScalarQOps<WeightFormat::Int8>>::cho(a); }
 
 }  // namespace gru_infer

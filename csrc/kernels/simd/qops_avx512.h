@@ -12,7 +12,7 @@
 
 #include "../gru_step/quant_step.h"
 #include "../quant_kernels.h"
-#include "../x86/vec_math_avx2.h"
+#include "avx2_math.h"
 
 namespace gru_infer {
 namespace avx512q {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../arm/vec8_neon.h"
+#include "neon_math.h"
 #include "../gru_step/quant_step.h"
 #include "../quant_kernels.h"
 #include "qops_scalar.h"

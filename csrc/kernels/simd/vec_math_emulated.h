@@ -1,4 +1,4 @@
-// Scalar versions of the vector sigmoid/tanh of x86/vec_math_avx2.h (and arm/vec8_neon.h): the
+// Scalar versions of the vector sigmoid/tanh of simd/avx2_math.h (and simd/neon_math.h): the
 // same operations in the same order (fma where they use fma, min/max with their NaN rule), so
 // the reduced-precision scalar references give the vector kernels' results bit for bit. Include
 // in files compiled with -ffp-contract=off semantics (see the pragma in the scalar kernels).
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../scalar/fast_math.h"
+#include "fast_math.h"
 
 namespace gru_infer {
 namespace emu {

@@ -1,11 +1,10 @@
 // Vector exp, sigmoid and tanh for AVX2 + FMA, exact to float rounding (max abs error below
-// 2e-7, tested on a dense grid in test_kernels.cpp), the fast rational mode of
-// kernels/scalar/fast_math.h, and the lane mask for vector tails. Include only from files
-// compiled for AVX2 (see the pragma there).
+// 2e-7, tested on a dense grid in tests/test_vact.cpp), the fast rational mode of fast_math.h, and
+// the lane mask for vector tails. Include only after avx2_target_begin.h.
 #pragma once
 #include <immintrin.h>
 
-#include "../scalar/fast_math.h"
+#include "kernels/simd/fast_math.h"
 
 namespace gru_infer {
 namespace avx2 {

@@ -1,3 +1,4 @@
+// The packed weight layout of the GRU kernels (packed_gru.h): pack_gru and its exact inverse.
 #include "gru_infer/packed_gru.h"
 
 #include "gru_infer/gru_layer.h"
@@ -29,7 +30,7 @@ PackedGru pack_gru(const GruWeights& wt, std::size_t I, std::size_t H) {
     PackedGru p;
     p.input = I;
     p.hidden = H;
-    p.tiles = (H + kTile - 1) / kTile;
+    p.tiles = tiles_for(H);
     p.tile_stride = (I + H) * kTileRow;
     p.w = AlignedBuffer::weights(p.tiles * p.tile_stride);
     p.bx.resize(p.tiles * kTileRow);

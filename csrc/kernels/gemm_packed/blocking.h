@@ -4,11 +4,12 @@
 // re-writes all of C, which cost more than the tile block outgrowing L1 (measured, Zen 3: K=1024
 // 74 -> 90 GFLOP/s with 1024 instead of 256; K <= 256 unchanged).
 // An ISA supplies the micro-kernel: micro<MR>(kc, A, lda, P, init, ld_init, C, ldc) computes MR
-// rows of C = init + A P over one tile, for MR = 4 and 1. Include after the ISA's target pragma.
+// rows of C = init + A P over one tile, for MR = 4 and 1. Include after avx2_target_begin.h (or
+// the ISA's own target preamble).
 #pragma once
 #include <cstddef>
 
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
 
 namespace gru_infer {
 

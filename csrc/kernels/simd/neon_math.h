@@ -1,13 +1,13 @@
 // 8 floats as two NEON registers, so the NEON kernels keep the 8-unit tiles of the packed layout
 // and read like their AVX2 counterparts. Exact sigmoid/tanh use the same range reduction and
-// polynomials as kernels/x86/vec_math_avx2.h (max abs error below 2e-7); fast ones the shared
-// rational of kernels/scalar/fast_math.h.
+// polynomials as avx2_math.h (max abs error below 2e-7); fast ones the shared rational of
+// fast_math.h.
 #pragma once
 #include <arm_neon.h>
 
 #include <cstddef>
 
-#include "../scalar/fast_math.h"
+#include "kernels/simd/fast_math.h"
 
 namespace gru_infer {
 namespace neon {

@@ -1,5 +1,5 @@
 // Scalar reference: C = A P + bias over gate-interleaved packed tiles.
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
 
 namespace gru_infer {
 

@@ -1,6 +1,7 @@
 #include "gru_infer/threading.h"
 
-#include "gru_infer/denormals.h"
+#include "runtime/denormals.h"
+#include "runtime/parallel.h"
 
 #include <atomic>
 #include <exception>

@@ -2,17 +2,14 @@
 // over K in 8-float lanes with a masked tail. Compiled for AVX2 whatever the global flags are;
 // only called after CPUID says the CPU has AVX2 and FMA.
 #if defined(__x86_64__) || defined(_M_X64)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC target("avx2,fma")
-#endif
+#include "kernels/simd/avx2_target_begin.h"
+
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 
-#include "vec_math_avx2.h"
+#include "kernels/simd/avx2_math.h"
 
 namespace gru_infer {
 namespace {
@@ -90,7 +87,5 @@ void gemm_nt_f32_avx2(std::size_t M, std::size_t N, std::size_t K, const float* 
 
 }  // namespace gru_infer
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+#include "kernels/simd/avx2_target_end.h"
 #endif  // x86-64

@@ -1,19 +1,17 @@
-// The kernel table: every hot loop goes through one of these function pointers, chosen once at
-// start-up from the CPU's features (CPUID on x86; NEON is always there on aarch64), or forced with
-// GRU_INFER_ISA=scalar|avx2|neon.
-// Each entry has a scalar reference in kernels/scalar/ that the optimised versions are tested
-// against (csrc/tests/test_kernels.cpp).
+// The kernel table (private: not installed). Every hot loop goes through one of these function
+// pointers, chosen once at start-up from the CPU's features (CPUID on x86; NEON is always there on
+// aarch64), or forced with GRU_INFER_ISA=scalar|avx2|neon. Tables are listed in dispatch.cpp.
+// Each entry has a scalar reference (kernels/<op>/<op>_f32_scalar.cpp) that the optimised versions
+// are tested against (csrc/tests/test_<op>.cpp).
 #pragma once
 #include <cstddef>
 #include <string>
 #include <vector>
 
-namespace gru_infer {
+#include "gru_infer/isa.h"
+#include "gru_infer/packed_gru.h"  // kTile, kTileRow, tiles_for: the packed layout
 
-// Packed GRU weights are cut into tiles of kTile units; a packed row of a tile holds the z, r and n
-// weights of its units for one input (kTileRow floats). Same layout on every ISA (packed_gru.h).
-constexpr std::size_t kTile = 8;
-constexpr std::size_t kTileRow = 3 * kTile;
+namespace gru_infer {
 
 // One recurrent update of `rows` independent sequences (a batch). Gate activations are sigmoid
 // (z, r) and tanh (n); the layer takes a generic path for any other activation.
@@ -35,14 +33,14 @@ struct GruStepArgs {
     bool fast = false;          // rational activations (max error 1e-4) instead of exact ones
     // Walk the tiles last to first. Alternating it from one step to the next starts each step on
     // the weights the previous one touched last, which are still in the nearest cache.
-    bool reverse_tiles = false;
+    bool walk_backward = false;
     // rows * tiles * 2 * kTileRow floats (gru_step_scratch_floats), or null. The Cho form needs
     // it; the lbr form uses it to run batches of rows as a GEMM.
     float* scratch = nullptr;
 };
 
 inline std::size_t gru_step_scratch_floats(std::size_t rows, std::size_t hidden) {
-    return rows * ((hidden + kTile - 1) / kTile) * 2 * kTileRow;
+    return rows * tiles_for(hidden) * 2 * kTileRow;
 }
 
 struct Kernels {
@@ -56,29 +54,25 @@ struct Kernels {
     void (*gemm_packed)(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
                         std::size_t tile_stride, std::size_t tiles, const float* bias, float* C,
                         std::size_t ldc);
-    // GRU update, reset gate applied after the recurrent product (PyTorch, lbr = 1).
-    void (*gru_lbr_step)(const GruStepArgs& a);
-    // GRU update, reset gate applied before it (Cho et al., ONNX default): two dependent passes.
-    void (*gru_cho_step)(const GruStepArgs& a);
+    // GRU update, reset gate applied after the recurrent product (PyTorch, Keras reset_after,
+    // ONNX linear_before_reset = 1; "lbr" in the kernels).
+    void (*gru_step_reset_after)(const GruStepArgs& a);
+    // GRU update, reset gate applied before it (Cho et al., ONNX default; "cho" in the kernels):
+    // two dependent passes.
+    void (*gru_step_reset_before)(const GruStepArgs& a);
     // y = sigmoid(x), y = tanh(x) over n values (in place allowed); max abs error 2e-7; NaN -> NaN.
     void (*sigmoid)(std::size_t n, const float* x, float* y);
     void (*tanh)(std::size_t n, const float* x, float* y);
 };
 
+// The scalar reference table (always compiled, always runnable).
 const Kernels& scalar_kernels();
-#if defined(__x86_64__) || defined(_M_X64)
-const Kernels& avx2_kernels();
-#endif
-#if defined(__aarch64__)
-const Kernels& neon_kernels();
-#endif
+// The table of an ISA compiled into this build, or null (whether the CPU runs it: available_isas).
+const Kernels* compiled_kernels(const std::string& isa);
+// Tables compiled into this build, by name ("scalar" first), whether or not this CPU runs them.
+std::vector<std::string> compiled_isas();
 
-// The table in use. Chosen on first call from GRU_INFER_ISA or the CPU.
+// The table in use. Chosen on first call from GRU_INFER_ISA or the CPU; set_isa switches it.
 const Kernels& active_kernels();
-// Kernel tables this CPU can run, by name ("scalar" first).
-std::vector<std::string> available_isas();
-// Switch the table in use (for tests and benchmarks). Throws InvalidArgument for an unknown or
-// unsupported name. Not thread-safe against running models.
-void set_isa(const std::string& name);
 
 }  // namespace gru_infer

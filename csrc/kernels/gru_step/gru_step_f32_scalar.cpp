@@ -1,11 +1,12 @@
-// Scalar reference of the fused GRU update over packed weights (see GruStepArgs in kernels.h).
+// Scalar reference of the fused GRU update over packed weights (see GruStepArgs in kernels.h), both
+// forms: reset gate after the recurrent product ("lbr") and before it ("cho").
 // Per tile of kTile units: accumulate the z, r, n rows over the input (if fused) and the state,
 // then gates, candidate and the new state.
 #include <algorithm>
 #include <cmath>
 
-#include "fast_math.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/fast_math.h"
 
 namespace gru_infer {
 namespace {
@@ -40,9 +41,9 @@ inline void input_part(const GruStepArgs& a, std::size_t m, std::size_t t, float
 
 }  // namespace
 
-void gru_lbr_step_f32_scalar(const GruStepArgs& a) {
+void gru_step_reset_after_f32_scalar(const GruStepArgs& a) {
     const Act act{a.fast, a.clip};
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
+    const std::size_t tiles = tiles_for(a.hidden);
     for (std::size_t m = 0; m < a.rows; ++m) {
         const float* h = a.h + m * a.ldh;
         for (std::size_t t = 0; t < tiles; ++t) {
@@ -61,9 +62,9 @@ void gru_lbr_step_f32_scalar(const GruStepArgs& a) {
     }
 }
 
-void gru_cho_step_f32_scalar(const GruStepArgs& a) {
+void gru_step_reset_before_f32_scalar(const GruStepArgs& a) {
     const Act act{a.fast, a.clip};
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, Hp = tiles * kTile;
+    const std::size_t tiles = tiles_for(a.hidden), Hp = tiles * kTile;
     // scratch per row: z (Hp), r * h (Hp), candidate input part (Hp)
     for (std::size_t m = 0; m < a.rows; ++m) {
         const float* h = a.h + m * a.ldh;
@@ -91,18 +92,6 @@ void gru_cho_step_f32_scalar(const GruStepArgs& a) {
             }
         }
     }
-}
-
-void sigmoid_f32_scalar(std::size_t n, const float* x, float* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        const float v = x[i];  // exp of -|v| never overflows
-        const float e = std::exp(-std::fabs(v));
-        y[i] = v >= 0.0f ? 1.0f / (1.0f + e) : (v < 0.0f ? e / (1.0f + e) : v);
-    }
-}
-
-void tanh_f32_scalar(std::size_t n, const float* x, float* y) {
-    for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
 }
 
 }  // namespace gru_infer

@@ -1,10 +1,12 @@
-// NEON fused GRU update over packed weights: the AVX2 kernel's structure (kernels/x86/
-// gru_step_f32_avx2.cpp) with each 8-unit tile in two registers.
+// NEON fused GRU update over packed weights, both forms ("lbr": reset gate after the recurrent
+// product; "cho": before it), each 8-unit tile in two registers. Laid out like the AVX2 kernel
+// (gru_step_f32_avx2.cpp) but simpler: no tile pairing in lbr_row, no odd/even accumulators, no
+// batched-GEMM path for 4+ rows, and it ignores walk_backward (the walk order is a cache hint).
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-#include "gru_infer/kernels.h"
-#include "vec8_neon.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/neon_math.h"
 
 namespace gru_infer {
 namespace {
@@ -84,18 +86,18 @@ inline void lbr_tiles(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
 
 }  // namespace
 
-void gru_lbr_step_f32_neon(const GruStepArgs& a) {
+void gru_step_reset_after_f32_neon(const GruStepArgs& a) {
     const Epilogue ep(a);
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
+    const std::size_t tiles = tiles_for(a.hidden);
     std::size_t t = 0;
     if (a.rows < 4)
         for (; t + 2 <= tiles; t += 2) lbr_tiles<2>(a, ep, t);
     for (; t < tiles; ++t) lbr_tiles<1>(a, ep, t);
 }
 
-void gru_cho_step_f32_neon(const GruStepArgs& a) {
+void gru_step_reset_before_f32_neon(const GruStepArgs& a) {
     const Epilogue ep(a);
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, Hp = tiles * kTile;
+    const std::size_t tiles = tiles_for(a.hidden), Hp = tiles * kTile;
     for (std::size_t m = 0; m < a.rows; ++m) {
         float* z = a.scratch + m * 3 * Hp;
         float* rh = z + Hp;
@@ -130,21 +132,6 @@ void gru_cho_step_f32_neon(const GruStepArgs& a) {
         }
     }
 }
-
-namespace {
-
-// y = f(x) over n values, 8 at a time, the tail through a small copy.
-template <typename F>
-inline void map8(std::size_t n, const float* x, float* y, F f) {
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) neon::store(y + i, f(neon::load(x + i)));
-    if (i < n) neon::store_lanes(y + i, f(neon::load_lanes(x + i, n - i)), n - i);
-}
-
-}  // namespace
-
-void sigmoid_f32_neon(std::size_t n, const float* x, float* y) { map8(n, x, y, [](V8 v) { return neon::sigmoid(v); }); }
-void tanh_f32_neon(std::size_t n, const float* x, float* y) { map8(n, x, y, [](V8 v) { return neon::tanh(v); }); }
 
 }  // namespace gru_infer
 #endif  // aarch64

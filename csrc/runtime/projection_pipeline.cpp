@@ -1,4 +1,4 @@
-#include "gru_infer/projection_pipeline.h"
+#include "runtime/projection_pipeline.h"
 
 #include <thread>
 

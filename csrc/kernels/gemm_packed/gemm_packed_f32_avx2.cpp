@@ -1,20 +1,16 @@
 // AVX2 + FMA C = A P + bias over gate-interleaved packed tiles (the input projection of whole
 // sequences). Micro-kernel: 4 rows of A x one 24-column tile, 12 accumulators; the cache blocking
-// is in ../gemm_packed_blocking.h.
+// is in blocking.h.
 #if defined(__x86_64__) || defined(_M_X64)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC target("avx2,fma")
-#endif
+#include "kernels/simd/avx2_target_begin.h"
+
 #include <immintrin.h>
 
-#include "gru_infer/kernels.h"
-#include "../gemm_packed_blocking.h"
+#include "kernels/kernels.h"
+#include "kernels/gemm_packed/blocking.h"
 
 namespace gru_infer {
 namespace {
-
 
 template <int MR>
 inline void micro(std::size_t kc, const float* A, std::size_t lda, const float* P, const float* init,
@@ -51,7 +47,5 @@ void gemm_packed_f32_avx2(std::size_t M, std::size_t K, const float* A, std::siz
 
 }  // namespace gru_infer
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+#include "kernels/simd/avx2_target_end.h"
 #endif  // x86-64

@@ -1,17 +1,15 @@
-// AVX2 + FMA fused GRU update over packed weights (GruStepArgs in kernels.h). One pass over a
+// AVX2 + FMA fused GRU update over packed weights (GruStepArgs in kernels.h), both forms: reset
+// gate after the recurrent product ("lbr" below) and before it ("cho"). One pass over a
 // tile's packed rows gives z, r and n for 8 units at once; bias, activations and the state update
 // happen in registers. Rows of the batch are taken MR at a time and tiles NT at a time, so that
 // enough independent FMA chains are in flight (6 to 12 accumulators).
 #if defined(__x86_64__) || defined(_M_X64)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC target("avx2,fma")
-#endif
+#include "kernels/simd/avx2_target_begin.h"
+
 #include <immintrin.h>
 
-#include "gru_infer/kernels.h"
-#include "vec_math_avx2.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/avx2_math.h"
 
 namespace gru_infer {
 namespace {
@@ -144,14 +142,14 @@ inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
     lbr_gates(a, ep, m, t, _mm256_load_ps(p[0]), _mm256_load_ps(p[1]), _mm256_load_ps(p[2]), _mm256_load_ps(p[3]));
 }
 
-// Tiles in pairs, last to first when a.reverse_tiles is set; the gates of each pair run after the
+// Tiles in pairs, last to first when a.walk_backward is set; the gates of each pair run after the
 // products of the next, so their latency chains overlap with those loads and FMAs.
 inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
     alignas(32) float pre[2][2][4][kTile];  // two pairs in flight
     const std::size_t pairs = (tiles + 1) / 2;
     std::size_t prev_t = 0, prev_n = 0;
     for (std::size_t i = 0; i < pairs; ++i) {
-        const std::size_t t = 2 * (a.reverse_tiles ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
+        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
         float(*cur)[4][kTile] = pre[i % 2];
         if (n == 2) lbr_products<2>(a, m, t, cur);
         else lbr_products<1>(a, m, t, cur);
@@ -208,7 +206,7 @@ namespace {
 // Batches of 4 rows or more: the recurrent product as one packed GEMM (rec = h R + bh, the
 // blocked kernel of gemm_packed_f32_avx2.cpp), then the gates in a second, light pass.
 void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, ld = tiles * kTileRow;
+    const std::size_t tiles = tiles_for(a.hidden), ld = tiles * kTileRow;
     float* rec = a.scratch;  // (rows, ld)
     const float* xp = a.xp;
     std::size_t ldxp = a.ldxp;
@@ -231,10 +229,10 @@ void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
 
 }  // namespace
 
-void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
+void gru_step_reset_after_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
     if (a.rows >= 4 && a.scratch) return lbr_step_batched(a, ep);
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
+    const std::size_t tiles = tiles_for(a.hidden);
     if (a.rows < 4) {
         for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
         return;
@@ -242,9 +240,9 @@ void gru_lbr_step_f32_avx2(const GruStepArgs& a) {
     for (std::size_t t = 0; t < tiles; ++t) lbr_tile(a, ep, t);
 }
 
-void gru_cho_step_f32_avx2(const GruStepArgs& a) {
+void gru_step_reset_before_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
-    const std::size_t tiles = (a.hidden + kTile - 1) / kTile, Hp = tiles * kTile;
+    const std::size_t tiles = tiles_for(a.hidden), Hp = tiles * kTile;
     for (std::size_t m = 0; m < a.rows; ++m) {
         float* z = a.scratch + m * 3 * Hp;
         float* rh = z + Hp;
@@ -260,27 +258,7 @@ void gru_cho_step_f32_avx2(const GruStepArgs& a) {
     }
 }
 
-namespace {
-
-// y = f(x) over n values, 8 at a time, the tail through a lane mask.
-template <typename F>
-inline void map8(std::size_t n, const float* x, float* y, F f) {
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i)));
-    if (i < n) {
-        const __m256i mask = avx2::tail_mask(n - i);
-        _mm256_maskstore_ps(y + i, mask, f(_mm256_maskload_ps(x + i, mask)));
-    }
-}
-
-}  // namespace
-
-void sigmoid_f32_avx2(std::size_t n, const float* x, float* y) { map8(n, x, y, [](__m256 v) { return avx2::sigmoid(v); }); }
-void tanh_f32_avx2(std::size_t n, const float* x, float* y) { map8(n, x, y, [](__m256 v) { return avx2::tanh(v); }); }
-
 }  // namespace gru_infer
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+#include "kernels/simd/avx2_target_end.h"
 #endif  // x86-64
