@@ -37,4 +37,5 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / ".." / "shared" / "real_models")
+    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "real_models"
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else default)
