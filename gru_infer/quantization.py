@@ -76,7 +76,12 @@ def quantize(model, kind: str, calibration=None, keep_fp32: Iterable[int] = (), 
         layers.append(entry)
     evaluated = data if data is not None else _synthetic(model)
     report = error_report(model, q, evaluated)
-    report["on"] = "calibration data" if data is not None else dict(SYNTHETIC, shape=list(evaluated.shape))
+    if data is not None:
+        report["on"] = "calibration data"
+    else:
+        report["on"] = dict(SYNTHETIC, shape=list(evaluated.shape))
+        if model.takes_ids:
+            report["on"]["distribution"] = "ids uniform over the embedding table"
     q.info["quantization"] = {
         "kind": kind,
         "layers": layers,

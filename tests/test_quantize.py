@@ -182,3 +182,18 @@ def test_tampered_int8_files_are_refused(tmp_path):
     bad[at + 4:at + 8] = (9).to_bytes(4, "little")
     with pytest.raises(gru_infer.ModelFormatError, match="weight format 9"):
         core.from_bytes(_rehash(bad))
+
+
+def test_id_models_calibrate_on_ids():
+    from gru_infer import layers as L
+    rng = np.random.default_rng(0)
+    gru = gru_infer.from_torch(torch_gru(6, 16, seed=5)).layers
+    table = rng.standard_normal((20, 6)).astype(np.float32)
+    m = gru_infer.Model.from_layers([L.Embedding(table)] + gru)
+    ids = rng.integers(0, 20, (2, 50))
+    q = m.quantize("int8", calibration=ids)
+    rep = q.info["quantization"]
+    assert [d["weight_format"] for d in rep["layers"]] == ["none", "int8"]
+    assert rep["layers"][1]["input_scale"] == pytest.approx(np.abs(table[ids]).max() / 127, rel=1e-6)
+    assert rep["error_vs_fp32"]["max_abs"] <= BOUND["int8"]
+    assert "ids uniform" in m.quantize("fp16").info["quantization"]["error_vs_fp32"]["on"]["distribution"]
