@@ -3,6 +3,7 @@
 // hostile file gives a FormatError, never a crash or an out-of-bounds read.
 #include "gru_infer/native_file.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -18,13 +19,17 @@
 #include "gru_infer/input_skip_layer.h"
 #include "gru_infer/last_step_layer.h"
 #include "gru_infer/packed_gru.h"
+#include "kernels/quant_kernels.h"
 
 namespace gru_infer {
 namespace {
 
 constexpr char kMagic[8] = {'G', 'R', 'U', 'I', 'N', 'F', 'E', 'R'};
 constexpr std::size_t kHeaderSize = 64;
-constexpr std::uint32_t kDtypeF32 = 1;
+constexpr std::uint32_t kDtypeF32 = 1, kDtypeU8 = 2, kDtypeI32 = 3;  // u8: raw bytes of int8 / bf16 / fp16 weights
+constexpr std::uint32_t kStoragePlain = 0, kStoragePacked = 1, kStorageQuant = 2;
+
+std::size_t dtype_bytes(std::uint32_t dtype) { return dtype == kDtypeU8 ? 1 : 4; }
 constexpr std::uint64_t kMaxDim = std::uint64_t(1) << 31;  // far above any real layer
 
 bool host_is_little_endian() {
@@ -47,8 +52,11 @@ std::size_t align_up(std::size_t n) { return (n + kAlignment - 1) / kAlignment *
 struct Writer {
     std::vector<std::uint8_t> meta;
     std::vector<std::vector<GruWeights>> unpacked;  // keeps tensors made for writing alive
-    std::vector<const AlignedBuffer*> tensors;  // data section, in order
+    struct Data { const void* p; std::size_t bytes; };
+    std::vector<Data> tensors;                  // data section, in order
     std::size_t data_size = 0;                  // bytes so far, each tensor 64-byte aligned
+    std::uint32_t version = 2;                  // 3 once a layer needs it (reduced precision)
+    std::vector<std::size_t> dense_formats;     // where fp32 Dense records need their format field in version 3
 
     template <typename T> void put(T v) {
         const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
@@ -58,13 +66,20 @@ struct Writer {
     void act(const ActSpec& a) { u32(static_cast<std::uint32_t>(a.kind)); put(a.alpha); put(a.beta); }
     void str(const std::string& s) { u32(s.size()); meta.insert(meta.end(), s.begin(), s.end()); }
     // Records dims and the tensor's offset relative to the data section (made absolute by +data_offset).
-    void tensor(const AlignedBuffer& t, std::initializer_list<std::size_t> dims) {
-        u32(kDtypeF32);
+    void tensor(const AlignedBuffer& t, std::initializer_list<std::size_t> dims, std::uint32_t dtype = kDtypeF32) {
+        u32(dtype);
         u32(dims.size());
-        for (auto d : dims) put(static_cast<std::uint64_t>(d));
+        std::size_t count = 1;
+        for (auto d : dims) { put(static_cast<std::uint64_t>(d)); count *= d; }
         put(static_cast<std::uint64_t>(data_size));
-        tensors.push_back(&t);
-        data_size = align_up(data_size + t.size() * sizeof(float));
+        tensors.push_back({t.data(), count * dtype_bytes(dtype)});
+        data_size = align_up(data_size + count * dtype_bytes(dtype));
+    }
+    void qmatrix(const QMatrix& m) {
+        tensor(m.data, {m.blocks, m.block_bytes()}, kDtypeU8);
+        if (m.format != WeightFormat::Int8) return;
+        tensor(m.scale, {m.packed_rows()});
+        tensor(m.rowsum, {m.packed_rows()}, kDtypeI32);
     }
 };
 
@@ -87,6 +102,19 @@ void write_layer(Writer& w, const Layer& layer) {
             w.act(c.gate_activation);
             w.act(c.candidate_activation);
             w.put(c.clip);
+            if (const auto* q = g.quantized()) {  // storage 2 (version 3): reduced precision, loadable in place
+                w.version = 3;
+                w.u32(kStorageQuant);
+                w.u32(static_cast<std::uint32_t>(g.weight_format()));
+                w.put((*q)[0].x_scale);
+                for (const auto& d : *q) {
+                    w.qmatrix(d.W);
+                    w.qmatrix(d.R);
+                    w.tensor(d.bx, {d.tiles, kQTileRow});
+                    w.tensor(d.bh, {d.tiles, kQTileRow});
+                }
+                break;
+            }
             if (!g.packed().empty()) {  // storage 1: the packed layout, loadable in place
                 w.u32(1);
                 for (const auto& p : g.packed()) {
@@ -108,6 +136,15 @@ void write_layer(Writer& w, const Layer& layer) {
         }
         case LayerKind::Dense: {
             const auto& d = static_cast<const DenseLayer&>(layer);
+            if (const QuantDense* q = d.quantized()) {  // version 3: u32 weight format, then its tensors
+                w.version = 3;
+                w.u32(static_cast<std::uint32_t>(q->W.format));
+                w.put(q->x_scale);
+                w.qmatrix(q->W);
+                w.tensor(q->bias, {q->W.packed_rows()});
+                break;
+            }
+            w.dense_formats.push_back(w.meta.size());  // version 3 files hold a format here (0 = fp32)
             w.tensor(d.weight(), {d.output_size(), d.input_size()});
             w.tensor(d.bias(), {d.output_size()});
             break;
@@ -188,8 +225,10 @@ public:
         return s;
     }
     // Reads a tensor record, checks it has exactly `dims`, and copies its data.
-    AlignedBuffer tensor(const char* what, std::initializer_list<std::size_t> dims) {
-        if (u32(what) != kDtypeF32) fail(std::string(what) + ": unsupported tensor dtype");
+    AlignedBuffer tensor(const char* what, std::initializer_list<std::size_t> dims, std::uint32_t dtype = kDtypeF32) {
+        const std::uint32_t got = u32(what);
+        if (got != dtype)
+            fail(std::string(what) + ": tensor dtype " + std::to_string(got) + ", expected " + std::to_string(dtype));
         std::uint32_t ndim = u32(what);
         if (ndim != dims.size())
             fail(std::string(what) + ": expected " + std::to_string(dims.size()) + " dimensions, got " +
@@ -205,11 +244,15 @@ public:
             count *= expect;
         }
         std::uint64_t rel = get<std::uint64_t>(what);
-        const std::uint64_t bytes = static_cast<std::uint64_t>(count) * sizeof(float);
+        const std::uint64_t bytes = static_cast<std::uint64_t>(count) * dtype_bytes(dtype);
         if (rel % kAlignment != 0 || rel > file_size_ || data_offset_ > file_size_ - rel ||
             bytes > file_size_ - data_offset_ - rel)
             fail(std::string(what) + ": tensor data lies outside the file");
         const float* data = reinterpret_cast<const float*>(file_ + data_offset_ + rel);
+        if (dtype == kDtypeU8) {  // raw bytes, held in float storage (a multiple of 64 bytes: see qmatrix)
+            if (bytes % 4 != 0) fail(std::string(what) + ": byte tensor size is not a multiple of 4");
+            count = bytes / 4;
+        }
         return view_ ? AlignedBuffer::view(data, count) : AlignedBuffer(data, count);
     }
     bool done() const { return pos_ == end_; }
@@ -221,6 +264,50 @@ private:
     std::uint32_t version_;
     bool view_;
 };
+
+WeightFormat read_format(Reader& r, const char* what, bool fp32_ok = false) {
+    const std::uint32_t f = r.u32(what);
+    if (f > static_cast<std::uint32_t>(WeightFormat::Int8) || (f == 0 && !fp32_ok))
+        Reader::fail(std::string(what) + " " + std::to_string(f) + " is not " + (fp32_ok ? "0 (fp32), " : "") +
+                     "1 (fp16), 2 (bf16) or 3 (int8)");
+    return static_cast<WeightFormat>(f);
+}
+
+float read_scale(Reader& r) {
+    const float s = r.f32("int8 input scale");
+    if (!(s >= 0.0f) || std::isinf(s)) Reader::fail("int8 input scale must be finite and >= 0, got " + std::to_string(s));
+    return s;
+}
+
+// A packed reduced-precision matrix; int8 ones are checked (weights in [-127, 127], finite scales
+// >= 0, row sums that match), so no file can make a kernel compute something else than written.
+QMatrix read_qmatrix(Reader& r, WeightFormat f, std::size_t rows, std::size_t cols, std::size_t subs,
+                     std::size_t blocks, long (*row_of)(std::size_t, std::size_t, std::size_t), const char* what) {
+    QMatrix m;
+    m.format = f; m.rows = rows; m.cols = cols; m.subs = subs; m.blocks = blocks;
+    const std::size_t G = q_group(f);
+    m.kpad = (cols + G - 1) / G * G;
+    if (f == WeightFormat::Int8 && cols > 66000) Reader::fail(std::string(what) + ": too many inputs for int8");
+    m.data = r.tensor(what, {blocks, m.block_bytes()}, kDtypeU8);
+    if (f != WeightFormat::Int8) return m;
+    m.scale = r.tensor(what, {m.packed_rows()});
+    m.rowsum = r.tensor(what, {m.packed_rows()}, kDtypeI32);
+    const auto* w = static_cast<const std::int8_t*>(m.bytes());
+    std::vector<std::int32_t> sums(m.packed_rows(), 0);
+    const std::size_t per_block = subs * kQLanes;
+    for (std::size_t i = 0; i < blocks * m.block_bytes(); ++i) {
+        if (w[i] == -128) Reader::fail(std::string(what) + ": int8 weight -128 (weights are in [-127, 127])");
+        const std::size_t b = i / m.block_bytes(), in_block = i % m.block_bytes();
+        const std::size_t s = (in_block / (kQLanes * G)) % subs, l = (in_block % (kQLanes * G)) / G;
+        sums[b * per_block + s * kQLanes + l] += w[i];
+    }
+    for (std::size_t p = 0; p < m.packed_rows(); ++p) {
+        const bool pad = row_of(p, rows, subs) < 0;
+        if (!(m.scale[p] >= 0.0f) || std::isinf(m.scale[p]) || sums[p] != m.rowsums()[p] || (pad && sums[p] != 0))
+            Reader::fail(std::string(what) + ": int8 scales or row sums do not match the weights");
+    }
+    return m;
+}
 
 std::unique_ptr<Layer> read_layer(Reader& r) {
     const std::uint32_t kind = r.u32("layer kind");
@@ -261,7 +348,26 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
                 layer = std::make_unique<GruLayer>(c, std::move(packed));
                 break;
             }
-            if (storage != 0) Reader::fail("GRU weight storage " + std::to_string(storage) + " is not 0 or 1");
+            if (storage == kStorageQuant && r.version() >= 3) {
+                if (!GruLayer::uses_packed_kernels(c)) Reader::fail("reduced-precision GRU weights need sigmoid/tanh activations");
+                const WeightFormat f = read_format(r, "GRU weight format");
+                const float xs = read_scale(r);
+                std::vector<QuantGru> q;
+                const std::size_t tiles = (H + kQLanes - 1) / kQLanes;
+                for (std::size_t d = 0; d < c.num_directions(); ++d) {
+                    QuantGru g;
+                    g.format = f; g.input = in; g.hidden = H; g.tiles = tiles; g.x_scale = xs;
+                    g.W = read_qmatrix(r, f, 3 * H, in, 3, tiles, gru_row_of, "GRU W");
+                    g.R = read_qmatrix(r, f, 3 * H, H, 3, tiles, gru_row_of, "GRU R");
+                    g.bx = r.tensor("GRU packed input bias", {tiles, kQTileRow});
+                    g.bh = r.tensor("GRU packed recurrent bias", {tiles, kQTileRow});
+                    q.push_back(std::move(g));
+                }
+                layer = std::make_unique<GruLayer>(c, std::move(q));
+                break;
+            }
+            if (storage != 0) Reader::fail("GRU weight storage " + std::to_string(storage) + " is not 0 or 1" +
+                                           (r.version() >= 3 ? " or 2" : ""));
             std::vector<GruWeights> w;
             for (std::size_t d = 0; d < c.num_directions(); ++d) {
                 GruWeights g;
@@ -275,6 +381,15 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             break;
         }
         case LayerKind::Dense: {
+            const WeightFormat f = r.version() >= 3 ? read_format(r, "Dense weight format", true) : WeightFormat::F32;
+            if (f != WeightFormat::F32) {
+                QuantDense q;
+                q.x_scale = read_scale(r);
+                q.W = read_qmatrix(r, f, out, in, 1, (out + kQLanes - 1) / kQLanes, dense_row_of, "Dense weight");
+                q.bias = r.tensor("Dense bias", {q.W.packed_rows()});
+                layer = std::make_unique<DenseLayer>(in, out, std::move(q));
+                break;
+            }
             AlignedBuffer W = r.tensor("Dense weight", {out, in});
             AlignedBuffer b = r.tensor("Dense bias", {out});
             layer = std::make_unique<DenseLayer>(in, out, std::move(W), std::move(b));
@@ -321,18 +436,21 @@ std::vector<std::uint8_t> serialize_model(const Model& model) {
     w.str(model.source);
     w.u32(model.layers().size());
     for (const auto& l : model.layers()) write_layer(w, *l);
+    if (w.version >= 3)  // fp32 Dense records get their weight format field (0), last first
+        for (auto it = w.dense_formats.rbegin(); it != w.dense_formats.rend(); ++it)
+            w.meta.insert(w.meta.begin() + static_cast<std::ptrdiff_t>(*it), 4, std::uint8_t{0});
 
     const std::size_t meta_offset = kHeaderSize;
     const std::size_t data_offset = align_up(meta_offset + w.meta.size());
     std::vector<std::uint8_t> out(data_offset + w.data_size, 0);
     std::memcpy(out.data() + meta_offset, w.meta.data(), w.meta.size());
     std::size_t at = data_offset;
-    for (const AlignedBuffer* t : w.tensors) {
-        if (t->size()) std::memcpy(out.data() + at, t->data(), t->size() * sizeof(float));
-        at = align_up(at + t->size() * sizeof(float));
+    for (const Writer::Data& t : w.tensors) {
+        if (t.bytes) std::memcpy(out.data() + at, t.p, t.bytes);
+        at = align_up(at + t.bytes);
     }
     std::memcpy(out.data(), kMagic, sizeof(kMagic));
-    put_at<std::uint32_t>(out, 8, kNativeFormatVersion);
+    put_at<std::uint32_t>(out, 8, w.version);
     put_at<std::uint32_t>(out, 12, 0);  // flags
     put_at<std::uint64_t>(out, 16, meta_offset);
     put_at<std::uint64_t>(out, 24, w.meta.size());

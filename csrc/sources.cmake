@@ -9,12 +9,14 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/stream_slots.cpp
   ${CMAKE_CURRENT_LIST_DIR}/native_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/c_api.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/quantize.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime/threading.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime/projection_pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/gru_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/gru_sequence.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/gru_generic.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/layers/gru_quant.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/dense_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/activation_layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/embedding_layer.cpp
@@ -39,4 +41,32 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/quant_pack.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/quant_dispatch.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_fp16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_neondot.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_neondot.cpp
 )

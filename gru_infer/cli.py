@@ -13,8 +13,10 @@ def _info(args) -> int:
     for note in m.info.get("assumed", []) or []:
         print(f"assumed: {note}")
     print(f"input: {'ids' if m.takes_ids else f'{m.input_size} features'} per step; output: {m.output_size}")
+    formats = [d.get("weight_format") for d in m._core.describe(with_weights=False)]
     for i, layer in enumerate(m.layers):
-        print(f"  layer {i}: {_describe(layer)}")
+        print(f"  layer {i}: {_describe(layer)}" + (f", {formats[i]} weights" if formats[i] else ""))
+    print(f"weight format: {m.weight_format}")
     print(f"parameters: {m.num_parameters} ({m.num_parameters * 4} weight bytes as float32)")
     print(f"state per sequence: {m.state_shape(1)}")
     return 0
@@ -77,6 +79,11 @@ def _bench(args) -> int:
     return 0
 
 
+def _quantize(args) -> int:
+    from .quantize_cli import run
+    return run(args)
+
+
 def _demo(args) -> int:
     from .demo import main as demo_main
     return demo_main()
@@ -112,6 +119,15 @@ def main(argv=None) -> int:
     q.add_argument("--time", type=float, default=0.5, help="seconds per measurement (0.5)")
     q.add_argument("--json", action="store_true", help="print the numbers as JSON")
     q.set_defaults(fn=_bench)
+    q = sub.add_parser("quantize", help="write an int8, bf16 or fp16 copy of a model; print its size, "
+                                        "its error against the original and the step latency of both")
+    q.add_argument("file")
+    q.add_argument("--to", required=True, choices=["int8", "bf16", "fp16"])
+    q.add_argument("--calibration", help=".npy input (batch, steps, features) or (steps, features): "
+                                         "int8 input scales and the error are taken on it")
+    q.add_argument("--keep-fp32", default="", help="comma-separated layer indices to leave in fp32")
+    q.add_argument("-o", "--output", required=True, help="native model file to write")
+    q.set_defaults(fn=_quantize)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

@@ -109,6 +109,28 @@ class Model:
         self._core.fast_activations = bool(on)
 
     @property
+    def weight_format(self) -> str:
+        """How the weights are stored: "fp32", "fp16", "bf16", "int8", or "mixed" when layers differ
+        (e.g. quantize(..., keep_fp32=[0])). Models without weight layers are "fp32"."""
+        formats = {d["weight_format"] for d in self._core.describe(with_weights=False) if "weight_format" in d}
+        return formats.pop() if len(formats) == 1 else ("fp32" if not formats else "mixed")
+
+    def quantize(self, kind: str, calibration=None, keep_fp32: Sequence[int] = (),
+                 input_scale: str = "auto") -> Model:
+        """A new model with its GRU and Dense weights in reduced precision; this one is unchanged.
+
+        kind: "fp16", "bf16" or "int8" (docs/quantization.md says which to choose). calibration:
+        optional input like predict's x (or ids): int8 takes each layer's input scale from it
+        (input_scale="auto" or "calibrated"; "dynamic" keeps the per-step scale), and the error is
+        measured on it. keep_fp32: layer indices to leave in fp32 (negative ones count from the end).
+        The result's info["quantization"] holds the kind, what was quantized and the error against
+        this model (max and mean abs, per output) on the calibration data, or on the synthetic input
+        N(0, 1) of shape (4, 1000, input_size), seed 0, when none is given.
+        """
+        from .quantization import quantize
+        return quantize(self, kind, calibration, keep_fp32, input_scale)
+
+    @property
     def num_parameters(self) -> int:
         return self._num_parameters
 

@@ -78,6 +78,7 @@ py::list describe(const Model& m, bool with_weights) {
                 d["merge_mode"] = kMerges[static_cast<int>(c.merge_mode)];
                 d["return_sequences"] = c.return_sequences;
                 d["reverse_output_in_processing_order"] = c.reverse_output_in_processing_order;
+                d["weight_format"] = weight_format_name(g.weight_format());
                 if (!with_weights) break;
                 py::list dirs;
                 for (const auto& w : g.weights())
@@ -88,10 +89,11 @@ py::list describe(const Model& m, bool with_weights) {
             }
             case LayerKind::Dense: {
                 const auto& x = static_cast<const DenseLayer&>(*l);
+                d["weight_format"] = weight_format_name(x.weight_format());
                 if (!with_weights) break;
-                d["weight"] = copy_out(x.weight(), {static_cast<py::ssize_t>(x.output_size()),
-                                                    static_cast<py::ssize_t>(x.input_size())});
-                d["bias"] = copy_out(x.bias(), {static_cast<py::ssize_t>(x.output_size())});
+                d["weight"] = copy_out(x.weight_fp32(), {static_cast<py::ssize_t>(x.output_size()),
+                                                         static_cast<py::ssize_t>(x.input_size())});
+                d["bias"] = copy_out(x.bias_fp32(), {static_cast<py::ssize_t>(x.output_size())});
                 break;
             }
             case LayerKind::Activation:
@@ -418,6 +420,35 @@ PYBIND11_MODULE(_core, mod) {
         .def_property("fast_activations", &Model::fast_activations, &Model::set_fast_activations)
         .def("describe", &describe, py::arg("with_weights") = true)
         .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"))
+        .def("quantize",
+             [](const Model& m, const std::string& kind, const std::vector<std::size_t>& keep_fp32,
+                const std::vector<float>& input_scales) {
+                 QuantizeOptions o;
+                 o.keep_fp32 = keep_fp32;
+                 o.input_scales = input_scales;
+                 const WeightFormat f = parse_weight_format(kind);
+                 py::gil_scoped_release r;
+                 return m.quantize(f, o);
+             })
+        .def("layer_input_absmax",
+             [](const Model& m, py::object x) {
+                 F32 xf;
+                 I64 ids;
+                 std::size_t B, T;
+                 if (m.takes_ids()) {
+                     ids = I64::ensure(x);
+                     require(ids && ids.ndim() == 2, "ids must be a 2-d (batch, steps) integer array");
+                     B = ids.shape(0); T = ids.shape(1);
+                 } else {
+                     xf = F32::ensure(x);
+                     require(xf && xf.ndim() == 3 && static_cast<std::size_t>(xf.shape(2)) == m.input_size(),
+                             "x must be a 3-d (batch, steps, " + std::to_string(m.input_size()) + ") float array");
+                     B = xf.shape(0); T = xf.shape(1);
+                 }
+                 py::gil_scoped_release r;
+                 const bool by_id = m.takes_ids();
+                 return m.layer_input_absmax(by_id ? nullptr : xf.data(), by_id ? ids.data() : nullptr, B, T);
+             })
         .def("save", [](const Model& m, const std::string& path) { py::gil_scoped_release r; save_model(m, path); })
         .def("serialize",
              [](const Model& m) {

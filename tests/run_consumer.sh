@@ -27,7 +27,7 @@ done
 # the SIMD headers are private, and each public header compiles on its own against the install.
 headers="activation.h activation_layer.h affine_layer.h aligned_buffer.h c_api.h dense_layer.h embedding_layer.h error.h \
 gru_infer.h gru_layer.h input_skip_layer.h isa.h last_step_layer.h layer.h model.h native_file.h packed_gru.h stream.h \
-threading.h"
+threading.h weight_format.h"
 installed=$(cd "$tmp/prefix/include" && find . -type f | sed 's|^\./gru_infer/||' | sort | tr '\n' ' ')
 if [ "$installed" != "$headers " ]; then
   echo "run_consumer: installed headers: $installed" >&2

@@ -6,6 +6,7 @@
 
 #include "gru_infer/error.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define GRU_INFER_ON_X86_64(...) __VA_ARGS__
@@ -25,22 +26,14 @@ namespace {
 bool cpu_any() { return true; }  // scalar; NEON (Advanced SIMD is part of the aarch64 base)
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-// AVX-512 F/VL/BW/DQ in CPUID, and the OS saving the opmask and all 32 zmm registers in XCR0 (bits
-// 1-2 SSE/AVX state, 5-7 opmask, ZMM_Hi256, Hi16_ZMM), which CPUID alone does not say.
-bool cpu_has_avx512() {
-    if (!cpu_has_avx2_fma() || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ||
-        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512dq"))
-        return false;
-    unsigned eax, ebx, ecx, edx;
-    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
-    if (!(ecx & (1u << 27))) return false;  // OSXSAVE: xgetbv is usable
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (lo & 0xE6u) == 0xE6u;
-}
 #elif defined(__x86_64__) || defined(_M_X64)
 bool cpu_has_avx2_fma() { return false; }
-bool cpu_has_avx512() { return false; }
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
+// AVX-512 F/BW/DQ/VL with the OS saving the opmask and ZMM state (CPUID + XCR0: quant_dispatch.cpp).
+// The fp32 entries are kernels/<op>/<op>_f32_avx512.cpp; the reduced-precision kernels are picked
+// per weight format by quant_dispatch.cpp (vpdpbusd, vdpbf16ps need their own CPUID bits).
+bool cpu_has_avx512_all() { return cpu_has_avx2_fma() && cpu_has_avx512(); }
 #endif
 
 }  // namespace
@@ -51,7 +44,7 @@ bool cpu_has_avx512() { return false; }
 #define GRU_INFER_ISAS(X)                              \
     X(scalar, cpu_any)                                 \
     GRU_INFER_ON_X86_64(X(avx2, cpu_has_avx2_fma))     \
-    GRU_INFER_ON_X86_64(X(avx512, cpu_has_avx512))     \
+    GRU_INFER_ON_X86_64(X(avx512, cpu_has_avx512_all)) \
     GRU_INFER_ON_AARCH64(X(neon, cpu_any))
 
 // Every ISA's kernels, declared once per ISA suffix. A new operation (or dtype of one) is one line

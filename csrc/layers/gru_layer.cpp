@@ -53,6 +53,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
 }
 
 std::vector<GruWeights> GruLayer::weights() const {
+    if (quant_) return quant_weights();
     if (!uses_packed_kernels()) return w_;
     std::vector<GruWeights> out;
     for (const auto& p : packed_) out.push_back(unpack_gru(p));
@@ -79,13 +80,16 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<PackedGru> packed) : cfg
 }
 
 std::size_t GruLayer::xp_row_floats() const {
+    if (quant_) return quant_xp_row_floats();
     return uses_packed_kernels() ? packed_[0].tiles * kTileRow : 3 * cfg_.hidden_size;
 }
 
 std::size_t GruLayer::project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const {
     const Kernels& k = active_kernels();
     const std::size_t I = cfg_.input_size, ld = xp_row_floats();
-    if (uses_packed_kernels()) {
+    if (quant_) {
+        quant_project(d, x, rows, xp);
+    } else if (uses_packed_kernels()) {
         const PackedGru& p = packed_[d];
         k.gemm_packed(rows, I, x, I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp, ld);
     } else {
@@ -96,6 +100,7 @@ std::size_t GruLayer::project_inputs(std::size_t d, const float* x, std::size_t 
 
 std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
     const std::size_t H = cfg_.hidden_size;
+    if (quant_) return quant_scratch_floats(rows);
     return uses_packed_kernels() ? gru_step_scratch_floats(rows, H) : rows * 4 * H;
 }
 
@@ -132,6 +137,7 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
         update(w_[d], rows, xp, xp_stride, h_out, scratch);
         return;
     }
+    if (quant_) return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, raw_input);
     packed_step(cfg_, packed_[d], fast_, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch, walk_backward);
 }
 
@@ -151,6 +157,11 @@ void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float
                     bool walk_backward) const {
     const std::size_t H = cfg_.hidden_size;
     float* rest = scratch + B * xp_row_floats();
+    if (quant_) {  // the input product fused in, as below
+        quant_step_rows(0, B, x, cfg_.input_size, state, H, y, H, rest, true);
+        std::memcpy(state, y, B * H * sizeof(float));
+        return;
+    }
     if (uses_packed_kernels()) {  // input and recurrent products in one pass over the packed tiles
         packed_step(cfg_, packed_[0], fast_, B, x, cfg_.input_size, /*raw_input=*/true, state, H, y, H, rest,
                     walk_backward);

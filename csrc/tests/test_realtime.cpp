@@ -224,6 +224,11 @@ std::vector<TestModel> models() {
     m->add(activation(2, ActKind::Selu, 1.6732632f, 1.0507009f));
     m->add(activation(2, ActKind::Celu, 0.5f));
     out.push_back({"GRU, Dense, InputSkip, Affine, gelu/silu/clip/... activations", m});
+    // Reduced-precision copies (Model::quantize) of the first two: the same contract.
+    out.push_back({"int8: GRU lbr=1, GRU lbr=0, Dense, every activation", out[0].model->quantize(WeightFormat::Int8)});
+    out.push_back({"bf16: GRU lbr=1, GRU lbr=0, Dense, every activation", out[0].model->quantize(WeightFormat::BF16)});
+    out.push_back({"fp16: GRU lbr=1, GRU lbr=0, Dense, every activation", out[0].model->quantize(WeightFormat::F16)});
+    out.push_back({"int8: Embedding, GRU return_sequences=false, Dense", out[1].model->quantize(WeightFormat::Int8)});
     return out;
 }
 

@@ -13,3 +13,4 @@
 #include "gru_infer/native_file.h"
 #include "gru_infer/stream.h"
 #include "gru_infer/threading.h"
+#include "gru_infer/weight_format.h"

@@ -5,16 +5,19 @@
 //   h' = (1 - z) * n + z * h
 // Gate blocks are stored in the order z, r, n for every source (importers reorder).
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "gru_infer/activation.h"
 #include "gru_infer/aligned_buffer.h"
 #include "gru_infer/layer.h"
 #include "gru_infer/packed_gru.h"
+#include "gru_infer/weight_format.h"
 
 namespace gru_infer {
 
 class ProjectionPipeline;
+struct QuantGru;
 
 enum class GruDirection : std::uint32_t { Forward = 0, Reverse = 1, Bidirectional = 2 };
 enum class MergeMode : std::uint32_t { Concat = 0, Sum = 1, Mul = 2, Ave = 3 };
@@ -54,6 +57,10 @@ public:
     // Weights already packed (pack_gru's layout), e.g. views into a loaded file; only for layers
     // that use the packed kernels (uses_packed_kernels(config)).
     GruLayer(const GruConfig& config, std::vector<PackedGru> packed);
+    // Reduced-precision weights (int8, bf16, fp16), per direction, made by Model::quantize or
+    // read from a file; only for layers that use the packed kernels.
+    GruLayer(const GruConfig& config, std::vector<QuantGru> quant);
+    ~GruLayer() override;
     static bool uses_packed_kernels(const GruConfig& config);
 
     LayerKind kind() const override { return LayerKind::Gru; }
@@ -76,8 +83,11 @@ public:
     const GruConfig& config() const { return cfg_; }
     // The weights in the plain layout (unpacked again on the packed path, which keeps only one copy).
     std::vector<GruWeights> weights() const;
-    // The packed weights, per direction; empty on the generic path.
+    // The packed weights, per direction; empty on the generic path and for reduced precision.
     const std::vector<PackedGru>& packed() const { return packed_; }
+    WeightFormat weight_format() const;
+    // The reduced-precision weights per direction, or null for fp32 layers.
+    const std::vector<QuantGru>* quantized() const { return quant_.get(); }
 
     // Rational activations (max error 1e-4) instead of exact ones; a run-time choice, not saved.
     void set_fast_activations(bool on) { fast_ = on; }
@@ -113,9 +123,18 @@ private:
     void update(const GruWeights& w, std::size_t rows, const float* xp, std::size_t xp_stride,
                 float* h, float* rec) const;
 
+    // The reduced-precision versions of project_inputs, step_rows and step (gru_quant.cpp).
+    void quant_project(std::size_t d, const float* x, std::size_t rows, float* xp) const;
+    void quant_step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
+                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool raw_input) const;
+    std::size_t quant_scratch_floats(std::size_t rows) const;
+    std::size_t quant_xp_row_floats() const;
+    std::vector<GruWeights> quant_weights() const;
+
     GruConfig cfg_;
     std::vector<GruWeights> w_;      // per direction, on the generic path only
     std::vector<PackedGru> packed_;  // per direction, on the packed path only
+    std::shared_ptr<const std::vector<QuantGru>> quant_;  // per direction, reduced precision only
     bool fast_ = false;
 };
 

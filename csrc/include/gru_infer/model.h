@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gru_infer/layer.h"
+#include "gru_infer/weight_format.h"
 
 namespace gru_infer {
 
@@ -19,6 +20,15 @@ struct PredictRequest {
     const float* h0 = nullptr;              // (B * state_size()) in state layout, or null = zeros
     float* y = nullptr;                     // output_floats(B, T) floats
     float* hn = nullptr;                    // (B * state_size()) in state layout, or null
+};
+
+// Options of Model::quantize.
+struct QuantizeOptions {
+    // Layers (by index) left in fp32, e.g. the first and the last (as Xiph's models do).
+    std::vector<std::size_t> keep_fp32;
+    // int8: a calibrated input scale per layer index (layer_input_absmax / 127); 0 or past the end
+    // of the list = dynamic (each input row's own absmax / 127, every step).
+    std::vector<float> input_scales;
 };
 
 class Model {
@@ -44,6 +54,14 @@ public:
     // instead of exact ones. A run-time choice, not saved; set it before running the model.
     void set_fast_activations(bool on);
     bool fast_activations() const { return fast_activations_; }
+
+    // A new model with the weights of its GRU and Dense layers in `format` (fp16, bf16, int8;
+    // fp32 gives an fp32 copy), the other layers copied; this model is unchanged. GRUs whose
+    // activations are not sigmoid/tanh stay fp32. Throws InvalidArgument on bad options.
+    std::shared_ptr<Model> quantize(WeightFormat format, const QuantizeOptions& options = {}) const;
+    // For calibration: max |value| of each layer's input (one entry per layer; 0 for an
+    // Embedding) over the whole sequences x (B, T, input_size), or ids for id models.
+    std::vector<float> layer_input_absmax(const float* x, const std::int64_t* ids, std::size_t B, std::size_t T) const;
 
     std::string source;  // where the model came from ("pytorch", "keras", ...): informational
 

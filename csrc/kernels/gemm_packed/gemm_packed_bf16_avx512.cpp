@@ -1,0 +1,22 @@
+// AVX-512 bf16 packed GEMM (input projections, Dense) by vdpbf16ps (AVX512_BF16); same results as the scalar reference.
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c")
+#endif
+#include "../simd/qops_avx512.h"
+
+namespace gru_infer {
+
+void gemm_packed_bf16_avx512(std::size_t M, const float* A, std::size_t lda, const QMatrix& m, float a_scale,
+                            const float* init, float* C, std::size_t ldc, void* scratch) {
+    QuantStep<Avx512QOps<WeightFormat::BF16>>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
+}
+
+}  // namespace gru_infer
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif  // x86-64

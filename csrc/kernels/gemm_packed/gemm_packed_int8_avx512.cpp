@@ -1,0 +1,22 @@
+// AVX-512 int8 packed GEMM (input projections, Dense) by vpdpbusd (AVX512_VNNI); same results as the scalar reference.
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
+#include "../simd/qops_avx512.h"
+
+namespace gru_infer {
+
+void gemm_packed_int8_avx512(std::size_t M, const float* A, std::size_t lda, const QMatrix& m, float a_scale,
+                            const float* init, float* C, std::size_t ldc, void* scratch) {
+    QuantStep<Avx512QOps<WeightFormat::Int8>>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
+}
+
+}  // namespace gru_infer
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif  // x86-64

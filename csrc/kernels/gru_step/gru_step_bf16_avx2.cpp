@@ -1,0 +1,20 @@
+// AVX2 bf16 GRU step (both forms), products by widening to fp32; same results as the scalar reference.
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx2,fma,f16c")
+#endif
+#include "../simd/qops_avx2.h"
+
+namespace gru_infer {
+
+void gru_step_reset_after_bf16_avx2(const QGruStepArgs& a) { QuantStep<Avx2QOps<WeightFormat::BF16>>::lbr(a); }
+void gru_step_reset_before_bf16_avx2(const QGruStepArgs& a) { QuantStep<Avx2QOps<WeightFormat::BF16>>::cho(a); }
+
+}  // namespace gru_infer
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif  // x86-64

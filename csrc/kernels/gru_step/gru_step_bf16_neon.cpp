@@ -1,0 +1,11 @@
+// NEON bf16 GRU step (both forms), products by widening to fp32; same results as the scalar reference.
+#if defined(__aarch64__)
+#include "../simd/qops_neon.h"
+
+namespace gru_infer {
+
+void gru_step_reset_after_bf16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::BF16, false>>::lbr(a); }
+void gru_step_reset_before_bf16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::BF16, false>>::cho(a); }
+
+}  // namespace gru_infer
+#endif  // aarch64

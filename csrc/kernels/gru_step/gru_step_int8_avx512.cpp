@@ -1,0 +1,20 @@
+// AVX-512 int8 GRU step (both forms), products by vpdpbusd (AVX512_VNNI); same results as the scalar reference.
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
+#include "../simd/qops_avx512.h"
+
+namespace gru_infer {
+
+void gru_step_reset_after_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::lbr(a); }
+void gru_step_reset_before_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::cho(a); }
+
+}  // namespace gru_infer
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif  // x86-64

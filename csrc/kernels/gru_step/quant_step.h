@@ -1,0 +1,129 @@
+// The reduced-precision GRU step and input projection, written once over an ISA's operations
+// (Ops): prepare (quantize / round one input row into scratch, returning its scale), dot (packed
+// rows of a QMatrix times prepared rows, started from init, see quant_kernels.h) and the gate
+// epilogues on 16 units. Every ISA runs this same sequence of operations, so its results equal
+// the scalar reference's bit for bit when its Ops do (tested in test_quant_kernels.cpp).
+// Include after the ISA's target pragma.
+#pragma once
+#include <cstddef>
+#include <cstring>
+
+#include "../quant_kernels.h"
+
+namespace gru_infer {
+
+struct QAct {
+    float clip;
+    bool fast;
+};
+
+template <class Ops>
+struct QuantStep {
+    // |h| <= 1 for sigmoid/tanh GRUs once a step has run: the state's scale is 1/127, unless a row
+    // (an h0 given by the user) is larger (prepare with a negative scale: see quantize_row_int8).
+    static constexpr float kStateScale = 1.0f / 127.0f;
+
+    // Quantize the state rows (and the input rows when fused) into scratch; run the input product.
+    static void prepare_rows(const QGruStepArgs& a, const QStepScratch& L, char* S, float* A) {
+        const QuantGru& w = *a.w;
+        for (std::size_t m = 0; m < a.rows; ++m)
+            *reinterpret_cast<float*>(S + m * L.row_bytes + L.sh) =
+                Ops::prepare(a.h + m * a.ldh, w.hidden, w.R.kpad, -kStateScale, S + m * L.row_bytes + L.hq);
+        if (!a.x) return;
+        for (std::size_t m = 0; m < a.rows; ++m) {
+            char* row = S + m * L.row_bytes;
+            *reinterpret_cast<float*>(row + L.sx) = Ops::prepare(a.x + m * a.ldx, w.input, w.W.kpad, w.x_scale, row + L.xq);
+        }
+        Ops::dot(w.W, a.rows, 0, 3, S + L.xq, L.row_bytes, reinterpret_cast<const float*>(S + L.sx),
+                 L.row_bytes / sizeof(float), w.bx.data(), 0, A, L.row_bytes / sizeof(float));
+    }
+
+    // B's z and r start from the input part plus bh (the same operations whether the input part
+    // came from the fused product or from qgemm: a stream gives predict's results bit for bit);
+    // n from bh.
+    static void init_recurrent(const QGruStepArgs& a, const QStepScratch& L, const float* A, float* B, bool with_n) {
+        const QuantGru& w = *a.w;
+        const std::size_t ldf = L.row_bytes / sizeof(float);
+        for (std::size_t m = 0; m < a.rows; ++m)
+            for (std::size_t t = 0; t < w.tiles; ++t) {
+                float* b = B + m * ldf + t * kQTileRow;
+                const float* bh = w.bh.data() + t * kQTileRow;
+                const float* xp = (a.x ? A + m * ldf : a.xp + m * a.ldxp) + t * kQTileRow;
+                for (std::size_t c = 0; c < 2 * kQLanes; ++c) b[c] = xp[c] + bh[c];
+                if (with_n) std::memcpy(b + 2 * kQLanes, bh + 2 * kQLanes, kQLanes * sizeof(float));
+            }
+    }
+
+    static const float* nx_of(const QGruStepArgs& a, const float* A, std::size_t ldf, std::size_t m, std::size_t t) {
+        return (a.x ? A + m * ldf : a.xp + m * a.ldxp) + t * kQTileRow + 2 * kQLanes;
+    }
+
+    static void lbr(const QGruStepArgs& a) {
+        const QuantGru& w = *a.w;
+        const QStepScratch L(w);
+        char* S = static_cast<char*>(a.scratch);
+        const std::size_t ldf = L.row_bytes / sizeof(float);
+        float* A = reinterpret_cast<float*>(S + L.a);
+        float* B = reinterpret_cast<float*>(S + L.b);
+        const QAct act{a.clip, a.fast};
+        prepare_rows(a, L, S, A);
+        init_recurrent(a, L, A, B, true);
+        const float* hs = reinterpret_cast<const float*>(S + L.sh);
+        const std::size_t ldsh = L.row_bytes / sizeof(float);
+        Ops::dot(w.R, a.rows, 0, 3, S + L.hq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);
+        for (std::size_t m = 0; m < a.rows; ++m)
+            for (std::size_t t = 0; t < w.tiles; ++t) {
+                const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
+                Ops::lbr_gates(B + m * ldf + t * kQTileRow, nx_of(a, A, ldf, m, t), a.h + m * a.ldh + u0,
+                               a.h_out + m * a.ldo + u0, lanes, act);
+            }
+    }
+
+    static void cho(const QGruStepArgs& a) {
+        const QuantGru& w = *a.w;
+        const QStepScratch L(w);
+        char* S = static_cast<char*>(a.scratch);
+        const std::size_t ldf = L.row_bytes / sizeof(float);
+        float* A = reinterpret_cast<float*>(S + L.a);
+        float* B = reinterpret_cast<float*>(S + L.b);
+        const QAct act{a.clip, a.fast};
+        prepare_rows(a, L, S, A);
+        init_recurrent(a, L, A, B, false);
+        const float* hs = reinterpret_cast<const float*>(S + L.sh);
+        const std::size_t ldsh = L.row_bytes / sizeof(float);
+        Ops::dot(w.R, a.rows, 0, 2, S + L.hq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);  // z, r
+        for (std::size_t m = 0; m < a.rows; ++m) {
+            float* rh = reinterpret_cast<float*>(S + m * L.row_bytes + L.rh);
+            for (std::size_t t = 0; t < w.tiles; ++t) {
+                const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
+                float* b = B + m * ldf + t * kQTileRow;
+                Ops::cho_zr(b, a.h + m * a.ldh + u0, rh + u0, lanes, act);  // z in place, r * h
+                std::memcpy(b + 2 * kQLanes, w.bh.data() + t * kQTileRow + 2 * kQLanes, kQLanes * sizeof(float));
+            }
+            *reinterpret_cast<float*>(S + m * L.row_bytes + L.sh) =
+                Ops::prepare(rh, w.hidden, w.R.kpad, -kStateScale, S + m * L.row_bytes + L.rhq);  // |r h| <= |h|
+        }
+        Ops::dot(w.R, a.rows, 2, 1, S + L.rhq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);  // Rn (r h) + bh
+        for (std::size_t m = 0; m < a.rows; ++m)
+            for (std::size_t t = 0; t < w.tiles; ++t) {
+                const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
+                Ops::cho_out(B + m * ldf + t * kQTileRow, nx_of(a, A, ldf, m, t), a.h + m * a.ldh + u0,
+                             a.h_out + m * a.ldo + u0, lanes, act);
+            }
+    }
+
+    static void gemm(std::size_t M, const float* Am, std::size_t lda, const QMatrix& m, float a_scale,
+                     const float* init, float* C, std::size_t ldc, void* scratch) {
+        const std::size_t rb = q_gemm_row_bytes(m), cap = M < kQGemmRows ? M : kQGemmRows;
+        char* S = static_cast<char*>(scratch);
+        float* scales = reinterpret_cast<float*>(S + cap * rb);
+        for (std::size_t i0 = 0; i0 < M; i0 += cap) {
+            const std::size_t n = M - i0 < cap ? M - i0 : cap;
+            for (std::size_t r = 0; r < n; ++r)
+                scales[r] = Ops::prepare(Am + (i0 + r) * lda, m.cols, m.kpad, a_scale, S + r * rb);
+            Ops::dot(m, n, 0, m.subs, S, rb, scales, 1, init, 0, C + i0 * ldc, ldc);
+        }
+    }
+};
+
+}  // namespace gru_infer

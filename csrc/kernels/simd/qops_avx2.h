@@ -1,0 +1,193 @@
+// AVX2 + FMA (+ F16C) operations of the reduced-precision kernels (QuantStep's Ops,
+// gru_step/quant_step.h), for CPUs without AVX-512: int8 by vpmaddubsw on |x| and w * sign(x)
+// (both in [-127, 127], so a pair sums to at most 32258: never saturates) then vpmaddwd, exact
+// int32 sums of the same 8-bit weights; bf16 and fp16 widened to fp32 (bf16 keeping vdpbf16ps's
+// order and flushing). Rows are prepared by the scalar code. Same results as ScalarQOps<F> bit
+// for bit. Include after a target pragma with avx2, fma, f16c.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "../gru_step/quant_step.h"
+#include "../quant_kernels.h"
+#include "qops_scalar.h"
+#include "avx2_math.h"
+
+namespace gru_infer {
+
+template <WeightFormat F>
+struct Avx2QOps {
+    static float prepare(const float* v, std::size_t n, std::size_t kpad, float s, void* dst) {
+        return ScalarQOps<F>::prepare(v, n, kpad, s, dst);
+    }
+
+    static __m256 ftz(__m256 r) {  // denormal -> zero of its sign (NaN kept)
+        const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+        const __m256 tiny = _mm256_cmp_ps(_mm256_and_ps(r, mag), _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+        return _mm256_andnot_ps(_mm256_and_ps(tiny, mag), r);
+    }
+
+    // MR rows x NT blocks x NS subs, each 16 lanes = two ymm halves.
+    template <int MR, int NT, int NS>
+    static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
+                      std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
+        const std::size_t bb = m.block_bytes(), S = m.subs, groups = m.groups();
+        const char* base = static_cast<const char*>(m.bytes()) + b0 * bb + s0 * step;
+        auto pidx = [&](int j, int s) { return ((b0 + j) * S + s0 + s) * kQLanes; };
+        if constexpr (F == WeightFormat::Int8) {
+            __m256i acc[MR][NT][NS][2];
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) acc[i][j][s][0] = acc[i][j][s][1] = _mm256_setzero_si256();
+            const __m256i ones = _mm256_set1_epi16(1);
+            for (std::size_t q = 0; q < groups; ++q) {
+                const char* wq = base + q * S * step;
+                __m256i xb[MR], ax[MR];
+                for (int i = 0; i < MR; ++i) {
+                    xb[i] = _mm256_set1_epi32(avx2_load32(v + i * vs + q * 4));
+                    ax[i] = _mm256_sign_epi8(xb[i], xb[i]);
+                }
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        for (int hh = 0; hh < 2; ++hh) {
+                            const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step + 32 * hh));
+                            for (int i = 0; i < MR; ++i) {
+                                const __m256i p = _mm256_maddubs_epi16(ax[i], _mm256_sign_epi8(w, xb[i]));
+                                acc[i][j][s][hh] = _mm256_add_epi32(acc[i][j][s][hh], _mm256_madd_epi16(p, ones));
+                            }
+                        }
+            }
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        for (int hh = 0; hh < 2; ++hh) {
+                            const std::size_t p = pidx(j, s) + 8 * hh;
+                            const __m256 f = _mm256_cvtepi32_ps(acc[i][j][s][hh]);
+                            const __m256 sc = _mm256_mul_ps(_mm256_loadu_ps(m.scales() + p), _mm256_set1_ps(sv[i * ldsv]));
+                            const __m256 st = init ? _mm256_loadu_ps(init + i * ld_init + p) : _mm256_setzero_ps();
+                            _mm256_storeu_ps(out + i * ld_out + p, _mm256_fmadd_ps(f, sc, st));
+                        }
+        } else {
+            __m256 acc[MR][NT][NS][2];
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        for (int hh = 0; hh < 2; ++hh)
+                            acc[i][j][s][hh] = init ? _mm256_loadu_ps(init + i * ld_init + pidx(j, s) + 8 * hh) : _mm256_setzero_ps();
+            for (std::size_t q = 0; q < groups; ++q) {
+                const char* wq = base + q * S * step;
+                if constexpr (F == WeightFormat::BF16) {
+                    __m256 x0[MR], x1[MR];
+                    for (int i = 0; i < MR; ++i) {
+                        const auto* xv = reinterpret_cast<const std::uint16_t*>(v + i * vs) + 2 * q;
+                        x0[i] = _mm256_set1_ps(from_bf16(xv[0]));
+                        x1[i] = _mm256_set1_ps(from_bf16(xv[1]));
+                    }
+                    for (int j = 0; j < NT; ++j)
+                        for (int s = 0; s < NS; ++s)
+                            for (int hh = 0; hh < 2; ++hh) {
+                                const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step + 32 * hh));
+                                const __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+                                const __m256 w1 = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int(0xffff0000u))));
+                                for (int i = 0; i < MR; ++i) {  // vdpbf16ps's order: the odd element first
+                                    __m256 r = ftz(_mm256_fmadd_ps(x1[i], w1, acc[i][j][s][hh]));
+                                    acc[i][j][s][hh] = ftz(_mm256_fmadd_ps(x0[i], w0, r));
+                                }
+                            }
+                } else {
+                    __m256 xb[MR];
+                    for (int i = 0; i < MR; ++i) xb[i] = _mm256_set1_ps(reinterpret_cast<const float*>(v + i * vs)[q]);
+                    for (int j = 0; j < NT; ++j)
+                        for (int s = 0; s < NS; ++s)
+                            for (int hh = 0; hh < 2; ++hh) {
+                                const __m256 w = _mm256_cvtph_ps(
+                                    _mm_load_si128(reinterpret_cast<const __m128i*>(wq + j * bb + s * step + 16 * hh)));
+                                for (int i = 0; i < MR; ++i) acc[i][j][s][hh] = _mm256_fmadd_ps(xb[i], w, acc[i][j][s][hh]);
+                            }
+                }
+            }
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        for (int hh = 0; hh < 2; ++hh) _mm256_storeu_ps(out + i * ld_out + pidx(j, s) + 8 * hh, acc[i][j][s][hh]);
+        }
+    }
+
+    static std::int32_t avx2_load32(const char* p) {
+        std::int32_t x;
+        std::memcpy(&x, p, 4);
+        return x;
+    }
+
+    template <int MR, int NS>
+    static void rows_of(const QMatrix& m, std::size_t s0, const char* v, std::size_t vs, const float* sv, std::size_t ldsv,
+                        const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        constexpr int NT = MR * NS <= 2 ? 2 : 1;  // 16 ymm registers: at most 8 accumulators
+        std::size_t b = 0;
+        for (; b + NT <= m.blocks; b += NT) block<MR, NT, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        for (; b < m.blocks; ++b) block<MR, 1, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+    }
+
+    static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
+                    std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
+                    float* out, std::size_t ld_out) {
+        const char* vc = static_cast<const char*>(v);
+        for (std::size_t r = 0; r < rows; ++r) {
+            const char* vr = vc + r * v_stride;
+            const float* ir = init ? init + r * ld_init : nullptr;
+            float* orow = out + r * ld_out;
+            if (ns == 1) rows_of<1, 1>(m, s0, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init, orow, ld_out);
+            else if (ns == 2) rows_of<1, 2>(m, s0, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init, orow, ld_out);
+            else rows_of<1, 3>(m, s0, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init, orow, ld_out);
+        }
+    }
+
+    // Gates on 16 units as two halves of 8 (the AVX2 fp32 kernels' vector math).
+    static __m256 pre(__m256 v, const QAct& a) {
+        return a.clip > 0.0f ? _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-a.clip)), _mm256_set1_ps(a.clip)) : v;
+    }
+    static __m256 f(__m256 v, const QAct& a) { return a.fast ? avx2::fast_sigmoid(pre(v, a)) : avx2::sigmoid(pre(v, a)); }
+    static __m256 g(__m256 v, const QAct& a) { return a.fast ? avx2::fast_tanh(pre(v, a)) : avx2::tanh(pre(v, a)); }
+    static std::size_t half_lanes(std::size_t lanes, int hh) {
+        return hh == 0 ? (lanes < 8 ? lanes : 8) : (lanes > 8 ? lanes - 8 : 0);
+    }
+    static __m256 load_h(const float* h, std::size_t n) {
+        return n >= 8 ? _mm256_loadu_ps(h) : _mm256_maskload_ps(h, avx2::tail_mask(n));
+    }
+    static void store_h(float* o, __m256 v, std::size_t n) {
+        if (n >= 8) _mm256_storeu_ps(o, v);
+        else _mm256_maskstore_ps(o, avx2::tail_mask(n), v);
+    }
+
+    static void lbr_gates(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {
+        for (int hh = 0; hh < 2; ++hh) {
+            const std::size_t n = half_lanes(lanes, hh), o = 8 * hh;
+            if (!n) break;
+            const __m256 z = f(_mm256_loadu_ps(b + o), a), r = f(_mm256_loadu_ps(b + kQLanes + o), a);
+            const __m256 c = g(_mm256_fmadd_ps(r, _mm256_loadu_ps(b + 2 * kQLanes + o), _mm256_loadu_ps(nx + o)), a);
+            store_h(out + o, _mm256_fmadd_ps(z, _mm256_sub_ps(load_h(h + o, n), c), c), n);
+        }
+    }
+    static void cho_zr(float* b, const float* h, float* rh, std::size_t lanes, const QAct& a) {
+        for (int hh = 0; hh < 2; ++hh) {
+            const std::size_t n = half_lanes(lanes, hh), o = 8 * hh;
+            _mm256_storeu_ps(b + o, f(_mm256_loadu_ps(b + o), a));
+            const __m256 r = f(_mm256_loadu_ps(b + kQLanes + o), a);
+            _mm256_storeu_ps(rh + o, n ? _mm256_and_ps(_mm256_mul_ps(r, load_h(h + o, n)),
+                                                       _mm256_castsi256_ps(avx2::tail_mask(n)))
+                                       : _mm256_setzero_ps());
+        }
+    }
+    static void cho_out(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {
+        for (int hh = 0; hh < 2; ++hh) {
+            const std::size_t n = half_lanes(lanes, hh), o = 8 * hh;
+            if (!n) break;
+            const __m256 c = g(_mm256_add_ps(_mm256_loadu_ps(nx + o), _mm256_loadu_ps(b + 2 * kQLanes + o)), a);
+            store_h(out + o, _mm256_fmadd_ps(_mm256_loadu_ps(b + o), _mm256_sub_ps(load_h(h + o, n), c), c), n);
+        }
+    }
+};
+
+}  // namespace gru_infer

@@ -1,0 +1,232 @@
+// AVX-512 operations of the reduced-precision kernels (QuantStep's Ops, gru_step/quant_step.h):
+// int8 by vpdpbusd (inputs offset by 128 to u8, corrected exactly by 128 x the row's weight sum),
+// bf16 by vdpbf16ps, fp16 by vcvtph2ps + FMA. Up to 24 independent accumulators: MR input rows x
+// NT blocks x NS gates. Results equal ScalarQOps<F> bit for bit (qops_scalar.h).
+// Include after a target pragma with avx512f/bw/dq/vl, fma, f16c and the format's extension.
+#pragma once
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "../gru_step/quant_step.h"
+#include "../quant_kernels.h"
+#include "avx2_math.h"
+
+namespace gru_infer {
+namespace avx512q {
+
+inline __mmask16 lane_mask(std::size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+
+template <class F>
+inline __m512 halves(__m512 v, F f) {
+    const __m256 lo = f(_mm512_castps512_ps256(v)), hi = f(_mm512_extractf32x8_ps(v, 1));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+inline std::int32_t load32(const char* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+}  // namespace avx512q
+
+template <WeightFormat F>
+struct Avx512QOps {
+    static float prepare(const float* v, std::size_t n, std::size_t kpad, float s, void* dst) {
+        using namespace avx512q;
+        if constexpr (F == WeightFormat::Int8) {
+            auto* q = static_cast<std::uint8_t*>(dst);
+            float inv;
+            if (s > 0.0f) {
+                inv = 1.0f / s;
+            } else {
+                __m512 amax = _mm512_setzero_ps();
+                __mmask16 bad = 0;
+                for (std::size_t k = 0; k < n; k += 16) {
+                    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(n - k), v + k));
+                    bad |= _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.402823466e38f), _CMP_NLE_UQ);
+                    amax = _mm512_max_ps(amax, a);
+                }
+                if (bad) {
+                    std::memset(q, 128, kpad);
+                    return NAN;
+                }
+                const float am = _mm512_reduce_max_ps(amax);
+                if (s < 0.0f && !(am > -s * 127.0f)) {  // the state within its fixed scale (qops_scalar.h)
+                    s = -s;
+                    inv = 1.0f / s;
+                } else {
+                    s = am / 127.0f;
+                    inv = am > 0.0f ? 127.0f / am : 0.0f;
+                }
+            }
+            const __m512 vi = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+            for (std::size_t k = 0; k < n; k += 16) {
+                const __mmask16 mk = lane_mask(n - k);
+                const __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, v + k), vi), lo), hi);
+                const __m512i u = _mm512_add_epi32(_mm512_cvtps_epi32(y), _mm512_set1_epi32(128));
+                _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, u);
+            }
+            for (std::size_t k = n; k < kpad; ++k) q[k] = 128;
+            return s;
+        }
+        if constexpr (F == WeightFormat::BF16) {
+            auto* b = static_cast<std::uint16_t*>(dst);
+            for (std::size_t k = 0; k < n; k += 16) {
+                const __mmask16 mk = lane_mask(n - k);
+                const __m256bh c = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mk, v + k));
+                __m256i ci;
+                std::memcpy(&ci, &c, 32);
+                _mm256_mask_storeu_epi16(b + k, mk, ci);
+            }
+            for (std::size_t k = n; k < kpad; ++k) b[k] = 0;
+            return 1.0f;
+        } else {
+            auto* f = static_cast<float*>(dst);
+            std::memcpy(f, v, n * sizeof(float));
+            for (std::size_t k = n; k < kpad; ++k) f[k] = 0.0f;
+            return 1.0f;
+        }
+    }
+
+    // MR rows from r0, NT blocks from b0, NS subs from s0.
+    template <int MR, int NT, int NS>
+    static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
+                      std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        constexpr std::size_t G = F == WeightFormat::Int8 ? 4 : F == WeightFormat::BF16 ? 2 : 1;
+        constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;  // bytes of one (group, sub)
+        const std::size_t bb = m.block_bytes(), S = m.subs, groups = m.groups();
+        const char* base = static_cast<const char*>(m.bytes()) + b0 * bb + s0 * step;
+        auto pidx = [&](int j, int s) { return ((b0 + j) * S + s0 + s) * kQLanes; };
+        if constexpr (F == WeightFormat::Int8) {
+            __m512i acc[MR][NT][NS];
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) acc[i][j][s] = _mm512_setzero_si512();
+            for (std::size_t q = 0; q < groups; ++q) {
+                const char* wq = base + q * S * step;
+                __m512i xb[MR];
+                for (int i = 0; i < MR; ++i) xb[i] = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * G));
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) {
+                        const __m512i w = _mm512_load_si512(wq + j * bb + s * step);
+                        for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_dpbusd_epi32(acc[i][j][s], xb[i], w);
+                    }
+            }
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) {
+                        const std::size_t p = pidx(j, s);
+                        const __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(m.rowsums() + p), 7);
+                        const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j][s], corr));
+                        const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(m.scales() + p), _mm512_set1_ps(sv[i * ldsv]));
+                        const __m512 st = init ? _mm512_loadu_ps(init + i * ld_init + p) : _mm512_setzero_ps();
+                        _mm512_storeu_ps(out + i * ld_out + p, _mm512_fmadd_ps(f, sc, st));
+                    }
+        } else {
+            __m512 acc[MR][NT][NS];
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        acc[i][j][s] = init ? _mm512_loadu_ps(init + i * ld_init + pidx(j, s)) : _mm512_setzero_ps();
+            for (std::size_t q = 0; q < groups; ++q) {
+                const char* wq = base + q * S * step;
+                if constexpr (F == WeightFormat::BF16) {
+                    __m512bh xb[MR];
+                    for (int i = 0; i < MR; ++i) {
+                        const __m512i x = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * 4));
+                        std::memcpy(&xb[i], &x, 64);
+                    }
+                    for (int j = 0; j < NT; ++j)
+                        for (int s = 0; s < NS; ++s) {
+                            const __m512i wi = _mm512_load_si512(wq + j * bb + s * step);
+                            __m512bh w;
+                            std::memcpy(&w, &wi, 64);
+                            for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_dpbf16_ps(acc[i][j][s], xb[i], w);
+                        }
+                } else {
+                    __m512 xb[MR];
+                    for (int i = 0; i < MR; ++i) xb[i] = _mm512_set1_ps(reinterpret_cast<const float*>(v + i * vs)[q]);
+                    for (int j = 0; j < NT; ++j)
+                        for (int s = 0; s < NS; ++s) {
+                            const __m512 w = _mm512_cvtph_ps(
+                                _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step)));
+                            for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_fmadd_ps(xb[i], w, acc[i][j][s]);
+                        }
+                }
+            }
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) _mm512_storeu_ps(out + i * ld_out + pidx(j, s), acc[i][j][s]);
+        }
+    }
+
+    template <int MR, int NS>
+    static void rows_of(const QMatrix& m, std::size_t s0, const char* v, std::size_t vs, const float* sv, std::size_t ldsv,
+                        const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        constexpr int NT = MR == 1 ? (NS == 1 ? 8 : 4) : MR == 2 ? (NS == 1 ? 8 : 4) : (NS == 1 ? 4 : 2);
+        std::size_t b = 0;
+        for (; b + NT <= m.blocks; b += NT)
+            block<MR, NT, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        for (; b < m.blocks; ++b) block<MR, 1, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+    }
+
+    template <int MR>
+    static void rows_ns(const QMatrix& m, std::size_t s0, std::size_t ns, const char* v, std::size_t vs, const float* sv,
+                        std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        if (ns == 3) rows_of<MR, 3>(m, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        else if (ns == 2) rows_of<MR, 2>(m, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        else
+            for (std::size_t s = s0; s < s0 + ns; ++s) rows_of<MR, 1>(m, s, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+    }
+
+    static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
+                    std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
+                    float* out, std::size_t ld_out) {
+        const char* vc = static_cast<const char*>(v);
+        std::size_t r = 0;
+        for (; r + 4 <= rows; r += 4)
+            rows_ns<4>(m, s0, ns, vc + r * v_stride, v_stride, sv + r * ldsv, ldsv, init ? init + r * ld_init : nullptr,
+                       ld_init, out + r * ld_out, ld_out);
+        for (; r + 2 <= rows; r += 2)
+            rows_ns<2>(m, s0, ns, vc + r * v_stride, v_stride, sv + r * ldsv, ldsv, init ? init + r * ld_init : nullptr,
+                       ld_init, out + r * ld_out, ld_out);
+        for (; r < rows; ++r)
+            rows_ns<1>(m, s0, ns, vc + r * v_stride, v_stride, sv + r * ldsv, ldsv, init ? init + r * ld_init : nullptr,
+                       ld_init, out + r * ld_out, ld_out);
+    }
+
+    static __m512 pre(__m512 v, const QAct& a) {
+        return a.clip > 0.0f ? _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-a.clip)), _mm512_set1_ps(a.clip)) : v;
+    }
+    static __m512 f(__m512 v, const QAct& a) {
+        return a.fast ? avx512q::halves(pre(v, a), [](__m256 x) { return avx2::fast_sigmoid(x); })
+                      : avx512q::halves(pre(v, a), [](__m256 x) { return avx2::sigmoid(x); });
+    }
+    static __m512 g(__m512 v, const QAct& a) {
+        return a.fast ? avx512q::halves(pre(v, a), [](__m256 x) { return avx2::fast_tanh(x); })
+                      : avx512q::halves(pre(v, a), [](__m256 x) { return avx2::tanh(x); });
+    }
+
+    static void lbr_gates(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {
+        const __mmask16 k = avx512q::lane_mask(lanes);
+        const __m512 z = f(_mm512_loadu_ps(b), a), r = f(_mm512_loadu_ps(b + kQLanes), a);
+        const __m512 n = g(_mm512_fmadd_ps(r, _mm512_loadu_ps(b + 2 * kQLanes), _mm512_loadu_ps(nx)), a);
+        _mm512_mask_storeu_ps(out, k, _mm512_fmadd_ps(z, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, h), n), n));
+    }
+    static void cho_zr(float* b, const float* h, float* rh, std::size_t lanes, const QAct& a) {
+        const __mmask16 k = avx512q::lane_mask(lanes);
+        _mm512_storeu_ps(b, f(_mm512_loadu_ps(b), a));
+        _mm512_storeu_ps(rh, _mm512_maskz_mul_ps(k, f(_mm512_loadu_ps(b + kQLanes), a), _mm512_maskz_loadu_ps(k, h)));
+    }
+    static void cho_out(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {
+        const __mmask16 k = avx512q::lane_mask(lanes);
+        const __m512 n = g(_mm512_add_ps(_mm512_loadu_ps(nx), _mm512_loadu_ps(b + 2 * kQLanes)), a);
+        _mm512_mask_storeu_ps(out, k, _mm512_fmadd_ps(_mm512_loadu_ps(b), _mm512_sub_ps(_mm512_maskz_loadu_ps(k, h), n), n));
+    }
+};
+
+}  // namespace gru_infer

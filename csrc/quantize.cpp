@@ -1,0 +1,94 @@
+// Model::quantize: a copy of a model with reduced-precision GRU and Dense weights, and the
+// calibration pass that measures each layer's input range.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "gru_infer/dense_layer.h"
+#include "gru_infer/embedding_layer.h"
+#include "gru_infer/error.h"
+#include "gru_infer/gru_layer.h"
+#include "gru_infer/model.h"
+#include "gru_infer/native_file.h"
+#include "kernels/quant_kernels.h"
+
+namespace gru_infer {
+
+std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o) const {
+    const std::size_t n = layers_.size();
+    if (static_cast<std::uint32_t>(f) > static_cast<std::uint32_t>(WeightFormat::Int8))
+        throw InvalidArgument("unknown weight format " + std::to_string(static_cast<std::uint32_t>(f)));
+    for (std::size_t i : o.keep_fp32)
+        if (i >= n)
+            throw InvalidArgument("keep_fp32: layer " + std::to_string(i) + " does not exist (the model has " +
+                                  std::to_string(n) + " layers)");
+    if (o.input_scales.size() > n)
+        throw InvalidArgument("input_scales: " + std::to_string(o.input_scales.size()) + " values for " +
+                              std::to_string(n) + " layers");
+    for (float s : o.input_scales)
+        if (!(s >= 0.0f) || std::isinf(s))
+            throw InvalidArgument("input_scales must be finite and >= 0 (0 = dynamic), got " + std::to_string(s));
+    // A deep copy through the native format (every layer kind knows how to write and read itself).
+    const auto bytes = serialize_model(*this);
+    auto out = load_model_from_memory(bytes.data(), bytes.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (std::find(o.keep_fp32.begin(), o.keep_fp32.end(), i) != o.keep_fp32.end()) continue;
+        const float scale = i < o.input_scales.size() ? o.input_scales[i] : 0.0f;
+        Layer& l = *out->layers_[i];
+        if (l.kind() == LayerKind::Gru) {
+            const auto& g = static_cast<const GruLayer&>(l);
+            if (!GruLayer::uses_packed_kernels(g.config())) continue;
+            if (g.weight_format() == f) continue;
+            const GruConfig c = g.config();
+            std::vector<GruWeights> w = g.weights();
+            if (f == WeightFormat::F32) {
+                out->layers_[i] = std::make_unique<GruLayer>(c, std::move(w));
+                continue;
+            }
+            std::vector<QuantGru> q;
+            for (const auto& d : w) q.push_back(quantize_gru(d, c.input_size, c.hidden_size, f, scale));
+            out->layers_[i] = std::make_unique<GruLayer>(c, std::move(q));
+        } else if (l.kind() == LayerKind::Dense) {
+            const auto& d = static_cast<const DenseLayer&>(l);
+            if (d.weight_format() == f) continue;
+            const std::size_t in = d.input_size(), o_ = d.output_size();
+            AlignedBuffer w = d.weight_fp32(), b = d.bias_fp32();
+            if (f == WeightFormat::F32)
+                out->layers_[i] = std::make_unique<DenseLayer>(in, o_, std::move(w), std::move(b));
+            else
+                out->layers_[i] = std::make_unique<DenseLayer>(in, o_, quantize_dense(w.data(), b.data(), in, o_, f, scale));
+        }
+    }
+    out->source = source;
+    out->set_fast_activations(fast_activations_);
+    return out;
+}
+
+std::vector<float> Model::layer_input_absmax(const float* x, const std::int64_t* ids, std::size_t B,
+                                             std::size_t T) const {
+    if (B == 0 || T == 0) throw InvalidArgument("calibration data must hold at least one step");
+    if (takes_ids() ? !ids : !x) throw InvalidArgument(takes_ids() ? "calibration needs ids" : "calibration needs x");
+    std::vector<float> amax(layers_.size(), 0.0f);
+    std::size_t widest = input_size();
+    for (const auto& l : layers_) widest = std::max(widest, l->output_size());
+    AlignedBuffer a = AlignedBuffer::uninitialized(B * T * widest), b = AlignedBuffer::uninitialized(B * T * widest);
+    const float* cur = x;
+    std::size_t cur_T = T;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const Layer& l = *layers_[i];
+        float* y = i % 2 == 0 ? a.data() : b.data();
+        if (l.kind() == LayerKind::Embedding) {
+            static_cast<const EmbeddingLayer&>(l).lookup(ids, B * T, y);
+        } else {
+            float m = 0.0f;
+            for (std::size_t k = 0; k < B * cur_T * l.input_size(); ++k) m = std::max(m, std::fabs(cur[k]));
+            amax[i] = m;
+            l.forward(cur, y, B, cur_T, SequenceContext{});
+        }
+        if (!l.keeps_time()) cur_T = 1;
+        cur = y;
+    }
+    return amax;
+}
+
+}  // namespace gru_infer
