@@ -83,7 +83,9 @@ std::vector<float> Model::layer_input_absmax(const float* x, const std::int64_t*
             float m = 0.0f;
             for (std::size_t k = 0; k < B * cur_T * l.input_size(); ++k) m = std::max(m, std::fabs(cur[k]));
             amax[i] = m;
-            l.forward(cur, y, B, cur_T, SequenceContext{});
+            SequenceContext ctx;
+            ctx.model_input = x;  // for an InputSkip layer
+            l.forward(cur, y, B, cur_T, ctx);
         }
         if (!l.keeps_time()) cur_T = 1;
         cur = y;
