@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gru_infer/aligned_buffer.h"
+#include "gru_infer/checked_size.h"
 #include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
@@ -31,6 +32,14 @@ void Model::add(std::unique_ptr<Layer> layer) {
                               std::to_string(layers_.size());
     if (layer->kind() == LayerKind::Embedding && !layers_.empty())
         throw InvalidArgument(where + ": an Embedding can only be the first layer");
+    // A weightless layer takes its width from the layer before it, so every width in a model is
+    // backed by weights that exist: a small file cannot declare a huge layer.
+    if (layers_.empty() && layer->parameter_count() == 0)
+        throw InvalidArgument(where + ": the first layer must have weights (GRU, Dense or Embedding)");
+    for (const std::size_t width : {layer->input_size(), layer->output_size(), layer->state_size()})
+        if (width > kMaxLayerWidth)
+            throw InvalidArgument(where + ": " + std::to_string(width) + " features is wider than the " +
+                                  std::to_string(kMaxLayerWidth) + " a layer may have");
     if (!layers_.empty()) {
         if (layer->input_size() != output_size())
             throw InvalidArgument(where + ": takes " + std::to_string(layer->input_size()) +
@@ -72,13 +81,7 @@ void Model::predict(const PredictRequest& req) const {
         throw InvalidArgument(takes_ids() ? "this model starts with an Embedding and takes integer ids"
                                           : "this model takes float features, not ids");
     if (!req.y) throw InvalidArgument("predict needs an output buffer");
-    // Per-step floats of the largest buffer predict allocates: a GRU's input projection, 3 gates
-    // of its units rounded up to whole tiles (bounded by 3 * width + 32).
-    std::size_t widest_size = input_size();
-    for (const auto& l : layers_) widest_size = std::max(widest_size, l->output_size() * 3 + 32);
-    if (T > SIZE_MAX / B || B * T > SIZE_MAX / sizeof(float) / widest_size)
-        throw InvalidArgument("batch=" + std::to_string(B) + " x steps=" + std::to_string(T) +
-                              " is too large to address");
+    check_sizes(B, T);
     if (req.lengths)
         for (std::size_t b = 0; b < B; ++b)
             if (req.lengths[b] < 1 || static_cast<std::size_t>(req.lengths[b]) > T)
@@ -111,6 +114,23 @@ void Model::predict(const PredictRequest& req) const {
         run_rows(sub);
         if (req.hn) copy_state_rows(req.hn, B, b0, hn.data(), nb, false);
     });
+}
+
+std::size_t Model::max_batch_steps() const {
+    // Every buffer predict allocates, per sequence row and step, is at most this many floats:
+    // two work buffers and the output (each <= widest), and the input projections of up to two
+    // GRU directions (3 gates of <= widest units, rounded up to whole tiles: <= 3 * widest + 32).
+    std::size_t widest = input_size();
+    for (const auto& l : layers_) widest = std::max(widest, l->output_size());
+    return kMaxBufferFloats / (4 * (3 * widest + 32));
+}
+
+void Model::check_sizes(std::size_t B, std::size_t T) const {
+    std::size_t rows_steps;
+    if (!mul_fits(B, T, &rows_steps) || rows_steps > max_batch_steps())
+        throw InvalidArgument("predict: batch x steps must be at most " + std::to_string(max_batch_steps()) +
+                              " for this model (its buffers would pass " + std::to_string(kMaxBufferBytes) +
+                              " bytes), got batch=" + std::to_string(B) + " x steps=" + std::to_string(T));
 }
 
 void Model::copy_state_rows(const float* full_in, std::size_t B, std::size_t b0, float* part, std::size_t nb,

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "gru_infer/checked_size.h"
 #include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
@@ -12,10 +13,25 @@
 
 namespace gru_infer {
 
+std::size_t Stream::max_batch(const Model& model) {
+    // Floats per batch row of all the stream's buffers: state, the widest layer's step scratch
+    // (linear in the batch) and the two work buffers between layers.
+    std::size_t widest = model.input_size(), scratch = 0;
+    for (const auto& l : model.layers()) {
+        widest = std::max(widest, l->output_size());
+        scratch = std::max(scratch, l->step_scratch_size(1));
+    }
+    return kMaxBufferFloats / (model.state_size() + scratch + 2 * widest);
+}
+
 Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch)
     : model_(std::move(model)), batch_(batch) {
     if (!model_ || model_->layers().empty()) throw InvalidArgument("a stream needs a model with layers");
-    if (batch == 0) throw InvalidArgument("a stream needs batch >= 1, got 0");
+    const std::size_t max = max_batch(*model_);
+    if (batch == 0 || batch > max)
+        throw InvalidArgument("stream: batch must be in [1, " + std::to_string(max) +
+                              "] for this model (its buffers would pass " + std::to_string(kMaxBufferBytes) +
+                              " bytes), got " + std::to_string(batch));
     active_kernels();  // choose the kernels now, not in the first step
     std::size_t widest = model_->input_size(), scratch = 0, offset = 0;
     for (const auto& l : model_->layers()) {

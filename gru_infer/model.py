@@ -28,6 +28,12 @@ def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
     return arr
 
 
+def _c_array(a, dtype) -> np.ndarray:
+    """`a` as a C-contiguous array of `dtype` aligned to its element size (copied if it is not:
+    np.ascontiguousarray keeps a misaligned view like np.frombuffer(buf, offset=1) as it is)."""
+    return np.require(a, dtype, "CA")
+
+
 class Model:
     """A loaded model. Build one with gru_infer.load, gru_infer.from_torch or Model.from_layers."""
 
@@ -160,18 +166,27 @@ class Model:
             if arr.ndim not in (1, 2):
                 raise ValueError(f"ids: expected shape (batch, steps) or (steps,), got {arr.shape}")
             batched = arr.ndim == 2
-            arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.int64)
+            self._check_batch_steps(arr if batched else arr[None])
+            arr = _c_array(arr if batched else arr[None], np.int64)
         else:
             arr = _numeric(x, "x")
             F = self.input_size
             if arr.ndim not in (2, 3) or arr.shape[-1] != F:
                 raise ValueError(f"x: expected shape (batch, steps, {F}) or (steps, {F}), got {arr.shape}")
             batched = arr.ndim == 3
-            arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.float32)
+            self._check_batch_steps(arr if batched else arr[None])
+            arr = _c_array(arr if batched else arr[None], np.float32)
         if arr.shape[0] == 0 or arr.shape[1] == 0:
             given = arr.shape if batched else arr.shape[1:]
             raise ValueError(f"input: expected at least one sequence of at least one step, got shape {given}")
         return arr, batched
+
+    def _check_batch_steps(self, arr: np.ndarray) -> None:
+        """Before copying the input (a broadcast view may be far larger than its memory)."""
+        most = self._core.max_batch_steps  # the core's buffers stay under 2^47 bytes
+        if arr.shape[0] * arr.shape[1] > most:
+            raise ValueError(f"input: expected batch x steps of at most {most} for this model, "
+                             f"got {arr.shape[0]} x {arr.shape[1]}")
 
     @staticmethod
     def _lengths(lengths, B: int, T: int, batched: bool) -> np.ndarray:
@@ -182,7 +197,7 @@ class Model:
             raise ValueError(f"lengths: expected shape ({B},), got {arr.shape}")
         if arr.min() < 1 or arr.max() > T:
             raise ValueError(f"lengths: expected values in [1, {T}], got min {arr.min()} and max {arr.max()}")
-        return np.ascontiguousarray(arr, dtype=np.int64)
+        return _c_array(arr, np.int64)
 
     def _uniform_state(self) -> bool:
         return len(set(self._state_blocks)) <= 1
@@ -203,7 +218,7 @@ class Model:
             want = shape if batched else (shape[0], shape[2])
             if arr.shape != want:
                 raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
-            return np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
+            return _c_array(arr, np.float32).reshape(-1)
         if not isinstance(state, (list, tuple)) or len(state) != len(shape):
             raise ValueError(f"{name}: expected a sequence of {len(shape)} arrays of shapes {shape}")
         parts = []
@@ -213,7 +228,7 @@ class Model:
             if arr.shape != want:
                 raise ValueError(f"{name}[{i}]: expected shape {want}, got {arr.shape}")
             parts.append(np.asarray(arr, dtype=np.float32).reshape(-1))
-        return np.ascontiguousarray(np.concatenate(parts))
+        return _c_array(np.concatenate(parts), np.float32)
 
     def _state_out(self, flat: np.ndarray, B: int, batched: bool) -> State:
         shape = self.state_shape(B)

@@ -31,7 +31,7 @@ from . import _core
 
 cdef inline bint _is_array(object a, int typenum):
     return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a))
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
 
 
 cdef class Stream:
@@ -47,8 +47,9 @@ cdef class Stream:
     cdef bint _ids
 
     def __init__(self, model, batch=1):
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise ValueError(f"batch: expected a positive integer, got {batch!r}")
+        cdef object most = model._core.max_stream_batch  # its buffers stay under 2^47 bytes
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= most:
+            raise ValueError(f"batch: expected an integer in [1, {most}] for this model, got {batch!r}")
         self._model = model
         self._core_stream = _core.Stream(model._core, int(batch))
         self._h = <gru_infer_stream_handle*>PyCapsule_GetPointer(
@@ -118,7 +119,7 @@ cdef class Stream:
         single = arr.ndim == 1
         if arr.shape != (self._batch, self._in) and not (single and self._batch == 1 and arr.shape == (self._in,)):
             raise ValueError(f"x: expected shape {self._expected_input()}, got {arr.shape}")
-        return np.ascontiguousarray(arr, dtype=np.float32), single
+        return np.require(arr, np.float32, "CA"), single  # C-contiguous and aligned
 
     cdef tuple _checked_ids(self, x):
         from .model import _numeric
@@ -126,7 +127,7 @@ cdef class Stream:
         single = arr.ndim == 0
         if arr.shape != (self._batch,) and not (single and self._batch == 1):
             raise ValueError(f"ids: expected shape {self._expected_input()}, got {arr.shape}")
-        arr = np.ascontiguousarray(arr.reshape(self._batch), dtype=np.int64)
+        arr = np.require(arr.reshape(self._batch), np.int64, "CA")
         if not self._h.ids_valid(self._h.stream, <const int64_t*>cnp.PyArray_DATA(arr)):
             self._core_stream.step(arr)  # raises the ValueError that names the bad id
         return arr, single
@@ -143,4 +144,4 @@ cdef class Stream:
             return <cnp.ndarray>out
         cdef tuple want = (int(self._out),) if single else (int(self._batch), int(self._out))
         got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
-        raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {want}, got {got}")
+        raise ValueError(f"out: expected a writable, aligned, C-contiguous float32 array of shape {want}, got {got}")
