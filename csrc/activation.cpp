@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "gru_infer/error.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
 
 namespace gru_infer {
 namespace {

@@ -13,7 +13,7 @@
 #include <new>
 #include <vector>
 
-#include "gru_infer/checked_size.h"
+#include "runtime/checked_size.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/model.h"

@@ -6,25 +6,15 @@
 #include <string>
 
 #include "gru_infer/aligned_buffer.h"
-#include "gru_infer/checked_size.h"
-#include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/threading.h"
+#include "runtime/checked_size.h"
+#include "runtime/denormals.h"
+#include "runtime/parallel.h"
 
 namespace gru_infer {
-
-const char* layer_kind_name(LayerKind kind) {
-    switch (kind) {
-        case LayerKind::Gru: return "GRU";
-        case LayerKind::Dense: return "Dense";
-        case LayerKind::Activation: return "Activation";
-        case LayerKind::Embedding: return "Embedding";
-        case LayerKind::LastStep: return "LastStep";
-    }
-    return "unknown";
-}
 
 void Model::add(std::unique_ptr<Layer> layer) {
     if (!layer) throw InvalidArgument("cannot add a null layer");

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "gru_infer/activation_layer.h"
-#include "gru_infer/checked_size.h"
+#include "runtime/checked_size.h"
 #include "gru_infer/dense_layer.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
@@ -237,7 +237,7 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             if (storage == 1) {  // packed: used as is (and in place, in view mode)
                 if (!GruLayer::uses_packed_kernels(c)) Reader::fail("packed GRU weights need sigmoid/tanh activations");
                 std::vector<PackedGru> packed;
-                const std::size_t tiles = (H + kTile - 1) / kTile;
+                const std::size_t tiles = tiles_for(H);
                 for (std::size_t d = 0; d < c.num_directions(); ++d) {
                     PackedGru p;
                     p.input = in; p.hidden = H; p.tiles = tiles; p.tile_stride = (in + H) * kTileRow;

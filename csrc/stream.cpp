@@ -5,11 +5,11 @@
 #include <limits>
 #include <string>
 
-#include "gru_infer/checked_size.h"
-#include "gru_infer/denormals.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
+#include "runtime/checked_size.h"
+#include "runtime/denormals.h"
 
 namespace gru_infer {
 

@@ -16,6 +16,7 @@ from libc.stdint cimport int64_t
 cnp.import_array()
 
 cdef extern from "stream_handle.h":
+    const char* GRU_INFER_STREAM_CAPSULE
     ctypedef struct gru_infer_stream_handle:
         void* stream
         void (*step)(void*, const float*, float*) noexcept nogil
@@ -53,7 +54,7 @@ cdef class Stream:
         self._model = model
         self._core_stream = _core.Stream(model._core, int(batch))
         self._h = <gru_infer_stream_handle*>PyCapsule_GetPointer(
-            self._core_stream._handle(), b"gru_infer._core.stream_handle")
+            self._core_stream._handle(), GRU_INFER_STREAM_CAPSULE)
         self._batch = self._h.batch
         self._in = self._h.input_size
         self._out = self._h.output_size

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "gru_infer/checked_size.h"
+#include "runtime/checked_size.h"
 #include "gru_infer/gru_infer.h"
 #include "stream_handle.h"
 
@@ -234,8 +234,17 @@ private:
 
 }  // namespace
 
+// setup.py passes the [project] version of pyproject.toml as -DVERSION_INFO=0.2.0.
+#define GRU_INFER_STRINGIFY(x) #x
+#define GRU_INFER_MACRO_STRINGIFY(x) GRU_INFER_STRINGIFY(x)
+
 PYBIND11_MODULE(_core, mod) {
     mod.doc() = "gru_infer C++ core (see gru_infer.Model for the Python API)";
+#ifdef VERSION_INFO
+    mod.attr("__version__") = GRU_INFER_MACRO_STRINGIFY(VERSION_INFO);
+#else
+    mod.attr("__version__") = "dev";
+#endif
     py::register_exception<FormatError>(mod, "ModelFormatError", PyExc_ValueError);
 
     py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
@@ -312,7 +321,7 @@ PYBIND11_MODULE(_core, mod) {
         .def("_handle", &PyStream::handle);
 
     mod.def("available_isas", &available_isas);
-    mod.def("active_isa", [] { return std::string(active_kernels().name); });
+    mod.def("active_isa", [] { return std::string(active_isa()); });
     mod.def("set_isa", &set_isa);
     mod.def("set_num_threads", [](py::handle n) {
         const std::string want = "set_num_threads: expected an integer in [0, " + std::to_string(kMaxThreads) +

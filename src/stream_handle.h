@@ -1,4 +1,4 @@
-/* The handle through which the Cython fast path (gru_infer/_stream.pyx) steps a stream that the
+/* The handle through which the Cython fast path (src/_stream.pyx) steps a stream that the
  * pybind11 module owns. Plain C, so both sides agree on it without sharing a C++ ABI. */
 #ifndef GRU_INFER_STREAM_HANDLE_H
 #define GRU_INFER_STREAM_HANDLE_H

@@ -4,6 +4,7 @@
 # find_package(gru_infer) against that prefix and once with add_subdirectory(csrc), runs its three
 # programs (C++ stream, C predict on the static and on the shared library) on the demo model, and
 # compares their output with Python's gru_infer predict on the same input (max abs diff <= 1e-5).
+# Also checks that the install holds exactly the public headers, each compiling on its own.
 # Exits non-zero on any failure. Uses build/csrc (configured here if run_all.sh did not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,23 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" > /dev/null
 cmake --install "$build" --prefix "$tmp/prefix" > /dev/null
-for f in include/gru_infer/c_api.h include/gru_infer/gru_infer.h lib/libgru_infer.a lib/libgru_infer.so \
+for f in lib/libgru_infer.a lib/libgru_infer.so \
          lib/cmake/gru_infer/gru_infer-config.cmake lib/cmake/gru_infer/gru_infer-config-version.cmake; do
   [ -e "$tmp/prefix/$f" ] || { echo "run_consumer: the install has no $f" >&2; exit 1; }
+done
+# Exactly the public headers (csrc/include/gru_infer/): the kernel table, the runtime helpers and
+# the SIMD headers are private, and each public header compiles on its own against the install.
+headers="activation.h activation_layer.h aligned_buffer.h c_api.h dense_layer.h embedding_layer.h error.h \
+gru_infer.h gru_layer.h isa.h last_step_layer.h layer.h model.h native_file.h packed_gru.h stream.h threading.h"
+installed=$(cd "$tmp/prefix/include" && find . -type f | sed 's|^\./gru_infer/||' | sort | tr '\n' ' ')
+if [ "$installed" != "$headers " ]; then
+  echo "run_consumer: installed headers: $installed" >&2
+  echo "run_consumer: expected:          $headers" >&2
+  exit 1
+fi
+for h in $headers; do
+  echo "#include \"gru_infer/$h\"" | ${CXX:-c++} -std=c++17 -fsyntax-only -x c++ -I "$tmp/prefix/include" - \
+    || { echo "run_consumer: installed gru_infer/$h does not compile on its own" >&2; exit 1; }
 done
 
 cp -r examples "$tmp/app"

@@ -1,94 +1,113 @@
-// The one place that picks kernels for this CPU.
+// The one place that picks kernels for this CPU: the list of ISAs (GRU_INFER_ISAS) and their tables.
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "gru_infer/error.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define GRU_INFER_ON_X86_64(...) __VA_ARGS__
+#else
+#define GRU_INFER_ON_X86_64(...)
+#endif
+#if defined(__aarch64__)
+#define GRU_INFER_ON_AARCH64(...) __VA_ARGS__
+#else
+#define GRU_INFER_ON_AARCH64(...)
+#endif
 
 namespace gru_infer {
+namespace {
 
-// Every ISA's kernels, declared once per ISA suffix.
-#define GRU_INFER_DECLARE_KERNELS(isa)                                                             \
+// Whether this CPU runs an ISA's kernels.
+bool cpu_any() { return true; }  // scalar; NEON (Advanced SIMD is part of the aarch64 base)
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+#elif defined(__x86_64__) || defined(_M_X64)
+bool cpu_has_avx2_fma() { return false; }
+#endif
+
+}  // namespace
+
+// The kernel tables of this build, worst first: X(isa, cpu check). The default is the last one the
+// CPU runs. A new ISA is one line here plus one file per operation, kernels/<op>/<op>_f32_<isa>.cpp,
+// defining <op>_f32_<isa> (every entry of the Kernels table).
+#define GRU_INFER_ISAS(X)                              \
+    X(scalar, cpu_any)                                 \
+    GRU_INFER_ON_X86_64(X(avx2, cpu_has_avx2_fma))     \
+    GRU_INFER_ON_AARCH64(X(neon, cpu_any))
+
+// Every ISA's kernels, declared once per ISA suffix. A new operation (or dtype of one) is one line
+// in each of these two macros, plus its entry in the Kernels table (kernels.h).
+#define GRU_INFER_DECLARE_KERNELS(isa, cpu_check)                                                  \
     void gemm_nt_f32_##isa(std::size_t, std::size_t, std::size_t, const float*, std::size_t,       \
                            const float*, std::size_t, const float*, float*, std::size_t);          \
     void gemm_packed_f32_##isa(std::size_t, std::size_t, const float*, std::size_t, const float*,  \
                                std::size_t, std::size_t, const float*, float*, std::size_t);       \
-    void gru_lbr_step_f32_##isa(const GruStepArgs&);                                               \
-    void gru_cho_step_f32_##isa(const GruStepArgs&);                                               \
+    void gru_step_reset_after_f32_##isa(const GruStepArgs&);                                       \
+    void gru_step_reset_before_f32_##isa(const GruStepArgs&);                                      \
     void sigmoid_f32_##isa(std::size_t, const float*, float*);                                     \
     void tanh_f32_##isa(std::size_t, const float*, float*);
-#define GRU_INFER_KERNEL_TABLE(isa)                                                                \
-    Kernels{#isa, gemm_nt_f32_##isa, gemm_packed_f32_##isa, gru_lbr_step_f32_##isa,               \
-            gru_cho_step_f32_##isa, sigmoid_f32_##isa, tanh_f32_##isa}
+#define GRU_INFER_KERNEL_TABLE(isa, cpu_check)                                                     \
+    {Kernels{#isa, gemm_nt_f32_##isa, gemm_packed_f32_##isa, gru_step_reset_after_f32_##isa,       \
+             gru_step_reset_before_f32_##isa, sigmoid_f32_##isa, tanh_f32_##isa},                  \
+     cpu_check},
 
-GRU_INFER_DECLARE_KERNELS(scalar)
-const Kernels& scalar_kernels() {
-    static const Kernels k = GRU_INFER_KERNEL_TABLE(scalar);
-    return k;
-}
-
-#if defined(__aarch64__)
-GRU_INFER_DECLARE_KERNELS(neon)
-const Kernels& neon_kernels() {
-    static const Kernels k = GRU_INFER_KERNEL_TABLE(neon);
-    return k;
-}
-#endif
-
-#if defined(__x86_64__) || defined(_M_X64)
-GRU_INFER_DECLARE_KERNELS(avx2)
-const Kernels& avx2_kernels() {
-    static const Kernels k = GRU_INFER_KERNEL_TABLE(avx2);
-    return k;
-}
-#endif
+GRU_INFER_ISAS(GRU_INFER_DECLARE_KERNELS)
 
 namespace {
 
-bool cpu_has(const std::string& isa) {
-    if (isa == "scalar") return true;
-#if defined(__aarch64__)
-    if (isa == "neon") return true;  // Advanced SIMD is part of the aarch64 base architecture
-#endif
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-    if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return false;
-}
+struct Isa {
+    Kernels table;
+    bool (*cpu_runs)();
+};
 
-const Kernels* table_for(const std::string& isa) {
-    if (isa == "scalar") return &scalar_kernels();
-#if defined(__aarch64__)
-    if (isa == "neon") return &neon_kernels();
-#endif
-#if defined(__x86_64__) || defined(_M_X64)
-    if (isa == "avx2") return &avx2_kernels();
-#endif
+// Constant-initialised (function addresses and literals only): usable before main, never allocates.
+const Isa kIsas[] = {GRU_INFER_ISAS(GRU_INFER_KERNEL_TABLE)};
+
+const Isa* find_isa(const char* name) {
+    for (const Isa& isa : kIsas)
+        if (std::strcmp(isa.table.name, name) == 0) return &isa;
     return nullptr;
 }
 
+// No allocation here (the first stream step may be what gets us here).
 const Kernels* best_table() {
     const char* forced = std::getenv("GRU_INFER_ISA");
     if (forced && *forced) {
-        const Kernels* k = table_for(forced);
+        const Isa* isa = find_isa(forced);
         // An unusable forced value falls back to the best table rather than aborting start-up.
-        if (k && cpu_has(forced)) return k;
+        if (isa && isa->cpu_runs()) return &isa->table;
     }
-    // Best first; no allocation here (the first stream step may be what gets us here).
-    for (const char* isa : {"avx2", "neon"})
-        if (cpu_has(isa)) return table_for(isa);
-    return &scalar_kernels();
+    const Kernels* best = &kIsas[0].table;
+    for (const Isa& isa : kIsas)
+        if (isa.cpu_runs()) best = &isa.table;
+    return best;
 }
 
 std::atomic<const Kernels*> g_active{nullptr};
 
 }  // namespace
 
+const Kernels& scalar_kernels() { return kIsas[0].table; }
+
+const Kernels* compiled_kernels(const std::string& name) {
+    const Isa* isa = find_isa(name.c_str());
+    return isa ? &isa->table : nullptr;
+}
+
+std::vector<std::string> compiled_isas() {
+    std::vector<std::string> out;
+    for (const Isa& isa : kIsas) out.emplace_back(isa.table.name);
+    return out;
+}
+
 std::vector<std::string> available_isas() {
-    std::vector<std::string> out{"scalar"};
-    for (const char* isa : {"avx2", "neon"})
-        if (cpu_has(isa)) out.emplace_back(isa);
+    std::vector<std::string> out;
+    for (const Isa& isa : kIsas)
+        if (isa.cpu_runs()) out.emplace_back(isa.table.name);
     return out;
 }
 
@@ -101,14 +120,16 @@ const Kernels& active_kernels() {
     return *k;
 }
 
+const char* active_isa() { return active_kernels().name; }
+
 void set_isa(const std::string& name) {
-    const Kernels* k = table_for(name);
-    if (!k || !cpu_has(name)) {
+    const Isa* isa = find_isa(name.c_str());
+    if (!isa || !isa->cpu_runs()) {
         std::string have;
         for (const auto& s : available_isas()) have += (have.empty() ? "" : ", ") + s;
         throw InvalidArgument("ISA '" + name + "' is not available on this CPU; available: " + have);
     }
-    g_active.store(k, std::memory_order_release);
+    g_active.store(&isa->table, std::memory_order_release);
 }
 
 }  // namespace gru_infer

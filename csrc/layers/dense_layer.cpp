@@ -3,7 +3,7 @@
 #include <string>
 
 #include "gru_infer/error.h"
-#include "gru_infer/kernels.h"
+#include "kernels/kernels.h"
 
 namespace gru_infer {
 

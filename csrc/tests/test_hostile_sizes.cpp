@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gru_infer/c_api.h"
-#include "gru_infer/checked_size.h"
+#include "runtime/checked_size.h"
 #include "gru_infer/gru_infer.h"
 #include "test_util.h"
 

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "gru_infer/gru_infer.h"
-#include "gru_infer/projection_pipeline.h"
+#include "runtime/projection_pipeline.h"
 #include "test_util.h"
 
 using namespace gru_infer;

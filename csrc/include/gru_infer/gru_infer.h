@@ -5,7 +5,7 @@
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
-#include "gru_infer/kernels.h"
+#include "gru_infer/isa.h"
 #include "gru_infer/last_step_layer.h"
 #include "gru_infer/model.h"
 #include "gru_infer/native_file.h"

@@ -91,15 +91,15 @@ private:
     std::size_t project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const;
     std::size_t xp_row_floats() const;
     // h_out[b] <- GRU(xp[b], h[b]) for `rows` state rows; xp row b at xp + b * xp_stride.
-    // reverse_tiles: see GruStepArgs (run_direction alternates it from step to step).
+    // walk_backward: see GruStepArgs and Layer::step (run_direction alternates it from step to step).
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                   float* h_out, float* scratch, bool reverse_tiles = false) const {
-        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, reverse_tiles, false);
+                   float* h_out, float* scratch, bool walk_backward = false) const {
+        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, walk_backward, false);
     }
     // The same with row strides for h and h_out, and raw_input: xp holds the unprojected inputs
     // (input_size per row), multiplied in by the step kernel. Both only on the packed path.
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                   std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool reverse_tiles,
+                   std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
                    bool raw_input) const;
     std::size_t step_rows_scratch(std::size_t rows) const;
     // One direction over whole sequences; the final state ends in h (B, H). raw_input: xp is the

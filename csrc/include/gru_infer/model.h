@@ -24,7 +24,7 @@ struct PredictRequest {
 class Model {
 public:
     // Appends a layer; throws InvalidArgument if its input does not match the previous output, if
-    // it is wider than kMaxLayerWidth (checked_size.h), or if the first layer has no weights.
+    // it is wider than kMaxLayerWidth (runtime/checked_size.h), or if the first layer has no weights.
     void add(std::unique_ptr<Layer> layer);
 
     const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
@@ -41,7 +41,7 @@ public:
     // Throws InvalidArgument on bad requests. Uses up to get_num_threads() threads (threading.h).
     void predict(const PredictRequest& req) const;
     // The largest batch * steps predict accepts (its buffers stay under kMaxBufferBytes,
-    // checked_size.h), and the check predict makes: InvalidArgument naming the bound if B x T is larger.
+    // runtime/checked_size.h), and the check predict makes: InvalidArgument naming the bound if B x T is larger.
     std::size_t max_batch_steps() const;
     void check_sizes(std::size_t batch, std::size_t steps) const;
 

@@ -15,7 +15,7 @@ public:
     // Throws InvalidArgument if some layer cannot stream (a bidirectional GRU needs the future)
     // or if batch is 0 or above max_batch(model).
     Stream(std::shared_ptr<const Model> model, std::size_t batch);
-    // The largest batch a stream of `model` takes: its buffers stay under kMaxBufferBytes (checked_size.h).
+    // The largest batch a stream of `model` takes: its buffers stay under kMaxBufferBytes (runtime/checked_size.h).
     static std::size_t max_batch(const Model& model);
 
     std::size_t batch() const { return batch_; }

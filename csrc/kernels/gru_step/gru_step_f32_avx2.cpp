@@ -1,0 +1,264 @@
+// AVX2 + FMA fused GRU update over packed weights (GruStepArgs in kernels.h), both forms: reset
+// gate after the recurrent product ("lbr" below) and before it ("cho"). One pass over a
+// tile's packed rows gives z, r and n for 8 units at once; bias, activations and the state update
+// happen in registers. Rows of the batch are taken MR at a time and tiles NT at a time, so that
+// enough independent FMA chains are in flight (6 to 12 accumulators).
+#if defined(__x86_64__) || defined(_M_X64)
+#include "kernels/simd/avx2_target_begin.h"
+
+#include <immintrin.h>
+
+#include "kernels/kernels.h"
+#include "kernels/simd/avx2_math.h"
+
+namespace gru_infer {
+namespace {
+
+struct Epilogue {
+    bool fast;
+    bool clip_on;
+    __m256 lo, hi;
+    explicit Epilogue(const GruStepArgs& a)
+        : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm256_set1_ps(-a.clip)), hi(_mm256_set1_ps(a.clip)) {}
+    __m256 pre(__m256 v) const { return clip_on ? _mm256_min_ps(_mm256_max_ps(v, lo), hi) : v; }
+    __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx2::sigmoid(pre(v)); }
+    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::tanh(pre(v)); }
+};
+
+// h_out = n + z (h - n) for the units of tile t in row m (the last tile masked to `hidden`).
+inline void update_state(const GruStepArgs& a, std::size_t m, std::size_t t, __m256 z, __m256 n) {
+    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+    const float* h = a.h + m * a.ldh + u0;
+    float* out = a.h_out + m * a.ldo + u0;
+    if (lanes >= kTile) {
+        const __m256 hv = _mm256_loadu_ps(h);
+        _mm256_storeu_ps(out, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, n), n));
+    } else {
+        const __m256i mask = avx2::tail_mask(lanes);
+        const __m256 hv = _mm256_maskload_ps(h, mask);
+        _mm256_maskstore_ps(out, mask, _mm256_fmadd_ps(z, _mm256_sub_ps(hv, n), n));
+    }
+}
+
+// lbr gates of one tile from its pre-activations: z, r, the recurrent and the input part of n.
+inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, __m256 zp,
+                      __m256 rp, __m256 nrec, __m256 nx) {
+    const __m256 r = ep.f(rp);
+    update_state(a, m, t, ep.f(zp), ep.g(_mm256_fmadd_ps(r, nrec, nx)));
+}
+
+// acc[i][j][g] += v_i[k] * rows_j[k][g] over k < K: rows of NT tiles, MR input vectors.
+// With few accumulators (one row), even and odd k go to separate sums so that twice as many
+// independent FMA chains hide the FMA latency.
+template <int MR, int NT, int G>
+inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
+                       std::size_t ldv, std::size_t K, int g0) {
+    std::size_t k = 0;
+    if (MR == 1) {
+        __m256 odd[NT][G];
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) odd[j][g] = _mm256_setzero_ps();
+        for (; k + 2 <= K; k += 2) {
+            const __m256 b0 = _mm256_broadcast_ss(v + k), b1 = _mm256_broadcast_ss(v + k + 1);
+            for (int j = 0; j < NT; ++j)
+                for (int g = 0; g < G; ++g) {
+                    const float* w = rows + j * tile_stride + k * kTileRow + 8 * (g0 + g);
+                    acc[0][j][g0 + g] = _mm256_fmadd_ps(b0, _mm256_load_ps(w), acc[0][j][g0 + g]);
+                    odd[j][g] = _mm256_fmadd_ps(b1, _mm256_load_ps(w + kTileRow), odd[j][g]);
+                }
+        }
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) acc[0][j][g0 + g] = _mm256_add_ps(acc[0][j][g0 + g], odd[j][g]);
+    }
+    for (; k < K; ++k) {
+        __m256 w[NT][G];
+        for (int j = 0; j < NT; ++j)
+            for (int g = 0; g < G; ++g) w[j][g] = _mm256_load_ps(rows + j * tile_stride + k * kTileRow + 8 * (g0 + g));
+        for (int i = 0; i < MR; ++i) {
+            const __m256 b = _mm256_broadcast_ss(v + i * ldv + k);
+            for (int j = 0; j < NT; ++j)
+                for (int g = 0; g < G; ++g) acc[i][j][g0 + g] = _mm256_fmadd_ps(b, w[j][g], acc[i][j][g0 + g]);
+        }
+    }
+}
+
+// lbr: rows m0..m0+MR-1, tiles t0..t0+NT-1.
+template <int MR, int NT>
+inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t0) {
+    __m256 acc[MR][NT][3], nx[MR][NT];
+    const float* w = a.w + t0 * a.tile_stride;
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* bx = a.bx + (t0 + j) * kTileRow;
+        for (int i = 0; i < MR; ++i) {
+            if (a.x) {
+                acc[i][j][0] = _mm256_add_ps(_mm256_load_ps(bx), _mm256_load_ps(bh));
+                acc[i][j][1] = _mm256_add_ps(_mm256_load_ps(bx + 8), _mm256_load_ps(bh + 8));
+                acc[i][j][2] = _mm256_load_ps(bx + 16);  // holds the candidate's input part first
+            } else {
+                const float* xp = a.xp + (m0 + i) * a.ldxp + (t0 + j) * kTileRow;
+                acc[i][j][0] = _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_load_ps(bh));
+                acc[i][j][1] = _mm256_add_ps(_mm256_loadu_ps(xp + 8), _mm256_load_ps(bh + 8));
+                acc[i][j][2] = _mm256_loadu_ps(xp + 16);
+            }
+        }
+    }
+    if (a.x) accumulate<MR, NT, 3>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NT; ++j) {
+            nx[i][j] = acc[i][j][2];
+            acc[i][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+        }
+    accumulate<MR, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden, 0);
+    for (int j = 0; j < NT; ++j)
+        for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t0 + j, acc[i][j][0], acc[i][j][1], acc[i][j][2], nx[i][j]);
+}
+
+// One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
+// input n}. The gates come later (lbr_row), so that their long dependency chains (exp, division,
+// then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
+template <int NT>
+inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
+    __m256 acc[1][NT][3];
+    const float* w = a.w + t0 * a.tile_stride;
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
+        acc[0][j][0] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
+        acc[0][j][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
+        acc[0][j][2] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x) accumulate<1, NT, 3>(acc, w, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+    for (int j = 0; j < NT; ++j) {
+        _mm256_store_ps(pre[j][3], acc[0][j][2]);  // the candidate's input part
+        acc[0][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+    }
+    accumulate<1, NT, 3>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.ldh, a.hidden, 0);
+    for (int j = 0; j < NT; ++j)
+        for (int g = 0; g < 3; ++g) _mm256_store_ps(pre[j][g], acc[0][j][g]);
+}
+
+inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, const float (*p)[kTile]) {
+    lbr_gates(a, ep, m, t, _mm256_load_ps(p[0]), _mm256_load_ps(p[1]), _mm256_load_ps(p[2]), _mm256_load_ps(p[3]));
+}
+
+// Tiles in pairs, last to first when a.walk_backward is set; the gates of each pair run after the
+// products of the next, so their latency chains overlap with those loads and FMAs.
+inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
+    alignas(32) float pre[2][2][4][kTile];  // two pairs in flight
+    const std::size_t pairs = (tiles + 1) / 2;
+    std::size_t prev_t = 0, prev_n = 0;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
+        float(*cur)[4][kTile] = pre[i % 2];
+        if (n == 2) lbr_products<2>(a, m, t, cur);
+        else lbr_products<1>(a, m, t, cur);
+        for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, pre[(i + 1) % 2][j]);
+        prev_t = t;
+        prev_n = n;
+    }
+    for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, pre[(pairs + 1) % 2][j]);
+}
+
+// Batches without scratch: tiles outermost, so a tile's packed rows stay in L1 while every row
+// of the batch uses them.
+inline void lbr_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
+    std::size_t m = 0;
+    // Fused input rows need 4 accumulators per row: 2 rows at a time; else 4 rows.
+    if (a.x)
+        for (; m + 2 <= a.rows; m += 2) lbr_block<2, 1>(a, ep, m, t);
+    else
+        for (; m + 4 <= a.rows; m += 4) lbr_block<4, 1>(a, ep, m, t);
+    for (; m < a.rows; ++m) lbr_block<1, 1>(a, ep, m, t);
+}
+
+// Cho pass 1 for one row and tile: z, r * h and the candidate's input part into scratch.
+inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, float* z,
+                      float* rh, float* nxo) {
+    __m256 acc[1][1][3];
+    const float* bh = a.bh + t * kTileRow;
+    if (a.x) {
+        const float* bx = a.bx + t * kTileRow;
+        for (int g = 0; g < 3; ++g) acc[0][0][g] = _mm256_load_ps(bx + 8 * g);
+        accumulate<1, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+    } else {
+        for (int g = 0; g < 3; ++g) acc[0][0][g] = _mm256_loadu_ps(a.xp + m * a.ldxp + t * kTileRow + 8 * g);
+    }
+    _mm256_storeu_ps(nxo, acc[0][0][2]);
+    acc[0][0][0] = _mm256_add_ps(acc[0][0][0], _mm256_load_ps(bh));
+    acc[0][0][1] = _mm256_add_ps(acc[0][0][1], _mm256_load_ps(bh + 8));
+    accumulate<1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh,
+                        a.ldh, a.hidden, 0);
+    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+    const __m256 h = lanes >= kTile ? _mm256_loadu_ps(a.h + m * a.ldh + u0)
+                                    : _mm256_maskload_ps(a.h + m * a.ldh + u0, avx2::tail_mask(lanes));
+    _mm256_storeu_ps(z, ep.f(acc[0][0][0]));
+    _mm256_storeu_ps(rh, _mm256_mul_ps(ep.f(acc[0][0][1]), h));  // masked-out lanes of h are 0
+}
+
+}  // namespace
+
+void gemm_packed_f32_avx2(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
+                          std::size_t tile_stride, std::size_t tiles, const float* bias, float* C, std::size_t ldc);
+
+namespace {
+
+// Batches of 4 rows or more: the recurrent product as one packed GEMM (rec = h R + bh, the
+// blocked kernel of gemm_packed_f32_avx2.cpp), then the gates in a second, light pass.
+void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
+    const std::size_t tiles = tiles_for(a.hidden), ld = tiles * kTileRow;
+    float* rec = a.scratch;  // (rows, ld)
+    const float* xp = a.xp;
+    std::size_t ldxp = a.ldxp;
+    if (a.x) {  // streaming: the input projection first, into the second half of the scratch
+        float* xs = a.scratch + a.rows * ld;
+        gemm_packed_f32_avx2(a.rows, a.input, a.x, a.ldx, a.w, a.tile_stride, tiles, a.bx, xs, ld);
+        xp = xs;
+        ldxp = ld;
+    }
+    gemm_packed_f32_avx2(a.rows, a.hidden, a.h, a.ldh, a.w + a.input * kTileRow, a.tile_stride, tiles, a.bh, rec, ld);
+    for (std::size_t m = 0; m < a.rows; ++m)
+        for (std::size_t t = 0; t < tiles; ++t) {
+            const float* g = rec + m * ld + t * kTileRow;
+            const float* x = xp + m * ldxp + t * kTileRow;
+            lbr_gates(a, ep, m, t, _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(g)),
+                      _mm256_add_ps(_mm256_loadu_ps(x + 8), _mm256_loadu_ps(g + 8)), _mm256_loadu_ps(g + 16),
+                      _mm256_loadu_ps(x + 16));
+        }
+}
+
+}  // namespace
+
+void gru_step_reset_after_f32_avx2(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    if (a.rows >= 4 && a.scratch) return lbr_step_batched(a, ep);
+    const std::size_t tiles = tiles_for(a.hidden);
+    if (a.rows < 4) {
+        for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
+        return;
+    }
+    for (std::size_t t = 0; t < tiles; ++t) lbr_tile(a, ep, t);
+}
+
+void gru_step_reset_before_f32_avx2(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    const std::size_t tiles = tiles_for(a.hidden), Hp = tiles * kTile;
+    for (std::size_t m = 0; m < a.rows; ++m) {
+        float* z = a.scratch + m * 3 * Hp;
+        float* rh = z + Hp;
+        float* nx = rh + Hp;
+        for (std::size_t t = 0; t < tiles; ++t) cho_gates(a, ep, m, t, z + t * kTile, rh + t * kTile, nx + t * kTile);
+        for (std::size_t t = 0; t < tiles; ++t) {  // pass 2: candidate from r * h
+            __m256 acc[1][1][3];
+            acc[0][0][2] = _mm256_load_ps(a.bh + t * kTileRow + 16);
+            accumulate<1, 1, 1>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden, 2);
+            const std::size_t u0 = t * kTile;
+            update_state(a, m, t, _mm256_loadu_ps(z + u0), ep.g(_mm256_add_ps(acc[0][0][2], _mm256_loadu_ps(nx + u0))));
+        }
+    }
+}
+
+}  // namespace gru_infer
+
+#include "kernels/simd/avx2_target_end.h"
+#endif  // x86-64

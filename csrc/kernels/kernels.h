@@ -1,0 +1,78 @@
+// The kernel table (private: not installed). Every hot loop goes through one of these function
+// pointers, chosen once at start-up from the CPU's features (CPUID on x86; NEON is always there on
+// aarch64), or forced with GRU_INFER_ISA=scalar|avx2|neon. Tables are listed in dispatch.cpp.
+// Each entry has a scalar reference (kernels/<op>/<op>_f32_scalar.cpp) that the optimised versions
+// are tested against (csrc/tests/test_<op>.cpp).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "gru_infer/isa.h"
+#include "gru_infer/packed_gru.h"  // kTile, kTileRow, tiles_for: the packed layout
+
+namespace gru_infer {
+
+// One recurrent update of `rows` independent sequences (a batch). Gate activations are sigmoid
+// (z, r) and tanh (n); the layer takes a generic path for any other activation.
+struct GruStepArgs {
+    std::size_t rows = 0, input = 0, hidden = 0;
+    const float* x = nullptr;   // (rows, input), ldx: fuse the input product in (streaming), or
+    std::size_t ldx = 0;
+    const float* xp = nullptr;  // (rows, tiles * kTileRow), ldxp: precomputed x P + bx (sequences)
+    std::size_t ldxp = 0;
+    const float* h = nullptr;   // (rows, hidden), ldh: previous state
+    std::size_t ldh = 0;
+    float* h_out = nullptr;     // (rows, hidden), ldo: new state; must not alias h
+    std::size_t ldo = 0;
+    const float* w = nullptr;   // packed weights: per tile, `input` rows then `hidden` rows
+    std::size_t tile_stride = 0;
+    const float* bx = nullptr;  // packed input biases, kTileRow per tile
+    const float* bh = nullptr;  // packed recurrent biases, kTileRow per tile
+    float clip = 0.0f;          // > 0: clamp every pre-activation to [-clip, clip]
+    bool fast = false;          // rational activations (max error 1e-4) instead of exact ones
+    // Walk the tiles last to first. Alternating it from one step to the next starts each step on
+    // the weights the previous one touched last, which are still in the nearest cache.
+    bool walk_backward = false;
+    // rows * tiles * 2 * kTileRow floats (gru_step_scratch_floats), or null. The Cho form needs
+    // it; the lbr form uses it to run batches of rows as a GEMM.
+    float* scratch = nullptr;
+};
+
+inline std::size_t gru_step_scratch_floats(std::size_t rows, std::size_t hidden) {
+    return rows * tiles_for(hidden) * 2 * kTileRow;
+}
+
+struct Kernels {
+    const char* name;
+    // C[m, n] = sum_k A[m, k] * B[n, k] + (bias ? bias[n] : 0), for m < M, n < N.
+    // A is M x K with row stride lda; B is N x K with row stride ldb (weights, PyTorch layout).
+    void (*gemm_nt)(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+                    const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc);
+    // C[m, t*kTileRow + c] = bias[t*kTileRow + c] + sum_k A[m, k] * P_t[k, c] for `tiles` packed
+    // tiles P_t = P + t * tile_stride (kTileRow floats per k). C has row stride ldc.
+    void (*gemm_packed)(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
+                        std::size_t tile_stride, std::size_t tiles, const float* bias, float* C,
+                        std::size_t ldc);
+    // GRU update, reset gate applied after the recurrent product (PyTorch, Keras reset_after,
+    // ONNX linear_before_reset = 1; "lbr" in the kernels).
+    void (*gru_step_reset_after)(const GruStepArgs& a);
+    // GRU update, reset gate applied before it (Cho et al., ONNX default; "cho" in the kernels):
+    // two dependent passes.
+    void (*gru_step_reset_before)(const GruStepArgs& a);
+    // y = sigmoid(x), y = tanh(x) over n values (in place allowed); max abs error 2e-7; NaN -> NaN.
+    void (*sigmoid)(std::size_t n, const float* x, float* y);
+    void (*tanh)(std::size_t n, const float* x, float* y);
+};
+
+// The scalar reference table (always compiled, always runnable).
+const Kernels& scalar_kernels();
+// The table of an ISA compiled into this build, or null (whether the CPU runs it: available_isas).
+const Kernels* compiled_kernels(const std::string& isa);
+// Tables compiled into this build, by name ("scalar" first), whether or not this CPU runs them.
+std::vector<std::string> compiled_isas();
+
+// The table in use. Chosen on first call from GRU_INFER_ISA or the CPU; set_isa switches it.
+const Kernels& active_kernels();
+
+}  // namespace gru_infer

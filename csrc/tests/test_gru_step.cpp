@@ -1,0 +1,74 @@
+// The fused GRU step (both forms) of one ISA against the scalar reference, over random shapes
+// with vector tails, and the error of its fast activations.
+#include <cmath>
+#include <cstdio>
+
+#include "kernel_test_util.h"
+
+using namespace gru_infer;
+
+namespace {
+
+// One GRU step through k vs the scalar reference: both forms, fused input or precomputed xp,
+// exact or fast activations, with or without clip.
+void check_gru_step(const Kernels& k, std::mt19937& rng, std::size_t rows, std::size_t I, std::size_t H, bool lbr,
+                    bool fused, bool fast, float clip) {
+    test::RandomGru g(rng, I, H);
+    const std::size_t ldxp = g.p.tiles * kTileRow;
+    auto x = test::random_vec(rng, rows * I, 2.0f), h = test::random_vec(rng, rows * (H + 1));
+    std::vector<float> xp(rows * ldxp);
+    scalar_kernels().gemm_packed(rows, I, x.data(), I, g.p.w.data(), g.p.tile_stride, g.p.tiles, g.p.bx.data(), xp.data(), ldxp);
+    std::vector<float> ref(rows * (H + 2), 9.0f), got(rows * (H + 2), 9.0f), scratch(gru_step_scratch_floats(rows, H));
+    GruStepArgs a;
+    a.rows = rows; a.input = I; a.hidden = H;
+    if (fused) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = ldxp; }
+    a.h = h.data(); a.ldh = H + 1; a.ldo = H + 2;
+    a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
+    a.clip = clip; a.fast = fast; a.scratch = scratch.data();
+    a.walk_backward = (rows + I + H) % 2 == 1;  // tile order must not change the result
+    if (lbr && (rows + I) % 3 == 0) a.scratch = nullptr;  // lbr runs without scratch too (no batched GEMM)
+    a.h_out = ref.data();
+    (lbr ? scalar_kernels().gru_step_reset_after : scalar_kernels().gru_step_reset_before)(a);
+    a.h_out = got.data();
+    (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+    const float err = test::max_abs_diff(ref.data(), got.data(), ref.size());
+    const float tol = 2e-6f * (4.0f + I + H);
+    if (!(err <= tol))
+        std::fprintf(stderr, "%s gru step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g: err %g\n", k.name,
+                     rows, I, H, lbr, fused, fast, clip, err);
+    CHECK(err <= tol);
+    for (std::size_t m = 0; m < rows; ++m) CHECK(got[m * (H + 2) + H] == 9.0f && got[m * (H + 2) + H + 1] == 9.0f);
+}
+
+// The fast activations inside the GRU step: error of the whole step against exact, by ISA.
+void check_fast_mode_error(const Kernels& k, std::mt19937& rng) {
+    float worst = 0;
+    for (int i = 0; i < 50; ++i) {
+        test::RandomGru g(rng, 16, 16);
+        auto x = test::random_vec(rng, 16, 3.0f), h = test::random_vec(rng, 16);
+        std::vector<float> exact(16), fast(16);
+        GruStepArgs a;
+        a.rows = 1; a.input = 16; a.hidden = 16; a.x = x.data(); a.ldx = 16; a.h = h.data(); a.ldh = 16; a.ldo = 16;
+        a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
+        a.h_out = exact.data();
+        k.gru_step_reset_after(a);
+        a.fast = true;
+        a.h_out = fast.data();
+        k.gru_step_reset_after(a);
+        worst = std::fmax(worst, test::max_abs_diff(exact.data(), fast.data(), 16));
+    }
+    std::printf("%s: fast activations, max abs error of one GRU step %.3g\n", k.name, worst);
+    CHECK(worst <= 2e-4f);  // sigmoid error <= 5e-5 and tanh <= 1e-4, compounded by the update
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return test::run_kernel_test(argc, argv, "test_gru_step", [](const Kernels& k, std::mt19937& rng) {
+        check_fast_mode_error(k, rng);
+        std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
+        for (int i = 0; i < 300; ++i)
+            check_gru_step(k, rng, rows(rng), i % 10 == 0 ? 255 : size(rng), i % 15 == 0 ? 257 : size(rng), i % 2,
+                           (i / 2) % 2, (i / 4) % 2, (i / 8) % 3 == 0 ? 0.7f : 0.0f);
+    });
+}
