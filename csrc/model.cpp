@@ -10,6 +10,7 @@
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/threading.h"
+#include "kernels/kernels.h"
 #include "runtime/checked_size.h"
 #include "runtime/denormals.h"
 #include "runtime/parallel.h"
@@ -82,11 +83,14 @@ void Model::predict(const PredictRequest& req) const {
 
     FlushDenormals flush;
     // Rows of a batch are independent through every layer: split the batch across threads when
-    // there is enough work to pay for starting them (~tens of microseconds).
+    // there is enough work to pay for starting them (~tens of microseconds). A batch of
+    // kStepGemmRows+ rows is split into parts of at least that many, which take the kernel path
+    // the whole batch takes: the result is the same bits on any number of threads.
     std::size_t widest = input_size();
     for (const auto& l : layers_) widest = std::max(widest, l->output_size());
     const double work = static_cast<double>(B) * T * widest * widest * layers_.size();
-    const std::size_t chunks = work < 4e6 ? 1 : std::min(B, get_num_threads());
+    const std::size_t parts = B >= kStepGemmRows ? B / kStepGemmRows : B;
+    const std::size_t chunks = work < 4e6 ? 1 : std::min(parts, get_num_threads());
     if (chunks <= 1) return run_rows(req);
 
     const std::size_t out_per_row = output_floats(1, T), in_per_row = T * input_size();

@@ -71,7 +71,15 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             std::memcpy(xg.data() + n * G, xp + (b * T + t) * G, G * sizeof(float));
             ++n;
         }
-        step_rows(d, n, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input);
+        // A batch of kStepGemmRows+ rows steps every row through the GEMM path, also when fewer
+        // rows are left (zero rows fill up, their results unused): a row's result then does not
+        // depend on how many others are still running, nor on how predict split the batch.
+        const std::size_t rows = B >= kStepGemmRows ? std::max(n, kStepGemmRows) : n;
+        if (rows > n) {
+            std::memset(hg.data() + n * H, 0, (rows - n) * H * sizeof(float));
+            std::memset(xg.data() + n * G, 0, (rows - n) * G * sizeof(float));
+        }
+        step_rows(d, rows, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input);
         n = 0;
         for (std::size_t b = 0; b < B; ++b) {
             if (s >= len(b)) continue;
@@ -125,7 +133,7 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     // A few input features (a sensor, audio samples): their products cost less inside the step
     // kernel than a separate projection pass and its (B, T, 3H) buffer. Batches of 4+ rows run
     // their steps as a GEMM, which wants the projection.
-    const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < 4;
+    const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < kStepGemmRows;
     // A batch of one cannot be split across threads: with a thread to spare, the input projection
     // runs on it, block by block ahead of the steps (ProjectionPipeline), when there is enough
     // projection work to pay for starting a thread. Same results bit for bit.
