@@ -38,7 +38,6 @@ void Model::add(std::unique_ptr<Layer> layer) {
         if (!output_has_time() && (layer->kind() == LayerKind::Gru || layer->kind() == LayerKind::LastStep))
             throw InvalidArgument(where + ": needs a time axis, but an earlier layer already removed it");
     }
-    if (layer->kind() == LayerKind::Gru) static_cast<GruLayer&>(*layer).set_fast_activations(fast_activations_);
     layers_.push_back(std::move(layer));
 }
 
@@ -167,6 +166,7 @@ void Model::run_rows(const PredictRequest& req) const {
             ctx.lengths = has_time ? req.lengths : nullptr;
             ctx.h0 = req.h0 ? req.h0 + state_offset : nullptr;
             ctx.hn = req.hn ? req.hn + state_offset : nullptr;
+            ctx.fast_activations = req.fast_activations;
             layer.forward(cur, out, B, cur_T, ctx);
         }
         state_offset += B * layer.state_size();
@@ -175,10 +175,5 @@ void Model::run_rows(const PredictRequest& req) const {
     }
 }
 
-void Model::set_fast_activations(bool on) {
-    fast_activations_ = on;
-    for (auto& l : layers_)
-        if (l->kind() == LayerKind::Gru) static_cast<GruLayer&>(*l).set_fast_activations(on);
-}
 
 }  // namespace gru_infer

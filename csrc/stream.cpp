@@ -24,8 +24,9 @@ std::size_t Stream::max_batch(const Model& model) {
     return kMaxBufferFloats / (model.state_size() + scratch + 2 * widest);
 }
 
-Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch)
+Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, bool fast_activations)
     : model_(std::move(model)), batch_(batch) {
+    ctx_.fast_activations = fast_activations;
     if (!model_ || model_->layers().empty()) throw InvalidArgument("a stream needs a model with layers");
     const std::size_t max = max_batch(*model_);
     if (batch == 0 || batch > max)
@@ -58,11 +59,11 @@ void Stream::run_from(std::size_t first, const float* x, float* y) noexcept {
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
-        layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data(), walk_backward_);
+        layers[i]->step(cur, out, batch_, state_.data() + state_offset_[i], scratch_.data(), ctx_);
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, batch_ * model_->output_size() * sizeof(float));
-    walk_backward_ = !walk_backward_;
+    ctx_.walk_backward = !ctx_.walk_backward;
 }
 
 void Stream::step(const float* x, float* y) noexcept {

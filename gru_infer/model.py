@@ -5,6 +5,7 @@ that a wrong shape or dtype raises a ValueError naming what was expected and wha
 """
 from __future__ import annotations
 
+import copy
 import os
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -28,6 +29,12 @@ def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
     return arr
 
 
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def _c_array(a, dtype) -> np.ndarray:
     """`a` as a C-contiguous array of `dtype` aligned to its element size (copied if it is not:
     np.ascontiguousarray keeps a misaligned view like np.frombuffer(buf, offset=1) as it is)."""
@@ -45,6 +52,7 @@ class Model:
         self._state_blocks = [(2 if d["direction"] == "bidirectional" else 1, d["hidden_size"])
                               for d in desc if d["kind"] == "GRU"]
         self._num_parameters = sum(d["parameters"] for d in desc)
+        self._fast = False  # the default of predict's and stream's fast_activations (with_options)
 
     # ---- construction -------------------------------------------------------------------
 
@@ -99,13 +107,25 @@ class Model:
 
     @property
     def fast_activations(self) -> bool:
-        """Opt-in rational sigmoid/tanh in GRU layers: max abs error 1e-4 per activation instead of
-        2e-7, for users who trade exactness for speed. Off by default; not saved with the model."""
-        return self._core.fast_activations
+        """Whether predict and stream use the opt-in rational sigmoid/tanh in GRU layers (max abs
+        error 1e-4 per activation instead of 2e-7) unless told otherwise. Off by default; not saved.
+        Read-only, so that a model shared between threads never changes under a running call: use
+        `with_options(fast_activations=True)` (a model sharing these weights) or pass
+        `fast_activations=` to predict / stream."""
+        return self._fast
 
     @fast_activations.setter
-    def fast_activations(self, on: bool) -> None:
-        self._core.fast_activations = bool(on)
+    def fast_activations(self, on) -> None:
+        raise AttributeError("Model.fast_activations is read-only (a model shared between threads must not change "
+                             "while in use): use model.with_options(fast_activations=...), which shares the "
+                             "weights, or predict(..., fast_activations=...) / stream(..., fast_activations=...)")
+
+    def with_options(self, *, fast_activations: bool) -> Model:
+        """A model with other run-time defaults that shares this one's weights (nothing is copied)."""
+        other = copy.copy(self)
+        other.info = dict(self.info)
+        other._fast = _flag(fast_activations, "fast_activations")
+        return other
 
     @property
     def num_parameters(self) -> int:
@@ -123,7 +143,8 @@ class Model:
 
     # ---- running ------------------------------------------------------------------------
 
-    def predict(self, x, h0: Optional[State] = None, lengths=None, return_state: bool = False):
+    def predict(self, x, h0: Optional[State] = None, lengths=None, return_state: bool = False,
+                fast_activations: Optional[bool] = None):
         """Run whole sequences.
 
         x: (B, T, F) floats, or (T, F) for one sequence; for a model starting with an Embedding,
@@ -132,24 +153,30 @@ class Model:
         layers differ in size. lengths: (B,) valid steps per sequence (PyTorch packed-sequence
         semantics: outputs past the end are zero, the final state is taken at the last valid step).
 
+        fast_activations: rational sigmoid/tanh for this call (default: the model's, see
+        with_options).
+
         Returns the output as float32 ((B, T, O), or (B, O) if the model ends on the last step),
         and with return_state=True also the final state in the layout of h0.
         """
+        fast = self._fast if fast_activations is None else _flag(fast_activations, "fast_activations")
         x, batched = self._sequence_input(x)
         B, T = x.shape[0], x.shape[1]
         if lengths is not None:
             lengths = self._lengths(lengths, B, T, batched)
         h0_flat = None if h0 is None else self._state_in(h0, B, batched, "h0")
-        y, hn = self._core.predict(x, lengths, h0_flat, bool(return_state))
+        y, hn = self._core.predict(x, lengths, h0_flat, bool(return_state), fast)
         if not batched:
             y = y[0]
         if not return_state:
             return y
         return y, self._state_out(hn, B, batched)
 
-    def stream(self, batch: int = 1) -> Stream:
-        """A stateful stream: feed one time step per `step` call (gru_infer.Stream)."""
-        return Stream(self, batch)
+    def stream(self, batch: int = 1, fast_activations: Optional[bool] = None) -> Stream:
+        """A stateful stream: feed one time step per `step` call (gru_infer.Stream).
+        fast_activations: for every step of this stream (default: the model's, see with_options)."""
+        fast = self._fast if fast_activations is None else _flag(fast_activations, "fast_activations")
+        return Stream(self, batch, fast)
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the native file (docs/native_format.md), readable by gru_infer.load and the C++ library."""

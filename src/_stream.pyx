@@ -46,13 +46,17 @@ cdef class Stream:
     cdef gru_infer_stream_handle* _h
     cdef Py_ssize_t _batch, _in, _out
     cdef bint _ids
+    cdef bint _fast
 
-    def __init__(self, model, batch=1):
+    def __init__(self, model, batch=1, fast_activations=False):
         cdef object most = model._core.max_stream_batch  # its buffers stay under 2^47 bytes
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= most:
             raise ValueError(f"batch: expected an integer in [1, {most}] for this model, got {batch!r}")
         self._model = model
-        self._core_stream = _core.Stream(model._core, int(batch))
+        if not isinstance(fast_activations, (bool, np.bool_)):
+            raise ValueError(f"fast_activations: expected True or False, got {fast_activations!r}")
+        self._fast = bool(fast_activations)
+        self._core_stream = _core.Stream(model._core, int(batch), self._fast)
         self._h = <gru_infer_stream_handle*>PyCapsule_GetPointer(
             self._core_stream._handle(), GRU_INFER_STREAM_CAPSULE)
         self._batch = self._h.batch
@@ -63,6 +67,11 @@ cdef class Stream:
     @property
     def batch(self):
         return self._batch
+
+    @property
+    def fast_activations(self):
+        """Whether this stream's GRU layers use the rational sigmoid/tanh (fixed at creation)."""
+        return self._fast
 
     def step(self, x, out=None):
         """Advance one step. `out`, if given, is a writable C-contiguous float32 array of the

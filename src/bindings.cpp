@@ -118,8 +118,9 @@ py::list describe(const Model& m, bool with_weights) {
     return out;
 }
 
-py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h0, bool want_state) {
+py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h0, bool want_state, bool fast) {
     PredictRequest req;
+    req.fast_activations = fast;
     F32 xf;
     I64 ids, lens;
     F32 h0f;
@@ -172,7 +173,7 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
 
 class PyStream {
 public:
-    PyStream(std::shared_ptr<Model> m, std::size_t batch) : s_(std::move(m), batch) {
+    PyStream(std::shared_ptr<Model> m, std::size_t batch, bool fast) : s_(std::move(m), batch, fast) {
         const Model& model = s_.model();
         handle_.stream = &s_;
         handle_.step = [](void* s, const float* x, float* y) { static_cast<Stream*>(s)->step(x, y); };
@@ -297,9 +298,9 @@ PYBIND11_MODULE(_core, mod) {
         .def_property_readonly("state_size", &Model::state_size)
         .def_property_readonly("max_stream_batch", [](const Model& m) { return Stream::max_batch(m); })
         .def_property_readonly("max_batch_steps", &Model::max_batch_steps)
-        .def_property("fast_activations", &Model::fast_activations, &Model::set_fast_activations)
         .def("describe", &describe, py::arg("with_weights") = true)
-        .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"))
+        .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"),
+             py::arg("fast_activations") = false)
         .def("save", [](const Model& m, const std::string& path) { py::gil_scoped_release r; save_model(m, path); })
         .def("serialize",
              [](const Model& m) {
@@ -313,7 +314,8 @@ PYBIND11_MODULE(_core, mod) {
         });
 
     py::class_<PyStream>(mod, "Stream")
-        .def(py::init<std::shared_ptr<Model>, std::size_t>())
+        .def(py::init<std::shared_ptr<Model>, std::size_t, bool>(), py::arg("model"), py::arg("batch"),
+             py::arg("fast_activations") = false)
         .def("step", &PyStream::step, py::arg("x"), py::arg("out") = py::none())
         .def("reset", &PyStream::reset)
         .def_property("state", &PyStream::get_state, &PyStream::set_state)

@@ -25,7 +25,7 @@ void DenseLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     active_kernels().gemm_nt(B * T, out_, in_, x, in_, w_.data(), in_, b_.data(), y, out_);
 }
 
-void DenseLayer::step(const float* x, float* y, std::size_t B, float*, float*, bool) const {
+void DenseLayer::step(const float* x, float* y, std::size_t B, float*, float*, const StepContext&) const {
     active_kernels().gemm_nt(B, out_, in_, x, in_, w_.data(), in_, b_.data(), y, out_);
 }
 

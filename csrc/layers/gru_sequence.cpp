@@ -17,7 +17,7 @@ constexpr std::size_t kFusedInputMax = 16;
 
 void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T,
                              const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
-                             std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline) const {
+                             std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline, bool fast) const {
     const std::size_t H = cfg_.hidden_size, G = raw_input ? cfg_.input_size : xp_row_floats();
     // Two state buffers (a kernel reads one and writes the other), gathered rows and scratch.
     AlignedBuffer h2(B * H), hg(B * H), hg2(B * H), xg(B * G), scratch(step_rows_scratch(B));
@@ -46,7 +46,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             float* out = y_dir + (out_in_processing_order ? s : t) * y_stride;
             if (pipeline) pipeline->wait_for(s);
             step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1,
-                      raw_input);
+                      raw_input, fast);
             prev = out;
             ld_prev = T * y_stride;
         }
@@ -58,7 +58,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
             if (pipeline) pipeline->wait_for(s);
-            step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input);
+            step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input, fast);
             std::swap(cur, next);
             for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
             continue;
@@ -79,7 +79,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             std::memset(hg.data() + n * H, 0, (rows - n) * H * sizeof(float));
             std::memset(xg.data() + n * G, 0, (rows - n) * G * sizeof(float));
         }
-        step_rows(d, rows, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input);
+        step_rows(d, rows, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input, fast);
         n = 0;
         for (std::size_t b = 0; b < B; ++b) {
             if (s >= len(b)) continue;
@@ -150,7 +150,8 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
             else y_dir = seq_out.data() + d * B * T * H;
         }
         auto run = [&](const float* in, ProjectionPipeline* pipeline) {
-            run_direction(d, in, B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride, raw_input, pipeline);
+            run_direction(d, in, B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride, raw_input, pipeline,
+                          ctx.fast_activations);
         };
         if (raw_input) return run(x, nullptr);
         // inside_parallel_for: the directions already run on two threads (or the batch was split).

@@ -16,7 +16,7 @@ public:
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
     void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-              bool walk_backward) const override;
+              const StepContext& ctx) const override;
 
     const AlignedBuffer& weight() const { return w_; }
     const AlignedBuffer& bias() const { return b_; }

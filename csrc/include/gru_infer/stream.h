@@ -14,7 +14,9 @@ class Stream {
 public:
     // Throws InvalidArgument if some layer cannot stream (a bidirectional GRU needs the future)
     // or if batch is 0 or above max_batch(model).
-    Stream(std::shared_ptr<const Model> model, std::size_t batch);
+    // fast_activations: rational sigmoid/tanh in the GRU layers (PredictRequest::fast_activations)
+    // for every step of this stream.
+    Stream(std::shared_ptr<const Model> model, std::size_t batch, bool fast_activations = false);
     // The largest batch a stream of `model` takes: its buffers stay under kMaxBufferBytes (runtime/checked_size.h).
     static std::size_t max_batch(const Model& model);
 
@@ -41,7 +43,7 @@ private:
     std::size_t batch_;
     AlignedBuffer state_, scratch_, ping_, pong_;
     std::vector<std::size_t> state_offset_;  // per layer, into state_
-    bool walk_backward_ = false;  // flips every step (Layer::step)
+    StepContext ctx_;  // walk_backward flips every step (Layer::step)
 };
 
 }  // namespace gru_infer
