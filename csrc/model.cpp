@@ -175,5 +175,4 @@ void Model::run_rows(const PredictRequest& req) const {
     }
 }
 
-
 }  // namespace gru_infer
