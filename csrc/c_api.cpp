@@ -13,6 +13,7 @@
 #include <new>
 #include <vector>
 
+#include "runtime/checked_size.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/model.h"
@@ -65,22 +66,6 @@ gru_infer_status null_argument(const char* function, const char* name) noexcept 
     return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: %s is NULL", function, name);
 }
 
-bool mul_fits(std::size_t a, std::size_t b) {
-    return b == 0 || a <= std::numeric_limits<std::size_t>::max() / b;
-}
-
-// Model::predict sizes its buffers as products of batch, steps and layer widths; refuse sizes whose
-// buffers could not exist rather than let a product wrap around.
-bool predict_sizes_fit(const Model& m, std::size_t batch, std::size_t steps) {
-    std::size_t width = m.input_size();
-    for (const auto& l : m.layers()) {
-        width = std::max(width, l->output_size());
-        width = std::max(width, 3 * l->state_size());
-    }
-    constexpr std::size_t kMaxFloats = std::numeric_limits<std::size_t>::max() / (8 * sizeof(float));
-    return mul_fits(batch, steps) && mul_fits(batch * steps, width) && batch * steps * width <= kMaxFloats;
-}
-
 // x or ids (the other is null) in, as the model takes.
 gru_infer_status predict(const char* function, const gru_infer_model* model, std::size_t batch,
                          std::size_t steps, const float* x, const std::int64_t* ids,
@@ -89,10 +74,7 @@ gru_infer_status predict(const char* function, const gru_infer_model* model, std
     if (!x && !ids) return null_argument(function, model->model->takes_ids() ? "ids" : "x");
     if (!y) return null_argument(function, "y");
     const Model& m = *model->model;
-    if (!predict_sizes_fit(m, batch, steps))
-        return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s: batch %zu x steps %zu is too large to address",
-                    function, batch, steps);
-    return guarded([&] {
+    return guarded([&] {  // Model::predict refuses a batch x steps whose buffers could not exist
         gru_infer::PredictRequest req;
         req.batch = batch;
         req.steps = steps;
@@ -212,7 +194,13 @@ int gru_infer_model_output_has_time(const gru_infer_model* model) noexcept {
     return model && model->model->output_has_time() ? 1 : 0;
 }
 size_t gru_infer_model_output_floats(const gru_infer_model* model, size_t batch, size_t steps) noexcept {
-    return model ? model->model->output_floats(batch, steps) : 0;
+    if (!model) return 0;
+    const Model& m = *model->model;
+    std::size_t rows_steps, floats;
+    if (!gru_infer::mul_fits(batch, m.output_has_time() ? steps : 1, &rows_steps) ||
+        !gru_infer::mul_fits(rows_steps, m.output_size(), &floats))
+        return 0;
+    return floats;
 }
 
 gru_infer_status gru_infer_predict(const gru_infer_model* model, size_t batch, size_t steps, const float* x,

@@ -11,6 +11,8 @@
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/input_skip_layer.h"
 #include "gru_infer/threading.h"
+#include "kernels/kernels.h"
+#include "runtime/checked_size.h"
 #include "runtime/denormals.h"
 #include "runtime/parallel.h"
 
@@ -22,6 +24,14 @@ void Model::add(std::unique_ptr<Layer> layer) {
                               std::to_string(layers_.size());
     if (layer->kind() == LayerKind::Embedding && !layers_.empty())
         throw InvalidArgument(where + ": an Embedding can only be the first layer");
+    // A weightless layer takes its width from the layer before it, so every width in a model is
+    // backed by weights that exist: a small file cannot declare a huge layer.
+    if (layers_.empty() && layer->parameter_count() == 0)
+        throw InvalidArgument(where + ": the first layer must have weights (GRU, Dense, Embedding or Affine)");
+    for (const std::size_t width : {layer->input_size(), layer->output_size(), layer->state_size()})
+        if (width > kMaxLayerWidth)
+            throw InvalidArgument(where + ": " + std::to_string(width) + " features is wider than the " +
+                                  std::to_string(kMaxLayerWidth) + " a layer may have");
     if (!layers_.empty()) {
         if (layer->input_size() != output_size())
             throw InvalidArgument(where + ": takes " + std::to_string(layer->input_size()) +
@@ -38,7 +48,6 @@ void Model::add(std::unique_ptr<Layer> layer) {
             throw InvalidArgument(where + ": made for a model input of " + std::to_string(skip.model_input_size()) +
                                   " features, but the model takes " + std::to_string(model_in));
     }
-    if (layer->kind() == LayerKind::Gru) static_cast<GruLayer&>(*layer).set_fast_activations(fast_activations_);
     layers_.push_back(std::move(layer));
 }
 
@@ -72,13 +81,7 @@ void Model::predict(const PredictRequest& req) const {
         throw InvalidArgument(takes_ids() ? "this model starts with an Embedding and takes integer ids"
                                           : "this model takes float features, not ids");
     if (!req.y) throw InvalidArgument("predict needs an output buffer");
-    // Per-step floats of the largest buffer predict allocates: a GRU's input projection, 3 gates
-    // of its units rounded up to whole tiles (bounded by 3 * width + 32).
-    std::size_t widest_size = input_size();
-    for (const auto& l : layers_) widest_size = std::max(widest_size, l->output_size() * 3 + 32);
-    if (T > SIZE_MAX / B || B * T > SIZE_MAX / sizeof(float) / widest_size)
-        throw InvalidArgument("batch=" + std::to_string(B) + " x steps=" + std::to_string(T) +
-                              " is too large to address");
+    check_sizes(B, T);
     if (req.lengths)
         for (std::size_t b = 0; b < B; ++b)
             if (req.lengths[b] < 1 || static_cast<std::size_t>(req.lengths[b]) > T)
@@ -89,11 +92,14 @@ void Model::predict(const PredictRequest& req) const {
 
     FlushDenormals flush;
     // Rows of a batch are independent through every layer: split the batch across threads when
-    // there is enough work to pay for starting them (~tens of microseconds).
+    // there is enough work to pay for starting them (~tens of microseconds). A batch of
+    // kStepGemmRows+ rows is split into parts of at least that many, which take the kernel path
+    // the whole batch takes: the result is the same bits on any number of threads.
     std::size_t widest = input_size();
     for (const auto& l : layers_) widest = std::max(widest, l->output_size());
     const double work = static_cast<double>(B) * T * widest * widest * layers_.size();
-    const std::size_t chunks = work < 4e6 ? 1 : std::min(B, get_num_threads());
+    const std::size_t parts = B >= kStepGemmRows ? B / kStepGemmRows : B;
+    const std::size_t chunks = work < 4e6 ? 1 : std::min(parts, get_num_threads());
     if (chunks <= 1) return run_rows(req);
 
     const std::size_t out_per_row = output_floats(1, T), in_per_row = T * input_size();
@@ -111,6 +117,23 @@ void Model::predict(const PredictRequest& req) const {
         run_rows(sub);
         if (req.hn) copy_state_rows(req.hn, B, b0, hn.data(), nb, false);
     });
+}
+
+std::size_t Model::max_batch_steps() const {
+    // Every buffer predict allocates, per sequence row and step, is at most this many floats:
+    // two work buffers and the output (each <= widest), and the input projections of up to two
+    // GRU directions (3 gates of <= widest units, rounded up to whole tiles: <= 3 * widest + 32).
+    std::size_t widest = input_size();
+    for (const auto& l : layers_) widest = std::max(widest, l->output_size());
+    return kMaxBufferFloats / (4 * (3 * widest + 32));
+}
+
+void Model::check_sizes(std::size_t B, std::size_t T) const {
+    std::size_t rows_steps;
+    if (!mul_fits(B, T, &rows_steps) || rows_steps > max_batch_steps())
+        throw InvalidArgument("predict: batch x steps must be at most " + std::to_string(max_batch_steps()) +
+                              " for this model (its buffers would pass " + std::to_string(kMaxBufferBytes) +
+                              " bytes), got batch=" + std::to_string(B) + " x steps=" + std::to_string(T));
 }
 
 void Model::copy_state_rows(const float* full_in, std::size_t B, std::size_t b0, float* part, std::size_t nb,
@@ -154,18 +177,13 @@ void Model::run_rows(const PredictRequest& req) const {
             ctx.h0 = req.h0 ? req.h0 + state_offset : nullptr;
             ctx.hn = req.hn ? req.hn + state_offset : nullptr;
             ctx.model_input = req.x;
+            ctx.fast_activations = req.fast_activations;
             layer.forward(cur, out, B, cur_T, ctx);
         }
         state_offset += B * layer.state_size();
         if (!layer.keeps_time()) { has_time = false; cur_T = 1; }
         cur = out;
     }
-}
-
-void Model::set_fast_activations(bool on) {
-    fast_activations_ = on;
-    for (auto& l : layers_)
-        if (l->kind() == LayerKind::Gru) static_cast<GruLayer&>(*l).set_fast_activations(on);
 }
 
 }  // namespace gru_infer

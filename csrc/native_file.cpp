@@ -12,6 +12,7 @@
 
 #include "gru_infer/activation_layer.h"
 #include "gru_infer/affine_layer.h"
+#include "runtime/checked_size.h"
 #include "gru_infer/dense_layer.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
@@ -30,7 +31,7 @@ constexpr std::uint32_t kDtypeF32 = 1, kDtypeU8 = 2, kDtypeI32 = 3;  // u8: raw 
 constexpr std::uint32_t kStoragePlain = 0, kStoragePacked = 1, kStorageQuant = 2;
 
 std::size_t dtype_bytes(std::uint32_t dtype) { return dtype == kDtypeU8 ? 1 : 4; }
-constexpr std::uint64_t kMaxDim = std::uint64_t(1) << 31;  // far above any real layer
+constexpr std::uint64_t kMaxRows = std::uint64_t(1) << 31;  // Embedding rows; widths: kMaxLayerWidth
 
 bool host_is_little_endian() {
     const std::uint32_t one = 1;
@@ -196,9 +197,11 @@ public:
         return v;
     }
     std::uint32_t u32(const char* what) { return get<std::uint32_t>(what); }
-    std::size_t size(const char* what) {
+    // A width (features, units) or, with max = kMaxRows, a row count: in [1, max].
+    std::size_t size(const char* what, std::uint64_t max = kMaxLayerWidth) {
         std::uint32_t v = u32(what);
-        if (v == 0 || v > kMaxDim) fail(std::string(what) + " = " + std::to_string(v) + " is out of range");
+        if (v == 0 || v > max)
+            fail(std::string(what) + " = " + std::to_string(v) + " is outside [1, " + std::to_string(max) + "]");
         return v;
     }
     bool flag(const char* what) {
@@ -239,9 +242,8 @@ public:
             if (d != expect)
                 fail(std::string(what) + ": dimension " + std::to_string(d) + " does not match the layer (" +
                      std::to_string(expect) + ")");
-            if (expect != 0 && count > file_size_ / expect)  // also rules out overflow below
-                fail(std::string(what) + ": tensor is larger than the file");
-            count *= expect;
+            count = checked_mul(count, expect, what);
+            if (count > file_size_ / dtype_bytes(dtype)) fail(std::string(what) + ": tensor is larger than the file");
         }
         std::uint64_t rel = get<std::uint64_t>(what);
         const std::uint64_t bytes = static_cast<std::uint64_t>(count) * dtype_bytes(dtype);
@@ -399,7 +401,7 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             layer = std::make_unique<ActivationLayer>(in, r.act("activation"));
             break;
         case LayerKind::Embedding: {
-            std::size_t num = r.size("Embedding rows");
+            std::size_t num = r.size("Embedding rows", kMaxRows);
             if (in != 1) Reader::fail("Embedding input size must be 1");
             layer = std::make_unique<EmbeddingLayer>(num, out, r.tensor("Embedding table", {num, out}));
             break;

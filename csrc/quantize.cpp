@@ -60,7 +60,6 @@ std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o)
         }
     }
     out->source = source;
-    out->set_fast_activations(fast_activations_);
     return out;
 }
 

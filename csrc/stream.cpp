@@ -10,6 +10,7 @@
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/input_skip_layer.h"
 #include "kernels/kernels.h"
+#include "runtime/checked_size.h"
 #include "runtime/denormals.h"
 #include "stream_block.h"
 
@@ -30,10 +31,26 @@ std::size_t Stream::default_max_block(std::size_t batch) {
     return std::max<std::size_t>(1, std::min<std::size_t>(64, 4096 / std::max<std::size_t>(batch, 1)));
 }
 
-Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block)
+std::size_t Stream::max_batch(const Model& model) {
+    // Floats per batch row of all the stream's buffers: state, the widest layer's step scratch
+    // (linear in the batch) and the two work buffers between layers.
+    std::size_t widest = model.input_size(), scratch = 0;
+    for (const auto& l : model.layers()) {
+        widest = std::max(widest, l->output_size());
+        scratch = std::max(scratch, l->step_scratch_size(1));
+    }
+    return kMaxBufferFloats / (model.state_size() + scratch + 2 * widest);
+}
+
+Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block, bool fast_activations)
     : model_(std::move(model)), batch_(batch) {
+    ctx_.fast_activations = fast_activations;
     if (!model_ || model_->layers().empty()) throw InvalidArgument("a stream needs a model with layers");
-    if (batch == 0) throw InvalidArgument("a stream needs batch >= 1, got 0");
+    const std::size_t max = max_batch(*model_);
+    if (batch == 0 || batch > max)
+        throw InvalidArgument("stream: batch must be in [1, " + std::to_string(max) +
+                              "] for this model (its buffers would pass " + std::to_string(kMaxBufferBytes) +
+                              " bytes), got " + std::to_string(batch));
     max_block_ = max_block ? max_block : default_max_block(batch);
     active_kernels();  // choose the kernels now, not in the first step
     std::size_t widest = model_->input_size(), scratch = 0, offset = 0, xp_row = 0;
@@ -41,7 +58,8 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         if (const char* why = l->stream_unsupported_reason())
             throw InvalidArgument(std::string("this model cannot stream: ") + why);
         widest = std::max(widest, l->output_size());
-        scratch = std::max(scratch, l->step_scratch_size(batch));
+        // run() steps a stateless layer over every (row, step) of a block at once.
+        scratch = std::max(scratch, l->step_scratch_size(l->state_size() ? batch : checked_product(batch, max_block_, 1)));
         xp_row = std::max(xp_row, block_projection_floats(*l, batch));
         state_offset_.push_back(offset);
         state_row_offset_.push_back(offset / batch);
@@ -80,11 +98,11 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
         if (layers[i]->kind() == LayerKind::InputSkip)  // first == 0 here: skips need float input
             static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, rows);
         else
-            layers[i]->step(cur, out, rows, layer_state, scratch_.data(), walk_backward_);
+            layers[i]->step(cur, out, rows, layer_state, scratch_.data(), ctx_);
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, rows * model_->output_size() * sizeof(float));
-    walk_backward_ = !walk_backward_;
+    ctx_.walk_backward = !ctx_.walk_backward;
 }
 
 void Stream::step(const float* x, float* y) noexcept {

@@ -35,7 +35,7 @@ std::size_t block_projection_floats(const Layer& l, std::size_t batch) {
 }
 
 void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const float* x, float* y, float* state,
-               float* xp, float* scratch, bool walk_backward) noexcept {
+               float* xp, float* scratch, StepContext ctx) noexcept {
     const GruConfig& c = g.config();
     const PackedGru& p = g.packed()[0];
     const std::size_t I = c.input_size, H = c.hidden_size;
@@ -47,7 +47,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
     GruStepArgs a;
     a.rows = rows; a.input = I; a.hidden = H;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
-    a.clip = c.clip; a.fast = g.fast_activations(); a.scratch = scratch;
+    a.clip = c.clip; a.fast = ctx.fast_activations; a.scratch = scratch;
     const auto step = c.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before;
     const float* prev = state;
     std::size_t ld_prev = H;
@@ -56,7 +56,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
         else { a.xp = in + s * G; a.ldxp = steps * G; }
         a.h = prev; a.ldh = ld_prev;
         a.h_out = y + s * H; a.ldo = steps * H;
-        a.walk_backward = walk_backward != (s % 2 == 1);
+        a.walk_backward = ctx.walk_backward != (s % 2 == 1);
         step(a);
         prev = a.h_out;
         ld_prev = steps * H;
@@ -76,26 +76,28 @@ void Stream::run_block(std::size_t first, std::size_t steps, const float* x, flo
         float* state = state_.data() + state_offset_[i];
         if (packed_gru(l)) {
             gru_block(static_cast<const GruLayer&>(l), B, steps, cur, out, state, block_xp_.data(), scratch_.data(),
-                      walk_backward_);
+                      ctx_);
         } else if (l.state_size()) {  // generic GRU: step by step, each step's rows gathered
             const std::size_t O = l.output_size();
             for (std::size_t s = 0; s < steps; ++s) {
                 for (std::size_t b = 0; b < B; ++b)
                     std::memcpy(ping_.data() + b * width, cur + (b * steps + s) * width, width * sizeof(float));
-                l.step(ping_.data(), pong_.data(), B, state, scratch_.data(), walk_backward_ != (s % 2 == 1));
+                StepContext sc = ctx_;
+                sc.walk_backward = ctx_.walk_backward != (s % 2 == 1);
+                l.step(ping_.data(), pong_.data(), B, state, scratch_.data(), sc);
                 for (std::size_t b = 0; b < B; ++b)
                     std::memcpy(out + (b * steps + s) * O, pong_.data() + b * O, O * sizeof(float));
             }
         } else if (l.kind() == LayerKind::InputSkip) {  // first == 0 here: skips need float input
             static_cast<const InputSkipLayer&>(l).step_with_input(cur, x, out, B * steps);
         } else {  // stateless: every (row, step) is a row of its own
-            l.step(cur, out, B * steps, nullptr, scratch_.data(), false);
+            l.step(cur, out, B * steps, nullptr, scratch_.data(), StepContext{false, ctx_.fast_activations});
         }
         width = l.output_size();
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, B * steps * model_->output_size() * sizeof(float));
-    if (steps % 2) walk_backward_ = !walk_backward_;
+    if (steps % 2) ctx_.walk_backward = !ctx_.walk_backward;
 }
 
 void Stream::run(std::size_t steps, const float* x, float* y) noexcept {

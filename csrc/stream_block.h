@@ -17,6 +17,6 @@ std::size_t block_projection_floats(const Layer& layer, std::size_t batch);
 // steps, hidden), state (rows, hidden) read and left at the last step. xp: rows * steps *
 // block_projection_floats floats; scratch: step_scratch_size(rows) floats.
 void gru_block(const GruLayer& layer, std::size_t rows, std::size_t steps, const float* x, float* y, float* state,
-               float* xp, float* scratch, bool walk_backward) noexcept;
+               float* xp, float* scratch, StepContext ctx) noexcept;
 
 }  // namespace gru_infer

@@ -29,12 +29,7 @@ def parse_kinds(text: str) -> List[str]:
 def _model_of_kind(model: Model, kind: str) -> Model:
     if kind == "fp32":
         return model
-    quantize = getattr(model, "quantize", None)
-    if quantize is None:
-        raise ValueError(f"--kinds {kind}: this gru_infer runs float32 only (no Model.quantize yet); "
-                         "use --kinds fp32")
-    quantized: Model = quantize(kind)
-    return quantized
+    return model.quantize(kind)
 
 
 def _timed_calls(fn: Callable[[], Any], budget_s: float, min_calls: int = 3) -> List[float]:

@@ -31,6 +31,18 @@ def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
     return arr
 
 
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _c_array(a, dtype) -> np.ndarray:
+    """`a` as a C-contiguous array of `dtype` aligned to its element size (copied if it is not:
+    np.ascontiguousarray keeps a misaligned view like np.frombuffer(buf, offset=1) as it is)."""
+    return np.require(a, dtype, "CA")
+
+
 class Model:
     """A loaded model. Build one with gru_infer.load, gru_infer.from_torch or Model.from_layers."""
 
@@ -42,6 +54,7 @@ class Model:
         self._state_blocks = [(2 if d["direction"] == "bidirectional" else 1, d["hidden_size"])
                               for d in desc if d["kind"] == "GRU"]
         self._num_parameters = sum(d["parameters"] for d in desc)
+        self._fast = False  # the default of predict's and stream's fast_activations (with_options)
 
     # ---- construction -------------------------------------------------------------------
 
@@ -100,13 +113,26 @@ class Model:
 
     @property
     def fast_activations(self) -> bool:
-        """Opt-in rational sigmoid/tanh in GRU layers: max abs error 1e-4 per activation instead of
-        2e-7, for users who trade exactness for speed. Off by default; not saved with the model."""
-        return self._core.fast_activations
+        """Whether predict and stream use the opt-in rational sigmoid/tanh in GRU layers (max abs
+        error 1e-4 per activation instead of 2e-7) unless told otherwise. Off by default; not saved.
+        Read-only, so that a model shared between threads never changes under a running call: use
+        `with_options(fast_activations=True)` (a model sharing these weights) or pass
+        `fast_activations=` to predict / stream."""
+        return self._fast
 
     @fast_activations.setter
-    def fast_activations(self, on: bool) -> None:
-        self._core.fast_activations = bool(on)
+    def fast_activations(self, on) -> None:
+        raise AttributeError("Model.fast_activations is read-only (a model shared between threads must not change "
+                             "while in use): use model.with_options(fast_activations=...), which shares the "
+                             "weights, or predict(..., fast_activations=...) / stream(..., fast_activations=...)")
+
+    def with_options(self, *, fast_activations: bool) -> Model:
+        """A model with other run-time defaults that shares this one's weights (nothing is copied)."""
+        other = object.__new__(Model)  # not copy.copy: that would pickle the weights by value
+        other.__dict__.update(self.__dict__)
+        other.info = dict(self.info)
+        other._fast = _flag(fast_activations, "fast_activations")
+        return other
 
     @property
     def weight_format(self) -> str:
@@ -148,18 +174,19 @@ class Model:
 
     @overload
     def predict(self, x: npt.ArrayLike, h0: Optional[StateLike] = None, lengths: Optional[npt.ArrayLike] = None,
-                return_state: Literal[False] = False) -> Array: ...
+                return_state: Literal[False] = False, fast_activations: Optional[bool] = None) -> Array: ...
 
     @overload
     def predict(self, x: npt.ArrayLike, h0: Optional[StateLike] = None, lengths: Optional[npt.ArrayLike] = None,
-                *, return_state: Literal[True]) -> Tuple[Array, State]: ...
+                *, return_state: Literal[True], fast_activations: Optional[bool] = None) -> Tuple[Array, State]: ...
 
     @overload
     def predict(self, x: npt.ArrayLike, h0: Optional[StateLike], lengths: Optional[npt.ArrayLike],
-                return_state: bool) -> Union[Array, Tuple[Array, State]]: ...
+                return_state: bool, fast_activations: Optional[bool] = None) -> Union[Array, Tuple[Array, State]]: ...
 
     def predict(self, x: npt.ArrayLike, h0: Optional[StateLike] = None, lengths: Optional[npt.ArrayLike] = None,
-                return_state: bool = False) -> Union[Array, Tuple[Array, State]]:
+                return_state: bool = False, fast_activations: Optional[bool] = None
+                ) -> Union[Array, Tuple[Array, State]]:
         """Run whole sequences.
 
         x: (B, T, F) floats, or (T, F) for one sequence; for a model starting with an Embedding,
@@ -168,27 +195,34 @@ class Model:
         layers differ in size. lengths: (B,) valid steps per sequence (PyTorch packed-sequence
         semantics: outputs past the end are zero, the final state is taken at the last valid step).
 
+        fast_activations: rational sigmoid/tanh for this call (default: the model's, see
+        with_options).
+
         Returns the output as float32 ((B, T, O), or (B, O) if the model ends on the last step),
         and with return_state=True also the final state in the layout of h0.
         """
+        fast = self._fast if fast_activations is None else _flag(fast_activations, "fast_activations")
         x, batched = self._sequence_input(x)
         B, T = x.shape[0], x.shape[1]
         if lengths is not None:
             lengths = self._lengths(lengths, B, T, batched)
         h0_flat = None if h0 is None else self._state_in(h0, B, batched, "h0")
-        y, hn = self._core.predict(x, lengths, h0_flat, bool(return_state))
+        y, hn = self._core.predict(x, lengths, h0_flat, bool(return_state), fast)
         if not batched:
             y = y[0]
         if not return_state:
             return y
         return y, self._state_out(hn, B, batched)
 
-    def stream(self, batch: int = 1, max_block: Optional[int] = None) -> Stream:
+    def stream(self, batch: int = 1, max_block: Optional[int] = None,
+               fast_activations: Optional[bool] = None) -> Stream:
         """A stateful stream (gru_infer.Stream): one time step per `step` call, a block of steps
         per `run` call, or one step of some rows with `step(x, slots=ids)`. max_block: the most
         steps `run` computes in one piece (default 64, fewer for batches over 64); its buffers
-        are allocated now, so no call allocates later."""
-        return Stream(self, batch, max_block)
+        are allocated now, so no call allocates later. fast_activations: for every step of this
+        stream (default: the model's, see with_options)."""
+        fast = self._fast if fast_activations is None else _flag(fast_activations, "fast_activations")
+        return Stream(self, batch, max_block, fast)
 
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the native file (docs/native_format.md), readable by gru_infer.load and the C++ library."""
@@ -211,18 +245,27 @@ class Model:
             if arr.ndim not in (1, 2):
                 raise ValueError(f"ids: expected shape (batch, steps) or (steps,), got {arr.shape}")
             batched = arr.ndim == 2
-            arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.int64)
+            self._check_batch_steps(arr if batched else arr[None])
+            arr = _c_array(arr if batched else arr[None], np.int64)
         else:
             arr = _numeric(x, "x")
             F = self.input_size
             if arr.ndim not in (2, 3) or arr.shape[-1] != F:
                 raise ValueError(f"x: expected shape (batch, steps, {F}) or (steps, {F}), got {arr.shape}")
             batched = arr.ndim == 3
-            arr = np.ascontiguousarray(arr if batched else arr[None], dtype=np.float32)
+            self._check_batch_steps(arr if batched else arr[None])
+            arr = _c_array(arr if batched else arr[None], np.float32)
         if arr.shape[0] == 0 or arr.shape[1] == 0:
             given = arr.shape if batched else arr.shape[1:]
             raise ValueError(f"input: expected at least one sequence of at least one step, got shape {given}")
         return arr, batched
+
+    def _check_batch_steps(self, arr: np.ndarray) -> None:
+        """Before copying the input (a broadcast view may be far larger than its memory)."""
+        most = self._core.max_batch_steps  # the core's buffers stay under 2^47 bytes
+        if arr.shape[0] * arr.shape[1] > most:
+            raise ValueError(f"input: expected batch x steps of at most {most} for this model, "
+                             f"got {arr.shape[0]} x {arr.shape[1]}")
 
     @staticmethod
     def _lengths(lengths, B: int, T: int, batched: bool) -> np.ndarray:
@@ -233,7 +276,7 @@ class Model:
             raise ValueError(f"lengths: expected shape ({B},), got {arr.shape}")
         if arr.min() < 1 or arr.max() > T:
             raise ValueError(f"lengths: expected values in [1, {T}], got min {arr.min()} and max {arr.max()}")
-        return np.ascontiguousarray(arr, dtype=np.int64)
+        return _c_array(arr, np.int64)
 
     def _uniform_state(self) -> bool:
         return len(set(self._state_blocks)) <= 1
@@ -254,7 +297,7 @@ class Model:
             want = shape if batched else (shape[0], shape[2])
             if arr.shape != want:
                 raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
-            return np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
+            return _c_array(arr, np.float32).reshape(-1)
         if not isinstance(state, (list, tuple)) or len(state) != len(shape):
             raise ValueError(f"{name}: expected a sequence of {len(shape)} arrays of shapes {shape}")
         parts = []
@@ -264,7 +307,7 @@ class Model:
             if arr.shape != want:
                 raise ValueError(f"{name}[{i}]: expected shape {want}, got {arr.shape}")
             parts.append(np.asarray(arr, dtype=np.float32).reshape(-1))
-        return np.ascontiguousarray(np.concatenate(parts))
+        return _c_array(np.concatenate(parts), np.float32)
 
     def _state_out(self, flat: np.ndarray, B: int, batched: bool) -> State:
         shape = self.state_shape(B)

@@ -84,5 +84,4 @@ def reduce_model(model: Model, protocol: int) -> Tuple[Any, ...]:
 def _rebuild_model(data: BytesLike, info: Dict[str, Any], fast_activations: bool) -> Model:
     model = model_from_native_bytes(data)
     model.info = info
-    model.fast_activations = fast_activations
-    return model
+    return model.with_options(fast_activations=fast_activations) if fast_activations else model

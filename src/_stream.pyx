@@ -39,16 +39,16 @@ cdef void _release_stream(object capsule) noexcept:
     Py_XDECREF(<PyObject*>PyCapsule_GetContext(capsule))
 
 
-def _rebuild_stream(model, batch, state, max_block=None):
+def _rebuild_stream(model, batch, state, max_block=None, fast_activations=False):
     """Unpickle a Stream: a new stream of `model` carrying on from `state` (flat, core order)."""
-    cdef Stream s = Stream(model, batch, max_block)
+    cdef Stream s = Stream(model, batch, max_block, fast_activations)
     s._core_stream.state = state
     return s
 
 
 cdef inline bint _is_array(object a, int typenum):
     return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a))
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
 
 
 cdef class Stream:
@@ -64,15 +64,21 @@ cdef class Stream:
     cdef gru_infer_stream_handle* _h
     cdef Py_ssize_t _batch, _in, _out
     cdef bint _ids
+    cdef bint _fast
 
-    def __init__(self, model, batch=1, max_block=None):
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise ValueError(f"batch: expected a positive integer, got {batch!r}")
+    def __init__(self, model, batch=1, max_block=None, fast_activations=False):
+        cdef object most = model._core.max_stream_batch  # its buffers stay under 2^47 bytes
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= most:
+            raise ValueError(f"batch: expected an integer in [1, {most}] for this model, got {batch!r}")
         if max_block is not None and (isinstance(max_block, bool) or not isinstance(max_block, (int, np.integer))
                                       or max_block < 1):
             raise ValueError(f"max_block: expected a positive integer or None, got {max_block!r}")
+        if not isinstance(fast_activations, (bool, np.bool_)):
+            raise ValueError(f"fast_activations: expected True or False, got {fast_activations!r}")
         self._model = model
-        self._core_stream = _core.Stream(model._core, int(batch), 0 if max_block is None else int(max_block))
+        self._fast = bool(fast_activations)
+        self._core_stream = _core.Stream(model._core, int(batch), 0 if max_block is None else int(max_block),
+                                         self._fast)
         self._h = <gru_infer_stream_handle*>PyCapsule_GetPointer(
             self._core_stream._handle(), GRU_INFER_STREAM_CAPSULE)
         self._batch = self._h.batch
@@ -107,7 +113,12 @@ cdef class Stream:
 
     def __reduce__(self):
         # By value: the model (its native bytes, gru_infer.serialization) and the current state.
-        return _rebuild_stream, (self._model, self._batch, self._core_stream.state, self.max_block)
+        return _rebuild_stream, (self._model, self._batch, self._core_stream.state, self.max_block, self._fast)
+
+    @property
+    def fast_activations(self):
+        """Whether this stream's GRU layers use the rational sigmoid/tanh (fixed at creation)."""
+        return self._fast
 
     def step(self, x, out=None, slots=None):
         """Advance one step. `out`, if given, is a writable C-contiguous float32 array of the
@@ -288,7 +299,7 @@ cdef class Stream:
         single = arr.ndim == 1
         if arr.shape != (self._batch, self._in) and not (single and self._batch == 1 and arr.shape == (self._in,)):
             raise ValueError(f"x: expected shape {self._expected_input()}, got {arr.shape}")
-        return np.ascontiguousarray(arr, dtype=np.float32), single
+        return np.require(arr, np.float32, "CA"), single  # C-contiguous and aligned
 
     cdef tuple _checked_ids(self, x):
         from .model import _numeric
@@ -296,7 +307,7 @@ cdef class Stream:
         single = arr.ndim == 0
         if arr.shape != (self._batch,) and not (single and self._batch == 1):
             raise ValueError(f"ids: expected shape {self._expected_input()}, got {arr.shape}")
-        arr = np.ascontiguousarray(arr.reshape(self._batch), dtype=np.int64)
+        arr = np.require(arr.reshape(self._batch), np.int64, "CA")
         if not self._h.ids_valid(self._h.stream, <const int64_t*>cnp.PyArray_DATA(arr)):
             self._core_stream.step(arr)  # raises the ValueError that names the bad id
         return arr, single
@@ -313,4 +324,4 @@ cdef class Stream:
             return <cnp.ndarray>out
         cdef tuple want = (int(self._out),) if single else (int(self._batch), int(self._out))
         got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
-        raise ValueError(f"out: expected a writable C-contiguous float32 array of shape {want}, got {got}")
+        raise ValueError(f"out: expected a writable, aligned, C-contiguous float32 array of shape {want}, got {got}")

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/checked_size.h"
 #include "gru_infer/gru_infer.h"
 #include "stream_api_table.h"
 #include "stream_handle.h"
@@ -17,9 +18,16 @@ using namespace gru_infer;
 
 namespace {
 
-using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-using Slots = py::array_t<std::size_t, py::array::c_style | py::array::forcecast>;
+// Arrays reach C++ C-contiguous and aligned to their element size: a contiguous but misaligned
+// view (np.frombuffer(buf, offset=1)) is copied, never read through a misaligned pointer.
+constexpr int kAligned = 0x0100;  // NPY_ARRAY_ALIGNED
+using F32 = py::array_t<float, py::array::c_style | py::array::forcecast | kAligned>;
+using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast | kAligned>;
+// Threads beyond this gain nothing and could exhaust the process (predict starts one per chunk).
+constexpr long long kMaxThreads = 1024;
+
+bool is_aligned(const py::array& a) { return (a.flags() & kAligned) != 0; }
+using Slots = py::array_t<std::size_t, py::array::c_style | py::array::forcecast | kAligned>;
 
 AlignedBuffer buffer(const F32& a) { return AlignedBuffer(a.data(), static_cast<std::size_t>(a.size())); }
 
@@ -128,8 +136,9 @@ py::list describe(const Model& m, bool with_weights) {
     return out;
 }
 
-py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h0, bool want_state) {
+py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h0, bool want_state, bool fast) {
     PredictRequest req;
+    req.fast_activations = fast;
     F32 xf;
     I64 ids, lens;
     F32 h0f;
@@ -148,6 +157,7 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
     }
     req.batch = B;
     req.steps = T;
+    m.check_sizes(B, T);  // before allocating the output
     if (!lengths.is_none()) {
         lens = I64::ensure(lengths);
         require(lens && static_cast<std::size_t>(lens.size()) == B, "lengths must have one entry per sequence");
@@ -181,7 +191,8 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
 
 class PyStream {
 public:
-    PyStream(std::shared_ptr<Model> m, std::size_t batch, std::size_t max_block) : s_(std::move(m), batch, max_block) {
+    PyStream(std::shared_ptr<Model> m, std::size_t batch, std::size_t max_block, bool fast)
+        : s_(std::move(m), batch, max_block, fast) {
         const Model& model = s_.model();
         handle_.stream = &s_;
         handle_.step = [](void* s, const float* x, float* y) { static_cast<Stream*>(s)->step(x, y); };
@@ -213,10 +224,10 @@ public:
         const std::size_t B = s_.batch(), O = m.output_size();
         F32 y = out.is_none() ? F32(std::vector<py::ssize_t>{static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(O)})
                               : out.cast<F32>();
-        require(static_cast<std::size_t>(y.size()) == B * O && y.writeable(),
-                "out must be a writable float32 C-contiguous array of " + std::to_string(B * O) + " values");
+        require(static_cast<std::size_t>(y.size()) == B * O && y.writeable() && is_aligned(y),
+                "out must be a writable, aligned float32 C-contiguous array of " + std::to_string(B * O) + " values");
         // The output must be the caller's own buffer, not a converted copy.
-        if (!out.is_none()) require(y.ptr() == out.ptr(), "out must be a float32 C-contiguous numpy array");
+        if (!out.is_none()) require(y.ptr() == out.ptr(), "out must be an aligned float32 C-contiguous numpy array");
         float* yp = y.mutable_data();
         if (m.takes_ids()) {
             I64 ids = I64::ensure(x);
@@ -369,6 +380,10 @@ PYBIND11_MODULE(_core, mod) {
                 const std::string& f, float fa, float fb, const std::string& g, float ga, float gb, float clip,
                 const std::string& merge, bool return_sequences, bool processing_order,
                 const std::vector<std::tuple<F32, F32, F32, F32>>& dirs) {
+                 // The layer checks its weights' sizes against 3 * H * I: keep that product exact.
+                 require(I >= 1 && I <= kMaxLayerWidth && H >= 1 && H <= kMaxLayerWidth,
+                         "GRU sizes must be in [1, " + std::to_string(kMaxLayerWidth) + "], got input_size=" +
+                             std::to_string(I) + ", hidden_size=" + std::to_string(H));
                  GruConfig c;
                  c.input_size = I; c.hidden_size = H;
                  c.direction = static_cast<GruDirection>(index_of(kDirections, direction, "GRU direction"));
@@ -417,9 +432,11 @@ PYBIND11_MODULE(_core, mod) {
         .def_property_readonly("output_has_time", &Model::output_has_time)
         .def_property_readonly("takes_ids", &Model::takes_ids)
         .def_property_readonly("state_size", &Model::state_size)
-        .def_property("fast_activations", &Model::fast_activations, &Model::set_fast_activations)
+        .def_property_readonly("max_stream_batch", [](const Model& m) { return Stream::max_batch(m); })
+        .def_property_readonly("max_batch_steps", &Model::max_batch_steps)
         .def("describe", &describe, py::arg("with_weights") = true)
-        .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"))
+        .def("predict", &predict, py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("want_state"),
+             py::arg("fast_activations") = false)
         .def("quantize",
              [](const Model& m, const std::string& kind, const std::vector<std::size_t>& keep_fp32,
                 const std::vector<float>& input_scales) {
@@ -465,8 +482,8 @@ PYBIND11_MODULE(_core, mod) {
         });
 
     py::class_<PyStream>(mod, "Stream")
-        .def(py::init<std::shared_ptr<Model>, std::size_t, std::size_t>(), py::arg("model"), py::arg("batch"),
-             py::arg("max_block") = 0)
+        .def(py::init<std::shared_ptr<Model>, std::size_t, std::size_t, bool>(), py::arg("model"), py::arg("batch"),
+             py::arg("max_block") = 0, py::arg("fast_activations") = false)
         .def("step", &PyStream::step, py::arg("x"), py::arg("out") = py::none())
         .def("run", &PyStream::run, py::arg("x"), py::arg("out"))
         .def("step_slots", &PyStream::step_slots, py::arg("slots"), py::arg("x"), py::arg("out"))
@@ -483,6 +500,18 @@ PYBIND11_MODULE(_core, mod) {
     mod.def("available_isas", &available_isas);
     mod.def("active_isa", [] { return std::string(active_isa()); });
     mod.def("set_isa", &set_isa);
-    mod.def("set_num_threads", &set_num_threads);
+    mod.def("set_num_threads", [](py::handle n) {
+        const std::string want = "set_num_threads: expected an integer in [0, " + std::to_string(kMaxThreads) +
+                                 "] (0 = one per core), got ";
+        long long v = -1;
+        int overflow = 0;
+        if (!py::isinstance<py::bool_>(n) && PyIndex_Check(n.ptr())) {
+            py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(n.ptr()));
+            if (!i) throw py::error_already_set();
+            v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+        }
+        if (overflow || v < 0 || v > kMaxThreads) throw InvalidArgument(want + py::repr(n).cast<std::string>());
+        set_num_threads(static_cast<std::size_t>(v));
+    }, py::arg("n"));
     mod.def("get_num_threads", &get_num_threads);
 }

@@ -44,8 +44,7 @@ def models():
     torch.manual_seed(1)
     bi = nn.GRU(4, 8, batch_first=True, bidirectional=True).eval()
     out.append(("bidirectional", gru_infer.from_torch(bi), bi))
-    fast = gru_infer.from_torch(torch_model(2))
-    fast.fast_activations = True
+    fast = gru_infer.from_torch(torch_model(2)).with_options(fast_activations=True)
     out.append(("fast_activations", fast, None))
     out.append(("demo", gru_infer.load(gru_infer.__path__[0] + "/models/vibration_forecaster.gru"), None))
     return out
@@ -141,8 +140,7 @@ def test_stream_pickled_mid_sequence_continues_identically(batch, split, errors)
 
 
 def test_stream_carries_model_options_and_shares_the_model():
-    model = gru_infer.from_torch(torch_model(5))
-    model.fast_activations = True
+    model = gru_infer.from_torch(torch_model(5)).with_options(fast_activations=True)
     s = model.stream(2)
     s.step(np.ones((2, 4), np.float32))
     m2, s2 = pickle.loads(pickle.dumps((model, s), protocol=5))

@@ -39,6 +39,12 @@ struct GruStepArgs {
     float* scratch = nullptr;
 };
 
+// gru_step_reset_after (AVX2) runs a step of at least this many rows, given scratch, as one GEMM,
+// which rounds differently from its per-row path. So that a row's result never depends on how a
+// batch is split, callers keep every part of a batch of >= kStepGemmRows rows at >= kStepGemmRows
+// rows (Model::predict's thread chunks; GruLayer::run_direction pads the rows it gathers).
+constexpr std::size_t kStepGemmRows = 4;
+
 inline std::size_t gru_step_scratch_floats(std::size_t rows, std::size_t hidden) {
     return rows * tiles_for(hidden) * 2 * kTileRow;
 }

@@ -22,7 +22,7 @@ void ActivationLayer::forward(const float* x, float* y, std::size_t B, std::size
     apply_activation_rows(act_, y, B * T, n_);
 }
 
-void ActivationLayer::step(const float* x, float* y, std::size_t B, float*, float*, bool) const {
+void ActivationLayer::step(const float* x, float* y, std::size_t B, float*, float*, const StepContext&) const {
     if (x != y) std::memcpy(y, x, B * n_ * sizeof(float));
     apply_activation_rows(act_, y, B, n_);
 }

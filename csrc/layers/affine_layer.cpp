@@ -25,6 +25,6 @@ void AffineLayer::forward(const float* x, float* y, std::size_t B, std::size_t T
     apply(x, y, B * T);
 }
 
-void AffineLayer::step(const float* x, float* y, std::size_t B, float*, float*, bool) const { apply(x, y, B); }
+void AffineLayer::step(const float* x, float* y, std::size_t B, float*, float*, const StepContext&) const { apply(x, y, B); }
 
 }  // namespace gru_infer

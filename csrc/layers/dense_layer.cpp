@@ -70,7 +70,7 @@ void DenseLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
 
 std::size_t DenseLayer::step_scratch_size(std::size_t B) const { return q_ ? quant_scratch_floats(B) : 0; }
 
-void DenseLayer::step(const float* x, float* y, std::size_t B, float*, float* scratch, bool) const {
+void DenseLayer::step(const float* x, float* y, std::size_t B, float*, float* scratch, const StepContext&) const {
     if (q_) return run_quant(x, B, y, scratch);
     active_kernels().gemm_nt(B, out_, in_, x, in_, w_.data(), in_, b_.data(), y, out_);
 }

@@ -34,7 +34,7 @@ void EmbeddingLayer::forward(const float*, float*, std::size_t, std::size_t, con
     throw InvalidArgument("an Embedding layer takes integer ids, not floats");
 }
 
-void EmbeddingLayer::step(const float*, float*, std::size_t, float*, float*, bool) const {
+void EmbeddingLayer::step(const float*, float*, std::size_t, float*, float*, const StepContext&) const {
     // Streams call Stream::step_ids for id models; never reached for a well-formed model.
 }
 

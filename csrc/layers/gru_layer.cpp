@@ -128,7 +128,7 @@ inline void packed_step(const GruConfig& cfg, const PackedGru& p, bool fast, std
 
 void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
                          std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
-                         bool raw_input) const {
+                         bool raw_input, bool fast) const {
     const std::size_t H = cfg_.hidden_size;
     if (!uses_packed_kernels()) {
         if (raw_input) throw InvalidArgument("GRU generic path: inputs must be projected first");
@@ -137,8 +137,8 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
         update(w_[d], rows, xp, xp_stride, h_out, scratch);
         return;
     }
-    if (quant_) return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, raw_input);
-    packed_step(cfg_, packed_[d], fast_, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch, walk_backward);
+    if (quant_) return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, raw_input, fast);
+    packed_step(cfg_, packed_[d], fast, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch, walk_backward);
 }
 
 const char* GruLayer::stream_unsupported_reason() const {
@@ -154,22 +154,22 @@ std::size_t GruLayer::step_scratch_size(std::size_t B) const {
 }
 
 void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-                    bool walk_backward) const {
+                    const StepContext& ctx) const {
     const std::size_t H = cfg_.hidden_size;
     float* rest = scratch + B * xp_row_floats();
     if (quant_) {  // the input product fused in, as below
-        quant_step_rows(0, B, x, cfg_.input_size, state, H, y, H, rest, true);
+        quant_step_rows(0, B, x, cfg_.input_size, state, H, y, H, rest, true, ctx.fast_activations);
         std::memcpy(state, y, B * H * sizeof(float));
         return;
     }
     if (uses_packed_kernels()) {  // input and recurrent products in one pass over the packed tiles
-        packed_step(cfg_, packed_[0], fast_, B, x, cfg_.input_size, /*raw_input=*/true, state, H, y, H, rest,
-                    walk_backward);
+        packed_step(cfg_, packed_[0], ctx.fast_activations, B, x, cfg_.input_size, /*raw_input=*/true, state, H, y,
+                    H, rest, ctx.walk_backward);
         std::memcpy(state, y, B * H * sizeof(float));
         return;
     }
     const std::size_t G = project_inputs(0, x, B, scratch);
-    step_rows(0, B, scratch, G, state, state, rest, walk_backward);
+    step_rows(0, B, scratch, G, state, state, rest, ctx.walk_backward, ctx.fast_activations);
     std::memcpy(y, state, B * H * sizeof(float));
 }
 

@@ -17,7 +17,7 @@ constexpr std::size_t kFusedInputMax = 16;
 
 void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T,
                              const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
-                             std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline) const {
+                             std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline, bool fast) const {
     const std::size_t H = cfg_.hidden_size, G = raw_input ? cfg_.input_size : xp_row_floats();
     // Two state buffers (a kernel reads one and writes the other), gathered rows and scratch.
     AlignedBuffer h2(B * H), hg(B * H), hg2(B * H), xg(B * G), scratch(step_rows_scratch(B));
@@ -46,7 +46,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             float* out = y_dir + (out_in_processing_order ? s : t) * y_stride;
             if (pipeline) pipeline->wait_for(s);
             step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1,
-                      raw_input);
+                      raw_input, fast);
             prev = out;
             ld_prev = T * y_stride;
         }
@@ -58,7 +58,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
             if (pipeline) pipeline->wait_for(s);
-            step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input);
+            step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input, fast);
             std::swap(cur, next);
             for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
             continue;
@@ -71,7 +71,15 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             std::memcpy(xg.data() + n * G, xp + (b * T + t) * G, G * sizeof(float));
             ++n;
         }
-        step_rows(d, n, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input);
+        // A batch of kStepGemmRows+ rows steps every row through the GEMM path, also when fewer
+        // rows are left (zero rows fill up, their results unused): a row's result then does not
+        // depend on how many others are still running, nor on how predict split the batch.
+        const std::size_t rows = B >= kStepGemmRows ? std::max(n, kStepGemmRows) : n;
+        if (rows > n) {
+            std::memset(hg.data() + n * H, 0, (rows - n) * H * sizeof(float));
+            std::memset(xg.data() + n * G, 0, (rows - n) * G * sizeof(float));
+        }
+        step_rows(d, rows, xg.data(), G, hg.data(), H, hg2.data(), H, scratch.data(), false, raw_input, fast);
         n = 0;
         for (std::size_t b = 0; b < B; ++b) {
             if (s >= len(b)) continue;
@@ -125,7 +133,7 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     // A few input features (a sensor, audio samples): their products cost less inside the step
     // kernel than a separate projection pass and its (B, T, 3H) buffer. Batches of 4+ rows run
     // their steps as a GEMM, which wants the projection.
-    const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < 4;
+    const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < kStepGemmRows;
     // A batch of one cannot be split across threads: with a thread to spare, the input projection
     // runs on it, block by block ahead of the steps (ProjectionPipeline), when there is enough
     // projection work to pay for starting a thread. Same results bit for bit.
@@ -142,7 +150,8 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
             else y_dir = seq_out.data() + d * B * T * H;
         }
         auto run = [&](const float* in, ProjectionPipeline* pipeline) {
-            run_direction(d, in, B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride, raw_input, pipeline);
+            run_direction(d, in, B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride, raw_input, pipeline,
+                          ctx.fast_activations);
         };
         if (raw_input) return run(x, nullptr);
         // inside_parallel_for: the directions already run on two threads (or the batch was split).

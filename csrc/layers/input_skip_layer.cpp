@@ -33,7 +33,7 @@ void InputSkipLayer::step_with_input(const float* x, const float* model_x, float
     add_rows(x, model_x, y, B);
 }
 
-void InputSkipLayer::step(const float*, float* y, std::size_t B, float*, float*, bool) const {
+void InputSkipLayer::step(const float*, float* y, std::size_t B, float*, float*, const StepContext&) const {
     for (std::size_t i = 0; i < B * n_; ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
 }
 

@@ -10,7 +10,7 @@ void LastStepLayer::forward(const float* x, float* y, std::size_t B, std::size_t
         std::memcpy(y + b * n_, x + (b * T + T - 1) * n_, n_ * sizeof(float));
 }
 
-void LastStepLayer::step(const float* x, float* y, std::size_t B, float*, float*, bool) const {
+void LastStepLayer::step(const float* x, float* y, std::size_t B, float*, float*, const StepContext&) const {
     if (x != y) std::memcpy(y, x, B * n_ * sizeof(float));
 }
 

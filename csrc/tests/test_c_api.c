@@ -200,13 +200,16 @@ static void check_demo(const char* path) {
                 "takes float features");
     /* Sizes whose buffers cannot exist: refused before any arithmetic wraps around... */
     CHECK_FAILS(gru_infer_predict(m, SIZE_MAX / 2, 3, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT,
-                "too large");
-    /* ...and a batch that fits size_t but not in memory is out of memory, not a crash. */
-    CHECK_FAILS(gru_infer_predict(m, (size_t)1 << 44, 1, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_OUT_OF_MEMORY,
+                "batch x steps must be at most");
+    /* ...and a batch under that bound (2^47 bytes of buffers) but past this machine's memory is
+     * out of memory, not a crash. */
+    CHECK_FAILS(gru_infer_predict(m, (size_t)1 << 34, 1, x, NULL, NULL, y, NULL), GRU_INFER_ERROR_OUT_OF_MEMORY,
                 "out of memory");
 
     gru_infer_stream* ns = (gru_infer_stream*)1;
-    CHECK_FAILS(gru_infer_stream_create(m, 0, &ns), GRU_INFER_ERROR_INVALID_ARGUMENT, "batch >= 1");
+    CHECK_FAILS(gru_infer_stream_create(m, 0, &ns), GRU_INFER_ERROR_INVALID_ARGUMENT, "batch must be in [1, ");
+    CHECK(ns == NULL);
+    CHECK_FAILS(gru_infer_stream_create(m, SIZE_MAX, &ns), GRU_INFER_ERROR_INVALID_ARGUMENT, "batch must be in [1, ");
     CHECK(ns == NULL);
     CHECK_FAILS(gru_infer_stream_create(NULL, 1, &ns), GRU_INFER_ERROR_INVALID_ARGUMENT, "model is NULL");
     CHECK_FAILS(gru_infer_stream_step_ids(s, ids, yt), GRU_INFER_ERROR_INVALID_ARGUMENT, "takes float features");

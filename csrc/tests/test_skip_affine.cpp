@@ -118,7 +118,7 @@ void misuse() {
     // Called on its own, without the model's input, the skip gives NaN, never a plausible answer.
     InputSkipLayer skip(2, 0, 2);
     float x[2] = {1, 2}, y[2] = {0, 0};
-    skip.step(x, y, 1, nullptr, nullptr, false);
+    skip.step(x, y, 1, nullptr, nullptr, StepContext{});
     CHECK(std::isnan(y[0]) && std::isnan(y[1]));
 }
 

@@ -18,7 +18,7 @@ public:
     void forward(const float* x, float* y, std::size_t B, std::size_t T,
                  const SequenceContext& ctx) const override;
     void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-              bool walk_backward) const override;
+              const StepContext& ctx) const override;
 
     const AlignedBuffer& scale() const { return scale_; }
     const AlignedBuffer& shift() const { return shift_; }

@@ -82,13 +82,14 @@ GRU_INFER_C_API size_t gru_infer_model_state_size(const gru_infer_model* model) 
 GRU_INFER_C_API int gru_infer_model_takes_ids(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
 /* 1 if predict's output has a time axis (batch, steps, output_size); 0 if (batch, output_size). */
 GRU_INFER_C_API int gru_infer_model_output_has_time(const gru_infer_model* model) GRU_INFER_NOEXCEPT;
-/* Floats that predict writes to y for this batch and step count. */
+/* Floats that predict writes to y for this batch and step count (0 if that does not fit in size_t). */
 GRU_INFER_C_API size_t gru_infer_model_output_floats(const gru_infer_model* model, size_t batch,
                                                      size_t steps) GRU_INFER_NOEXCEPT;
 
 /* ---- whole sequences -------------------------------------------------------------------------- */
 
-/* Runs `batch` sequences of `steps` steps. lengths (batch), optional: valid steps per sequence in
+/* Runs `batch` sequences of `steps` steps (INVALID_ARGUMENT if batch x steps needs buffers past
+ * 2^47 bytes: the message names this model's bound). lengths (batch), optional: valid steps per sequence in
  * [1, steps] (PyTorch packed-sequence semantics: GRU outputs past the end are 0 and later layers
  * see those zeros; the final state is taken at the last valid step). h0 (batch * state_size), optional: initial state, else zeros.
  * y: output_floats(batch, steps) floats. hn (batch * state_size), optional: final state. */
@@ -104,7 +105,8 @@ GRU_INFER_C_API gru_infer_status gru_infer_predict_ids(const gru_infer_model* mo
 /* ---- streams ---------------------------------------------------------------------------------- */
 
 /* A stream of `batch` rows with its state at zero. Fails (INVALID_ARGUMENT) for models that read
- * the future (reverse or bidirectional GRU layers). */
+ * the future (reverse or bidirectional GRU layers), and for a batch whose buffers would pass
+ * 2^47 bytes (the message names this model's largest batch). */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_create(const gru_infer_model* model, size_t batch,
                                                          gru_infer_stream** out) GRU_INFER_NOEXCEPT;
 GRU_INFER_C_API void gru_infer_stream_free(gru_infer_stream* stream) GRU_INFER_NOEXCEPT;

@@ -25,7 +25,7 @@ public:
                  const SequenceContext& ctx) const override;
     std::size_t step_scratch_size(std::size_t B) const override;
     void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-              bool walk_backward) const override;
+              const StepContext& ctx) const override;
 
     // fp32 layers: the weights and bias; empty for reduced-precision ones (see weights_fp32).
     const AlignedBuffer& weight() const { return w_; }

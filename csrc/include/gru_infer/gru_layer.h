@@ -77,7 +77,7 @@ public:
                  const SequenceContext& ctx) const override;
     std::size_t step_scratch_size(std::size_t B) const override;
     void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-              bool walk_backward) const override;
+              const StepContext& ctx) const override;
     const char* stream_unsupported_reason() const override;
 
     const GruConfig& config() const { return cfg_; }
@@ -89,10 +89,6 @@ public:
     // The reduced-precision weights per direction, or null for fp32 layers.
     const std::vector<QuantGru>* quantized() const { return quant_.get(); }
 
-    // Rational activations (max error 1e-4) instead of exact ones; a run-time choice, not saved.
-    void set_fast_activations(bool on) { fast_ = on; }
-    bool fast_activations() const { return fast_; }
-
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's
     // default); any other activation runs the generic path (gemm_nt + update).
@@ -103,22 +99,24 @@ private:
     std::size_t xp_row_floats() const;
     // h_out[b] <- GRU(xp[b], h[b]) for `rows` state rows; xp row b at xp + b * xp_stride.
     // walk_backward: see GruStepArgs and Layer::step (run_direction alternates it from step to step).
+    // fast: rational activations (SequenceContext::fast_activations), packed path only.
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                   float* h_out, float* scratch, bool walk_backward = false) const {
-        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, walk_backward, false);
+                   float* h_out, float* scratch, bool walk_backward, bool fast) const {
+        step_rows(d, rows, xp, xp_stride, h, cfg_.hidden_size, h_out, cfg_.hidden_size, scratch, walk_backward, false,
+                  fast);
     }
     // The same with row strides for h and h_out, and raw_input: xp holds the unprojected inputs
     // (input_size per row), multiplied in by the step kernel. Both only on the packed path.
     void step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
                    std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
-                   bool raw_input) const;
+                   bool raw_input, bool fast) const;
     std::size_t step_rows_scratch(std::size_t rows) const;
     // One direction over whole sequences; the final state ends in h (B, H). raw_input: xp is the
     // (B, T, input_size) input itself (see step_rows). pipeline: xp is being filled by it (B = 1),
     // each step waits for its row.
     void run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T, const std::int64_t* lengths,
                        bool reverse, float* h, float* y_dir, std::size_t y_stride, bool raw_input,
-                       ProjectionPipeline* pipeline) const;
+                       ProjectionPipeline* pipeline, bool fast) const;
     // Generic path: one in-place recurrent update, rec is (rows, 4H) scratch.
     void update(const GruWeights& w, std::size_t rows, const float* xp, std::size_t xp_stride,
                 float* h, float* rec) const;
@@ -126,7 +124,8 @@ private:
     // The reduced-precision versions of project_inputs, step_rows and step (gru_quant.cpp).
     void quant_project(std::size_t d, const float* x, std::size_t rows, float* xp) const;
     void quant_step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool raw_input) const;
+                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool raw_input,
+                         bool fast) const;
     std::size_t quant_scratch_floats(std::size_t rows) const;
     std::size_t quant_xp_row_floats() const;
     std::vector<GruWeights> quant_weights() const;
@@ -135,7 +134,6 @@ private:
     std::vector<GruWeights> w_;      // per direction, on the generic path only
     std::vector<PackedGru> packed_;  // per direction, on the packed path only
     std::shared_ptr<const std::vector<QuantGru>> quant_;  // per direction, reduced precision only
-    bool fast_ = false;
 };
 
 }  // namespace gru_infer

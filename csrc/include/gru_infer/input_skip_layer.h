@@ -26,7 +26,7 @@ public:
     void step_with_input(const float* x, const float* model_x, float* y, std::size_t B) const noexcept;
     // Without the model's input there is no right answer: writes NaN (Stream never calls this).
     void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-              bool walk_backward) const override;
+              const StepContext& ctx) const override;
 
 private:
     void add_rows(const float* x, const float* model_x, float* y, std::size_t rows) const noexcept;

@@ -26,6 +26,16 @@ struct SequenceContext {
     const float* h0 = nullptr;              // this layer's initial state, or null = zeros
     float* hn = nullptr;                    // where to write this layer's final state, or null
     const float* model_input = nullptr;     // the model's input (B, T, model input size), for InputSkip
+    bool fast_activations = false;          // GRU: rational sigmoid/tanh (max abs error 1e-4)
+};
+
+// Per-step context of a stream step (Layer::step).
+struct StepContext {
+    // Flips from one step to the next: a layer may walk its weights the other way round on
+    // alternate steps (so each step starts on what the last left in cache); it must not change
+    // the result.
+    bool walk_backward = false;
+    bool fast_activations = false;  // as in SequenceContext, fixed for the life of a stream
 };
 
 class Layer {
@@ -53,12 +63,9 @@ public:
 
     // One time step of a stream: x is (B, input_size), y is (B, output_size); `state` holds
     // state_size() * B floats; `scratch` holds step_scratch_size(B) floats. Must not allocate.
-    // walk_backward flips from one step to the next: a layer may walk its weights the other way
-    // round on alternate steps (so each step starts on what the last left in cache); it must not
-    // change the result.
     virtual std::size_t step_scratch_size(std::size_t B) const { (void)B; return 0; }
     virtual void step(const float* x, float* y, std::size_t B, float* state, float* scratch,
-                      bool walk_backward) const = 0;
+                      const StepContext& ctx) const = 0;
     // Why this layer cannot stream, or null if it can.
     virtual const char* stream_unsupported_reason() const { return nullptr; }
 };

@@ -20,6 +20,9 @@ struct PredictRequest {
     const float* h0 = nullptr;              // (B * state_size()) in state layout, or null = zeros
     float* y = nullptr;                     // output_floats(B, T) floats
     float* hn = nullptr;                    // (B * state_size()) in state layout, or null
+    // Rational sigmoid/tanh in the GRU layers (max abs error 1e-4, about 2x faster activations)
+    // instead of exact ones, for this call only: the model itself never changes once built.
+    bool fast_activations = false;
 };
 
 // Options of Model::quantize.
@@ -33,7 +36,8 @@ struct QuantizeOptions {
 
 class Model {
 public:
-    // Appends a layer; throws InvalidArgument if its input does not match the previous output.
+    // Appends a layer; throws InvalidArgument if its input does not match the previous output, if
+    // it is wider than kMaxLayerWidth (runtime/checked_size.h), or if the first layer has no weights.
     void add(std::unique_ptr<Layer> layer);
 
     const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
@@ -49,11 +53,10 @@ public:
 
     // Throws InvalidArgument on bad requests. Uses up to get_num_threads() threads (threading.h).
     void predict(const PredictRequest& req) const;
-
-    // Rational sigmoid/tanh in the GRU layers (max abs error 1e-4, about 2x faster activations)
-    // instead of exact ones. A run-time choice, not saved; set it before running the model.
-    void set_fast_activations(bool on);
-    bool fast_activations() const { return fast_activations_; }
+    // The largest batch * steps predict accepts (its buffers stay under kMaxBufferBytes,
+    // runtime/checked_size.h), and the check predict makes: InvalidArgument naming the bound if B x T is larger.
+    std::size_t max_batch_steps() const;
+    void check_sizes(std::size_t batch, std::size_t steps) const;
 
     // A new model with the weights of its GRU and Dense layers in `format` (fp16, bf16, int8;
     // fp32 gives an fp32 copy), the other layers copied; this model is unchanged. GRUs whose
@@ -72,7 +75,6 @@ private:
                          bool gather) const;
 
     std::vector<std::unique_ptr<Layer>> layers_;
-    bool fast_activations_ = false;
 };
 
 }  // namespace gru_infer

@@ -23,10 +23,16 @@ public:
     // big batches so that batch * max_block stays within 4096 rows (at least 1).
     static std::size_t default_max_block(std::size_t batch);
 
-    // Throws InvalidArgument if some layer cannot stream (a bidirectional GRU needs the future).
+    // Throws InvalidArgument if some layer cannot stream (a bidirectional GRU needs the future)
+    // or if batch is 0 or above max_batch(model).
     // max_block: the largest block run() computes in one piece (0 = default_max_block(batch));
     // its buffers are allocated here, and a longer block is run in pieces of max_block steps.
-    Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block = 0);
+    // fast_activations: rational sigmoid/tanh in the GRU layers (PredictRequest::fast_activations)
+    // for every step of this stream.
+    Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block = 0,
+           bool fast_activations = false);
+    // The largest batch a stream of `model` takes: its buffers stay under kMaxBufferBytes (runtime/checked_size.h).
+    static std::size_t max_batch(const Model& model);
 
     std::size_t batch() const { return batch_; }
     std::size_t max_block() const { return max_block_; }
@@ -77,7 +83,7 @@ private:
     AlignedBuffer state_, scratch_, ping_, pong_;
     std::vector<std::size_t> state_offset_;      // per layer, into state_
     std::vector<std::size_t> state_row_offset_;  // per layer, state floats of one row before it
-    bool walk_backward_ = false;  // flips every step (Layer::step)
+    StepContext ctx_;  // walk_backward flips every step (Layer::step)
     // run(): per-layer outputs of a block, the GRU input projection, and (batch > 1) the pieces
     // of a block longer than max_block_.
     AlignedBuffer block_ping_, block_pong_, block_xp_, block_in_, block_out_;

@@ -231,7 +231,7 @@ void lbr_step_batched(const GruStepArgs& a, const Epilogue& ep) {
 
 void gru_step_reset_after_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
-    if (a.rows >= 4 && a.scratch) return lbr_step_batched(a, ep);
+    if (a.rows >= kStepGemmRows && a.scratch) return lbr_step_batched(a, ep);
     const std::size_t tiles = tiles_for(a.hidden);
     if (a.rows < 4) {
         for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);

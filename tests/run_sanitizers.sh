@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The suite under sanitizers, each in its own build folder (the normal build and install are left
+# alone). GCC's ASan/UBSan/TSan runtimes (libasan, libubsan, libtsan: part of Debian's gcc) are
+# used, with -fno-sanitize-recover so that any report fails the step.
+#   1. the C++ core and its ctest suite with AddressSanitizer + UndefinedBehaviorSanitizer
+#      (build/asan), the fuzz replay of tests/data/fuzz/ among them; test_realtime is left out
+#      there, since it replaces malloc, which ASan needs for itself;
+#   2. test_realtime with UBSan only (build/ubsan);
+#   3. a pytest subset against an ASan+UBSan build of the extension: built with setup.py into
+#      build/asan-ext and put first on PYTHONPATH, run with libasan LD_PRELOADed (detect_leaks=0:
+#      the interpreter itself is not instrumented and keeps memory until exit);
+#   4. the C API shared by several threads under ThreadSanitizer (build/tsan, test_c_api_threads).
+# Run after `pip install -e ".[test]"`; test_c_api and test_python_models use the model files
+# pytest writes (written here first when missing). Arguments pick steps (asan ubsan pytest tsan;
+# default: all). Takes about 10 minutes (565 s measured) on the 2-core machine, most of it compiling the core
+# three times and the extension once: not part of tests/run_all.sh (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+models=${GRU_INFER_CPP_MODELS_DIR:-$PWD/build/cpp_models}
+if ! ls "$models"/*.gru > /dev/null 2>&1; then
+  GRU_INFER_CPP_MODELS_DIR=$models python -m pytest -q tests/test_cpp_interop.py > /dev/null
+fi
+steps=${*:-asan ubsan pytest tsan}
+want() { [[ " $steps " == *" $1 "* ]]; }
+flags="-O1 -g -fno-sanitize-recover=all -fno-omit-frame-pointer"
+step() { echo "run_sanitizers: $* ($((SECONDS - start)) s so far)"; }
+configure() {  # folder, sanitizers
+  cmake -S csrc -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=None -DGRU_INFER_PYTHON_MODELS_DIR="$models" \
+    -DCMAKE_C_FLAGS="-fsanitize=$2 $flags" -DCMAKE_CXX_FLAGS="-fsanitize=$2 $flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$2" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=$2" \
+    -DGRU_INFER_INSTALL=OFF > /dev/null
+}
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+if want asan; then
+  step "1. ctest with ASan+UBSan"
+  configure build/asan address,undefined
+  cmake --build build/asan > /dev/null
+  # allocator_may_return_null: the out-of-memory tests expect a failed allocation, not an ASan abort.
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ctest --test-dir build/asan --output-on-failure -E test_realtime
+fi
+
+if want ubsan; then
+  step "2. test_realtime with UBSan"
+  configure build/ubsan undefined
+  cmake --build build/ubsan --target test_realtime > /dev/null
+  ctest --test-dir build/ubsan --output-on-failure -R test_realtime
+fi
+
+if want pytest; then
+step "3. pytest subset against an ASan+UBSan build of the extension"
+ext=build/asan-ext
+rm -rf "$ext/pkg/gru_infer"
+mkdir -p "$ext/pkg"
+cp -r gru_infer "$ext/pkg/"
+find "$ext/pkg/gru_infer" -name '*.so' -delete
+CFLAGS="-fsanitize=address,undefined $flags" CXXFLAGS="-fsanitize=address,undefined $flags" LDFLAGS="-fsanitize=address,undefined" \
+  python setup.py -q build_ext --build-temp "$ext/temp" --build-lib "$ext/pkg" > "$ext/build.log" 2>&1 \
+  || { tail -30 "$ext/build.log"; exit 1; }
+# python -P: the working directory (this checkout, with the normal build's modules) is not put
+# first on sys.path, so PYTHONPATH's ASan build is the gru_infer imported.
+# libstdc++ preloaded too: the interpreter does not link it, and ASan must find its __cxa_throw.
+asan_env=(env PYTHONPATH="$PWD/$ext/pkg" LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
+          ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 GRU_INFER_CPP_MODELS_DIR="$PWD/$ext/cpp_models")
+where=$("${asan_env[@]}" python -P -c "import gru_infer; print(gru_infer._core.__file__)")
+case $where in "$PWD/$ext/pkg/"*) ;; *) echo "run_sanitizers: imported $where, not the ASan build" >&2; exit 1;; esac
+"${asan_env[@]}" python -P -m pytest -q -p no:cacheprovider ${GRU_INFER_SANITIZER_PYTEST_ARGS:-} tests/test_hostile_api.py tests/test_bad_input.py \
+  tests/test_stream.py tests/test_native_roundtrip.py tests/test_concurrency.py tests/test_cpp_interop.py
+fi
+
+if want tsan; then
+  step "4. the C API from several threads under TSan"
+  configure build/tsan thread
+  cmake --build build/tsan --target test_c_api_threads > /dev/null
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build/tsan --output-on-failure -R test_c_api_threads
+fi
+
+echo "run_sanitizers: all clean in $((SECONDS - start)) s"
