@@ -66,6 +66,7 @@ setup(
             "cmake>=3.18",
             "ninja",
         ],
+        "fuzz": ["atheris>=2.3"],  # tests/run_fuzz_python.sh: coverage-guided fuzzing of the importers
         "bench": ["torch==2.13.0", "onnx", "onnxruntime", "pytest-benchmark>=4", "matplotlib"],
     },
     entry_points={"console_scripts": ["gru-infer=gru_infer.cli:main"]},
