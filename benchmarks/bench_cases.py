@@ -1,4 +1,4 @@
-"""The benchmark cases and their speed-up targets (issue 4), shared by the suite and the report."""
+"""The benchmark cases and the 0.1 speed targets (speed-ups over each framework), shared by suite and report."""
 from dataclasses import dataclass
 
 

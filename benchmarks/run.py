@@ -10,9 +10,9 @@ Speed-ups are baseline median / our median, both measured in the same run. On a 
 run can catch a busy moment for one framework and not another: with --runs N each case reports the
 median of its N per-run ratios, and their range.
 """
-import statistics
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +106,9 @@ def machine_lines(data: dict, quick: bool) -> list:
     ]
 
 
+NOTES_HEADING = "## Notes and history"
+
+
 def write_markdown(data: dict, rows, two_rows, quick: bool, n_runs: int, path: Path) -> None:
     def ratio(median, lo_hi):
         return f"{median:.2f}x" if n_runs == 1 else f"{median:.2f}x ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
@@ -139,6 +142,9 @@ def write_markdown(data: dict, rows, two_rows, quick: bool, n_runs: int, path: P
         lines += [f"| {case.name} | {fmt_time(one)} | {fmt_time(two)} | {gain:.2f}x | {vs_ort:.2f}x |"
                   for case, one, two, gain, vs_ort in two_rows]
         lines.append("")
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if NOTES_HEADING in old:  # the hand-written notes below the tables survive a re-render
+        lines += ["", old[old.index(NOTES_HEADING):].rstrip("\n"), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -4,9 +4,9 @@
 """
 import pytest
 import torch
+from bench_cases import CASES, FRAMEWORKS, TWO_THREADS
 
 import gru_infer
-from bench_cases import CASES, FRAMEWORKS, TWO_THREADS
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

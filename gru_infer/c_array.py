@@ -17,14 +17,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from .model import Model
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BYTES_PER_LINE = 16
 _HEX = [f"0x{b:02x}," for b in range(256)]
 
 
-def write_c_array(model_or_path: Union["Model", str, os.PathLike], header_path: Union[str, os.PathLike],
+def write_c_array(model_or_path: Union[Model, str, os.PathLike], header_path: Union[str, os.PathLike],
                   symbol: str = "gru_model") -> int:
     """Write `model_or_path` as a C array header at `header_path`; returns the model's size in bytes.
 
@@ -44,7 +47,8 @@ def write_c_array(model_or_path: Union["Model", str, os.PathLike], header_path: 
         from .loading import load
         model, source = load(model_or_path), Path(model_or_path).name
     else:
-        raise ValueError(f"model_or_path: expected a gru_infer.Model or a file path, got {type(model_or_path).__name__}")
+        raise ValueError(f"model_or_path: expected a gru_infer.Model or a file path, "
+                         f"got {type(model_or_path).__name__}")
     data = model.to_bytes()
 
     guard = f"GRU_INFER_C_ARRAY_{symbol.upper()}_H"

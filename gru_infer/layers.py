@@ -50,7 +50,7 @@ class Activation:
     alpha: float = 0.0
     beta: float = 0.0
 
-    def validated(self) -> "Activation":
+    def validated(self) -> Activation:
         if self.kind not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.kind!r}; expected one of {ACTIVATIONS}")
         return self
@@ -88,7 +88,7 @@ class GRU:
     def output_size(self) -> int:
         return self.hidden_size * (2 if self.direction == "bidirectional" and self.merge_mode == "concat" else 1)
 
-    def validated(self) -> "GRU":
+    def validated(self) -> GRU:
         I, H = int(self.input_size), int(self.hidden_size)
         if I < 1 or H < 1:
             raise ValueError(f"GRU sizes must be positive, got input_size={I}, hidden_size={H}")
@@ -114,7 +114,7 @@ class Dense:
     weight: np.ndarray
     bias: Optional[np.ndarray] = None
 
-    def validated(self) -> "Dense":
+    def validated(self) -> Dense:
         w = np.asarray(self.weight)
         if w.ndim != 2:
             raise ValueError(f"Dense weight: expected 2 dimensions (out, in), got shape {w.shape}")
@@ -127,7 +127,7 @@ class Dense:
 class ActivationLayer:
     activation: Activation
 
-    def validated(self) -> "ActivationLayer":
+    def validated(self) -> ActivationLayer:
         return ActivationLayer(self.activation.validated())
 
 
@@ -136,7 +136,7 @@ class Embedding:
     """Integer ids (B, T) -> vectors (B, T, F); only valid as the first layer."""
     table: np.ndarray  # (num_embeddings, F)
 
-    def validated(self) -> "Embedding":
+    def validated(self) -> Embedding:
         t = np.asarray(self.table)
         if t.ndim != 2:
             raise ValueError(f"Embedding table: expected 2 dimensions, got shape {t.shape}")
@@ -147,7 +147,7 @@ class Embedding:
 class LastStep:
     """Select time step T-1 of a (B, T, F) sequence: (B, F). Like `out[:, -1]` in PyTorch."""
 
-    def validated(self) -> "LastStep":
+    def validated(self) -> LastStep:
         return self
 
 

@@ -31,7 +31,7 @@ def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
 class Model:
     """A loaded model. Build one with gru_infer.load, gru_infer.from_torch or Model.from_layers."""
 
-    def __init__(self, core: "_core.Model"):
+    def __init__(self, core: _core.Model):
         self._core = core
         self.info: dict = {"source": core.source}  # set by importers: format, assumptions, ...
         desc = core.describe(with_weights=False)
@@ -43,7 +43,7 @@ class Model:
     # ---- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_layers(cls, layers: Sequence[object], source: str = "") -> "Model":
+    def from_layers(cls, layers: Sequence[object], source: str = "") -> Model:
         """Build a model from layer specs (gru_infer.layers); weights are copied."""
         specs = L.validated_layers(layers)
         if not specs:
@@ -141,7 +141,7 @@ class Model:
             return y
         return y, self._state_out(hn, B, batched)
 
-    def stream(self, batch: int = 1) -> "Stream":
+    def stream(self, batch: int = 1) -> Stream:
         """A stateful stream: feed one time step per `step` call (gru_infer.Stream)."""
         return Stream(self, batch)
 

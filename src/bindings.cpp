@@ -225,8 +225,17 @@ private:
 
 }  // namespace
 
+// setup.py passes the [project] version of pyproject.toml as -DVERSION_INFO=0.2.0.
+#define GRU_INFER_STRINGIFY(x) #x
+#define GRU_INFER_MACRO_STRINGIFY(x) GRU_INFER_STRINGIFY(x)
+
 PYBIND11_MODULE(_core, mod) {
     mod.doc() = "gru_infer C++ core (see gru_infer.Model for the Python API)";
+#ifdef VERSION_INFO
+    mod.attr("__version__") = GRU_INFER_MACRO_STRINGIFY(VERSION_INFO);
+#else
+    mod.attr("__version__") = "dev";
+#endif
     py::register_exception<FormatError>(mod, "ModelFormatError", PyExc_ValueError);
 
     py::class_<Model, std::shared_ptr<Model>>(mod, "Model")

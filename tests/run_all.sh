@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole suite: pytest (which also writes model files for the C++ tests), then the C++ core
-# built on its own with CMake and its ctest suite. Run from the repository root after
-# `pip install -e ".[test]"`.
+# The whole suite: ruff (lint, configured in pyproject.toml), pytest (which also writes model files
+# for the C++ tests), then the C++ core built on its own with CMake and its ctest suite. Run from
+# the repository root after `pip install -e ".[test]"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRU_INFER_CPP_MODELS_DIR="$PWD/build/cpp_models"
 rm -rf "$GRU_INFER_CPP_MODELS_DIR"
+ruff check .
 python -m pytest -q
 cmake -S csrc -B build/csrc -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRU_INFER_PYTHON_MODELS_DIR="$GRU_INFER_CPP_MODELS_DIR" > /dev/null
 cmake --build build/csrc

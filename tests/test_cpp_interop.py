@@ -11,7 +11,8 @@ import gru_infer
 
 torch = pytest.importorskip("torch")
 
-OUT_DIR = Path(os.environ.get("GRU_INFER_CPP_MODELS_DIR", Path(__file__).resolve().parent.parent / "build" / "cpp_models"))
+OUT_DIR = Path(os.environ.get("GRU_INFER_CPP_MODELS_DIR",
+                              Path(__file__).resolve().parent.parent / "build" / "cpp_models"))
 
 
 class LastStepClassifier(torch.nn.Module):

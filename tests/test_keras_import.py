@@ -1,4 +1,4 @@
-"""Keras importer (gru_infer.keras_import) against real Keras 3 (torch backend) and stored tf.keras 2 output.
+"""Keras importer (gru_infer.importers.keras) against real Keras 3 (torch backend) and stored tf.keras 2 output.
 
 Every reference is Keras' own `predict` (or tf.keras' output stored by tools/make_tf_keras_fixture.py).
 Weights are randomised (Keras initialises biases to zero, which would hide bias mistakes).
@@ -17,10 +17,10 @@ import h5py  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers import check_roundtrip  # noqa: E402
 
 import gru_infer  # noqa: E402
-from helpers import check_roundtrip  # noqa: E402
-from gru_infer.keras_import import layers_from_keras  # noqa: E402
+from gru_infer.importers.keras._reader import layers_from_keras  # noqa: E402
 
 L = keras.layers
 TOL = 1e-5
@@ -484,7 +484,7 @@ def test_keras2_defaults_for_missing_config_keys(version, ref_key, tf_io, tmp_pa
 
 
 def test_import_does_not_load_frameworks():
-    code = ("import sys, gru_infer, gru_infer.keras_import; "
+    code = ("import sys, gru_infer, gru_infer.importers.keras._reader; "
             "bad = [m for m in ('h5py', 'keras', 'tensorflow', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,7 +1,7 @@
 """ONNX importer: the converted model against onnxruntime and PyTorch.
 
 Tolerance: onnxruntime's CPU GRU evaluates sigmoid and tanh with rational approximations
-(formats.md section 5, errors around 1e-6 against exact float32), so every comparison with it
+(docs/importers.md, ONNX: errors around 1e-6 against exact float32), so every comparison with it
 uses 1e-5 max abs; comparisons with torch use the same.
 """
 import io
@@ -17,12 +17,20 @@ pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_models import (  # noqa: E402
+    F32,
+    gru_head_model,
+    gru_model,
+    gru_stack_model,
+    gru_weights,
+    keras_style_model,
+    ort_run,
+    to_batch_first,
+)
 
 import gru_infer  # noqa: E402
+from gru_infer.importers.onnx._reader import layers_from_onnx  # noqa: E402
 from gru_infer.layers import GRU  # noqa: E402
-from gru_infer.onnx_import import layers_from_onnx  # noqa: E402
-from onnx_models import (F32, gru_head_model, gru_model, gru_stack_model, gru_weights,  # noqa: E402
-                         keras_style_model, ort_run, to_batch_first)
 
 TOL = 1e-5
 DIRECTIONS = ("forward", "reverse", "bidirectional")
@@ -598,6 +606,6 @@ def test_save_and_load_round_trip_is_bit_exact(tmp_path):
 
 
 def test_importing_the_module_does_not_import_onnx():
-    code = "import sys, gru_infer.onnx_import; print('onnx' in sys.modules)"
+    code = "import sys, gru_infer.importers.onnx._reader; print('onnx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 import pytest
 import torch
+from helpers import check_from_torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -321,13 +322,9 @@ class TwoGRUs(nn.Module):
 def test_last_step_mlp_softmax(I, H, M, O, layers, B, T, errors):
     torch.manual_seed(I + H)
     module = LastStepMLP(I, H, M, O, layers).eval()
-    model = gru_infer.from_torch(module)
     x = np.random.default_rng(H).standard_normal((B, T, I), dtype=np.float32)
-    with torch.no_grad():
-        ref = module(torch.from_numpy(x)).numpy()
-    y = model.predict(x)
+    _, y, _ = check_from_torch(module, x, errors, "custom module output", TOL)
     assert y.shape == (B, O)
-    errors.check("custom module output", y, ref, TOL)
     np.testing.assert_allclose(y.sum(axis=-1), 1.0, atol=1e-5)
 
 
@@ -430,9 +427,7 @@ def test_every_isa(isa, restore_isa, errors):
     torch.manual_seed(11)
     module = LastStepMLP(13, 17, 7, 3, 2).eval()
     x = np.random.default_rng(11).standard_normal((5, 9, 13), dtype=np.float32)
-    with torch.no_grad():
-        ref = module(torch.from_numpy(x)).numpy()
-    errors.check(f"ISA {isa} output", gru_infer.from_torch(module).predict(x), ref, TOL)
+    check_from_torch(module, x, errors, f"ISA {isa} output", TOL)
     # stream under this ISA
     gru = nn.GRU(5, 17, num_layers=2, batch_first=True).eval()
     model = gru_infer.from_torch(gru)

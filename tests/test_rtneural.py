@@ -1,30 +1,28 @@
 """RTNeural JSON models: the project's external fixtures (models and outputs produced by RTNeural's
 own training scripts, in TensorFlow and PyTorch) and Keras models written in RTNeural's Keras form.
 
-The fixtures live in shared/fixtures/rtneural beside the repository (see its README.md); a missing
-folder is a failure, not a skip. Their CSV values are written with 18 significant digits, so they
-do not limit the 1e-5 tolerance.
+The fixtures live in ../shared/fixtures/rtneural beside the repository (see its README.md); when the
+folder is missing these tests are skipped, or fail if CI is set (helpers.shared_path). Their CSV
+values are written with 18 significant digits, so they do not limit the 1e-5 tolerance.
 """
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import model_of, shared_path
 
 import gru_infer
-from helpers import model_of
-from gru_infer.rtneural_import import layers_from_rtneural_json
+from gru_infer.importers.rtneural import layers_from_rtneural_json
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # keras + numpy 2
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rtneural"
 
 
 @pytest.fixture
 def fixtures():
-    assert FIXTURES.is_dir(), f"the RTNeural fixtures are missing: expected them in {FIXTURES}"
-    return FIXTURES
+    return shared_path("fixtures", "rtneural", what="the RTNeural fixtures",
+                       origin="RTNeural's example models and outputs, github.com/jatinchowdhury18/RTNeural")
 
 
 @pytest.mark.parametrize("name,form,kinds", [

@@ -11,13 +11,12 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from helpers import assert_matches, model_of
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-import gru_infer
-from helpers import check_roundtrip, model_of
-from gru_infer.npz_import import layers_from_npz, read_npz
-from gru_infer.safetensors_reader import layers_from_safetensors, read_safetensors
+from gru_infer.importers.npz import layers_from_npz, read_npz
+from gru_infer.importers.safetensors import layers_from_safetensors, read_safetensors
 
 TOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # keras + numpy 2
@@ -70,11 +69,10 @@ def test_safetensors_model_matches_torch(tmp_path, errors):
     assert info["source"] == "safetensors"
     assert info["modules"] == [("rnn.", "GRU"), ("rnn2.", "GRU"), ("a_head.", "Linear")]
     assert any("inferred from the shapes" in a for a in info["assumed"])
-    m = model_of(layers, info)
     x = torch.randn(3, 8, 5)
     with torch.no_grad():
-        errors.check("safetensors: GRU(bi, 2 layers) -> GRU -> Linear", m.predict(x.numpy()), model(x).numpy(), TOL)
-    check_roundtrip(m, x.numpy(), tmp_path)
+        ref = model(x).numpy()
+    assert_matches(errors, "safetensors: GRU(bi, 2 layers) -> GRU -> Linear", (layers, info), x.numpy(), ref, tmp_path)
 
 
 def test_safetensors_float64_and_bfloat16_weights(tmp_path, errors):
@@ -136,11 +134,10 @@ def test_npz_with_torch_keys_matches_torch(tmp_path, errors, compressed):
     (np.savez_compressed if compressed else np.savez)(path, **arrays)
     layers, info = layers_from_npz(path)
     assert info["layout"] == "pytorch" and info["source"] == "numpy"
-    m = model_of(layers, info)
     x = torch.randn(2, 7, 4)
     with torch.no_grad():
-        errors.check("npz: PyTorch keys", m.predict(x.numpy()), head(model(x)[0]).numpy(), TOL)
-    check_roundtrip(m, x.numpy(), tmp_path)
+        ref = head(model(x)[0]).numpy()
+    assert_matches(errors, "npz: PyTorch keys", (layers, info), x.numpy(), ref, tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,10 +159,8 @@ def test_npz_keras_get_weights_matches_keras(tmp_path, errors):
     assert info["layout"] == "keras" and any("sigmoid" in a for a in info["assumed"])
     assert [type(layer).__name__ for layer in layers] == ["Dense", "GRU", "GRU", "GRU", "Dense"]
     assert [layer.linear_before_reset for layer in layers[1:4]] == [True, False, True]
-    m = model_of(layers, info)
     x = np.random.default_rng(6).standard_normal((2, 9, 3)).astype(np.float32)
-    errors.check("npz: Keras get_weights()", m.predict(x), model.predict(x, verbose=0), TOL)
-    check_roundtrip(m, x, tmp_path)
+    assert_matches(errors, "npz: Keras get_weights()", (layers, info), x, model.predict(x, verbose=0), tmp_path)
 
 
 def test_npz_keras_named_arrays_matches_keras(tmp_path, errors):

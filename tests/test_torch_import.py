@@ -13,9 +13,11 @@ import pytest
 import torch
 
 import gru_infer
+from gru_infer import UnsupportedModelError
+from gru_infer.importers._state_dict import layers_from_state_dict
+from gru_infer.importers.torch_file import load_torch_file
+from gru_infer.importers.torch_module import layers_from_torch
 from gru_infer.layers import GRU, ActivationLayer, Dense, Embedding
-from gru_infer.torch_import import (UnsupportedModelError, layers_from_state_dict,
-                                    layers_from_torch, load_torch_file)
 
 nn = torch.nn
 F = torch.nn.functional
@@ -445,7 +447,8 @@ def test_unsupported_module_settings():
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, gru_infer.torch_import; assert 'torch' not in sys.modules"
+    code = ("import sys, gru_infer.importers.torch_module, gru_infer.importers.torch_file; "
+            "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

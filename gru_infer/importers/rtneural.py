@@ -1,4 +1,4 @@
-"""Import RTNeural's JSON model files (formats.md section 4).
+"""Import RTNeural's JSON model files (docs/importers.md, RTNeural).
 
 Two forms exist:
 - Keras form, written by RTNeural's `model_utils.save_model`:
@@ -16,10 +16,22 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from .layers import Activation, ActivationLayer, Dense
-from .npz_import import gru_from_keras_weights
+from ..layers import Activation, ActivationLayer, Dense
+from ._keras_layout import gru_from_keras_weights
+from ._state_dict import layers_from_state_dict
 
-__all__ = ["layers_from_rtneural_json"]
+FORMAT = "rtneural"
+
+__all__ = ["FORMAT", "sniff", "read", "layers_from_rtneural_json"]
+
+
+def sniff(head: bytes, path: str) -> bool:
+    """A JSON object (RTNeural files are JSON)."""
+    return head.lstrip()[:1] == b"{"
+
+
+def read(path, **options) -> Tuple[list, Dict[str, Any]]:
+    return layers_from_rtneural_json(path, **options)
 
 _ACTIVATIONS = {"tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid", "softmax": "softmax", "elu": "elu",
                 "softsign": "softsign", "softplus": "softplus"}
@@ -97,7 +109,6 @@ def layers_from_rtneural_json(path) -> Tuple[list, Dict[str, Any]]:
     "assumed": [what the file does not say]}; the PyTorch form also has the keys of
     `layers_from_state_dict` ("prefix", "modules", "batch_first": None).
     """
-    from .torch_import import layers_from_state_dict
     try:
         with open(path, "rb") as f:
             model = json.loads(f.read().decode("utf-8"))

@@ -1,7 +1,7 @@
 """Convert ONNX models (GRU operator graphs) into the layer specs of `gru_infer.layers`.
 
-onnx is imported lazily, inside the functions, so `import gru_infer.onnx_import` works without it.
-The graph itself is interpreted by `gru_infer.onnx_graph`; this module reads the file.
+onnx is imported lazily, inside the functions, so importing this module works without it.
+The graph itself is interpreted by `_walker.GraphWalker`; this module reads the file.
 
 Entry point: `layers_from_onnx(source) -> (layers, info)`, source a file path, the model's bytes,
 or an `onnx.ModelProto`. info keys:
@@ -26,17 +26,11 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Tuple
 
-__all__ = ["layers_from_onnx", "OnnxImportError"]
+from ..._optional import require
+from ...errors import OnnxImportError
+from ._walker import GraphWalker
 
-from .onnx_graph import GraphWalker, OnnxImportError
-
-
-def _import_onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError("this needs the onnx package, which is not installed: pip install onnx") from None
-    return onnx
+__all__ = ["layers_from_onnx", "load_onnx_model", "OnnxImportError"]
 
 
 def _graph_tensors(graph):
@@ -73,7 +67,7 @@ def _check_external_locations(model, base_dir: str) -> None:
 
 
 def _parse(data: bytes, what: str):
-    onnx = _import_onnx()
+    onnx = require("onnx")
     try:
         model = onnx.load_model_from_string(bytes(data))
     except Exception as e:  # protobuf DecodeError and friends
@@ -86,7 +80,7 @@ def _parse(data: bytes, what: str):
 
 def load_onnx_model(source):
     """A ModelProto with all tensor data in memory, from a path, bytes or a ModelProto."""
-    onnx = _import_onnx()
+    onnx = require("onnx")
     if isinstance(source, onnx.ModelProto):
         model = source
         where = "the ModelProto"
@@ -124,7 +118,7 @@ def layers_from_onnx(source) -> Tuple[list, Dict[str, Any]]:
     model = load_onnx_model(source)
     if model.functions:  # model-local functions: inline them so that only standard ops remain
         try:
-            model = _import_onnx().inliner.inline_local_functions(model)
+            model = require("onnx").inliner.inline_local_functions(model)
         except Exception as e:
             raise ValueError(f"cannot inline the model's local functions ({type(e).__name__}: {e})") from None
     layers, info = GraphWalker(model).run()

@@ -1,6 +1,6 @@
 """Read Keras weight tensors from HDF5 files (h5py only; no Keras, no TensorFlow).
 
-Two trees exist (see shared formats.md §2):
+Two trees exist (docs/importers.md, Keras):
 - Keras 3 (`model.weights.h5` inside a `.keras` zip, and `*.weights.h5`): `layers/<unique>/.../vars/0..n`,
   where <unique> is the snake_cased class name made unique per class (`gru`, `gru_1`, ...).
 - legacy (`model.save("x.h5")`, tf.keras `save_weights("x.h5")`): one group per layer name whose
@@ -18,21 +18,17 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..._optional import require
+
 # h5py raises these for unreadable or truncated files and objects.
 H5_ERRORS = (OSError, KeyError, RuntimeError, TypeError, ValueError)
 
 
-def import_h5py():
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError("reading Keras files needs h5py, which is not installed: pip install h5py") from None
-    return h5py
 
 
 def open_h5(source, label: str):
     """Open a path or bytes as a read-only h5py.File; ValueError if it is not readable HDF5."""
-    h5py = import_h5py()
+    h5py = require("h5py")
     try:
         return h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
     except H5_ERRORS as e:
@@ -84,6 +80,10 @@ def _is_dataset(obj) -> bool:
 
 # ---- Keras 3 tree --------------------------------------------------------------------------
 
+# Where each layer class keeps its variables under its group in a Keras 3 weights tree.
+KERAS3_VARS = {"GRU": ["cell/vars"], "Bidirectional": ["forward_layer/cell/vars", "backward_layer/cell/vars"],
+               "Dense": ["vars"], "Embedding": ["vars"], "TimeDistributed": ["layer/vars"]}
+
 def keras3_vars(group, path: str, label: str, bfloat16_hint: bool = False) -> List[Weight]:
     """The datasets `<path>/0`, `<path>/1`, ... of a Keras 3 layer group, in order."""
     vars_group = _child(group, path, f"{label}/{path}") if path else group
@@ -105,7 +105,7 @@ def keras3_vars(group, path: str, label: str, bfloat16_hint: bool = False) -> Li
 
 def object_address(obj) -> int:
     """The HDF5 object header address: increases with creation order in a file written once."""
-    return import_h5py().h5o.get_info(obj.id).addr
+    return require("h5py").h5o.get_info(obj.id).addr
 
 
 # ---- legacy tree ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Import GRU weights saved as a NumPy `.npz` archive (formats.md section 4).
+"""Import GRU weights saved as a NumPy `.npz` archive (docs/importers.md, npz).
 
 An .npz has no naming convention, so the layout is recognised from the keys and shapes:
 - PyTorch: state_dict keys (`weight_ih_l0`, `gru.bias_hh_l1`, `fc.weight`, ...), e.g. from
@@ -19,9 +19,24 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .layers import GRU, Dense, GRUDirection
+from ..layers import GRU, Dense
+from ._keras_layout import gru_from_keras_weights
+from ._state_dict import GRU_KEY, layers_from_state_dict
+from ._zip import zip_members
 
-__all__ = ["layers_from_npz", "read_npz", "gru_from_keras_weights"]
+FORMAT = "npz"
+
+__all__ = ["FORMAT", "sniff", "read", "layers_from_npz", "read_npz"]
+
+
+def sniff(head: bytes, path: str) -> bool:
+    """A zip archive whose members are all .npy arrays (np.savez / np.savez_compressed)."""
+    names = zip_members(path)
+    return bool(names) and all(n.endswith(".npy") for n in names)
+
+
+def read(path, **options) -> Tuple[list, Dict[str, Any]]:
+    return layers_from_npz(path, **options)
 
 # What Keras weights alone cannot tell (info["assumed"]).
 ASSUME_KERAS_ACTIVATIONS = ("GRU gates use sigmoid and the candidate tanh (the Keras 3 / TF2 defaults; Keras 2 "
@@ -57,34 +72,6 @@ def read_npz(path) -> Dict[str, np.ndarray]:
             except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
                 raise ValueError(f"{path}: array {key!r} is corrupt ({type(e).__name__}: {e})") from None
     return arrays
-
-
-def gru_from_keras_weights(kernel, recurrent_kernel, bias=None, name: str = "GRU") -> GRU:
-    """A forward GRU from Keras weights: kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H)
-    (reset_after=True), (3H,) (reset_after=False) or None (no bias, taken as reset_after=True).
-    Keras' gate order z, r, h is already ours."""
-    kernel, rec = np.asarray(kernel), np.asarray(recurrent_kernel)
-    if kernel.ndim != 2 or kernel.shape[1] % 3 or kernel.shape[1] == 0:
-        raise ValueError(f"{name}: kernel must be (input, 3*units), got shape {kernel.shape}")
-    H = kernel.shape[1] // 3
-    if rec.shape != (H, 3 * H):
-        raise ValueError(f"{name}: recurrent_kernel must be ({H}, {3 * H}) for a kernel of shape {kernel.shape}, "
-                         f"got {rec.shape}")
-    zeros = np.zeros(3 * H, np.float32)
-    if bias is None:
-        reset_after, bW, bR = True, zeros, zeros
-    else:
-        bias = np.asarray(bias)
-        if bias.shape == (2, 3 * H):
-            reset_after, bW, bR = True, bias[0], bias[1]
-        elif bias.shape == (3 * H,):
-            reset_after, bW, bR = False, bias, zeros
-        else:
-            raise ValueError(f"{name}: bias must be (2, {3 * H}) (reset_after=True) or ({3 * H},) "
-                             f"(reset_after=False), got {bias.shape}")
-    return GRU(input_size=kernel.shape[0], hidden_size=H,
-               directions=[GRUDirection(W=kernel.T, R=rec.T, bW=bW, bR=bR)],
-               linear_before_reset=reset_after, has_bias=bias is not None)
 
 
 def _role(key: str) -> Optional[str]:
@@ -153,7 +140,6 @@ def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
     "assumed": [what the weights alone cannot tell]}; for the PyTorch layout also the keys of
     `layers_from_state_dict` ("batch_first", "prefix", "modules").
     """
-    from .torch_import import _GRU_KEY, layers_from_state_dict
     arrays = read_npz(path)
     if not arrays:
         raise ValueError(f"{path}: the .npz archive is empty")
@@ -161,7 +147,7 @@ def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
         if a.dtype.kind not in "fiu":
             raise ValueError(f"{path}: array {key!r} has dtype {a.dtype}, expected numbers")
     try:
-        if any(_GRU_KEY.match(k) for k in arrays):
+        if any(GRU_KEY.match(k) for k in arrays):
             layers, info = layers_from_state_dict(arrays)
             info.update(layout="pytorch")
         else:

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .layers import Activation
-from .torch_import import UnsupportedModelError
+from ...errors import UnsupportedModelError
+from ...layers import Activation
 
 Version = Optional[Tuple[int, ...]]
 

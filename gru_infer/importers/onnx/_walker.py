@@ -1,29 +1,34 @@
 """Symbolic interpretation of an ONNX graph into the layer list of `gru_infer.layers`.
 
-Every tensor of the graph is given a symbolic value instead of numbers:
-
-- `Const`: a known array (initializers, Constant nodes, and any node whose inputs are all known,
-  evaluated with onnx's reference evaluator, e.g. the opset-7 exporter slicing raw weights).
-- `ShapeVec`: an integer vector computed from `Shape` (entries are ints or the symbolic batch/time
-  axes), as used by exporters to build Reshape targets and zero initial states.
-- `Zeros`: an all-zero tensor whose shape depends on the input (Expand / ConstantOfShape of 0).
-- `Chain`: data computed from the model input. It carries the layers that compute it (a tuple of
-  layer specs) and its axes, each labelled batch, time, GRU direction, hidden, features, ...
-- `StateRows`: rows picked out of GRU final states (Y_h), e.g. PyTorch's h_n and h_n[-1].
-- `StateIn` / `LengthsIn`: the graph inputs that feed GRU initial_h and sequence_lens.
-
-Nodes map onto layers (GRU, Gemm/MatMul+Add -> Dense, activations, last-step selection) or only
-move axes (Transpose, Squeeze, Reshape, ...); anything that has no exact equivalent raises
-ValueError naming the op type and the node.
+Every tensor of the graph gets a symbolic value (`_values`: Const, ShapeVec, Zeros, Chain, ...)
+instead of numbers. Nodes map onto layers (GRU, Gemm/MatMul+Add -> Dense, activations, last-step
+selection) or only move axes (Transpose, Squeeze, Reshape, ...); anything that has no exact
+equivalent raises OnnxImportError naming the op type and the node.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .layers import GRU, Activation, ActivationLayer, Dense, Embedding, GRUDirection, LastStep
+from ...errors import OnnxImportError
+from ...layers import GRU, Activation, ActivationLayer, Dense, Embedding, GRUDirection, LastStep
+from ._values import (
+    Axis,
+    Chain,
+    Const,
+    GRUMeta,
+    LengthsIn,
+    ShapeVec,
+    StateIn,
+    StateRows,
+    Zeros,
+    attrs,
+    droppable,
+    gru_activations,
+    tensor_array,
+)
 
 # Slice ends at or beyond this mean "to the end" (exporters write INT64_MAX or INT32_MAX).
 _TO_END = 2 ** 31 - 1
@@ -38,143 +43,6 @@ _SHAPE_OPS = {"Identity", "Cast", "Gather", "Concat", "Unsqueeze", "Squeeze", "R
               "Mul", "Add", "Sub", "Div"}
 
 
-class OnnxImportError(ValueError):
-    """The ONNX graph uses an op or pattern with no exact equivalent in our layer list."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Symbolic values
-
-@dataclass(frozen=True)
-class Axis:
-    """One axis of a Chain. kind: 'in0'/'in1' (the input's first two axes until a GRU says which is
-    batch and which is time), 'B', 'T', 'T1' (time reduced to its last step), 'D' (GRU directions),
-    'H' (hidden units of one direction), 'F' (features), '1' (an inserted unit axis).
-    size: the length when fixed; for batch/time the graph input's static length, if any."""
-    kind: str
-    size: Optional[int]
-
-
-@dataclass(frozen=True)
-class Const:
-    array: np.ndarray
-
-
-@dataclass(frozen=True)
-class ShapeVec:
-    """An integer tensor derived from Shape: numpy object array of ints and Axis entries."""
-    entries: np.ndarray
-
-
-@dataclass(frozen=True)
-class Zeros:
-    """All zeros, of a shape that depends on the input (only its zero-ness matters)."""
-
-
-@dataclass(frozen=True)
-class Chain:
-    axes: Tuple[Axis, ...]
-    layers: Tuple[Any, ...]
-    is_state: bool = False   # a GRU's Y_h with its direction axis still present
-
-
-@dataclass(frozen=True)
-class StateRows:
-    """Rows of GRU final states. rows: ((Y_h chain, direction index), ...).
-    has_row_axis False once a single row was selected with a scalar index: shape (B, H)."""
-    rows: Tuple[Tuple[Chain, int], ...]
-    has_row_axis: bool = True
-
-
-@dataclass(frozen=True)
-class StateIn:
-    """The graph input feeding initial_h. perm: current axis -> input axis;
-    rows: (input axis, start, stop) if a Slice picked rows out of it."""
-    name: str
-    perm: Tuple[int, ...]
-    dims: Tuple[Optional[int], ...]
-    rows: Optional[Tuple[int, int, int]] = None
-
-
-@dataclass(frozen=True)
-class LengthsIn:
-    name: str
-
-
-@dataclass
-class _GRUMeta:
-    node: str
-    h0: Optional[Tuple[str, int, int, Optional[int], int]] = None  # (input, row axis, start, stop, D)
-    lengths: Optional[str] = None
-
-
-# ----------------------------------------------------------------------------------------------
-# Small helpers
-
-def tensor_array(tensor, what: str) -> np.ndarray:
-    """A TensorProto as a numpy array (float16/bfloat16/float64 become float32); ValueError if broken."""
-    from onnx import numpy_helper
-    try:
-        arr = numpy_helper.to_array(tensor)
-    except Exception as e:  # wrong data length, unknown data type, ...
-        raise ValueError(f"{what}: cannot read tensor {tensor.name!r} ({type(e).__name__}: {e})") from None
-    if arr.dtype.kind == "f" or str(arr.dtype) == "bfloat16":
-        arr = arr.astype(np.float32)
-    return arr
-
-
-def _attrs(node) -> Dict[str, Any]:
-    from onnx import helper
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [s.decode("utf-8", "replace") for s in v]
-        out[a.name] = v
-    return out
-
-
-def _droppable(ax: Axis) -> bool:
-    """Unit axes that carry no data layout: a unidirectional GRU's direction axis, a selected last
-    time step, an inserted axis."""
-    return ax.kind in ("D", "T1", "1") and ax.size == 1
-
-
-_ACTIVATION_NAMES = {  # ONNX GRU activation name (lower case) -> our kind
-    "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "affine": "affine", "leakyrelu": "leaky_relu",
-    "thresholdedrelu": "thresholded_relu", "scaledtanh": "scaled_tanh", "hardsigmoid": "hard_sigmoid",
-    "elu": "elu", "softsign": "softsign", "softplus": "softplus",
-}
-# Which of alpha/beta each function consumes, and defaults when the lists run out. These are
-# onnxruntime's (rnn_helpers.cc): functions not listed in the defaults get 0.
-_ACTIVATION_ARGS = {"affine": (True, True), "leakyrelu": (True, False), "thresholdedrelu": (True, False),
-                    "scaledtanh": (True, True), "hardsigmoid": (True, True), "elu": (True, False)}
-_ACTIVATION_DEFAULTS = {"leakyrelu": (0.01, 0.0), "hardsigmoid": (0.2, 0.5), "elu": (1.0, 0.0)}
-
-
-def gru_activations(names: Sequence[str], alphas: Sequence[float], betas: Sequence[float]) -> List[Activation]:
-    """ONNX RNN activation attributes -> Activations. alpha/beta are consumed in order, each list
-    only by the functions that take that parameter."""
-    alphas, betas = list(alphas), list(betas)
-    out = []
-    for name in names:
-        key = str(name).lower()
-        if key not in _ACTIVATION_NAMES:
-            raise OnnxImportError(f"unknown GRU activation {name!r}; expected one of "
-                                  f"{sorted(set(_ACTIVATION_NAMES))} (case-insensitive)")
-        use_a, use_b = _ACTIVATION_ARGS.get(key, (False, False))
-        da, db = _ACTIVATION_DEFAULTS.get(key, (0.0, 0.0))
-        alpha = (alphas.pop(0) if alphas else da) if use_a else 0.0
-        beta = (betas.pop(0) if betas else db) if use_b else 0.0
-        out.append(Activation(_ACTIVATION_NAMES[key], float(alpha), float(beta)))
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# The walker
-
 class GraphWalker:
     """Interprets one ModelProto; `run()` returns (layers, info)."""
 
@@ -184,7 +52,7 @@ class GraphWalker:
         self.opset = self._default_opset(model)
         self.values: Dict[str, Any] = {}
         self.binding: Dict[str, str] = {}       # 'in0'/'in1' -> 'B'/'T'
-        self.gru_meta: Dict[int, _GRUMeta] = {}  # id(GRU spec) -> where its h0 / lengths come from
+        self.gru_meta: Dict[int, GRUMeta] = {}  # id(GRU spec) -> where its h0 / lengths come from
         self.data_input: Optional[str] = None
         self.handlers = {
             "Identity": self._identity, "Dropout": self._dropout, "Cast": self._cast,
@@ -354,7 +222,7 @@ class GraphWalker:
                 self._fail(node, f"{what} depends on the input's batch/time size")
             return np.asarray(a.tolist(), dtype=np.int64)
 
-        op, a = node.op_type, _attrs(node)
+        op, a = node.op_type, attrs(node)
         x = ent(ins[0])
         out = self._shape_result(node, op, a, x, ins, ent, ints)
         return [ShapeVec(np.asarray(out, dtype=object))]  # np.take etc. return bare entries for scalars
@@ -393,7 +261,7 @@ class GraphWalker:
         v = ins[0]
         if not isinstance(v, Chain):
             self._fail(node, f"Shape of a {self._describe(v)} is not supported")
-        a = _attrs(node)
+        a = attrs(node)
         dims = np.array([ax if ax.kind in ("in0", "in1", "B", "T") else ax.size for ax in v.axes], dtype=object)
         if any(d is None for d in dims):
             self._fail(node, "Shape of a tensor whose feature size is not known")
@@ -420,7 +288,7 @@ class GraphWalker:
         return [ins[0], Zeros()]  # the mask output: nothing uses it in an inference graph
 
     def _cast(self, node, ins):
-        v, to = ins[0], _attrs(node).get("to")
+        v, to = ins[0], attrs(node).get("to")
         if isinstance(v, LengthsIn) or isinstance(v, Zeros):
             return v
         if isinstance(v, (Chain, StateIn)) and to in _FLOAT_TYPES:
@@ -430,7 +298,7 @@ class GraphWalker:
     # -- axis moves ---------------------------------------------------------------------------
     def _transpose(self, node, ins):
         v = ins[0]
-        perm = _attrs(node).get("perm")
+        perm = attrs(node).get("perm")
         if isinstance(v, Zeros):
             return v
         if isinstance(v, StateIn):
@@ -444,7 +312,7 @@ class GraphWalker:
         return replace(v, axes=tuple(v.axes[p] for p in perm))
 
     def _axes_arg(self, node, ins, ndim) -> Optional[List[int]]:
-        a = _attrs(node)
+        a = attrs(node)
         if "axes" in a:
             axes = a["axes"]
         elif len(ins) > 1 and ins[1] is not None:
@@ -468,7 +336,7 @@ class GraphWalker:
             axes = [i for i, ax in enumerate(v.axes) if ax.size == 1]
         for i in axes:
             ax = v.axes[i]
-            if not _droppable(ax):
+            if not droppable(ax):
                 self._fail(node, f"cannot squeeze axis {i} ({ax.kind}) of {self._describe(v)}")
         keep = tuple(ax for i, ax in enumerate(v.axes) if i not in axes)
         dropped_d = any(v.axes[i].kind == "D" for i in axes)
@@ -481,7 +349,7 @@ class GraphWalker:
         if not isinstance(v, Chain):
             self._fail(node, f"Unsqueeze of a {self._describe(v)} is not supported")
         n = len(v.axes)
-        a = _attrs(node)
+        a = attrs(node)
         raw = a["axes"] if "axes" in a else self._target_entries(node, ins[1])
         axes = sorted(int(x) % (n + len(raw)) for x in raw)
         out = list(v.axes)
@@ -491,7 +359,7 @@ class GraphWalker:
 
     def _flatten(self, node, ins):
         v = ins[0]
-        axis = _attrs(node).get("axis", 1)
+        axis = attrs(node).get("axis", 1)
         if isinstance(v, Chain) and len(v.axes) == 2 and axis % 2 == 1 and self._features_complete(v):
             return v  # (B, F) stays (B, F)
         self._fail(node, f"Flatten(axis={axis}) of {self._describe(v)} is not supported")
@@ -503,7 +371,7 @@ class GraphWalker:
         if not isinstance(v, Chain):
             self._fail(node, f"Reshape of a {self._describe(v)} is not supported")
         target = self._target_entries(node, ins[1])
-        allowzero = _attrs(node).get("allowzero", 0)
+        allowzero = attrs(node).get("allowzero", 0)
         src = list(v.axes)
         def sym(ax):
             return self._kind(ax) in ("B", "T", "in0", "in1")
@@ -519,7 +387,7 @@ class GraphWalker:
         bad = f"Reshape of {self._describe(v)} to {target} is not supported (only merging the direction and " \
               f"hidden axes, or dropping unit axes)"
         for e in tgt:
-            while j < len(src) and _droppable(src[j]) and not self._unit_target(e, src, j):
+            while j < len(src) and droppable(src[j]) and not self._unit_target(e, src, j):
                 j += 1  # drop unit axes (a unidirectional GRU's direction axis, ...)
             if j >= len(src):
                 if e == 1:
@@ -546,7 +414,7 @@ class GraphWalker:
             if e != -1 and int(np.prod([g.size for g in group])) != e:
                 self._fail(node, bad)
             out.append(self._merge(node, group, bad))
-        while j < len(src) and _droppable(src[j]):
+        while j < len(src) and droppable(src[j]):
             j += 1
         if j != len(src):
             self._fail(node, bad)
@@ -556,10 +424,10 @@ class GraphWalker:
     @staticmethod
     def _unit_target(e, src, j) -> bool:
         """Keep a unit source axis when the target entry is 1 there (e.g. reshape to (B, 1, F))."""
-        return isinstance(e, int) and e == 1 and _droppable(src[j])
+        return isinstance(e, int) and e == 1 and droppable(src[j])
 
     def _merge(self, node, group: List[Axis], bad: str) -> Axis:
-        real = [g for g in group if not _droppable(g)]
+        real = [g for g in group if not droppable(g)]
         if not real:
             return group[0] if len(group) == 1 else Axis("1", 1)
         if len(real) == 1:
@@ -570,7 +438,7 @@ class GraphWalker:
 
     # -- selecting steps and rows -------------------------------------------------------------
     def _slice_args(self, node, ins):
-        a = _attrs(node)
+        a = attrs(node)
         if self.opset < 10:
             return a.get("starts"), a.get("ends"), a.get("axes"), None
 
@@ -630,7 +498,7 @@ class GraphWalker:
 
     def _gather(self, node, ins):
         data, idx = ins[0], ins[1]
-        axis = _attrs(node).get("axis", 0)
+        axis = attrs(node).get("axis", 0)
         if isinstance(data, Const) and isinstance(idx, Chain):  # an embedding lookup of input ids
             table = np.asarray(data.array)
             if axis != 0 or table.ndim != 2 or idx.layers or len(idx.axes) != 2:
@@ -681,7 +549,7 @@ class GraphWalker:
         return Chain(src.axes[1:], src.layers)
 
     def _concat(self, node, ins):
-        axis = _attrs(node).get("axis")
+        axis = attrs(node).get("axis")
         vals = [v for v in ins if v is not None]
         if all(isinstance(v, Zeros) for v in vals):
             return vals[0]
@@ -705,7 +573,7 @@ class GraphWalker:
         self._fail(node, f"Expand of {self._describe(v)}: only a zero tensor (an initial state) can be expanded")
 
     def _fill(self, node, ins):
-        a = _attrs(node)
+        a = attrs(node)
         value = a.get("value", 0.0)
         if node.op_type == "ConstantFill":  # the opset-7 PyTorch exporter's (experimental) op
             if a.get("extra_shape") or a.get("input_as_shape", 0) != 1 or not ins or ins[0] is None:
@@ -737,7 +605,7 @@ class GraphWalker:
         return v
 
     def _activation(self, node, ins):
-        v, op, a = ins[0], node.op_type, _attrs(node)
+        v, op, a = ins[0], node.op_type, attrs(node)
         if op in ("Softmax", "LogSoftmax"):
             v = self._layer_input(node, v, op)
             default = -1 if self.opset >= 13 else 1
@@ -767,7 +635,7 @@ class GraphWalker:
 
     def _gemm(self, node, ins):
         v = self._layer_input(node, ins[0], "Gemm")
-        a = _attrs(node)
+        a = attrs(node)
         if len(v.axes) != 2 or a.get("transA", 0):
             self._fail(node, f"Gemm on {self._describe(v)} with transA={a.get('transA', 0)}: only (batch, features) "
                              f"@ constant is supported")
@@ -822,7 +690,7 @@ class GraphWalker:
     def _gru(self, node, ins):
         ins = list(ins) + [None] * (6 - len(ins))
         X, Wv, Rv, Bv, lens, h0 = ins[:6]
-        a = _attrs(node)
+        a = attrs(node)
         direction = a.get("direction", "forward")
         direction = "forward" if direction == "foward" else direction  # opset-1 schema default typo
         if direction not in ("forward", "reverse", "bidirectional"):
@@ -863,7 +731,7 @@ class GraphWalker:
         spec = GRU(I, H, dirs, direction, bool(a.get("linear_before_reset", 0)), Bv is not None,
                    acts[0], acts[1], clip)
         final = replace(spec, return_sequences=False)
-        meta = _GRUMeta(node.name, self._gru_h0(node, h0, layout, D, X.layers), self._gru_lengths(node, lens))
+        meta = GRUMeta(node.name, self._gru_h0(node, h0, layout, D, X.layers), self._gru_lengths(node, lens))
         self.gru_meta[id(spec)] = self.gru_meta[id(final)] = meta
         t, b = (X.axes[0], X.axes[1]) if layout == 0 else (X.axes[1], X.axes[0])
         d_ax, h_ax = Axis("D", D), Axis("H", H)

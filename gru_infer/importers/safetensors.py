@@ -1,4 +1,4 @@
-"""Read `.safetensors` files (formats.md section 1) with NumPy only, and import a GRU state_dict from one.
+"""Read `.safetensors` files (docs/importers.md, safetensors) with NumPy only, and import a GRU state_dict from one.
 
 The format: an unsigned 64-bit little-endian header length N, N bytes of JSON
 `{name: {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}?}`,
@@ -9,16 +9,30 @@ NumPy the only runtime dependency.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from typing import Any, Dict, Tuple
 
 import numpy as np
 
-__all__ = ["read_safetensors", "layers_from_safetensors"]
+from ._state_dict import layers_from_state_dict
+
+FORMAT = "safetensors"
+
+__all__ = ["FORMAT", "sniff", "read", "read_safetensors", "layers_from_safetensors"]
 
 _DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "BF16": np.uint16,
            "I64": np.int64, "I32": np.int32}
 _MAX_HEADER = 100 * 1024 * 1024  # the limit the safetensors library itself enforces
+
+
+def sniff(head: bytes, path: str) -> bool:
+    """A little-endian header length smaller than the file, followed by the header's JSON `{`."""
+    return len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < os.path.getsize(path)
+
+
+def read(path, **options) -> Tuple[list, Dict[str, Any]]:
+    return layers_from_safetensors(path, **options)
 
 
 def _check_entry(name: str, entry, buffer_size: int) -> Tuple[np.dtype, Tuple[int, ...], int, int]:
@@ -89,7 +103,6 @@ def layers_from_safetensors(path) -> Tuple[list, Dict[str, Any]]:
     inferred from the shapes (`layers_from_state_dict(..., module_order="shapes")`). info is that
     function's, with "source": "safetensors" and "path".
     """
-    from .torch_import import layers_from_state_dict
     layers, info = layers_from_state_dict(read_safetensors(path), module_order="shapes")
     info.update(source="safetensors", path=str(path))
     return layers, info
