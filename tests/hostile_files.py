@@ -59,7 +59,7 @@ class Deflated:
         self.crc = _crc_zeros(prefix, size)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crc_zeros(prefix: bytes, size: int) -> int:
     crc = zlib.crc32(prefix)
     left = size - len(prefix)
@@ -96,8 +96,9 @@ def write_zip(path, members: Sequence, *, flags: int = 0, method_override: Optio
 # ---- npy / npz / safetensors / json -----------------------------------------------------------
 
 def npy_header(descr: str, shape, version=(1, 0), raw_dict: Optional[str] = None) -> bytes:
-    d = raw_dict if raw_dict is not None else \
-        "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
+    d = raw_dict
+    if d is None:
+        d = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
     hdr = d.encode("latin1")
     lenfmt = "<H" if version == (1, 0) else "<I"
     pre = 6 + 2 + struct.calcsize(lenfmt)
@@ -216,7 +217,6 @@ MEMO_BOMB = b"\x80\x02}r\xff\xff\xff\x7f."
 # ---- ONNX ----------------------------------------------------------------------------------------
 
 def onnx_gru(H: int = 2, I: int = 2, extra_nodes=(), extra_inits=(), functions=(), opset_extra=(), output="Y"):
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(0)
     W = numpy_helper.from_array(rng.uniform(-.5, .5, (1, 3 * H, I)).astype(np.float32), "W")
@@ -365,6 +365,17 @@ def keras_unwritten_dataset(root, kind: str) -> Path:
         f.create_dataset(name, shape=(40000, 40000), dtype="f4")
     ext = {"h5": ".h5", "weights_h5": ".weights.h5", "keras": ".keras"}[kind]
     return _with_h5(base, root / "models" / f"{kind}_unwritten{ext}", kind, edit)
+
+
+def keras_h5_heap_spin(root) -> Path:
+    """A Keras 3 .h5 with one byte inserted at the start of the model_config JSON: the global heap
+    collection holding it no longer parses, and libhdf5 loops forever reading the attribute."""
+    root = Path(root)
+    data = keras_base_files(root / "base")["h5"].read_bytes()
+    at = data.index(b'{"class_name"')
+    out = root / "models" / "heap_spin.h5"
+    _mkparent(out).write_bytes(data[:at] + b"\x90" + data[at:])
+    return out
 
 
 def keras_zip_bomb(root, member: str) -> Path:

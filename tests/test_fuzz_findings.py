@@ -4,7 +4,6 @@ file, with no MemoryError in the chain and no hang or crash."""
 from pathlib import Path
 
 import pytest
-
 from limited_load import MEM_MB, run_limited
 
 FINDINGS = Path(__file__).parent / "data" / "fuzz_findings"

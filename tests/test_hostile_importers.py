@@ -15,10 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hostile_files as H
 import numpy as np
 import pytest
-
-import hostile_files as H
 from limited_load import MEM_MB, run_limited
 
 DATA = Path(__file__).parent / "data" / "hostile"
@@ -28,8 +27,9 @@ def _report(name, res):
     out = os.environ.get("GRU_INFER_HOSTILE_REPORT")
     if out:
         with open(out, "a") as f:
-            f.write(json.dumps({"case": name, "status": res.status, "type": res.type, "seconds": res.seconds, "cpu_seconds": res.cpu_seconds,
-                                "rss_growth_mb": res.rss_growth_mb, "message": res.message[:200]}) + "\n")
+            f.write(json.dumps({"case": name, "status": res.status, "type": res.type, "seconds": res.seconds,
+                                "cpu_seconds": res.cpu_seconds, "rss_growth_mb": res.rss_growth_mb,
+                                "message": res.message[:200]}) + "\n")
 
 
 def load_limited(path, name=None, **kw):
@@ -146,12 +146,18 @@ def test_keras_zip_bomb(root, member):
 
 # ---- item 4: hangs --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("hang_*.h5")) or ["(none stored)"])
-def test_h5_attribute_hang(name):
-    path = DATA / name
-    if not path.exists():
-        pytest.fail("tests/data/hostile/hang_*.h5 is missing")
-    assert_refused(load_limited(path, preload=["h5py"]), path)
+def test_h5_model_config_heap_spin(root):
+    """One byte inserted into the model_config JSON of a real Keras 3 .h5 (libhdf5 spins in
+    H5HG__cache_heap_deserialize, > 60 CPU s before the fix)."""
+    path = H.keras_h5_heap_spin(root)
+    assert_refused(load_limited(path, preload=["h5py"]), path, "global heap")
+
+
+def test_h5_model_config_hang_found_by_fuzzing():
+    """The same hang as the fuzzer found it (tests/data/hostile/hang_model_config.h5, 18.5 kB:
+    a Keras 3 .h5 with one byte inserted in the heap and one changed)."""
+    path = DATA / "hang_model_config.h5"
+    assert_refused(load_limited(path, preload=["h5py"]), path, "global heap")
 
 
 # ---- item 5: one exception type for malformed files ------------------------------------------------

@@ -167,13 +167,15 @@ def load_json(data, label: str, max_depth: int = MAX_JSON_DEPTH):
 
 # ---- pickle -------------------------------------------------------------------------------------
 
-def check_pickle(data: bytes, label: str) -> None:
-    """Walk a pickle's opcodes without executing them: refuse a memo index beyond the number of
-    opcodes (CPython's unpickler sizes its memo by the largest index: 5 bytes -> 32 GiB) and a
-    stream that is truncated or malformed."""
+def check_pickle(data: bytes, label: str, start: int = 0) -> int:
+    """Walk the opcodes of the pickle at data[start:] without executing them: refuse a memo index
+    beyond the number of opcodes (CPython's unpickler sizes its memo by the largest index: 5 bytes
+    -> 32 GiB) and a stream that is truncated or malformed. Returns where the pickle ends."""
     ops = 0
+    f = io.BytesIO(data)
+    f.seek(start)
     try:
-        for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
+        for op, arg, _pos in pickletools.genops(f):
             ops += 1
             if op.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"):
                 index = int(arg)
@@ -184,6 +186,7 @@ def check_pickle(data: bytes, label: str) -> None:
         raise
     except Exception as e:  # genops raises ValueError & co. for a malformed stream
         raise fail(label, f"malformed pickle ({type(e).__name__}: {e})") from None
+    return f.tell()
 
 
 # ---- HDF5 ---------------------------------------------------------------------------------------
@@ -341,3 +344,67 @@ def _h5_sizeof_lengths(buf) -> int:
     version = buf[at + 8]
     n = buf[at + 14] if version in (0, 1) else buf[at + 10]
     return n if n in (2, 4, 8) else 8
+
+
+MAX_H5_OBJECTS = 100_000  # groups and datasets in one file (a Keras file of a GRU model has ~30)
+
+
+def h5_check_tree(root, label: str, file_size: int) -> None:
+    """Walk every link of an open HDF5 file once, before anything is read from it: only hard links
+    (no external link to another file, no soft link), and every dataset passes `h5_dataset`. After
+    this, whatever path the importer takes through the file reaches only checked objects."""
+    import h5py
+    seen, stack = set(), [("", root)]
+    while stack:
+        where, group = stack.pop()
+        try:
+            names = list(group.keys())
+        except (KeyError, OSError, ValueError, RuntimeError, TypeError) as e:
+            raise fail(label, f"cannot list the group {where or '/'!r} ({e})") from None
+        for name in names:
+            path = f"{where}/{name}"
+            obj = h5_child(group, name, f"{label}: {path}")
+            try:
+                addr = h5py.h5o.get_info(obj.id).addr
+            except (KeyError, OSError, ValueError, RuntimeError, TypeError) as e:
+                raise fail(label, f"cannot read the object {path!r} ({e})") from None
+            if addr in seen:
+                continue  # a second hard link to an object already checked
+            seen.add(addr)
+            if len(seen) > MAX_H5_OBJECTS:
+                raise fail(label, f"more than {MAX_H5_OBJECTS} objects; no Keras model file has that many")
+            if isinstance(obj, h5py.Dataset):
+                h5_dataset(obj, f"{label}: {path}", file_size)
+            elif isinstance(obj, h5py.Group):
+                stack.append((path, obj))
+            else:
+                raise fail(label, f"{path!r} is a {type(obj).__name__}, not a group or dataset")
+
+
+def h5_open(source, label: str):
+    """Open a path or the bytes of an HDF5 file read-only, after `h5_check_global_heaps`, and run
+    `h5_check_tree` on it. The caller closes the returned h5py.File."""
+    import mmap
+
+    import h5py
+    if isinstance(source, (bytes, bytearray)):
+        h5_check_global_heaps(source, label)
+        size = len(source)
+        handle = io.BytesIO(source)
+    else:
+        with open(source, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size:
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    h5_check_global_heaps(mm, label)
+        handle = source
+    try:
+        f = h5py.File(handle, "r")
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
+        raise fail(label, f"not a readable HDF5 file ({e})") from None
+    try:
+        h5_check_tree(f, label, size)
+    except BaseException:
+        f.close()
+        raise
+    return f
