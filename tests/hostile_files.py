@@ -369,12 +369,18 @@ def keras_unwritten_dataset(root, kind: str) -> Path:
 
 def keras_h5_heap_spin(root) -> Path:
     """A Keras 3 .h5 with one byte inserted at the start of the model_config JSON: the global heap
-    collection holding it no longer parses, and libhdf5 loops forever reading the attribute."""
+    collection holding it no longer parses, and libhdf5 loops forever reading the attribute (the
+    rest of the file is intact and opens)."""
     root = Path(root)
     data = keras_base_files(root / "base")["h5"].read_bytes()
     at = data.index(b'{"class_name"')
+    heap = data.rindex(b"GCOL", 0, at)
+    end = heap + int.from_bytes(data[heap + 8:heap + 16], "little")  # the collection's size field
+    # one byte in, and one byte of the collection's trailing free space out: everything after the
+    # heap stays where the file's other structures expect it, only the heap is broken
+    spun = data[:at] + b"\x90" + data[at:end - 1] + data[end:]
     out = root / "models" / "heap_spin.h5"
-    _mkparent(out).write_bytes(data[:at] + b"\x90" + data[at:])
+    _mkparent(out).write_bytes(spun)
     return out
 
 
