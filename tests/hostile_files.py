@@ -216,13 +216,15 @@ MEMO_BOMB = b"\x80\x02}r\xff\xff\xff\x7f."
 
 # ---- ONNX ----------------------------------------------------------------------------------------
 
-def onnx_gru(H: int = 2, I: int = 2, extra_nodes=(), extra_inits=(), functions=(), opset_extra=(), output="Y"):
+def onnx_gru(H: int = 2, I: int = 2, extra_nodes=(), extra_inits=(), functions=(), opset_extra=(), output="Y",
+             bias_input: Optional[str] = None):
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(0)
     W = numpy_helper.from_array(rng.uniform(-.5, .5, (1, 3 * H, I)).astype(np.float32), "W")
     R = numpy_helper.from_array(rng.uniform(-.5, .5, (1, 3 * H, H)).astype(np.float32), "R")
-    nodes = [helper.make_node("GRU", ["X", "W", "R"], ["Y", "Y_h"], hidden_size=H, linear_before_reset=1)]
-    nodes += list(extra_nodes)
+    gru = helper.make_node("GRU", ["X", "W", "R"] + ([bias_input] if bias_input else []), ["Y", "Y_h"],
+                           hidden_size=H, linear_before_reset=1)
+    nodes = list(extra_nodes) + [gru]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "B", I])],
                           [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], [W, R, *extra_inits])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14), *opset_extra], functions=list(functions))
@@ -242,25 +244,29 @@ def onnx_constant_of_shape_bomb(path) -> Path:
     return Path(path)
 
 
-def onnx_local_function(path, external_location: Optional[str] = None) -> Path:
-    """A valid GRU model whose output passes through a model-local function `local.Pass` (Identity, or
-    Identity + Add of a constant kept in external data at `external_location` when given)."""
+def onnx_local_function(path, external_location: Optional[str] = None, H: int = 2) -> Path:
+    """A valid GRU model with a model-local function. Without `external_location` the GRU output
+    passes through `local.Pass` (Identity); with it, `local.MakeB` makes the GRU's bias B (1, 6H)
+    with a Constant whose data is external, at `external_location` (6H float32)."""
     from onnx import TensorProto, helper
     if external_location is None:
-        fnodes = [helper.make_node("Identity", ["x"], ["y"])]
+        fn = helper.make_function("local", "Pass", ["x"], ["y"], [helper.make_node("Identity", ["x"], ["y"])],
+                                  [helper.make_opsetid("", 14)])
+        m = onnx_gru(functions=[fn], opset_extra=[helper.make_opsetid("local", 1)], output="Y2",
+                     extra_nodes=[])
+        m.graph.node.append(helper.make_node("Pass", ["Y"], ["Y2"], domain="local"))
     else:
-        c = helper.make_tensor("c", TensorProto.FLOAT, [1], [0.0])
+        c = helper.make_tensor("c", TensorProto.FLOAT, [1, 6 * H], [0.0] * 6 * H)
         c.data_location = TensorProto.EXTERNAL
         del c.float_data[:]
-        for k, v in (("location", external_location), ("offset", "0"), ("length", "4")):
+        for k, v in (("location", external_location), ("offset", "0"), ("length", str(24 * H))):
             e = c.external_data.add()
             e.key, e.value = k, v
-        fnodes = [helper.make_node("Constant", [], ["c"], value=c), helper.make_node("Add", ["x", "c"], ["y"])]
-    fn = helper.make_function("local", "Pass", ["x"], ["y"], fnodes, [helper.make_opsetid("", 14)])
-    m = onnx_gru(functions=[fn], opset_extra=[helper.make_opsetid("local", 1)])
-    m.graph.node[0].output[0] = "Y0"
-    m.graph.node.append(helper.make_node("Pass", ["Y0"], ["Y"], domain="local"))
-    Path(path).write_bytes(m.SerializeToString())
+        fn = helper.make_function("local", "MakeB", [], ["b"], [helper.make_node("Constant", [], ["b"], value=c)],
+                                  [helper.make_opsetid("", 14)])
+        m = onnx_gru(H=H, functions=[fn], opset_extra=[helper.make_opsetid("local", 1)], bias_input="B",
+                     extra_nodes=[helper.make_node("MakeB", [], ["B"], domain="local")])
+    _mkparent(path).write_bytes(m.SerializeToString())
     return Path(path)
 
 

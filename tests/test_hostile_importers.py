@@ -266,3 +266,27 @@ def test_onnx_function_external_data_outside_the_folder(root, where):
     path = H.onnx_local_function(sub / f"fn_external_{where}.onnx", external_location=location)
     res = load_limited(path, preload=["onnx"], cwd=root / "models")
     assert_refused(res, path, "outside|not found")
+
+
+def test_onnx_function_external_data_inside_the_folder(root):
+    """External data named inside a model-local function and kept next to the model is read (onnx's
+    own loader skips function nodes): the GRU's bias comes from it, as onnxruntime computes with the
+    same bias as an initializer."""
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+    d = root / "models" / "fn_inside"
+    d.mkdir(exist_ok=True)
+    b = np.random.default_rng(2).uniform(-1, 1, (1, 12)).astype(np.float32)
+    (d / "b.bin").write_bytes(b.tobytes())
+    path = H.onnx_local_function(d / "bias_in_function.onnx", external_location="b.bin")
+    ref_model = H.onnx_gru(extra_inits=[numpy_helper.from_array(b, "B")], bias_input="B")
+    x = np.random.default_rng(1).standard_normal((4, 1, 2)).astype(np.float32)  # (T, B, I)
+    code = ("import sys, json, numpy as np, gru_infer\n"
+            "x = np.array(json.loads(sys.argv[2]), np.float32)\n"
+            "print(json.dumps(gru_infer.load(sys.argv[1]).predict(x).tolist()))\n")
+    p = subprocess.run([sys.executable, "-c", code, str(path), json.dumps(x.transpose(1, 0, 2).tolist())],
+                       capture_output=True, text=True, timeout=120, cwd=root)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = np.array(json.loads(p.stdout.splitlines()[-1]), np.float32)
+    ref = ort.InferenceSession(ref_model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"X": x})[0]
+    np.testing.assert_allclose(got, ref.transpose(2, 0, 1, 3).reshape(1, 4, -1), atol=1e-5)

@@ -269,10 +269,13 @@ def h5_attr(obj, name: str, label: str, file_size: int, *, scalar: bool):
         kind = space.get_simple_extent_type()
         npoints = space.get_simple_extent_npoints()
         dims = space.get_simple_extent_dims() if kind == h5py.h5s.SIMPLE else ()
-        storage = aid.get_storage_size()
     except (KeyError, OSError, ValueError, RuntimeError, TypeError) as e:
         raise fail(label, f"cannot read attribute {name!r} ({e})") from None
-    if tclass != h5py.h5t.STRING:
+    try:
+        storage = aid.get_storage_size()
+    except (OSError, ValueError, RuntimeError):  # libhdf5 reports an empty attribute's 0 bytes as an error
+        storage = 0
+    if tclass != h5py.h5t.STRING and not (npoints == 0 and not scalar):  # Keras writes [] as an empty float array
         raise fail(label, f"attribute {name!r} is not a string (HDF5 type class {tclass})")
     if scalar and npoints != 1:
         raise fail(label, f"attribute {name!r} holds {npoints} values, expected one string")
