@@ -462,6 +462,21 @@ def legacy_storage_bomb(root) -> Path:
                            numel_override={"weight_hh_l0": 1 << 34})
 
 
+# 100 nested pairs of one shared tuple (t1 = (t0, t0), t2 = (t1, t1), ...), used as a dict key: the
+# unpickler hashes the key, which walks all 2**100 references (hash(tuple) is not cached).
+NESTING_BOMB = (b"\x80\x02)q\x00" + b"".join(b"h" + bytes([i]) + b"h" + bytes([i]) + b"\x86q" + bytes([i + 1])
+                                            for i in range(100)) + b"}hdNs.")
+
+
+def torch_nesting_bomb(root) -> Path:
+    return write_torch_zip(Path(root) / "models" / "nesting_bomb.pt", NESTING_BOMB, {})
+
+
+def legacy_nesting_bomb(root) -> Path:
+    return legacy_torch_of(Path(root) / "models" / "legacy_nesting_bomb.pt", small_gru_state_dict(),
+                           first_pickle=NESTING_BOMB)
+
+
 def torch_memo_bomb(root) -> Path:
     return write_torch_zip(Path(root) / "models" / "memo_bomb.pt", MEMO_BOMB, {})
 

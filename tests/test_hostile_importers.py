@@ -113,6 +113,13 @@ def test_pickle_memo_bomb(root, where):
     assert_refused(load_limited(path, preload=["torch"] if where == "legacy" else ()), path, "memo|pickle")
 
 
+@pytest.mark.parametrize("where", ["zip", "legacy"])
+def test_pickle_nesting_bomb(root, where):
+    """A 300-byte pickle whose dict key is 2**100 shared references: hashing it never ends."""
+    path = H.torch_nesting_bomb(root) if where == "zip" else H.legacy_nesting_bomb(root)
+    assert_refused(load_limited(path), path, "shared references")
+
+
 @pytest.mark.parametrize("kind", ["h5", "weights_h5", "keras"])
 def test_keras_dataset_never_written(root, kind):
     path = H.keras_unwritten_dataset(root, kind)

@@ -110,9 +110,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
         raise ValueError(f"malformed tensor: negative offset, size or stride "
                          f"(offset={storage_offset}, size={size}, stride={stride})")
     elements = int(np.prod(size, dtype=object))
-    if elements and storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) >= storage.numel:
-        raise ValueError(f"tensor of size {size}, stride {stride} at offset {storage_offset} reaches past the "
-                         f"end of its storage of {storage.numel} elements")
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if elements and last >= storage.numel:
+        raise ValueError(f"tensor of size {size}, stride {stride} at offset {storage_offset} reaches element "
+                         f"{last} of a storage of {storage.numel} elements")
     if elements > storage.numel:  # zero or overlapping strides: more elements than bytes in the file
         raise ValueError(f"tensor of size {size} has {elements} elements but its storage only {storage.numel} "
                          f"(stride {stride} repeats elements); refused")
@@ -341,7 +342,11 @@ def _unpickle(archive: zipfile.ZipFile, label: str):
         name = f"{prefix}data/{key}"
         if name not in names:
             raise ValueError(f"storage {key!r} ({stype.name}) has no record {name!r} in the archive")
-        return _storage_array(reader.read(name, numel * _storage_dtype(stype, order).itemsize), stype, order)
+        need = numel * _storage_dtype(stype, order).itemsize
+        if reader.info(name).file_size != need:
+            raise ValueError(f"record {name!r} holds {reader.info(name).file_size} bytes; {stype.name} of {numel} "
+                             f"elements needs {need}")
+        return _storage_array(reader.read(name, need), stype, order)
 
     unpickler = _RestrictedUnpickler(reader.read(prefix + "data.pkl"), f"{label}: {prefix}data.pkl", read_storage)
     return _load(unpickler, f"{prefix}data.pkl")

@@ -21,7 +21,7 @@ import os
 import pickletools
 import reprlib
 import zipfile
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -167,25 +167,86 @@ def load_json(data, label: str, max_depth: int = MAX_JSON_DEPTH):
 
 # ---- pickle -------------------------------------------------------------------------------------
 
+MAX_PICKLE_EXPANSION = 10_000_000  # objects a pickle may describe once shared references are expanded
+
+_PICKLE_ARITY = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3, "APPEND": 1, "SETITEM": 2, "BUILD": 1, "REDUCE": 2,
+                 "NEWOBJ": 2, "NEWOBJ_EX": 3, "STACK_GLOBAL": 2, "BINPERSID": 1}
+_PICKLE_FROM_MARK = {"TUPLE", "LIST", "DICT", "FROZENSET", "INST", "OBJ"}      # pop to the mark, push one
+_PICKLE_INTO_TOP = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}  # grow the item below
+
+
 def check_pickle(data: bytes, label: str, start: int = 0) -> int:
-    """Walk the opcodes of the pickle at data[start:] without executing them: refuse a memo index
-    beyond the number of opcodes (CPython's unpickler sizes its memo by the largest index: 5 bytes
-    -> 32 GiB) and a stream that is truncated or malformed. Returns where the pickle ends."""
+    """Walk the opcodes of the pickle at data[start:] without executing them, and refuse
+    - a memo index beyond the number of opcodes (CPython's unpickler sizes its memo array by the
+      largest index and zeroes it: 5 bytes -> 32 GiB);
+    - a structure that, with every shared (memo) reference expanded, has more than
+      MAX_PICKLE_EXPANSION objects: 100 nested pairs of one tuple are 300 bytes of pickle and 2**100
+      objects, which hashing (a dict key), str() or == walk in full;
+    - a stream that is truncated or malformed.
+    Each stack item carries its expanded size (a one-element list, shared with the memo, so that
+    appending to a memoized list updates it). Returns where the pickle ends."""
     ops = 0
     f = io.BytesIO(data)
     f.seek(start)
+    stack: list = []
+    marks: List[int] = []  # where each open MARK is on the stack
+    memo: Dict[int, list] = {}
     try:
         for op, arg, _pos in pickletools.genops(f):
             ops += 1
-            if op.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"):
+            name = op.name
+            if name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"):
                 index = int(arg)
                 if index < 0 or index > ops:
                     raise fail(label, f"pickle memo index {index} at opcode {ops}: larger than the pickle "
                                       f"(a memo bomb?)")
+            size = None
+            if name == "MARK":
+                marks.append(len(stack))
+                continue
+            if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+                memo[len(memo) if name == "MEMOIZE" else int(arg)] = stack[-1]
+                continue
+            if name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo[int(arg)])
+                continue
+            if name in ("PROTO", "FRAME", "STOP", "NEXT_BUFFER", "READONLY_BUFFER"):
+                continue
+            if name == "POP":
+                stack.pop()
+                continue
+            if name == "DUP":
+                stack.append(stack[-1])
+                continue
+            if name in _PICKLE_FROM_MARK or name in ("APPENDS", "SETITEMS", "ADDITEMS", "POP_MARK"):
+                if not marks:
+                    raise ValueError(f"{name} without a MARK")
+                k = marks.pop()
+                items = stack[k:]
+                del stack[k:]
+            elif name in _PICKLE_ARITY:
+                n = _PICKLE_ARITY[name]
+                if len(stack) < n:
+                    raise ValueError(f"{name} needs {n} stack items")
+                items = stack[len(stack) - n:]
+                del stack[len(stack) - n:]
+            else:  # every other opcode pushes one new object and pops nothing
+                items = []
+            if name == "POP_MARK":
+                continue
+            size = 1 + sum(item[0] for item in items)
+            if name in _PICKLE_INTO_TOP:
+                stack[-1][0] += size
+                size = stack[-1][0]
+            else:
+                stack.append([size])
+            if size > MAX_PICKLE_EXPANSION:
+                raise fail(label, f"the pickle describes more than {MAX_PICKLE_EXPANSION} objects once its shared "
+                                  f"references are expanded (at opcode {ops}: a nesting bomb?)")
     except ModelFormatError:
         raise
     except Exception as e:  # genops raises ValueError & co. for a malformed stream
-        raise fail(label, f"malformed pickle ({type(e).__name__}: {e})") from None
+        raise fail(label, f"corrupt pickle ({type(e).__name__}: {e})") from None
     return f.tell()
 
 

@@ -94,7 +94,7 @@ def _read_member(reader: ZipReader, info: zipfile.ZipInfo, label: str) -> np.nda
         except (ValueError, SyntaxError, TypeError, EOFError, OverflowError, tokenize.TokenError) as e:
             raise ModelFormatError(f"{label}: not a valid .npy header ({type(e).__name__}: {e})") from None
         if dtype.hasobject:
-            raise ModelFormatError(f"{label}: an object array, which only pickle can load; refused (save numeric "
+            raise ModelFormatError(f"{label} is an object array, which only pickle can load; refused (save numeric "
                                    f"arrays)")
         nbytes = check_shape(shape, label, dtype.itemsize)
         header = f.tell()
