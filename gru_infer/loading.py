@@ -38,11 +38,11 @@ def load(path: Union[str, os.PathLike], format: Optional[str] = None) -> Model:
     with _file_errors(path):
         fmt = format or importers.detect_format(path)
         layers, info = importers.importer(fmt).read(path)
-    if isinstance(layers, Model):  # the native format: the core loaded the file itself
-        model = layers
-        model.info = {**info, "format": fmt}
-        return model
-    model = Model.from_layers(layers, source=info.get("source", fmt))
+        if isinstance(layers, Model):  # the native format: the core loaded the file itself
+            model = layers
+            model.info = {**info, "format": fmt}
+            return model
+        model = Model.from_layers(layers, source=info.get("source", fmt))  # checks the weights (NaN, sizes)
     model.info = {"format": fmt, **info}
     return model
 

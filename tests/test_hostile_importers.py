@@ -80,14 +80,14 @@ def test_keras_base_files_load(root):
 @pytest.mark.parametrize("index", [10_000_000, 10 ** 30])
 def test_state_dict_layer_index(root, fmt, index):
     path = H.layer_index_bomb(root, fmt, index)
-    res = load_limited(path, preload=["torch"] if fmt == "torch_legacy" else ())
+    res = load_limited(path)
     assert_refused(res, path, "layer")
 
 
 @pytest.mark.parametrize("fmt", H.STATE_DICT_FORMATS)
 def test_state_dict_readers_load_the_plain_file(root, fmt):
     path = H.write_state_dict(root / "models" / f"plain_{fmt}", fmt, H.small_gru_state_dict())
-    res = load_limited(path, preload=["torch"] if fmt == "torch_legacy" else ())
+    res = load_limited(path)
     assert res.status == "loaded", res.describe()
 
 
@@ -104,13 +104,13 @@ def test_torch_storage_zip_bomb(root):
 
 def test_torch_legacy_declared_storage(root):
     path = H.legacy_storage_bomb(root)
-    assert_refused(load_limited(path, preload=["torch"]), path, "storage")
+    assert_refused(load_limited(path), path, "storage")
 
 
 @pytest.mark.parametrize("where", ["zip", "legacy"])
 def test_pickle_memo_bomb(root, where):
     path = H.torch_memo_bomb(root) if where == "zip" else H.legacy_memo_bomb(root)
-    assert_refused(load_limited(path, preload=["torch"] if where == "legacy" else ()), path, "memo|pickle")
+    assert_refused(load_limited(path), path, "memo|pickle")
 
 
 @pytest.mark.parametrize("where", ["zip", "legacy"])

@@ -26,14 +26,14 @@ import atheris
 TARGETS = {
     "native": ("native", ()),
     "torch_zip": ("pytorch", ()),
-    "torch_legacy": ("pytorch", ("torch",)),
+    "torch_legacy": ("pytorch", ()),
     "safetensors": ("safetensors", ()),
     "keras_zip": ("keras", ("h5py",)),
     "keras_h5": ("keras", ("h5py",)),
     "onnx": ("onnx", ("onnx", "onnx.reference", "onnx.inliner")),
     "npz": ("npz", ()),
     "rtneural": ("rtneural", ()),
-    "detect": (None, ("h5py", "onnx", "onnx.reference", "onnx.inliner", "torch")),
+    "detect": (None, ("h5py", "onnx", "onnx.reference", "onnx.inliner")),
 }
 MEM_MB = int(os.environ.get("GRU_INFER_FUZZ_MEM_MB", "768"))  # libFuzzer's own corpus grows too
 
