@@ -191,6 +191,24 @@ def _safetensors_shape_overflow(root):
     return H.write_safetensors(root / "models" / "shape_overflow.safetensors", {}, header=h.encode())
 
 
+def _rtneural_activation_list(root):  # TypeError: unhashable type: 'list'
+    p = root / "models" / "activation_list.json"
+    p.write_text(json.dumps({"layers": [{"type": "dense", "activation": ["x"], "weights": [[[1.0]], [1.0]],
+                                         "shape": [None, 1]}]}))
+    return p
+
+
+def _rtneural_huge_int(root):  # OverflowError: int too large to convert to float
+    p = root / "models" / "huge_int.json"
+    p.write_text(json.dumps({"weight_ih_l0": [[10 ** 400]]}))
+    return p
+
+
+def _safetensors_dtype_list(root):  # TypeError: unhashable type: 'list'
+    h = json.dumps({"a": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}).encode() + b"    "
+    return H.write_safetensors(root / "models" / "dtype_list.safetensors", {}, header=h)
+
+
 def _npz_token_error(root):
     return H.npz_header(root, "token_error", H.npy_header("", (), raw_dict="{'descr': '<f4', 'shape': (3,"))
 
@@ -222,6 +240,9 @@ MALFORMED = {
     "rtneural_nested_json": _rtneural_nested,
     "rtneural_torch_nested_json": _rtneural_torch_nested,
     "safetensors_shape_overflow": _safetensors_shape_overflow,
+    "safetensors_dtype_list": _safetensors_dtype_list,
+    "rtneural_activation_list": _rtneural_activation_list,
+    "rtneural_huge_int": _rtneural_huge_int,
     "npz_token_error": _npz_token_error,
     "npz_syntax_error": _npz_syntax_error,
     **{f"{fmt}_deflate64": (lambda r, f=fmt: _zip_method(r, f, method=9)) for fmt in ("npz", "torch_zip", "keras")},

@@ -35,7 +35,7 @@ TARGETS = {
     "rtneural": ("rtneural", ()),
     "detect": (None, ("h5py", "onnx", "onnx.reference", "onnx.inliner")),
 }
-MEM_MB = int(os.environ.get("GRU_INFER_FUZZ_MEM_MB", "768"))  # libFuzzer's own corpus grows too
+MEM_MB = int(os.environ.get("GRU_INFER_FUZZ_MEM_MB", "2048"))  # libFuzzer and atheris grow too
 
 
 def _vm_size() -> int:
