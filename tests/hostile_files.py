@@ -273,7 +273,8 @@ def onnx_local_function(path, external_location: Optional[str] = None, H: int = 
 # ---- Keras / HDF5 --------------------------------------------------------------------------------
 
 def keras_base_files(d) -> Dict[str, Path]:
-    """A real Keras 3 model (Input(None, 3) -> GRU(4) -> Dense(2)) saved as .h5, .weights.h5, .keras."""
+    """A real Keras 3 model (Input(None, 3) -> GRU(4) -> Dense(2)), compiled and fitted one step so
+    that the files hold an optimizer's state too, saved as .h5, .weights.h5, .keras."""
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
     paths = {"h5": d / "base.h5", "weights_h5": d / "base.weights.h5", "keras": d / "base.keras"}
@@ -284,6 +285,8 @@ def keras_base_files(d) -> Dict[str, Path]:
     keras.backend.clear_session()  # layer names restart at "gru"
     keras.utils.set_random_seed(0)
     m = keras.Sequential([keras.Input((None, 3)), keras.layers.GRU(4), keras.layers.Dense(2)])
+    m.compile("adam", "mse")  # with an optimizer's state (an int step counter among the datasets)
+    m.fit(np.zeros((2, 5, 3), np.float32), np.zeros((2, 2), np.float32), epochs=1, verbose=0)
     m.save(paths["h5"])
     m.save_weights(paths["weights_h5"])
     m.save(paths["keras"])

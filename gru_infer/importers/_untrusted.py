@@ -276,8 +276,8 @@ def h5_child(group, key: str, label: str):
 def h5_dataset(ds, label: str, file_size: int) -> None:
     """Check that reading `ds` reads only its own bytes in this file and a bounded amount of them:
     a contiguous, chunked or compact dataset (no external raw storage, no virtual dataset), of a
-    float or bfloat16 element type, whose storage has been written, fits in the file, and whose
-    declared size is backed by that storage."""
+    fixed-size number type (no strings, no variable-length data), whose storage has been written,
+    fits in the file, and backs the size the dataset declares."""
     import h5py
     try:
         dcpl = ds.id.get_create_plist()
@@ -294,8 +294,9 @@ def h5_dataset(ds, label: str, file_size: int) -> None:
                           f"weight is a plain dataset in the file")
     if layout not in (h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED, h5py.h5d.COMPACT):
         raise fail(label, f"dataset layout {layout} is not a plain in-file layout")
-    if dtype.kind not in "fuV" or dtype.itemsize not in (2, 4, 8) or dtype.fields or dtype.subdtype:
-        raise fail(label, f"element type {dtype} is not a float type (weights are float16/32/64 or bfloat16)")
+    if dtype.kind not in "fiubV" or dtype.itemsize > 8 or dtype.fields or dtype.subdtype:
+        # weights are float16/32/64 or bfloat16 (opaque 2 bytes); an optimizer's step counter is an int
+        raise fail(label, f"element type {dtype} is not a number type (weights are float16/32/64 or bfloat16)")
     if shape is None:
         raise fail(label, "a dataset without a shape (null dataspace)")
     nbytes = check_shape(shape, label, dtype.itemsize)
