@@ -240,7 +240,7 @@ def onnx_constant_of_shape_bomb(path) -> Path:
                             value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0]))
     m = onnx_gru(extra_nodes=[node, helper.make_node("Add", ["Y", "big"], ["out"])], extra_inits=[shape],
                  output="out")
-    Path(path).write_bytes(m.SerializeToString())
+    _mkparent(path).write_bytes(m.SerializeToString())
     return Path(path)
 
 
