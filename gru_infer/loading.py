@@ -6,8 +6,12 @@ The importers (`gru_infer.importers`) return framework-neutral layers (gru_infer
 from __future__ import annotations
 
 import os
+import tokenize
+import zipfile
+import zlib
 from typing import Any, Optional, Union
 
+from .errors import ModelFormatError, UnsupportedModelError
 from .model import Model
 
 __all__ = ["load", "from_torch", "detect_format"]
@@ -42,21 +46,62 @@ def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], forma
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     from . import importers
-    fmt = format or importers.detect_format(path)
-    options = {}
-    if config is not None:
-        if fmt != "keras":
-            raise ValueError(f"{path}: config= is for Keras weights files (save_weights + to_json/to_yaml); this "
-                             f"is a {fmt} file")
-        options["config"] = config
-    layers, info = importers.importer(fmt).read(path, **options)
-    if isinstance(layers, Model):  # the native format: the core loaded the file itself
-        model = layers
-        model.info = {**info, "format": fmt}
-        return model
-    model = Model.from_layers(_fold_affine(layers), source=info.get("source", fmt))
+    if format is not None:
+        importers.importer(format)  # an unknown format is a bad argument (ValueError), not a bad file
+    with _file_errors(path):
+        fmt = format or importers.detect_format(path)
+        options = {}
+        if config is not None:
+            if fmt != "keras":
+                raise ValueError(f"{path}: config= is for Keras weights files (save_weights + to_json/to_yaml); "
+                                 f"this is a {fmt} file")
+            options["config"] = config
+        layers, info = importers.importer(fmt).read(path, **options)
+        if isinstance(layers, Model):  # the native format: the core loaded the file itself
+            model = layers
+            model.info = {**info, "format": fmt}
+            return model
+        # checks the weights (NaN, sizes)
+        model = Model.from_layers(_fold_affine(layers), source=info.get("source", fmt))
     model.info = {"format": fmt, **info}
     return model
+
+
+# What reading a malformed file can raise from the importers, the standard library (zipfile, json,
+# pickle, numpy's .npy header parser: SyntaxError, tokenize.TokenError) and h5py/onnx.
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, NotImplementedError,
+              RuntimeError, SyntaxError, tokenize.TokenError, OverflowError, RecursionError, MemoryError,
+              EOFError, OSError, LookupError, zipfile.BadZipFile, zlib.error, UnicodeError, ArithmeticError)
+
+
+class _file_errors:
+    """The one place where whatever a malformed file makes an importer raise becomes a
+    ModelFormatError naming the file (an UnsupportedModelError stays one, also naming the file).
+    The original exception stays chained as __cause__, so a bug in an importer keeps its traceback.
+    A missing file or optional package (FileNotFoundError, ImportError) passes through unchanged."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if e is None or isinstance(e, (FileNotFoundError, ImportError)) or not isinstance(e, _MALFORMED):
+            return False
+        try:
+            text = str(e)
+        except Exception:  # noqa: BLE001 - str() of an exception built from file data may itself fail
+            text = "<no message>"
+        names_file = self.path in text or os.path.basename(self.path) in text
+        if isinstance(e, (ModelFormatError, UnsupportedModelError)):
+            if names_file:
+                return False
+            raise type(e)(f"{self.path}: {text}") from e
+        if type(e) is ValueError and names_file:  # the importers' own messages: same text, our type
+            raise ModelFormatError(text) from e
+        what = "" if type(e) is ValueError else f"{type(e).__name__}: "
+        raise ModelFormatError(f"{self.path}: malformed model file: {what}{text[:2000]}") from e
 
 
 def from_torch(module: Any) -> Model:

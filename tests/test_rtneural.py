@@ -92,7 +92,7 @@ def test_broken_files(tmp_path, fixtures):
         "bias": ({**doc, "layers": [dict(doc["layers"][0], weights=doc["layers"][0]["weights"][:2] + [[0.0] * 5])]},
                  r"bias must be \(2, 24\) .* or \(24,\)"),
         "ragged": ({"gru.weight_ih_l0": [[1.0], [2.0, 3.0]]}, "rectangular"),
-        "not_json": ("{\"layers\": [", "not a JSON file"),
+        "not_json": ("{\"layers\": [", "not valid JSON"),
         "list": ([1, 2], "expected RTNeural's Keras form"),
     }
     for name, (content, message) in cases.items():

@@ -167,7 +167,7 @@ def test_state_dict_file_with_linear_head_and_several_grus(tmp_path, errors):
     assert_matches(errors, "torch file: state_dict GRU -> GRU -> Linear", (layers, info), x.numpy(), ref, tmp_path)
 
 
-def test_legacy_non_zip_file_uses_torch(tmp_path, errors):
+def test_legacy_non_zip_file(tmp_path, errors):
     torch.manual_seed(7)
     gru = nn.GRU(2, 3, batch_first=True)
     path = tmp_path / "legacy.pt"
@@ -198,12 +198,11 @@ def test_reading_needs_no_torch(tmp_path):
         from gru_infer.importers.torch_file import load_torch_file
         d = pathlib.Path({str(tmp_path)!r})
         x, ref = np.load(d / "x.npy"), np.load(d / "ref.npy")
-        for name in ("model.pt", "scripted.pt"):
+        for name in ("model.pt", "scripted.pt", "legacy.pt"):  # legacy: a state_dict, the head on every step
             layers, info = load_torch_file(d / name)
             y = gru_infer.Model.from_layers(layers, source=info["source"]).predict(x)
             assert np.max(np.abs(y - ref)) <= 1e-5, name
-        with pytest.raises(ValueError, match="legacy format needs PyTorch"):
-            load_torch_file(d / "legacy.pt")
+        assert info["saved"] == "legacy_state_dict"
         print("ok")
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -256,9 +255,9 @@ def test_hostile_pickles_are_refused_and_run_nothing(tmp_path, payload):
         read_torch_zip(bare_path)
     with pytest.raises(ValueError, match="is not a model file gru_infer reads: a pickle, but neither a torch.save zip"):
         load_torch_file(bare_path)
-    legacy_path = tmp_path / "evil_legacy.pt"  # legacy format: goes to torch.load(weights_only=True)
+    legacy_path = tmp_path / "evil_legacy.pt"  # legacy format: the same restricted unpickler
     torch.save(Evil(fn, args), legacy_path, _use_new_zipfile_serialization=False)
-    with pytest.raises(ValueError, match="not a plain state_dict"):
+    with pytest.raises(ValueError, match=message):
         load_torch_file(legacy_path)
     assert not marker.exists()
 

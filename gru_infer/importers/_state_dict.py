@@ -69,7 +69,7 @@ def gru_stack(params: Mapping, num_layers: Optional[int], bidirectional: bool, b
 # state_dicts and files
 
 GRU_KEY = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<name>(?:weight|bias)_(?:ih|hh))"
-                      r"(?:_l(?P<layer>\d+)(?P<rev>_reverse)?)?$")
+                      r"(?:_l(?P<layer>\d{1,9})(?P<rev>_reverse)?)?$")  # 9 digits: int() stays cheap
 
 # What a state_dict cannot tell about a model with several modules (info["assumed"]).
 ASSUME_KEY_ORDER = ("the modules run in the order of their keys (their registration order in __init__), each "
@@ -272,10 +272,13 @@ def _stack_from_params(params: Dict[str, np.ndarray], prefix: str) -> List[GRU]:
         num_layers, bidirectional = None, False
     else:
         found = {int(re.search(r"_l(\d+)", k).group(1)) for k in params}
-        missing = sorted(set(range(max(found) + 1)) - found)
+        # n distinct layer indices are 0..n-1 unless one is missing below n: never build range(max + 1)
+        # (a key "weight_ih_l10000000" would make it 10 million entries)
+        missing = [i for i in range(len(found)) if i not in found]
         if missing:
-            raise ValueError(f"GRU layer(s) {missing} missing from the state_dict: found keys for layers "
-                             f"{sorted(found)} (e.g. no {key(f'weight_ih_l{missing[0]}')!r})")
+            raise ValueError(f"GRU layer(s) {missing[:5]}{'...' if len(missing) > 5 else ''} missing from the "
+                             f"state_dict: found keys for layers {sorted(found)[:10]} (e.g. no "
+                             f"{key(f'weight_ih_l{missing[0]}')!r})")
         num_layers, bidirectional = max(found) + 1, any(k.endswith("_reverse") for k in params)
     bias = any(k.startswith("bias") for k in params)
 

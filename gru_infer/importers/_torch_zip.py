@@ -22,13 +22,17 @@ import _compat_pickle  # the Python 2 -> 3 name table pickle's own find_class ap
 import collections
 import io
 import pickle
+import struct
 import zipfile
 import zlib
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["read_torch_zip", "read_torch_zip_with_kind"]
+from ..errors import ModelFormatError
+from ._untrusted import ZipReader, check_pickle, safe_repr
+
+__all__ = ["read_torch_zip", "read_torch_zip_with_kind", "read_torch_legacy"]
 
 _BF16 = "bfloat16"  # NumPy has no bfloat16: read as uint16, widened to float32
 _STORAGE_DTYPES = {
@@ -50,22 +54,38 @@ class _StorageType:
 
 
 class _Tensor:
-    """A tensor rebuilt from a storage; turned into a plain ndarray once unpickling is done."""
-    __slots__ = ("array",)
+    """A tensor of a storage (offset, size, stride checked against the storage's element count);
+    its ndarray is copied out on first use of `array`, once the storage's data is known (in the
+    legacy format it follows the pickle)."""
+    __slots__ = ("storage", "offset", "size", "stride", "_array")
 
-    def __init__(self, array: np.ndarray):
-        self.array = array
+    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
+        self.storage, self.offset, self.size, self.stride, self._array = storage, offset, size, stride, None
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            data = self.storage.array
+            if data is None:
+                raise ValueError("a tensor's storage has no data in the file")
+            if 0 in self.size:
+                self._array = np.zeros(self.size, data.dtype)
+            else:
+                view = np.lib.stride_tricks.as_strided(data[self.offset:], shape=self.size, writeable=False,
+                                                       strides=[s * data.itemsize for s in self.stride])
+                self._array = view.copy()
+        return self._array
 
     def __setstate__(self, state):
         raise ValueError("the pickle modifies a tensor after building it")
 
 
 class _Storage:
-    """A storage: the 1-D array of all its elements."""
-    __slots__ = ("array",)
+    """A storage: `numel` elements; `array` holds them (None until read)."""
+    __slots__ = ("numel", "array")
 
-    def __init__(self, array: np.ndarray):
-        self.array = array
+    def __init__(self, numel: int, array: Optional[np.ndarray] = None):
+        self.numel, self.array = numel, array
 
     def __setstate__(self, state):
         raise ValueError("the pickle modifies a storage")
@@ -80,24 +100,24 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     """torch._utils._rebuild_tensor_v2, on NumPy: a strided view of the storage, copied."""
     if not isinstance(storage, _Storage):
         raise ValueError(f"a tensor's storage is a {type(storage).__name__}, not a storage from the archive")
-    if metadata and any(metadata.values()):
-        raise ValueError(f"tensor metadata {metadata!r} (conjugate/negative views) is not supported")
+    if metadata and (not isinstance(metadata, dict) or any(metadata.values())):
+        raise ValueError(f"tensor metadata {safe_repr(metadata)} (conjugate/negative views) is not supported")
     if not (_is_int(storage_offset) and isinstance(size, tuple) and isinstance(stride, tuple)
-            and len(size) == len(stride) and all(_is_int(v) for v in size + stride)):
-        raise ValueError(f"malformed tensor: offset={storage_offset!r}, size={size!r}, stride={stride!r}")
-    data = storage.array
+            and len(size) == len(stride) and len(size) <= 32 and all(_is_int(v) for v in size + stride)):
+        raise ValueError(f"malformed tensor: offset={safe_repr(storage_offset)}, size={safe_repr(size)}, "
+                         f"stride={safe_repr(stride)}")
     if storage_offset < 0 or any(v < 0 for v in size + stride):
         raise ValueError(f"malformed tensor: negative offset, size or stride "
                          f"(offset={storage_offset}, size={size}, stride={stride})")
-    if 0 in size:
-        return _Tensor(np.zeros(size, data.dtype))
+    elements = int(np.prod(size, dtype=object))
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= data.size:
+    if elements and last >= storage.numel:
         raise ValueError(f"tensor of size {size}, stride {stride} at offset {storage_offset} reaches element "
-                         f"{last} of a storage of {data.size} elements")
-    view = np.lib.stride_tricks.as_strided(data[storage_offset:], shape=size,
-                                           strides=[s * data.itemsize for s in stride], writeable=False)
-    return _Tensor(view.copy())
+                         f"{last} of a storage of {storage.numel} elements")
+    if elements > storage.numel:  # zero or overlapping strides: more elements than bytes in the file
+        raise ValueError(f"tensor of size {size} has {elements} elements but its storage only {storage.numel} "
+                         f"(stride {stride} repeats elements); refused")
+    return _Tensor(storage, storage_offset, size, stride)
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
@@ -171,9 +191,13 @@ def _looks_like_class(module: str, name: str) -> bool:
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, byteorder: str):
+    """`read_storage(stype, key, numel)` gives a storage's data (None: read later); None means the
+    pickle may not reference storages. `legacy` expects the pre-zip format's 6-entry persistent ids."""
+
+    def __init__(self, data: bytes, label: str, read_storage=None, legacy: bool = False):
+        check_pickle(data, label)
         super().__init__(io.BytesIO(data))
-        self.archive, self.prefix, self.byteorder = archive, prefix, byteorder
+        self.read_storage, self.legacy = read_storage, legacy
         self.storages: Dict[str, Tuple[_StorageType, _Storage]] = {}
         self.stubs: Dict[str, type] = {}  # per file, so that nothing one file does outlives its loading
 
@@ -199,37 +223,37 @@ class _RestrictedUnpickler(pickle.Unpickler):
                          f"a state_dict or a module class")
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] in ("storage", b"storage")):
-            raise ValueError(f"unknown persistent id {pid!r}: expected ('storage', type, key, location, numel)")
-        _, stype, key, _location, numel = pid
-        key = key.decode("ascii") if isinstance(key, bytes) else key
+        n = 6 if self.legacy else 5
+        if self.read_storage is None or not (isinstance(pid, tuple) and len(pid) == n
+                                             and pid[0] in ("storage", b"storage")):
+            raise ValueError(f"unknown persistent id {safe_repr(pid)}: expected ('storage', type, key, location, "
+                             f"numel{', view' if self.legacy else ''})")
+        _, stype, key, _location, numel = pid[:5]
+        if self.legacy and pid[5] is not None:
+            raise ValueError("storage views (a pre-1.0 PyTorch legacy feature) are not supported")
+        key = key.decode("ascii", "replace") if isinstance(key, bytes) else key
         if not isinstance(stype, _StorageType) or not isinstance(key, str) or not _is_int(numel) or numel < 0:
-            raise ValueError(f"malformed storage reference {pid!r}")
+            raise ValueError(f"malformed storage reference {safe_repr(pid)}")
         if key in self.storages:
             known_type, storage = self.storages[key]
-            if known_type.name != stype.name or storage.array.size != numel:
-                raise ValueError(f"storage {key!r} is referenced as {known_type.name} of {storage.array.size} "
+            if known_type.name != stype.name or storage.numel != numel:
+                raise ValueError(f"storage {key!r} is referenced as {known_type.name} of {storage.numel} "
                                  f"elements and as {stype.name} of {numel}")
             return storage
-        storage = _Storage(self._read_storage(stype, key, numel))
+        storage = _Storage(numel, self.read_storage(stype, key, numel))
         self.storages[key] = (stype, storage)
         return storage
 
-    def _read_storage(self, stype: _StorageType, key: str, numel: int) -> np.ndarray:
-        name = f"{self.prefix}data/{key}"
-        bf16 = stype.dtype == _BF16
-        dtype = np.dtype(np.uint16 if bf16 else stype.dtype).newbyteorder(self.byteorder)
-        try:
-            info = self.archive.getinfo(name)
-        except KeyError:
-            raise ValueError(f"storage {key!r} ({stype.name}) has no record {name!r} in the archive") from None
-        if info.file_size != numel * dtype.itemsize:
-            raise ValueError(f"record {name!r} holds {info.file_size} bytes; {stype.name} of {numel} elements "
-                             f"needs {numel * dtype.itemsize}")
-        raw = np.frombuffer(self.archive.read(name), dtype)
-        if bf16:  # bfloat16 is the top half of a float32
-            return (raw.astype(np.uint32) << 16).view(np.float32)
-        return raw.astype(dtype.newbyteorder("="))
+
+def _storage_dtype(stype: _StorageType, byteorder: str) -> np.dtype:
+    return np.dtype(np.uint16 if stype.dtype == _BF16 else stype.dtype).newbyteorder(byteorder)
+
+
+def _storage_array(raw: bytes, stype: _StorageType, byteorder: str) -> np.ndarray:
+    arr = np.frombuffer(raw, _storage_dtype(stype, byteorder))
+    if stype.dtype == _BF16:  # bfloat16 is the top half of a float32
+        return (arr.astype(np.uint32) << 16).view(np.float32)
+    return arr.astype(arr.dtype.newbyteorder("="))
 
 
 def _archive_prefix(archive: zipfile.ZipFile) -> str:
@@ -264,10 +288,16 @@ def _module_tensors(stub: _ModuleStub, prefix: str, out: Dict[str, np.ndarray], 
         children = [(k, v) for k, v in state.items() if isinstance(v, _ModuleStub)]
     for name, value in tensors:
         if isinstance(value, _Tensor):
-            out[prefix + str(name)] = value.array
+            out[prefix + _name(name)] = value.array
     for name, child in children:
         if isinstance(child, _ModuleStub):
-            _module_tensors(child, f"{prefix}{name}.", out, seen)
+            _module_tensors(child, f"{prefix}{_name(name)}.", out, seen)
+
+
+def _name(key) -> str:
+    if not isinstance(key, str):  # str() of a nested object from the pickle can be exponentially long
+        raise ValueError(f"a parameter or module name is a {type(key).__name__}, not a string: {safe_repr(key)}")
+    return key
 
 
 def _tensors_of(obj) -> Tuple[Dict[str, np.ndarray], str]:
@@ -279,43 +309,125 @@ def _tensors_of(obj) -> Tuple[Dict[str, np.ndarray], str]:
         kind = "torchscript" if type(obj).__qualname__.startswith("__torch__") else "module"
         return out, kind
     if isinstance(obj, dict):
-        others = sorted(str(k) for k, v in obj.items() if not isinstance(v, _Tensor))
+        keys = [_name(k) for k in obj]
+        others = sorted(k for k, v in zip(keys, obj.values()) if not isinstance(v, _Tensor))
         if others:
-            raise ValueError(f"the saved dict has non-tensor entries {others}; expected a state_dict "
+            raise ValueError(f"the saved dict has non-tensor entries {others[:20]}; expected a state_dict "
                              f"(if it is a training checkpoint, save only the model's state_dict)")
-        return {str(k): v.array for k, v in obj.items()}, "state_dict"
+        return {k: v.array for k, v in zip(keys, obj.values())}, "state_dict"
     raise ValueError(f"expected a state_dict, a module or a TorchScript module, found "
                      f"{'a single tensor' if isinstance(obj, _Tensor) else type(obj).__name__}")
 
 
-def _unpickle(archive: zipfile.ZipFile):
-    prefix = _archive_prefix(archive)
-    names = set(archive.namelist())
-    byteorder = archive.read(prefix + "byteorder") if prefix + "byteorder" in names else b"little"
-    if byteorder not in (b"little", b"big"):
-        raise ValueError(f"record 'byteorder' is {byteorder[:20]!r}, expected b'little' or b'big'")
-    unpickler = _RestrictedUnpickler(archive.read(prefix + "data.pkl"), archive, prefix,
-                                     "<" if byteorder == b"little" else ">")
+def _load(unpickler: _RestrictedUnpickler, what: str):
     try:
         return unpickler.load()
     except ValueError:
         raise
     except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, KeyError,
             RecursionError, OverflowError, UnicodeDecodeError) as e:
-        raise ValueError(f"corrupt pickle in {prefix}data.pkl: {type(e).__name__}: {e}") from None
+        raise ValueError(f"corrupt pickle in {what}: {type(e).__name__}: {e}") from None
+
+
+def _unpickle(archive: zipfile.ZipFile, label: str):
+    prefix = _archive_prefix(archive)
+    names = set(archive.namelist())
+    reader = ZipReader(archive, label)
+    byteorder = reader.read(prefix + "byteorder") if prefix + "byteorder" in names else b"little"
+    if byteorder not in (b"little", b"big"):
+        raise ValueError(f"record 'byteorder' is {byteorder[:20]!r}, expected b'little' or b'big'")
+    order = "<" if byteorder == b"little" else ">"
+
+    def read_storage(stype: _StorageType, key: str, numel: int) -> np.ndarray:
+        name = f"{prefix}data/{key}"
+        if name not in names:
+            raise ValueError(f"storage {key!r} ({stype.name}) has no record {name!r} in the archive")
+        need = numel * _storage_dtype(stype, order).itemsize
+        if reader.info(name).file_size != need:
+            raise ValueError(f"record {name!r} holds {reader.info(name).file_size} bytes; {stype.name} of {numel} "
+                             f"elements needs {need}")
+        return _storage_array(reader.read(name, need), stype, order)
+
+    unpickler = _RestrictedUnpickler(reader.read(prefix + "data.pkl"), f"{label}: {prefix}data.pkl", read_storage)
+    return _load(unpickler, f"{prefix}data.pkl")
 
 
 def read_torch_zip_with_kind(path) -> Tuple[Dict[str, np.ndarray], str]:
     """`read_torch_zip`, also telling what was saved: "state_dict", "module" or "torchscript"."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return _tensors_of(_unpickle(archive))
+            return _tensors_of(_unpickle(archive, str(path)))
     except FileNotFoundError:
+        raise
+    except ModelFormatError:
         raise
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
         raise ValueError(f"{path}: not a readable PyTorch zip archive ({type(e).__name__}: {e})") from None
+
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy torch.save file is this number
+
+
+def _next_pickle(data: bytes, pos: int, label: str, read_storage=None, legacy: bool = False):
+    """Unpickle the pickle starting at `pos` of a legacy file (several pickles back to back)."""
+    end = check_pickle(data, label, start=pos)
+    unpickler = _RestrictedUnpickler(data[pos:end], label, read_storage, legacy)
+    return _load(unpickler, label), end, unpickler
+
+
+def read_torch_legacy(path) -> Dict[str, np.ndarray]:
+    """The tensors of a pre-1.6 `torch.save` file (`_use_new_zipfile_serialization=False`), without
+    torch: five pickles (magic number, protocol version, system info, the object, its storage keys),
+    then each storage as an int64 element count and its raw bytes. Every declared count is checked
+    against the bytes left in the file before anything is read."""
+    label = str(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        magic, pos, _ = _next_pickle(data, 0, label)
+    except ModelFormatError:  # a memo bomb or malformed opcodes: say so
+        raise
+    except ValueError:
+        magic = None
+    if magic != LEGACY_MAGIC:
+        raise ValueError(f"{label!r} is not a model file gru_infer reads: a pickle, but neither a torch.save zip "
+                         f"archive nor PyTorch's legacy format (which starts with a pickled magic number)")
+    version, pos, _ = _next_pickle(data, pos, f"{label}: protocol version")
+    if version != 1001:
+        raise ValueError(f"{label}: legacy protocol version {safe_repr(version)}, expected 1001")
+    sys_info, pos, _ = _next_pickle(data, pos, f"{label}: system info")
+    little = sys_info.get("little_endian", True) if isinstance(sys_info, dict) else True
+    order = "<" if little else ">"
+    declared: Dict[str, Tuple[_StorageType, int]] = {}
+
+    def later(stype, key, numel):
+        declared[key] = (stype, numel)
+        return None  # the data follows the pickles
+
+    obj, pos, unpickler = _next_pickle(data, pos, f"{label}: object", later, legacy=True)
+    keys, pos, _ = _next_pickle(data, pos, f"{label}: storage keys")
+    if not isinstance(keys, list) or sorted(map(str, keys)) != sorted(declared) or len(keys) != len(declared):
+        raise ValueError(f"{label}: the storage key list {safe_repr(keys)} does not match the storages the "
+                         f"object references ({sorted(declared)[:10]})")
+    for key in keys:
+        stype, numel = declared[key]
+        nbytes = numel * _storage_dtype(stype, order).itemsize
+        if pos + 8 > len(data):
+            raise ValueError(f"{label}: truncated before storage {key!r}")
+        (count,) = struct.unpack(order + "q", data[pos:pos + 8])
+        if count != numel or pos + 8 + nbytes > len(data):
+            raise ValueError(f"{label}: storage {key!r} is declared as {numel} elements ({nbytes} bytes); the file "
+                             f"says {count} and has {len(data) - pos - 8} bytes left")
+        unpickler.storages[key][1].array = _storage_array(data[pos + 8:pos + 8 + nbytes], stype, order)
+        pos += 8 + nbytes
+    tensors, kind = _tensors_of(obj)
+    if kind != "state_dict":
+        raise ValueError(f"{label}: not a plain state_dict (a legacy-format {kind}); save `module.state_dict()` "
+                         f"instead (torch.save(model.state_dict(), path)), or pass the module to "
+                         f"gru_infer.from_torch(module)")
+    return tensors
 
 
 def read_torch_zip(path) -> Dict[str, np.ndarray]:

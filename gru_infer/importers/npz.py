@@ -13,16 +13,19 @@ Arrays are loaded with allow_pickle=False: object arrays are refused.
 from __future__ import annotations
 
 import re
+import tokenize
 import zipfile
 import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..errors import ModelFormatError
 from ..layers import GRU, Dense
 from ._keras_layout import gru_from_keras_weights
 from ._npz_shapes import layers_from_named_arrays
 from ._state_dict import GRU_KEY, layers_from_state_dict
+from ._untrusted import ZipReader, check_shape
 from ._zip import zip_members
 
 FORMAT = "npz"
@@ -53,28 +56,58 @@ _POSITIONAL = re.compile(r"^arr_(\d+)$")
 
 
 def read_npz(path) -> Dict[str, np.ndarray]:
-    """The arrays of an .npz archive, in archive order, loaded without pickle."""
+    """The arrays of an .npz archive, in archive order, loaded without pickle.
+
+    Each member's .npy header is parsed first (numpy.lib.format, header size capped); the shape it
+    declares must be plausible and need exactly the bytes the member holds, and the member must pass
+    the zip budget of `_untrusted.ZipReader`, before anything is inflated or allocated.
+    """
+    label = str(path)
+    with open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
+            raise ValueError(f"{label}: a single .npy array, not an .npz archive of named arrays")
     try:
-        loaded = np.load(path, allow_pickle=False)
+        with zipfile.ZipFile(path) as z:
+            reader = ZipReader(z, label)
+            arrays = {}
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise ValueError(f"{label}: member {info.filename!r} is not an .npy array")
+                key = info.filename[:-len(".npy")]
+                arrays[key] = _read_member(reader, info, f"{label}: array {key!r}")
+            return arrays
     except FileNotFoundError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise ValueError(f"{path}: not a readable .npz archive ({type(e).__name__}: {e})") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: a single .npy array, not an .npz archive of named arrays")
-    arrays = {}
-    with loaded:
-        for key in loaded.files:
-            try:
-                arrays[key] = loaded[key]
-            except ValueError as e:
-                if "allow_pickle" in str(e):
-                    raise ValueError(f"{path}: array {key!r} is an object array, which only pickle can load; "
-                                     f"refused (save numeric arrays)") from None
-                raise ValueError(f"{path}: array {key!r} is corrupt ({e})") from None
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-                raise ValueError(f"{path}: array {key!r} is corrupt ({type(e).__name__}: {e})") from None
-    return arrays
+    except ModelFormatError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise ValueError(f"{label}: not a readable .npz archive ({type(e).__name__}: {e})") from None
+
+
+def _read_member(reader: ZipReader, info: zipfile.ZipInfo, label: str) -> np.ndarray:
+    reader.check(info)
+    fmt = np.lib.format
+    with reader.archive.open(info) as f:
+        try:
+            version = fmt.read_magic(f)
+            read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+            if read_header is None:  # 3.0 only differs for utf-8 field names, which numeric arrays never have
+                raise ValueError(f".npy format version {version} (numeric arrays are written as 1.0 or 2.0)")
+            shape, fortran, dtype = read_header(f, max_header_size=10000)
+        except (ValueError, SyntaxError, TypeError, EOFError, OverflowError, tokenize.TokenError) as e:
+            raise ModelFormatError(f"{label}: not a valid .npy header ({type(e).__name__}: {e})") from None
+        if dtype.hasobject:
+            raise ModelFormatError(f"{label} is an object array, which only pickle can load; refused (save numeric "
+                                   f"arrays)")
+        nbytes = check_shape(shape, label, dtype.itemsize)
+        header = f.tell()
+        if info.file_size != header + nbytes:
+            raise ModelFormatError(f"{label}: declares {dtype} of shape {shape} ({nbytes} bytes) but the member "
+                                   f"holds {info.file_size - header} bytes of data")
+        data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise ModelFormatError(f"{label}: truncated ({len(data)} of {nbytes} bytes)")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _known_role(key: str) -> bool:
@@ -171,6 +204,8 @@ def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
             if len(layers) > 1:
                 assumed.append(ASSUME_DENSE_LINEAR)
             info = {"layout": f"{layout} (by shape)", "assumed": assumed}
+    except ModelFormatError:
+        raise
     except ValueError as e:
         raise type(e)(f"{path}: {e}") from None
     info.update(source="numpy", path=str(path))

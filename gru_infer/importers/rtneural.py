@@ -16,7 +16,6 @@ was trained with (RTNeural's own loader ignores it and always runs tanh, RTNeura
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -25,6 +24,7 @@ from ..layers import Activation, ActivationLayer, Dense
 from ._guitar_amp import aida_tail, is_simple_rnn, layers_from_simple_rnn
 from ._keras_layout import gru_from_keras_weights
 from ._state_dict import layers_from_state_dict
+from ._untrusted import load_json
 
 FORMAT = "rtneural"
 
@@ -115,11 +115,8 @@ def layers_from_rtneural_json(path) -> Tuple[list, Dict[str, Any]]:
     "assumed": [what the file does not say]}; the PyTorch form also has the keys of
     `layers_from_state_dict` ("prefix", "modules", "batch_first": None).
     """
-    try:
-        with open(path, "rb") as f:
-            model = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a JSON file ({e})") from None
+    with open(path, "rb") as f:
+        model = load_json(f.read(), f"{path}")
     try:
         if is_simple_rnn(model):
             layers, info = layers_from_simple_rnn(model)

@@ -8,14 +8,15 @@ NumPy the only runtime dependency.
 """
 from __future__ import annotations
 
-import json
 import os
 import struct
 from typing import Any, Dict, Tuple
 
 import numpy as np
 
+from ..errors import ModelFormatError
 from ._state_dict import layers_from_state_dict
+from ._untrusted import check_shape, load_json, safe_repr
 
 FORMAT = "safetensors"
 
@@ -37,21 +38,22 @@ def read(path, **options) -> Tuple[list, Dict[str, Any]]:
 
 def _check_entry(name: str, entry, buffer_size: int) -> Tuple[np.dtype, Tuple[int, ...], int, int]:
     if not isinstance(entry, dict):
-        raise ValueError(f"tensor {name!r}: expected a JSON object with dtype/shape/data_offsets, got {entry!r}")
+        raise ValueError(f"tensor {name!r}: expected a JSON object with dtype/shape/data_offsets, got "
+                         f"{safe_repr(entry)}")
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
     if dtype not in _DTYPES:
         raise ValueError(f"tensor {name!r}: dtype {dtype!r} is not supported (expected one of {sorted(_DTYPES)})")
     is_int = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
     if not (isinstance(shape, list) and all(is_int(n) for n in shape)):
-        raise ValueError(f"tensor {name!r}: shape must be a list of non-negative integers, got {shape!r}")
+        raise ValueError(f"tensor {name!r}: shape must be a list of non-negative integers, got {safe_repr(shape)}")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(is_int(o) for o in offsets)):
-        raise ValueError(f"tensor {name!r}: data_offsets must be [begin, end], got {offsets!r}")
+        raise ValueError(f"tensor {name!r}: data_offsets must be [begin, end], got {safe_repr(offsets)}")
     begin, end = offsets
     if not begin <= end <= buffer_size:
         raise ValueError(f"tensor {name!r}: data_offsets [{begin}, {end}] are outside the {buffer_size}-byte "
                          f"data buffer")
     dt = np.dtype(_DTYPES[dtype]).newbyteorder("<")
-    needed = int(np.prod(shape, dtype=object)) * dt.itemsize
+    needed = check_shape(shape, f"tensor {name!r}", dt.itemsize)
     if end - begin != needed:
         raise ValueError(f"tensor {name!r}: {dtype} of shape {shape} needs {needed} bytes, data_offsets give "
                          f"{end - begin}")
@@ -73,10 +75,7 @@ def read_safetensors(path) -> Dict[str, np.ndarray]:
     if n > min(size - 8, _MAX_HEADER):
         raise ValueError(f"{path}: header length {n} does not fit in the {size}-byte file (not a safetensors "
                          f"file, or truncated)")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: the safetensors header is not valid JSON ({e})") from None
+    header = load_json(data[8:8 + n], f"{path}: the safetensors header")
     if not isinstance(header, dict):
         raise ValueError(f"{path}: the safetensors header must be a JSON object, got {type(header).__name__}")
     buffer = memoryview(data)[8 + n:]
@@ -86,6 +85,8 @@ def read_safetensors(path) -> Dict[str, np.ndarray]:
             continue
         try:
             dt, shape, begin, end = _check_entry(name, entry, len(buffer))
+        except ModelFormatError as e:
+            raise ModelFormatError(f"{path}: {e}") from None
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
         arr = np.frombuffer(buffer[begin:end], dt).reshape(shape)

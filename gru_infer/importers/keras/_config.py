@@ -7,13 +7,13 @@ refused with a ValueError.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import UnsupportedModelError
 from ...layers import Activation
+from .. import _untrusted
 
 Version = Optional[Tuple[int, ...]]
 
@@ -41,12 +41,10 @@ def parse_version(text: Optional[str]) -> Version:
 
 
 def load_json(text, label: str) -> Any:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError) as e:
-        raise ValueError(f"{label}: not valid JSON ({e})") from None
+    """JSON from the file (bytes or str), nesting bounded (`_untrusted.load_json`)."""
+    if not isinstance(text, (bytes, str)):
+        raise ValueError(f"{label}: expected a JSON string, found {type(text).__name__}")
+    return _untrusted.load_json(text, label)
 
 
 def dtype_name(config: Dict[str, Any]) -> str:

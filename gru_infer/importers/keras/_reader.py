@@ -54,6 +54,7 @@ import zlib
 from typing import Any, Dict, List, Tuple
 
 from ...errors import UnsupportedModelError
+from .._untrusted import ZipReader
 from . import HDF5_MAGIC
 from ._config import (
     KerasLayer,
@@ -70,6 +71,7 @@ from ._weights import (
     keras3_vars,
     legacy_layer_weights,
     open_h5,
+    read_attr,
     string_attr,
 )
 
@@ -113,6 +115,7 @@ def layers_from_keras(path, config=None) -> Tuple[list, Dict[str, Any]]:
 def _from_keras_zip(path: str):
     try:
         with zipfile.ZipFile(path) as z:
+            reader = ZipReader(z, path)
             names = set(z.namelist())
             if "config.json" not in names:
                 raise ValueError(f"{path}: a zip without config.json, so not a .keras model "
@@ -122,9 +125,9 @@ def _from_keras_zip(path: str):
                 raise UnsupportedModelError(f"{path}: expected model.weights.h5 in the .keras zip, found "
                                             f"{other or 'none'} (the npz and sharded weight variants are not "
                                             f"supported)")
-            config_text = z.read("config.json")
-            metadata_text = z.read("metadata.json") if "metadata.json" in names else None
-            weights_bytes = z.read("model.weights.h5")
+            config_text = reader.read("config.json")
+            metadata_text = reader.read("metadata.json") if "metadata.json" in names else None
+            weights_bytes = reader.read("model.weights.h5")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise ValueError(f"{path}: not a readable .keras zip ({e}); the file may be truncated") from None
     config = load_json(config_text, f"{path}: config.json")
@@ -173,7 +176,7 @@ def _from_h5(path: str, config=None):
 
 
 def _from_h5_model(f, path: str):
-    config = load_json(f.attrs["model_config"], f"{path}: model_config")
+    config = load_json(read_attr(f, "model_config", f"{path}: model_config"), f"{path}: model_config")
     if "model_weights" not in f:
         raise ValueError(f"{path}: has a model_config but no 'model_weights' group (the file is truncated?)")
     group = f["model_weights"]

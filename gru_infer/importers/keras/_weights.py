@@ -11,7 +11,6 @@ truncated or of an unexpected kind raises ValueError naming the dataset.
 """
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from typing import List, Optional
@@ -19,6 +18,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..._optional import require
+from .. import _untrusted
 
 # h5py raises these for unreadable or truncated files and objects.
 H5_ERRORS = (OSError, KeyError, RuntimeError, TypeError, ValueError)
@@ -27,12 +27,19 @@ H5_ERRORS = (OSError, KeyError, RuntimeError, TypeError, ValueError)
 
 
 def open_h5(source, label: str):
-    """Open a path or bytes as a read-only h5py.File; ValueError if it is not readable HDF5."""
-    h5py = require("h5py")
+    """Open a path or bytes as a read-only h5py.File, checked by `_untrusted.h5_open` (heaps, links,
+    every dataset) before anything is read; ModelFormatError if it is not readable or not plain."""
+    require("h5py")
+    return _untrusted.h5_open(source, label)
+
+
+def read_attr(obj, name: str, label: str, scalar: bool = True):
+    """An attribute's value after `_untrusted.h5_attr` checked its type, shape and size; None if absent."""
     try:
-        return h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
+        size = obj.file.id.get_filesize()
     except H5_ERRORS as e:
-        raise ValueError(f"{label}: not a readable HDF5 file ({e})") from None
+        raise ValueError(f"{label}: cannot read the file size ({e})") from None
+    return _untrusted.h5_attr(obj, name, label, size, scalar=scalar)
 
 
 @dataclass
@@ -49,8 +56,8 @@ def to_float32(ds, label: str, bfloat16_hint: bool = False) -> np.ndarray:
     `.weights.h5`, but its legacy `.h5` writer does not, so `bfloat16_hint` (the layer's dtype policy
     says bfloat16) lets an unmarked 2-byte opaque dataset be read as bfloat16 too.
     """
+    marked = read_attr(ds, "dtype", label)
     try:
-        marked = ds.attrs.get("dtype", None)
         data = ds[()]
     except H5_ERRORS as e:
         raise ValueError(f"{label}: cannot read the dataset ({e})") from None
@@ -117,22 +124,16 @@ def _strings(value) -> List[str]:
 
 def string_list_attr(obj, name: str, label: str) -> Optional[List[str]]:
     """A list-of-strings attribute (layer_names, weight_names), or None if absent."""
-    try:
-        if name not in obj.attrs:
-            return None
-        value = obj.attrs[name]
-    except H5_ERRORS as e:
-        raise ValueError(f"{label}: cannot read attribute {name!r} ({e})") from None
+    value = read_attr(obj, name, label, scalar=False)
+    if value is None:
+        return None
     if np.asarray(value).size == 0:
         return []
     return _strings(value)
 
 
 def string_attr(obj, name: str) -> Optional[str]:
-    try:
-        value = obj.attrs.get(name, None)
-    except H5_ERRORS:
-        return None
+    value = read_attr(obj, name, f"attribute {name!r}")
     if value is None:
         return None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

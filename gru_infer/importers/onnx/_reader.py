@@ -23,6 +23,7 @@ or an `onnx.ModelProto`. info keys:
 """
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, Dict, Tuple
 
@@ -36,7 +37,11 @@ __all__ = ["layers_from_onnx", "load_onnx_model", "OnnxImportError"]
 def _graph_tensors(graph):
     """Initializers and tensor attributes of a graph and its subgraphs."""
     yield from graph.initializer
-    for node in graph.node:
+    yield from _node_tensors(graph.node)
+
+
+def _node_tensors(nodes):
+    for node in nodes:
         for a in node.attribute:
             if a.HasField("t"):
                 yield a.t
@@ -46,8 +51,13 @@ def _graph_tensors(graph):
 
 
 def _external_tensors(model) -> list:
+    """The tensors stored in external files, in the graph and in the model-local functions (whose
+    nodes onnx's own external-data loader does not visit)."""
     from onnx import TensorProto
-    return [t for t in _graph_tensors(model.graph) if t.data_location == TensorProto.EXTERNAL]
+    tensors = list(_graph_tensors(model.graph))
+    for fn in model.functions:
+        tensors += _node_tensors(fn.node)
+    return [t for t in tensors if t.data_location == TensorProto.EXTERNAL]
 
 
 def _check_external_locations(model, base_dir: str) -> None:
@@ -64,6 +74,25 @@ def _check_external_locations(model, base_dir: str) -> None:
                              f"directory {root!r}; refusing to read it")
         if not os.path.isfile(path):
             raise ValueError(f"tensor {t.name!r}: external data file {location!r} not found next to the model")
+        fields = {e.key: e.value for e in t.external_data}
+        try:
+            offset, length = int(fields.get("offset") or 0), int(fields.get("length") or 0)
+        except ValueError:
+            raise ValueError(f"tensor {t.name!r}: external data offset/length {fields} are not integers") from None
+        size = os.path.getsize(path)
+        if offset < 0 or length < 0 or offset + length > size:
+            raise ValueError(f"tensor {t.name!r}: external data [{offset}, {offset + length}) lies outside the "
+                             f"{size}-byte file {location!r}")
+
+
+def _load_external_data(model, base_dir: str) -> None:
+    """Read every external tensor (graph and functions) into memory, after `_check_external_locations`."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import load_external_data_for_tensor
+    for t in _external_tensors(model):
+        load_external_data_for_tensor(t, base_dir)
+        t.data_location = TensorProto.DEFAULT
+        del t.external_data[:]
 
 
 def _parse(data: bytes, what: str):
@@ -97,7 +126,7 @@ def load_onnx_model(source):
             base = os.path.dirname(os.path.abspath(path))
             _check_external_locations(model, base)
             try:
-                onnx.external_data_helper.load_external_data_for_model(model, base)
+                _load_external_data(model, base)
             except Exception as e:
                 raise ValueError(f"{path!r}: cannot read its external data ({type(e).__name__}: {e})") from None
         return model
@@ -117,8 +146,10 @@ def layers_from_onnx(source) -> Tuple[list, Dict[str, Any]]:
     """
     model = load_onnx_model(source)
     if model.functions:  # model-local functions: inline them so that only standard ops remain
+        require("onnx")
         try:
-            model = require("onnx").inliner.inline_local_functions(model)
+            inliner = importlib.import_module("onnx.inliner")  # a submodule `import onnx` does not load
+            model = inliner.inline_local_functions(model)
         except Exception as e:
             raise ValueError(f"cannot inline the model's local functions ({type(e).__name__}: {e})") from None
     from ._loop_gru import rewrite_gru_loops  # tf2onnx's Keras GRU loops -> GRU nodes (or a clear refusal)

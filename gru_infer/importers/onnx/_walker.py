@@ -15,6 +15,7 @@ import numpy as np
 from ...errors import OnnxImportError
 from ...layers import GRU, Activation, ActivationLayer, Dense, Embedding, LastStep
 from ._elementwise import ElementwiseOps, features_of_consumer
+from ._fold_bound import fold_refusal
 from ._gru_op import GruOp
 from ._values import (
     Axis,
@@ -211,6 +212,9 @@ class GraphWalker(ElementwiseOps, GruOp):
         """Evaluate a node whose inputs are all known with onnx's reference implementation."""
         from onnx import helper
         from onnx.reference import ReferenceEvaluator
+        refusal = fold_refusal(node.op_type, [None if v is None else v.array for v in ins], attrs(node))
+        if refusal:
+            self._fail(node, f"cannot fold this constant node: {refusal}")
         names = [f"in{i}" if v is not None else "" for i, v in enumerate(ins)]
         n = helper.make_node(node.op_type, names, [f"out{i}" for i in range(len(node.output))], domain=node.domain)
         n.attribute.extend(node.attribute)
