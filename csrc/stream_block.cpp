@@ -16,22 +16,16 @@ namespace gru_infer {
 
 namespace {
 
-// As GruLayer::forward: up to this many input features are multiplied inside the step kernel
-// (no projection pass), for batches under 4 rows.
-constexpr std::size_t kFusedInputMax = 16;
-
 bool packed_gru(const Layer& l) {
     return l.kind() == LayerKind::Gru && !static_cast<const GruLayer&>(l).packed().empty();
 }
-
-bool fused_input(const GruLayer& g, std::size_t rows) { return g.input_size() <= kFusedInputMax && rows < 4; }
 
 }  // namespace
 
 std::size_t block_projection_floats(const Layer& l, std::size_t batch) {
     if (!packed_gru(l)) return 0;
     const auto& g = static_cast<const GruLayer&>(l);
-    return fused_input(g, batch) ? 0 : g.packed()[0].tiles * kTileRow;
+    return g.fuses_input(batch) ? 0 : g.packed()[0].tiles * kTileRow;
 }
 
 void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const float* x, float* y, float* state,
@@ -40,7 +34,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
     const PackedGru& p = g.packed()[0];
     const std::size_t I = c.input_size, H = c.hidden_size;
     const Kernels& k = active_kernels();
-    const bool fused = fused_input(g, rows);
+    const bool fused = g.fuses_input(rows);
     const std::size_t G = fused ? I : p.tiles * kTileRow;
     if (!fused) k.gemm_packed(rows * steps, I, x, I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp, G);
     const float* in = fused ? x : xp;

@@ -65,6 +65,7 @@ def quantize(model, kind: str, calibration=None, keep_fp32: Iterable[int] = (), 
         scales = [float(a) / 127.0 for a in model._core.layer_input_absmax(data)]
     q = Model(model._core.quantize(kind, keep, scales))
     q.info = dict(model.info)
+    q._fast = model._fast  # the run-time default (with_options) carries over
     layers = []
     for i, (before, after) in enumerate(zip(desc, q._core.describe(with_weights=False))):
         entry = {"layer": i, "kind": before["kind"], "weight_format": after.get("weight_format", "none")}

@@ -197,3 +197,16 @@ def test_id_models_calibrate_on_ids():
     assert rep["layers"][1]["input_scale"] == pytest.approx(np.abs(table[ids]).max() / 127, rel=1e-6)
     assert rep["error_vs_fp32"]["max_abs"] <= BOUND["int8"]
     assert "ids uniform" in m.quantize("fp16").info["quantization"]["error_vs_fp32"]["on"]["distribution"]
+
+
+def test_quantize_keeps_the_fast_activations_default():
+    torch.manual_seed(3)
+    base = gru_infer.from_torch(torch.nn.GRU(4, 16, batch_first=True).eval())
+    q = base.with_options(fast_activations=True).quantize("fp16")
+    assert q.fast_activations
+    x = np.random.default_rng(3).standard_normal((2, 9, 4)).astype(np.float32)
+    exact = base.quantize("fp16")
+    assert not exact.fast_activations
+    # the default decides predict: the fast model equals an exact one asked for fast activations
+    assert np.array_equal(q.predict(x), exact.predict(x, fast_activations=True))
+    assert not np.array_equal(q.predict(x), exact.predict(x))

@@ -15,6 +15,10 @@ namespace gru_infer {
 // measured faster up to 16 at H = 16..128, slower at 32 and H = 64).
 constexpr std::size_t kFusedInputMax = 16;
 
+bool GruLayer::fuses_input(std::size_t rows) const {
+    return uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && rows < kStepGemmRows;
+}
+
 void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T,
                              const std::int64_t* lengths, bool reverse, float* h, float* y_dir,
                              std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline, bool fast) const {
@@ -133,7 +137,7 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     // A few input features (a sensor, audio samples): their products cost less inside the step
     // kernel than a separate projection pass and its (B, T, 3H) buffer. Batches of 4+ rows run
     // their steps as a GEMM, which wants the projection.
-    const bool raw_input = uses_packed_kernels() && cfg_.input_size <= kFusedInputMax && B < kStepGemmRows;
+    const bool raw_input = fuses_input(B);
     // A batch of one cannot be split across threads: with a thread to spare, the input projection
     // runs on it, block by block ahead of the steps (ProjectionPipeline), when there is enough
     // projection work to pay for starting a thread. Same results bit for bit.

@@ -88,6 +88,9 @@ public:
     WeightFormat weight_format() const;
     // The reduced-precision weights per direction, or null for fp32 layers.
     const std::vector<QuantGru>* quantized() const { return quant_.get(); }
+    // Whether steps of `rows` rows multiply the raw input inside the step kernel instead of a
+    // separate input-projection pass (few input features, fewer rows than the step's GEMM path).
+    bool fuses_input(std::size_t rows) const;
 
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's
