@@ -95,7 +95,10 @@ def _shipped(model: Model, client: Any) -> Any:
         except (ImportError, ValueError):  # no distributed, or no client: the local schedulers
             from dask.delayed import delayed
             return delayed(model, pure=True)
-    return client.scatter(model, broadcast=True, hash=True)
+    # hash=False: a key of its own per call. With a content-hash key, a second predict of the same
+    # model reuses the key the first call's released future is being forgotten under, and the
+    # scheduler can cancel the new graph for "lost dependencies" (seen in the suite).
+    return client.scatter(model, broadcast=True, hash=False)
 
 
 def _worker_threads() -> Optional[int]:
