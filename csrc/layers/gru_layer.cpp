@@ -113,10 +113,11 @@ namespace {
 inline void packed_step(const GruConfig& cfg, const PackedGru& p, bool fast, std::size_t rows, const float* x,
                         std::size_t ldx, bool raw_input, const float* h, std::size_t ldh, float* h_out,
                         std::size_t ldo, float* scratch, bool walk_backward) {
-    GruStepArgs a;
+    GruStepArgs a;  // every field set here, so that no zeroing of the whole struct is left (GCC
+                    // emitted rep stos for it, half of this function's time at H = 8)
     a.rows = rows; a.input = cfg.input_size; a.hidden = cfg.hidden_size;
-    if (raw_input) { a.x = x; a.ldx = ldx; }
-    else { a.xp = x; a.ldxp = ldx; }
+    a.x = raw_input ? x : nullptr; a.ldx = raw_input ? ldx : 0;
+    a.xp = raw_input ? nullptr : x; a.ldxp = raw_input ? 0 : ldx;
     a.h = h; a.ldh = ldh; a.h_out = h_out; a.ldo = ldo;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
     a.clip = cfg.clip; a.fast = fast; a.scratch = scratch; a.walk_backward = walk_backward;

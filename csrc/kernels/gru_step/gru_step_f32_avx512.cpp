@@ -24,8 +24,8 @@ struct Epilogue {
     __m256 pre(__m256 v) const {
         return clip_on ? _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi)) : v;
     }
-    __m512 f(__m512 v) const { return fast ? avx512::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
-    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::tanh(pre(v)); }
+    __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
+    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
 };
 
 inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
@@ -34,16 +34,26 @@ inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
 }
 
 // Gates of one tile: zr = z | r pre-activations, nrec and nx the recurrent and input parts of n;
-// h_out = n + z (h - n) for the tile's units of row m.
-inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, __m512 zr,
+// h_out = (1 - z) n + z h for the tile's units of row m (z h is ready before n: one FMA after n).
+[[gnu::always_inline]] inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, __m512 zr,
                       __m256 nrec, __m256 nx) {
-    const __m512 g = ep.f(zr);
-    const __m256 z = _mm512_castps512_ps256(g), r = _mm512_extractf32x8_ps(g, 1);
+    // r first and on 8 lanes: it is on the step's critical path (r -> n -> h), and an 8-lane
+    // division has two thirds of the latency of a 16-lane one; z waits until the end.
+    const __m256 r = ep.f(_mm512_extractf32x8_ps(zr, 1));
     const __m256 n = ep.g(_mm256_fmadd_ps(r, nrec, nx));
+    const __m256 z = ep.f(_mm512_castps512_ps256(zr));
+    const __m256 one_minus_z = _mm256_sub_ps(_mm256_set1_ps(1.0f), z);
     const std::size_t u0 = t * kTile;
+    const float* hp = a.h + m * a.ldh + u0;
+    float* out = a.h_out + m * a.ldo + u0;
+    if (u0 + kTile <= a.hidden) {  // a whole tile: plain moves, which the next step's loads of the
+        const __m256 h = _mm256_loadu_ps(hp);  // state can forward from; masked stores cannot
+        _mm256_storeu_ps(out, _mm256_fmadd_ps(one_minus_z, n, _mm256_mul_ps(z, h)));
+        return;
+    }
     const __mmask8 k = lanes_mask(a, t);
-    const __m256 h = _mm256_maskz_loadu_ps(k, a.h + m * a.ldh + u0);
-    _mm256_mask_storeu_ps(a.h_out + m * a.ldo + u0, k, _mm256_fmadd_ps(z, _mm256_sub_ps(h, n), n));
+    const __m256 h = _mm256_maskz_loadu_ps(k, hp);
+    _mm256_mask_storeu_ps(out, k, _mm256_fmadd_ps(one_minus_z, n, _mm256_mul_ps(z, h)));
 }
 
 // zr[j] += sum_k v[k] R_j[k][0:16], n[j] += sum_k v[k] R_j[k][16:24] over NT tiles, even and odd k
@@ -122,6 +132,70 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
     for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, last[j].zr, last[j].nrec, last[j].nx);
 }
 
+// zr[j][c] += v[k] W_j[k][0:16], n[j][c] += v[k] W_j[k][16:24] for k = c mod C, over NT tiles.
+template <int NT, int C>
+[[gnu::always_inline]] inline void small_products(__m512 (&zr)[NT][C], __m256 (&n)[NT][C], const float* w,
+                                                  std::size_t tile_stride, const float* v, std::size_t K) {
+    std::size_t k = 0;
+    for (; k + C <= K; k += C)
+        for (int c = 0; c < C; ++c) {
+            const __m512 b = _mm512_set1_ps(v[k + c]);
+            for (int j = 0; j < NT; ++j) {
+                const float* p = w + j * tile_stride + (k + c) * kTileRow;
+                zr[j][c] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p), zr[j][c]);
+                n[j][c] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), _mm256_load_ps(p + 16), n[j][c]);
+            }
+        }
+    for (; k < K; ++k) {  // the last K mod C into the first sums (indices known at compile time: registers)
+        const __m512 b = _mm512_set1_ps(v[k]);
+        for (int j = 0; j < NT; ++j) {
+            const float* p = w + j * tile_stride + k * kTileRow;
+            zr[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p), zr[j][0]);
+            n[j][0] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), _mm256_load_ps(p + 16), n[j][0]);
+        }
+    }
+}
+
+template <int C>
+[[gnu::always_inline]] inline __m512 sum(const __m512 (&v)[C]) {
+    if (C == 4) return _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]));
+    if (C == 2) return _mm512_add_ps(v[0], v[1]);
+    return v[0];
+}
+
+template <int C>
+[[gnu::always_inline]] inline __m256 sum(const __m256 (&v)[C]) {
+    if (C == 4) return _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]));
+    if (C == 2) return _mm256_add_ps(v[0], v[1]);
+    return v[0];
+}
+
+// One row of a small layer (tiles <= 4, H <= 32), where a step is latency, not bandwidth: all
+// products of all tiles unrolled in registers, 4 / NT independent sums per accumulator so that
+// 8 FMAs are in flight, the input part first (it does not wait for the state, so the CPU can
+// start it while the previous step's gates finish), then the tiles' gates side by side.
+template <int NT>
+[[gnu::always_inline]] inline void lbr_row_small(const GruStepArgs& a, const Epilogue& ep, std::size_t m) {
+    constexpr int C = 4 / NT;
+    __m512 zr[NT][C];
+    __m256 nx[NT][C], nh[NT][C];
+    for (int j = 0; j < NT; ++j) {
+        const float* src = a.x ? a.bx + j * kTileRow : a.xp + m * a.ldxp + j * kTileRow;
+        const float* bh = a.bh + j * kTileRow;
+        zr[j][0] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        nx[j][0] = _mm256_loadu_ps(src + 16);
+        nh[j][0] = _mm256_load_ps(bh + 16);
+        for (int c = 1; c < C; ++c) {
+            zr[j][c] = _mm512_setzero_ps();
+            nx[j][c] = _mm256_setzero_ps();
+            nh[j][c] = _mm256_setzero_ps();
+        }
+    }
+    if (a.x) small_products<NT, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
+    small_products<NT, C>(zr, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    for (int j = 0; j < NT; ++j) lbr_gates(a, ep, m, j, sum<C>(zr[j]), sum<C>(nh[j]), sum<C>(nx[j]));
+}
+
 // Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
 // registers (zr and the two parts of n: 3 accumulators a row), nothing through scratch. Measured
 // against the AVX2 kernel's way (two packed GEMMs into scratch, then a gate pass): 16 rows at
@@ -171,13 +245,32 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
     }
 }
 
-}  // namespace
+// Rows of a small layer, in a function of their own: its short prologue is part of every step.
+template <int NT>
+[[gnu::noinline]] void lbr_small_rows(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_small<NT>(a, ep, m);
+}
 
-void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
+[[gnu::noinline]] void lbr_rows(const GruStepArgs& a) {
     const Epilogue ep(a);
     if (a.rows >= 4) return lbr_step_fused_rows(a, ep);
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
     for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
+}
+
+}  // namespace
+
+void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
+    if (a.rows < 4) {
+        switch (tiles_for(a.hidden)) {
+            case 1: return lbr_small_rows<1>(a);
+            case 2: return lbr_small_rows<2>(a);
+            case 3: return lbr_small_rows<3>(a);
+            case 4: return lbr_small_rows<4>(a);
+        }
+    }
+    lbr_rows(a);
 }
 
 // The Cho form: the AVX2 kernel (two dependent passes; not rewritten for AVX-512 yet).

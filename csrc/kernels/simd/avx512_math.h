@@ -1,6 +1,5 @@
-// Vector exp and sigmoid on 16 lanes for AVX-512F, the same arithmetic as avx2_math.h (max abs
-// error below 2e-7; NaN in, NaN out); 2^n is applied with vscalefps. Include only from files
-// compiled for AVX-512.
+// Vector sigmoid and tanh for AVX-512 (F, DQ, VL): exact ones of short latency and the fast
+// rational mode. Include only from files compiled for AVX-512.
 #pragma once
 #include <immintrin.h>
 
@@ -9,27 +8,93 @@
 namespace gru_infer {
 namespace avx512 {
 
-// exp(x) for x in [-88, 87] (callers clamp): x = n ln2 + r, e^r by the polynomial of avx2::exp_clamped.
-inline __m512 exp_clamped(__m512 x) {
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
+// Short-latency exact exp, sigmoid and tanh (max abs error below 2e-7, as avx2_math.h; NaN in,
+// NaN out), on 16 lanes (zmm) and 8 (ymm, AVX512VL). At small H a GRU step is one dependent chain
+// through sigmoid(r) and tanh(n), so the latency is the cost: 2^t = 2^round(t) * 2^f with
+// f = t - round(t) from vreduceps (which gives 0 for +-inf) and 2^round(t) applied by vscalefps
+// (which saturates to 0 or inf), so no clamp is needed; 2^f on [-1/2, 1/2] by a degree-6
+// polynomial (relative error 1.6e-8) evaluated by Estrin's scheme (3 FMA levels, not 6).
+// t = x log2(e) rounds with a relative error of 2^-24, which exp(x) inherits times |x|; sigmoid
+// and tanh damp it by their derivative, so their absolute error stays below 3e-8 from it.
+template <class V>
+struct Lanes;
+template <>
+struct Lanes<__m512> {
+    static __m512 set1(float v) { return _mm512_set1_ps(v); }
+    static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+    static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+    static __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+    static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+    static __m512 div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
+    static __m512 reduce(__m512 t) { return _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static __m512 round(__m512 t) { return _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static __m512 scalef(__m512 p, __m512 n) { return _mm512_scalef_ps(p, n); }
+    static __m512 abs(__m512 x) { return _mm512_abs_ps(x); }
+    static __m512 sign_of(__m512 x, __m512 mag) {  // mag >= 0 with the sign bit of x
+        return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag), _mm512_castps_si512(x),
+                                                             _mm512_set1_epi32(0x80000000), 0xf8));
+    }
+    static __m512 select_lt(__m512 a, float bound, __m512 if_lt, __m512 otherwise) {
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(bound), _CMP_LT_OQ), otherwise, if_lt);
+    }
+};
+template <>
+struct Lanes<__m256> {
+    static __m256 set1(float v) { return _mm256_set1_ps(v); }
+    static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+    static __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+    static __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+    static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+    static __m256 div(__m256 a, __m256 b) { return _mm256_div_ps(a, b); }
+    static __m256 reduce(__m256 t) { return _mm256_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static __m256 round(__m256 t) { return _mm256_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static __m256 scalef(__m256 p, __m256 n) { return _mm256_scalef_ps(p, n); }
+    static __m256 abs(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+    static __m256 sign_of(__m256 x, __m256 mag) {
+        return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(_mm256_castps_si256(mag), _mm256_castps_si256(x),
+                                                             _mm256_set1_epi32(0x80000000), 0xf8));
+    }
+    static __m256 select_lt(__m256 a, float bound, __m256 if_lt, __m256 otherwise) {
+        return _mm256_mask_blend_ps(_mm256_cmp_ps_mask(a, _mm256_set1_ps(bound), _CMP_LT_OQ), otherwise, if_lt);
+    }
+};
+
+// 2^t for any t (0 below -150, inf above 128, NaN for NaN).
+template <class V>
+inline V pow2(V t) {
+    using L = Lanes<V>;
+    const V f = L::reduce(t), n = L::round(t);
+    const V f2 = L::mul(f, f);
+    const V a = L::fma(f, L::set1(0.6931471824645996f), L::set1(1.0f));
+    const V b = L::fma(f, L::set1(0.05550328642129898f), L::set1(0.24022646248340607f));
+    const V c = L::fma(f, L::set1(0.0013399930903688073f), L::set1(0.009618489071726799f));
+    const V c2 = L::fma(f2, L::set1(0.00015345810970757157f), c);
+    const V p = L::fma(L::mul(f2, f2), c2, L::fma(f2, b, a));
+    return L::scalef(p, n);
 }
 
-// The clamp takes x as the second operand of min/max, which they return for NaN: NaN flows through.
-inline __m512 sigmoid(__m512 x) {
-    const __m512 c = _mm512_min_ps(_mm512_set1_ps(87.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
-    const __m512 e = exp_clamped(_mm512_xor_ps(c, _mm512_set1_ps(-0.0f)));
-    return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+template <class V>
+inline V sigmoid(V x) {
+    using L = Lanes<V>;
+    const V one = L::set1(1.0f);
+    return L::div(one, L::add(one, pow2(L::mul(x, L::set1(-1.44269504088896341f)))));
+}
+
+// tanh(x) = sign(x) (1 - 2 / (1 + e^{2|x|})); below |x| = 0.625 the odd polynomial of avx2::tanh
+// (the difference above loses relative accuracy near 0). (2 / (1 + e^{-2x}) - 1 is two
+// instructions shorter but its error reaches 1.8e-7 above 0.625.)
+template <class V>
+inline V tanh(V x) {
+    using L = Lanes<V>;
+    const V ax = L::abs(x), u = L::mul(x, x);
+    V p = L::fma(L::set1(-0.006104478146880865f), u, L::set1(0.021003227680921555f));
+    p = L::fma(p, u, L::set1(-0.053852375596761703f));
+    p = L::fma(p, u, L::set1(0.13332781195640564f));
+    p = L::fma(p, u, L::set1(-0.333333283662796f));
+    const V small = L::fma(L::mul(x, u), p, x);
+    const V e = pow2(L::mul(ax, L::set1(2.88539008177792682f)));
+    const V big = L::sub(L::set1(1.0f), L::div(L::set1(2.0f), L::add(e, L::set1(1.0f))));
+    return L::select_lt(ax, 0.625f, small, L::sign_of(x, big));  // NaN: not small, big is NaN
 }
 
 // The fast rational mode of kernels/scalar/fast_math.h (max abs error 1e-4), as avx2::fast_tanh.

@@ -10,4 +10,6 @@
 // through and then warn that it is uninitialised: a known false positive, silenced for this file.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Vector types as template arguments (avx512_math.h's Lanes<__m512>) drop their alignment attribute.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
