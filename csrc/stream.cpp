@@ -16,6 +16,12 @@
 
 namespace gru_infer {
 
+// A GRU layer's step as one prepared kernel call (Stream::gru_steps_).
+struct StreamGruStep {
+    GruStepArgs args;  // args.rows == 0: not an fp32 packed GRU layer
+    bool reset_after = true;
+};
+
 namespace {
 
 std::size_t checked_product(std::size_t a, std::size_t b, std::size_t c) {
@@ -82,7 +88,21 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     }
     slot_state_.resize(offset);
     slot_mark_.resize(batch);
+    takes_ids_ = model_->takes_ids();
+    gru_steps_.reset(new StreamGruStep[layers]);
+    for (std::size_t i = 0; i < layers; ++i)
+        if (const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get())) {
+            StreamGruStep& s = gru_steps_[i];
+            if (g->stream_step_args(batch, scratch_.data(), fast_activations, s.args))
+                s.reset_after = g->config().linear_before_reset;
+            else
+                s.args.rows = 0;
+        }
 }
+
+Stream::~Stream() = default;
+Stream::Stream(Stream&&) noexcept = default;
+Stream& Stream::operator=(Stream&&) noexcept = default;
 
 void Stream::reset() noexcept {
     if (state_.size()) std::memset(state_.data(), 0, state_.size() * sizeof(float));
@@ -95,10 +115,17 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
         float* layer_state = state + state_row_offset_[i] * rows;
-        if (layers[i]->kind() == LayerKind::InputSkip)  // first == 0 here: skips need float input
+        if (gru_steps_[i].args.rows) {  // GruLayer::step, prepared: x, h and h_out are all that change
+            GruStepArgs& a = gru_steps_[i].args;
+            a.rows = rows; a.x = cur; a.h = layer_state; a.h_out = out; a.walk_backward = ctx_.walk_backward;
+            const Kernels& k = active_kernels();
+            (gru_steps_[i].reset_after ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+            std::memcpy(layer_state, out, rows * a.hidden * sizeof(float));
+        } else if (layers[i]->kind() == LayerKind::InputSkip) {  // first == 0 here: skips need float input
             static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, rows);
-        else
+        } else {
             layers[i]->step(cur, out, rows, layer_state, scratch_.data(), ctx_);
+        }
         cur = out;
     }
     if (first == layers.size()) std::memcpy(y, x, rows * model_->output_size() * sizeof(float));
@@ -106,7 +133,7 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
 }
 
 void Stream::step(const float* x, float* y) noexcept {
-    if (model_->takes_ids()) {  // a float step into an id model: NaN, loudly, never a plausible answer
+    if (takes_ids_) {  // a float step into an id model: NaN, loudly, never a plausible answer
         for (std::size_t i = 0; i < batch_ * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
         return;
     }

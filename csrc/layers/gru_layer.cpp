@@ -150,6 +150,18 @@ const char* GruLayer::stream_unsupported_reason() const {
     return nullptr;
 }
 
+bool GruLayer::stream_step_args(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const {
+    if (quant_ || !uses_packed_kernels()) return false;
+    const PackedGru& p = packed_[0];
+    const std::size_t H = cfg_.hidden_size;
+    a.rows = rows; a.input = cfg_.input_size; a.hidden = H;
+    a.x = nullptr; a.ldx = cfg_.input_size; a.xp = nullptr; a.ldxp = 0;
+    a.h = nullptr; a.ldh = H; a.h_out = nullptr; a.ldo = H;
+    a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
+    a.clip = cfg_.clip; a.fast = fast; a.scratch = scratch + rows * xp_row_floats(); a.walk_backward = false;
+    return true;
+}
+
 std::size_t GruLayer::step_scratch_size(std::size_t B) const {
     return B * xp_row_floats() + step_rows_scratch(B);
 }

@@ -16,6 +16,8 @@
 
 namespace gru_infer {
 
+struct GruStepArgs;  // kernels/kernels.h (private)
+
 class ProjectionPipeline;
 struct QuantGru;
 
@@ -91,6 +93,11 @@ public:
     // Whether steps of `rows` rows multiply the raw input inside the step kernel instead of a
     // separate input-projection pass (few input features, fewer rows than the step's GEMM path).
     bool fuses_input(std::size_t rows) const;
+    // For Stream: the arguments of this layer's step kernel call (GruLayer::step of `rows` rows
+    // with its step scratch at `scratch`) that stay the same from step to step, so that a step only
+    // sets x, h and h_out. False (a untouched) if the layer's steps do not go through the fp32
+    // packed kernels (reduced precision, other activations).
+    bool stream_step_args(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const;
 
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's

@@ -17,6 +17,8 @@
 
 namespace gru_infer {
 
+struct StreamGruStep;  // stream.cpp
+
 class Stream {
 public:
     // Largest block that run() computes at once when the caller does not say: 64 steps, fewer for
@@ -31,6 +33,9 @@ public:
     // for every step of this stream.
     Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block = 0,
            bool fast_activations = false);
+    ~Stream();
+    Stream(Stream&&) noexcept;
+    Stream& operator=(Stream&&) noexcept;
     // The largest batch a stream of `model` takes: its buffers stay under kMaxBufferBytes (runtime/checked_size.h).
     static std::size_t max_batch(const Model& model);
 
@@ -84,6 +89,11 @@ private:
     std::vector<std::size_t> state_offset_;      // per layer, into state_
     std::vector<std::size_t> state_row_offset_;  // per layer, state floats of one row before it
     StepContext ctx_;  // walk_backward flips every step (Layer::step)
+    bool takes_ids_ = false;
+    // Per layer: the prepared kernel call of an fp32 GRU layer's step (rows == 0 for the others,
+    // which go through Layer::step): a small model's step is a few hundred cycles, and the
+    // generic call path's set-up was a quarter of them.
+    std::unique_ptr<StreamGruStep[]> gru_steps_;
     // run(): per-layer outputs of a block, the GRU input projection, and (batch > 1) the pieces
     // of a block longer than max_block_.
     AlignedBuffer block_ping_, block_pong_, block_xp_, block_in_, block_out_;

@@ -7,6 +7,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "kernels/kernels.h"
 #include "kernels/simd/avx2_math.h"
 #include "kernels/simd/avx512_math.h"
@@ -26,6 +28,20 @@ struct Epilogue {
     }
     __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
     __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
+};
+
+// Epilogue with the flags known at compile time: straight-line code with no branches, so that
+// the gates of several tiles interleave (small layers, where they are the critical path).
+template <bool Fast, bool Clip>
+struct FixedEpilogue {
+    __m256 lo, hi;
+    explicit FixedEpilogue(const GruStepArgs& a) : lo(_mm256_set1_ps(-a.clip)), hi(_mm256_set1_ps(a.clip)) {}
+    __m256 pre(__m256 v) const { return Clip ? _mm256_min_ps(_mm256_max_ps(v, lo), hi) : v; }
+    __m256 f(__m256 v) const { return Fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
+    __m256 g(__m256 v) const { return Fast ? avx2::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
+    // Two tiles at once (the same arithmetic lane for lane, so the same results).
+    __m512 f(__m512 v) const { return Fast ? avx512::fast_sigmoid(v) : avx512::sigmoid(v); }
+    __m512 g(__m512 v) const { return Fast ? avx512::fast_tanh(v) : avx512::tanh(v); }
 };
 
 inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
@@ -156,6 +172,66 @@ template <int NT, int C>
     }
 }
 
+// The recurrent products of a small layer, every load aligned. A packed row is 96 bytes, so a
+// row with an even index in the weight buffer starts a cache line and one with an odd index starts
+// 32 bytes into one: the 24-float loads of small_products split a line every other row. From an
+// even row, two rows are three aligned zmm, [z r] [n z'] [r' n'], multiplied by h_k, (h_k | h_k+1)
+// and h_k+1 into A, B and C (three FMAs and loads per two rows instead of four, none split); a
+// lone even row is [z r] into A and [n] into B's low half, a lone odd row [z] into B's high half
+// and [r n] into C. Odd: bit j = tile j's first row sits 32 bytes into a line. Any Odd gives the
+// same sums (it only chooses the loads), so a misaligned buffer is merely slower.
+template <int NT, int C, unsigned Odd>
+[[gnu::always_inline]] inline void pair_products(__m512 (&A)[NT][C], __m512 (&B)[NT][C], __m512 (&Cc)[NT][C],
+                                                 const float* w, std::size_t tile_stride, const float* v,
+                                                 std::size_t K) {
+    constexpr __mmask16 lo = 0x00ff, hi = 0xff00;
+    constexpr bool any_odd = Odd != 0, any_even = (Odd & ((1u << NT) - 1)) != (1u << NT) - 1;
+    if (any_odd && K) {
+        const __m512 b = _mm512_set1_ps(v[0]);
+        for (int j = 0; j < NT; ++j)
+            if (Odd >> j & 1) {
+                const float* p = w + j * tile_stride;
+                B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(hi, p - 8), B[j][0]);
+                Cc[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p + 8), Cc[j][0]);
+            }
+    }
+    // Tile j's pairs start at row o = Odd bit j: rows o + 2q and o + 2q + 1.
+    auto pair = [&](int j, int c, std::size_t q) __attribute__((always_inline)) {
+        const std::size_t k = (Odd >> j & 1) + 2 * q;
+        const float* p = w + j * tile_stride + k * kTileRow;
+        const __m512 b0 = _mm512_set1_ps(v[k]), b1 = _mm512_set1_ps(v[k + 1]);
+        A[j][c] = _mm512_fmadd_ps(b0, _mm512_loadu_ps(p), A[j][c]);
+        B[j][c] = _mm512_fmadd_ps(_mm512_mask_blend_ps(hi, b0, b1), _mm512_loadu_ps(p + 16), B[j][c]);
+        Cc[j][c] = _mm512_fmadd_ps(b1, _mm512_loadu_ps(p + 32), Cc[j][c]);
+    };
+    const std::size_t common = any_odd ? (K ? (K - 1) / 2 : 0) : K / 2;  // pairs every tile has
+    std::size_t q = 0;
+    for (; q + C <= common; q += C)
+        for (int c = 0; c < C; ++c)
+            for (int j = 0; j < NT; ++j) pair(j, c, q + c);
+    for (; q < common; ++q)
+        for (int j = 0; j < NT; ++j) pair(j, 0, q);
+    for (int j = 0; j < NT; ++j) {  // what is left of tile j: one more pair, then a lone even row
+        const std::size_t o = Odd >> j & 1;
+        std::size_t k = o + 2 * common;
+        if (any_odd && !o && k + 2 <= K) {
+            pair(j, 0, common);
+            k += 2;
+        }
+        if (k < K) {
+            const float* p = w + j * tile_stride + k * kTileRow;
+            const __m512 b = _mm512_set1_ps(v[k]);
+            A[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p), A[j][0]);
+            B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0]);
+        }
+    }
+    (void)any_even;
+}
+
+[[gnu::always_inline]] inline __m512 concat(__m256 lo, __m256 hi) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
 template <int C>
 [[gnu::always_inline]] inline __m512 sum(const __m512 (&v)[C]) {
     if (C == 4) return _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]));
@@ -173,27 +249,88 @@ template <int C>
 // One row of a small layer (tiles <= 4, H <= 32), where a step is latency, not bandwidth: all
 // products of all tiles unrolled in registers, 4 / NT independent sums per accumulator so that
 // 8 FMAs are in flight, the input part first (it does not wait for the state, so the CPU can
-// start it while the previous step's gates finish), then the tiles' gates side by side.
-template <int NT>
-[[gnu::always_inline]] inline void lbr_row_small(const GruStepArgs& a, const Epilogue& ep, std::size_t m) {
+// start it while the previous step's gates finish), the recurrent part by pair_products, then the
+// gates of all tiles stage by stage (r, n, z, update), so that their dependency chains run side
+// by side. HOdd: pair_products' Odd for the recurrent rows.
+template <int NT, unsigned HOdd, class Ep>
+[[gnu::always_inline]] inline void lbr_row_small(const GruStepArgs& a, const Ep& ep, std::size_t m) {
     constexpr int C = 4 / NT;
-    __m512 zr[NT][C];
+    __m512 zr[NT][C], A[NT][C], B[NT][C], Cc[NT][C], Ax[NT][C], Bx[NT][C], Cx[NT][C];
     __m256 nx[NT][C], nh[NT][C];
     for (int j = 0; j < NT; ++j) {
         const float* src = a.x ? a.bx + j * kTileRow : a.xp + m * a.ldxp + j * kTileRow;
         const float* bh = a.bh + j * kTileRow;
         zr[j][0] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
         nx[j][0] = _mm256_loadu_ps(src + 16);
-        nh[j][0] = _mm256_load_ps(bh + 16);
-        for (int c = 1; c < C; ++c) {
-            zr[j][c] = _mm512_setzero_ps();
-            nx[j][c] = _mm256_setzero_ps();
-            nh[j][c] = _mm256_setzero_ps();
+        B[j][0] = NT > 1 ? _mm512_maskz_loadu_ps(0x00ff, bh + 16) : _mm512_setzero_ps();
+        A[j][0] = Cc[j][0] = _mm512_setzero_ps();
+        for (int c = 0; c < C; ++c) {
+            if (c) zr[j][c] = A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
+            nh[j][c] = c || NT > 1 ? _mm256_setzero_ps() : _mm256_load_ps(bh + 16);  // (NT > 1: in B)
+            if (c) nx[j][c] = _mm256_setzero_ps();
+            Ax[j][c] = Bx[j][c] = Cx[j][c] = _mm512_setzero_ps();
         }
     }
-    if (a.x) small_products<NT, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
-    small_products<NT, C>(zr, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
-    for (int j = 0; j < NT; ++j) lbr_gates(a, ep, m, j, sum<C>(zr[j]), sum<C>(nh[j]), sum<C>(nx[j]));
+    // Every tile starts on a line (input + hidden even, HOdd none or all): the input rows as pairs too.
+    // One tile (H <= 8): the plain loads, which measured faster there (fewer sums to combine).
+    constexpr bool pairs = NT > 1, x_pairs = pairs && (HOdd == 0 || HOdd == (1u << NT) - 1);
+    if (a.x && x_pairs) pair_products<NT, C, 0>(Ax, Bx, Cx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
+    else if (a.x) small_products<NT, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
+    if (pairs) pair_products<NT, C, HOdd>(A, B, Cc, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    else small_products<NT, C>(zr, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    __m512 zrs[NT];
+    __m256 nhs[NT];
+    __m256 nxs[NT];
+    for (int j = 0; j < NT; ++j) {
+        const __m512 b = sum<C>(B[j]), c = sum<C>(Cc[j]);
+        zrs[j] = _mm512_add_ps(_mm512_add_ps(sum<C>(zr[j]), sum<C>(A[j])), _mm512_shuffle_f32x4(b, c, 0x4e));
+        nhs[j] = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)), sum<C>(nh[j]));
+        nxs[j] = sum<C>(nx[j]);
+        if (x_pairs) {
+            const __m512 bx = sum<C>(Bx[j]), cx = sum<C>(Cx[j]);
+            zrs[j] = _mm512_add_ps(zrs[j], _mm512_add_ps(sum<C>(Ax[j]), _mm512_shuffle_f32x4(bx, cx, 0x4e)));
+            nxs[j] = _mm256_add_ps(nxs[j], _mm256_add_ps(_mm512_castps512_ps256(bx), _mm512_extractf32x8_ps(cx, 1)));
+        }
+    }
+    const float* h = a.h + m * a.ldh;
+    float* out = a.h_out + m * a.ldo;
+    const std::size_t last = a.hidden - (NT - 1) * kTile;  // units in the last tile, 1..8
+    if (NT == 1) {
+        const __m256 r = ep.f(_mm512_extractf32x8_ps(zrs[0], 1));
+        const __m256 n = ep.g(_mm256_fmadd_ps(r, nhs[0], nxs[0]));
+        const __m256 z = ep.f(_mm512_castps512_ps256(zrs[0]));
+        const __mmask8 k = last >= kTile ? 0xff : static_cast<__mmask8>((1u << last) - 1);
+        const __m256 hl = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), z), n,
+                                          _mm256_mul_ps(z, _mm256_maskz_loadu_ps(k, h)));
+        if (k == 0xff) _mm256_storeu_ps(out, hl);  // a plain move, which the next step's loads can forward from
+        else _mm256_mask_storeu_ps(out, k, hl);
+        return;
+    }
+    // Tiles in pairs on 16 lanes: with 512-bit instructions in flight only two ports run vector
+    // instructions, so the gates' instruction count, not their latency, is what the tiles share.
+    constexpr int P = (NT + 1) / 2;
+    __m512 r[P], n[P], z[P], zh[P];
+    for (int i = 0; i < P; ++i) {
+        const int t0 = 2 * i, t1 = 2 * i + 1 < NT ? 2 * i + 1 : 2 * i;
+        r[i] = ep.f(_mm512_shuffle_f32x4(zrs[t0], zrs[t1], 0xee));  // r of both tiles
+    }
+    for (int i = 0; i < P; ++i) {
+        const int t0 = 2 * i, t1 = 2 * i + 1 < NT ? 2 * i + 1 : 2 * i;
+        n[i] = ep.g(_mm512_fmadd_ps(r[i], concat(nhs[t0], nhs[t1]), concat(nxs[t0], nxs[t1])));
+    }
+    const std::size_t units_last_pair = a.hidden - (P - 1) * 2 * kTile;  // 1..16
+    const __mmask16 k = units_last_pair >= 2 * kTile ? 0xffff : static_cast<__mmask16>((1u << units_last_pair) - 1);
+    for (int i = 0; i < P; ++i) {
+        const int t0 = 2 * i, t1 = 2 * i + 1 < NT ? 2 * i + 1 : 2 * i;
+        z[i] = ep.f(_mm512_shuffle_f32x4(zrs[t0], zrs[t1], 0x44));  // z of both tiles
+        const __m512 hi = i + 1 < P ? _mm512_loadu_ps(h + i * 2 * kTile) : _mm512_maskz_loadu_ps(k, h + i * 2 * kTile);
+        zh[i] = _mm512_mul_ps(z[i], hi);
+        z[i] = _mm512_sub_ps(_mm512_set1_ps(1.0f), z[i]);
+    }
+    for (int i = 0; i + 1 < P; ++i) _mm512_storeu_ps(out + i * 2 * kTile, _mm512_fmadd_ps(z[i], n[i], zh[i]));
+    const __m512 hl = _mm512_fmadd_ps(z[P - 1], n[P - 1], zh[P - 1]);
+    if (k == 0xffff) _mm512_storeu_ps(out + (P - 1) * 2 * kTile, hl);
+    else _mm512_mask_storeu_ps(out + (P - 1) * 2 * kTile, k, hl);
 }
 
 // Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
@@ -246,10 +383,30 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
 }
 
 // Rows of a small layer, in a function of their own: its short prologue is part of every step.
-template <int NT>
+template <int NT, unsigned HOdd, bool Fast>
 [[gnu::noinline]] void lbr_small_rows(const GruStepArgs& a) {
-    const Epilogue ep(a);
-    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_small<NT>(a, ep, m);
+    const FixedEpilogue<Fast, false> ep(a);
+    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_small<NT, HOdd>(a, ep, m);
+}
+
+// The rows of tiles whose recurrent part starts 32 bytes into a cache line (pair_products' Odd):
+// none, all, or every other tile (when input + hidden is odd); any other pattern (a misaligned
+// buffer) runs as none, correct and slower.
+template <int NT, bool Fast>
+void lbr_small_rows(const GruStepArgs& a) {
+    constexpr unsigned all = (1u << NT) - 1, odd_tiles = 0xau & all, even_tiles = 0x5u & all;
+    unsigned odd = 0;
+    for (int j = 0; j < NT; ++j)
+        if (reinterpret_cast<std::uintptr_t>(a.w + j * a.tile_stride + a.input * kTileRow) & 32) odd |= 1u << j;
+    if (odd == all) return lbr_small_rows<NT, all, Fast>(a);
+    if (odd == odd_tiles) return lbr_small_rows<NT, odd_tiles, Fast>(a);
+    if (odd == even_tiles) return lbr_small_rows<NT, even_tiles, Fast>(a);
+    return lbr_small_rows<NT, 0, Fast>(a);
+}
+
+template <int NT>
+void lbr_small_rows(const GruStepArgs& a) {
+    return a.fast ? lbr_small_rows<NT, true>(a) : lbr_small_rows<NT, false>(a);
 }
 
 [[gnu::noinline]] void lbr_rows(const GruStepArgs& a) {
@@ -262,7 +419,7 @@ template <int NT>
 }  // namespace
 
 void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
-    if (a.rows < 4) {
+    if (a.rows < 4 && !(a.clip > 0.0f)) {  // (a clip runs the general path)
         switch (tiles_for(a.hidden)) {
             case 1: return lbr_small_rows<1>(a);
             case 2: return lbr_small_rows<2>(a);
