@@ -27,6 +27,8 @@ struct Epilogue {
         return clip_on ? _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi)) : v;
     }
     __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
+    __m512 f(__m512 v) const { return fast ? avx512::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
+    __m512 g(__m512 v) const { return fast ? avx512::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
     __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
 };
 
@@ -100,52 +102,6 @@ inline void accumulate(__m512 (&zr)[NT], __m256 (&n)[NT], const float* rows, std
         }
     }
     for (int j = 0; j < NT; ++j) { zr[j] = _mm512_add_ps(zr[j], zr2[j]); n[j] = _mm256_add_ps(n[j], n2[j]); }
-}
-
-struct Pre {  // one tile's pre-activations, between products and gates
-    __m512 zr;
-    __m256 nrec, nx;
-};
-
-// One row, NT tiles from t0: biases, input part and recurrent products.
-template <int NT>
-inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
-    __m512 zr[NT];
-    __m256 n[NT];
-    const float* w = a.w + t0 * a.tile_stride;
-    for (int j = 0; j < NT; ++j) {
-        const float* bh = a.bh + (t0 + j) * kTileRow;
-        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
-        zr[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
-        n[j] = _mm256_loadu_ps(src + 16);
-    }
-    if (a.x) accumulate<NT>(zr, n, w, a.tile_stride, a.x + m * a.ldx, a.input);
-    for (int j = 0; j < NT; ++j) {
-        pre[j].nx = n[j];
-        n[j] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
-    }
-    accumulate<NT>(zr, n, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
-    for (int j = 0; j < NT; ++j) { pre[j].zr = zr[j]; pre[j].nrec = n[j]; }
-}
-
-// Tiles in pairs (last to first when a.walk_backward is set); a pair's gates run after the next
-// pair's products, so that their latency chains overlap with those loads and FMAs.
-inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
-    Pre pre[2][2];
-    const std::size_t pairs = (tiles + 1) / 2;
-    std::size_t prev_t = 0, prev_n = 0;
-    for (std::size_t i = 0; i < pairs; ++i) {
-        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
-        Pre* cur = pre[i % 2];
-        if (n == 2) lbr_products<2>(a, m, t, cur);
-        else lbr_products<1>(a, m, t, cur);
-        const Pre* last = pre[(i + 1) % 2];
-        for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, last[j].zr, last[j].nrec, last[j].nx);
-        prev_t = t;
-        prev_n = n;
-    }
-    const Pre* last = pre[(pairs + 1) % 2];
-    for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, last[j].zr, last[j].nrec, last[j].nx);
 }
 
 // zr[j][c] += v[k] W_j[k][0:16], n[j][c] += v[k] W_j[k][16:24] for k = c mod C, over NT tiles.
@@ -244,6 +200,127 @@ template <int C>
     if (C == 4) return _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]));
     if (C == 2) return _mm256_add_ps(v[0], v[1]);
     return v[0];
+}
+
+struct Pre {  // one tile's pre-activations, between products and gates
+    __m512 zr;
+    __m256 nrec, nx;
+};
+
+// One row, NT tiles from t0: biases, input part and recurrent products.
+template <int NT>
+inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
+    __m512 zr[NT];
+    __m256 n[NT];
+    const float* w = a.w + t0 * a.tile_stride;
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
+        zr[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        n[j] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x) accumulate<NT>(zr, n, w, a.tile_stride, a.x + m * a.ldx, a.input);
+    for (int j = 0; j < NT; ++j) {
+        pre[j].nx = n[j];
+        n[j] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+    }
+    accumulate<NT>(zr, n, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    for (int j = 0; j < NT; ++j) { pre[j].zr = zr[j]; pre[j].nrec = n[j]; }
+}
+
+// lbr_products with every load aligned (pair_products), two sums per accumulator. XOdd: which of
+// the NT tiles start 32 bytes into a line; HOdd: the same for their recurrent rows.
+template <int NT, unsigned XOdd, unsigned HOdd>
+[[gnu::noinline]] void lbr_products_pairs(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
+    __m512 A[NT][2], B[NT][2], Cc[NT][2];
+    const float* w = a.w + t0 * a.tile_stride;
+    auto clear = [&] {
+        for (int j = 0; j < NT; ++j)
+            for (int c = 0; c < 2; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
+    };
+    // zr += A + [B.hi C.lo], n += B.lo + C.hi
+    auto fold = [&](int j, __m512& zr, __m256& n) {
+        const __m512 b = sum<2>(B[j]), c = sum<2>(Cc[j]);
+        zr = _mm512_add_ps(zr, _mm512_add_ps(sum<2>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)));
+        n = _mm256_add_ps(n, _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)));
+    };
+    __m512 zr[NT];
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
+        zr[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        pre[j].nx = _mm256_loadu_ps(src + 16);
+        pre[j].nrec = _mm256_load_ps(bh + 16);
+    }
+    if (a.x) {
+        clear();
+        pair_products<NT, 2, XOdd>(A, B, Cc, w, a.tile_stride, a.x + m * a.ldx, a.input);
+        for (int j = 0; j < NT; ++j) fold(j, zr[j], pre[j].nx);
+    }
+    clear();
+    pair_products<NT, 2, HOdd>(A, B, Cc, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    for (int j = 0; j < NT; ++j) {
+        fold(j, zr[j], pre[j].nrec);
+        pre[j].zr = zr[j];
+    }
+}
+
+// lbr_products_pairs for the NT tiles from t0, its Odd patterns read from the weights' addresses.
+template <int NT>
+inline void lbr_products_aligned(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
+    unsigned x = 0;
+    for (int j = 0; j < NT; ++j)
+        if (reinterpret_cast<std::uintptr_t>(a.w + (t0 + j) * a.tile_stride) & 32) x |= 1u << j;
+    constexpr unsigned all = (1u << NT) - 1;
+    const bool flip = a.input % 2;  // the recurrent rows start `input` rows later
+    switch (x) {
+        case 0: return flip ? lbr_products_pairs<NT, 0, all>(a, m, t0, pre) : lbr_products_pairs<NT, 0, 0>(a, m, t0, pre);
+        case 1: return flip ? lbr_products_pairs<NT, 1, all ^ 1>(a, m, t0, pre) : lbr_products_pairs<NT, 1, 1>(a, m, t0, pre);
+        case 2: return flip ? lbr_products_pairs<NT, 2 & all, all ^ (2 & all)>(a, m, t0, pre)
+                            : lbr_products_pairs<NT, 2 & all, 2 & all>(a, m, t0, pre);
+        default: return flip ? lbr_products_pairs<NT, all, 0>(a, m, t0, pre) : lbr_products_pairs<NT, all, all>(a, m, t0, pre);
+    }
+}
+
+// lbr_gates of tiles t and t + 1 on 16 lanes (the same arithmetic lane for lane; half the
+// instructions, which is what counts with only two vector ports for 512-bit code).
+inline void lbr_gates2(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, const Pre& p0,
+                       const Pre& p1) {
+    const __m512 r = ep.f(_mm512_shuffle_f32x4(p0.zr, p1.zr, 0xee));
+    const __m512 n = ep.g(_mm512_fmadd_ps(r, concat(p0.nrec, p1.nrec), concat(p0.nx, p1.nx)));
+    const __m512 z = ep.f(_mm512_shuffle_f32x4(p0.zr, p1.zr, 0x44));
+    const std::size_t u0 = t * kTile;
+    const float* hp = a.h + m * a.ldh + u0;
+    float* out = a.h_out + m * a.ldo + u0;
+    const __m512 one_minus_z = _mm512_sub_ps(_mm512_set1_ps(1.0f), z);
+    if (u0 + 2 * kTile <= a.hidden) {
+        _mm512_storeu_ps(out, _mm512_fmadd_ps(one_minus_z, n, _mm512_mul_ps(z, _mm512_loadu_ps(hp))));
+        return;
+    }
+    const __mmask16 k = static_cast<__mmask16>((1u << (a.hidden - u0)) - 1);
+    _mm512_mask_storeu_ps(out, k, _mm512_fmadd_ps(one_minus_z, n, _mm512_mul_ps(z, _mm512_maskz_loadu_ps(k, hp))));
+}
+
+// Tiles in pairs (last to first when a.walk_backward is set); a pair's gates run after the next
+// pair's products, so that their latency chains overlap with those loads and FMAs.
+inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
+    Pre pre[2][2];
+    const std::size_t pairs = (tiles + 1) / 2;
+    std::size_t prev_t = 0, prev_n = 0;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
+        Pre* cur = pre[i % 2];
+        if (n == 2) lbr_products_aligned<2>(a, m, t, cur);
+        else lbr_products_aligned<1>(a, m, t, cur);
+        const Pre* last = pre[(i + 1) % 2];
+        if (prev_n == 2) lbr_gates2(a, ep, m, prev_t, last[0], last[1]);
+        else if (prev_n == 1) lbr_gates(a, ep, m, prev_t, last[0].zr, last[0].nrec, last[0].nx);
+        prev_t = t;
+        prev_n = n;
+    }
+    const Pre* last = pre[(pairs + 1) % 2];
+    if (prev_n == 2) lbr_gates2(a, ep, m, prev_t, last[0], last[1]);
+    else lbr_gates(a, ep, m, prev_t, last[0].zr, last[0].nrec, last[0].nx);
 }
 
 // One row of a small layer (tiles <= 4, H <= 32), where a step is latency, not bandwidth: all
