@@ -24,6 +24,15 @@ struct StreamGruStep {
 
 namespace {
 
+// The new state into the stream's state after a step: inline 16-byte moves, which read the
+// kernel's just-stored output through store forwarding (a library memcpy on the step's critical
+// path measured 17 ns per step at H = 16, 37 at H = 32).
+inline void copy_state(float* dst, const float* src, std::size_t n) noexcept {
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) __builtin_memcpy(dst + i, src + i, 4 * sizeof(float));
+    for (; i < n; ++i) dst[i] = src[i];
+}
+
 std::size_t checked_product(std::size_t a, std::size_t b, std::size_t c) {
     if ((b && a > SIZE_MAX / b) || (c && a * b > SIZE_MAX / sizeof(float) / c))
         throw InvalidArgument("a stream of batch " + std::to_string(a) + " and max_block " + std::to_string(b) +
@@ -120,7 +129,7 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
             a.rows = rows; a.x = cur; a.h = layer_state; a.h_out = out; a.walk_backward = ctx_.walk_backward;
             const Kernels& k = active_kernels();
             (gru_steps_[i].reset_after ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
-            std::memcpy(layer_state, out, rows * a.hidden * sizeof(float));
+            copy_state(layer_state, out, rows * a.hidden);
         } else if (layers[i]->kind() == LayerKind::InputSkip) {  // first == 0 here: skips need float input
             static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, rows);
         } else {

@@ -1,7 +1,9 @@
-// AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h). A tile's packed row of
-// 24 floats is a zmm (z and r of 8 units) and a ymm (n): per input 2 FMAs instead of 3, and one
-// 16-lane sigmoid gives z and r together. Batches of 4+ rows go 8 rows at a time through each
-// tile, everything in registers. The Cho form reuses the AVX2 kernel.
+// AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h), reset gate after the
+// product. Batches of fewer than 4 rows: per row, the products of two rows of a tile as three
+// aligned zmm (pair_products), the gates of two tiles on 16 lanes; layers of up to 4 tiles
+// (H <= 32) all in registers (lbr_row_small), larger ones two tiles at a time (lbr_row).
+// Batches of 4+ rows go 8 rows at a time through each tile, everything in registers. The Cho
+// form reuses the AVX2 kernel.
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/simd/avx512_target_begin.h"
 
@@ -32,15 +34,13 @@ struct Epilogue {
     __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
 };
 
-// Epilogue with the flags known at compile time: straight-line code with no branches, so that
-// the gates of several tiles interleave (small layers, where they are the critical path).
-template <bool Fast, bool Clip>
+// Epilogue without clip and with the mode known at compile time: straight-line code with no
+// branches, so that the gates of several tiles interleave (small layers, where they are the
+// critical path).
+template <bool Fast>
 struct FixedEpilogue {
-    __m256 lo, hi;
-    explicit FixedEpilogue(const GruStepArgs& a) : lo(_mm256_set1_ps(-a.clip)), hi(_mm256_set1_ps(a.clip)) {}
-    __m256 pre(__m256 v) const { return Clip ? _mm256_min_ps(_mm256_max_ps(v, lo), hi) : v; }
-    __m256 f(__m256 v) const { return Fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
-    __m256 g(__m256 v) const { return Fast ? avx2::fast_tanh(pre(v)) : avx512::tanh(pre(v)); }
+    __m256 f(__m256 v) const { return Fast ? avx2::fast_sigmoid(v) : avx512::sigmoid(v); }
+    __m256 g(__m256 v) const { return Fast ? avx2::fast_tanh(v) : avx512::tanh(v); }
     // Two tiles at once (the same arithmetic lane for lane, so the same results).
     __m512 f(__m512 v) const { return Fast ? avx512::fast_sigmoid(v) : avx512::sigmoid(v); }
     __m512 g(__m512 v) const { return Fast ? avx512::fast_tanh(v) : avx512::tanh(v); }
@@ -72,36 +72,6 @@ inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
     const __mmask8 k = lanes_mask(a, t);
     const __m256 h = _mm256_maskz_loadu_ps(k, hp);
     _mm256_mask_storeu_ps(out, k, _mm256_fmadd_ps(one_minus_z, n, _mm256_mul_ps(z, h)));
-}
-
-// zr[j] += sum_k v[k] R_j[k][0:16], n[j] += sum_k v[k] R_j[k][16:24] over NT tiles, even and odd k
-// in separate sums (twice the independent FMA chains of one row).
-template <int NT>
-inline void accumulate(__m512 (&zr)[NT], __m256 (&n)[NT], const float* rows, std::size_t tile_stride,
-                       const float* v, std::size_t K) {
-    __m512 zr2[NT];
-    __m256 n2[NT];
-    for (int j = 0; j < NT; ++j) { zr2[j] = _mm512_setzero_ps(); n2[j] = _mm256_setzero_ps(); }
-    std::size_t k = 0;
-    for (; k + 2 <= K; k += 2) {
-        const __m512 b0 = _mm512_set1_ps(v[k]), b1 = _mm512_set1_ps(v[k + 1]);
-        for (int j = 0; j < NT; ++j) {
-            const float* w = rows + j * tile_stride + k * kTileRow;
-            zr[j] = _mm512_fmadd_ps(b0, _mm512_loadu_ps(w), zr[j]);
-            n[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(b0), _mm256_load_ps(w + 16), n[j]);
-            zr2[j] = _mm512_fmadd_ps(b1, _mm512_loadu_ps(w + kTileRow), zr2[j]);
-            n2[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(b1), _mm256_load_ps(w + kTileRow + 16), n2[j]);
-        }
-    }
-    if (k < K) {
-        const __m512 b0 = _mm512_set1_ps(v[k]);
-        for (int j = 0; j < NT; ++j) {
-            const float* w = rows + j * tile_stride + k * kTileRow;
-            zr[j] = _mm512_fmadd_ps(b0, _mm512_loadu_ps(w), zr[j]);
-            n[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(b0), _mm256_load_ps(w + 16), n[j]);
-        }
-    }
-    for (int j = 0; j < NT; ++j) { zr[j] = _mm512_add_ps(zr[j], zr2[j]); n[j] = _mm256_add_ps(n[j], n2[j]); }
 }
 
 // zr[j][c] += v[k] W_j[k][0:16], n[j][c] += v[k] W_j[k][16:24] for k = c mod C, over NT tiles.
@@ -206,27 +176,6 @@ struct Pre {  // one tile's pre-activations, between products and gates
     __m512 zr;
     __m256 nrec, nx;
 };
-
-// One row, NT tiles from t0: biases, input part and recurrent products.
-template <int NT>
-inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
-    __m512 zr[NT];
-    __m256 n[NT];
-    const float* w = a.w + t0 * a.tile_stride;
-    for (int j = 0; j < NT; ++j) {
-        const float* bh = a.bh + (t0 + j) * kTileRow;
-        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
-        zr[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
-        n[j] = _mm256_loadu_ps(src + 16);
-    }
-    if (a.x) accumulate<NT>(zr, n, w, a.tile_stride, a.x + m * a.ldx, a.input);
-    for (int j = 0; j < NT; ++j) {
-        pre[j].nx = n[j];
-        n[j] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
-    }
-    accumulate<NT>(zr, n, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
-    for (int j = 0; j < NT; ++j) { pre[j].zr = zr[j]; pre[j].nrec = n[j]; }
-}
 
 // lbr_products with every load aligned (pair_products), two sums per accumulator. XOdd: which of
 // the NT tiles start 32 bytes into a line; HOdd: the same for their recurrent rows.
@@ -462,7 +411,7 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
 // Rows of a small layer, in a function of their own: its short prologue is part of every step.
 template <int NT, unsigned HOdd, bool Fast>
 [[gnu::noinline]] void lbr_small_rows(const GruStepArgs& a) {
-    const FixedEpilogue<Fast, false> ep(a);
+    const FixedEpilogue<Fast> ep;
     for (std::size_t m = 0; m < a.rows; ++m) lbr_row_small<NT, HOdd>(a, ep, m);
 }
 
