@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
 #include "kernels/kernels.h"
+#include "runtime/denormals.h"
 #include "test_util.h"
 
 using namespace gru_infer;
@@ -255,7 +257,11 @@ int main(int argc, char** argv) {
                 check_step(*k, ref, rng, f, rows(rng), I, H, i % 2, (i / 2) % 2, (i / 4) % 4 != 0, i % 11 == 5,
                            i % 7 == 3 ? 0.7f : 0.0f, i % 5 == 1 ? 0.015f : 0.0f);
             }
-            if (f == WeightFormat::BF16) {  // denormals and tiny values (vdpbf16ps flushes them)
+            // bf16 on denormals and tiny values (vdpbf16ps flushes them), with the caller's
+            // floating-point mode and with denormals flushed (as predict and stream run the kernels).
+            for (int flush = 0; f == WeightFormat::BF16 && flush < 2; ++flush) {
+                std::optional<FlushDenormals> guard;
+                if (flush) guard.emplace();
                 check_bf16_spec(*k);
                 for (int i = 0; i < 40; ++i)
                     check_gemm(*k, ref, rng, f, 1 + i % 9, odd[i % 20], odd[(i * 7 + 3) % 20], i % 4 != 0, 0.0f, true);
