@@ -17,7 +17,7 @@
 //         accumulator that starts at ftz(init): acc = ftz(fma(v[2q+1], w[2q+1], acc)), then
 //         acc = ftz(fma(v[2q], w[2q], acc)) (vdpbf16ps: the odd element first, one rounding per
 //         product, a denormal accumulator read as zero; a product of two bf16 is exact in fp32
-//         only above 2^-126, so the fma matters for tiny ones).
+//         when normal, but can be inexact below 2^-126, where the fma matters).
 //   fp16: weights stored fp16, widened to fp32; out = init + sum_k v[k] w[k] by fma in k order.
 #pragma once
 #include <cstddef>
