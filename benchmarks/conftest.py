@@ -1,5 +1,7 @@
 """Fixtures of the benchmark suite: one thread per framework, the three engines per GRU size, and
-per case the zero-argument callables that are timed, checked against each other before timing.
+per case the zero-argument callables that are timed, checked against each other before timing
+(a quantized case: PyTorch, onnxruntime and our fp32 model within TOLERANCE, ours quantized within
+QUANT_MAX_ERROR of PyTorch, that error kept in the JSON for the report).
 
 Run explicitly (`python -m pytest benchmarks`); the repo's default test run collects tests/ only.
 """
@@ -11,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from bench_cases import OURS_FP32, QUANT_MAX_ERROR
 
 import gru_infer
 
@@ -57,6 +60,15 @@ class GruEngines:
         self.ours = gru_infer.from_torch(self.torch)
         self.ort = ort.InferenceSession(str(self._export(onnx_path, input_size, hidden_size)),
                                         self._single_thread(), providers=["CPUExecutionProvider"])
+        self._quantized = {}
+
+    def ours_as(self, quant: str) -> gru_infer.Model:
+        """Our fp32 model, or model.quantize(quant) of it (made once per kind)."""
+        if not quant:
+            return self.ours
+        if quant not in self._quantized:
+            self._quantized[quant] = self.ours.quantize(quant)
+        return self._quantized[quant]
 
     def _export(self, path, input_size, hidden_size):
         x, h0 = torch.zeros(1, 3, input_size), torch.zeros(1, 1, hidden_size)
@@ -78,7 +90,8 @@ class GruEngines:
 
 
 def stream_steps(e: GruEngines, case):
-    """Per framework a callable doing one streaming step on a fixed (1, 1, I) input, carrying h."""
+    """Per framework a callable doing one streaming step on a fixed (1, 1, I) input, carrying h
+    (a quantized case: also our fp32 model's step, as OURS_FP32)."""
     H = case.hidden_size
     x = np.random.default_rng(1).standard_normal((1, 1, case.input_size), dtype=np.float32)
 
@@ -95,35 +108,51 @@ def stream_steps(e: GruEngines, case):
         y, feed["h0"] = e.ort.run(None, feed)
         return y
 
-    stream, x_ours, buf = e.ours.stream(), x.reshape(-1).copy(), np.empty(H, np.float32)
+    x_ours = x.reshape(-1).copy()
 
-    def ours_step():
-        return stream.step(x_ours, out=buf)
+    def ours_step_of(model):
+        stream, buf = model.stream(), np.empty(H, np.float32)
+        return lambda: stream.step(x_ours, out=buf)
 
-    return {"gru_infer": ours_step, "torch": torch_step, "onnxruntime": ort_step}
+    calls = {"gru_infer": ours_step_of(e.ours_as(case.quant)), "torch": torch_step, "onnxruntime": ort_step}
+    if case.quant:
+        calls[OURS_FP32] = ours_step_of(e.ours)
+    return calls
 
 
 def predict_calls(e: GruEngines, case):
-    """Per framework a callable running the whole (B, T, I) batch-first sequence from h = 0."""
+    """Per framework a callable running the whole (B, T, I) batch-first sequence from h = 0 (a
+    quantized case: also our fp32 model, as OURS_FP32)."""
     x = np.random.default_rng(1).standard_normal((case.batch, case.steps, case.input_size), dtype=np.float32)
     x_t = torch.from_numpy(x)
     feed = {"X": x, "h0": np.zeros((1, case.batch, case.hidden_size), np.float32)}
-    return {"gru_infer": lambda: e.ours.predict(x),
-            "torch": lambda: e.torch(x_t)[0],
-            "onnxruntime": lambda: e.ort.run(["Y"], feed)[0]}
+    ours = e.ours_as(case.quant)
+    calls = {"gru_infer": lambda: ours.predict(x),
+             "torch": lambda: e.torch(x_t)[0],
+             "onnxruntime": lambda: e.ort.run(["Y"], feed)[0]}
+    if case.quant:
+        calls[OURS_FP32] = lambda: e.ours.predict(x)
+    return calls
 
 
-def check_agreement(case, calls, repeats: int) -> float:
-    """Call every framework `repeats` times and require all outputs to agree; returns the max error."""
-    worst = 0.0
+def check_agreement(case, calls, repeats: int):
+    """Call every framework `repeats` times and require all outputs to agree with PyTorch's: fp32 ones
+    within TOLERANCE, a quantized model within QUANT_MAX_ERROR. Returns (the max error of the fp32
+    ones, the quantized model's max error, or None for an fp32 case)."""
+    worst, worst_quant = 0.0, 0.0
     for i in range(repeats):
         outs = {name: np.asarray(call(), dtype=np.float64).reshape(-1) for name, call in calls.items()}
         ref = outs["torch"]
         for name, out in outs.items():
             err = float(np.max(np.abs(out - ref)))
+            if case.quant and name == "gru_infer":
+                limit = QUANT_MAX_ERROR[case.quant]
+                assert err <= limit, f"{case.name}: {case.quant} model differs from fp32 by {err:.3g} at call {i}"
+                worst_quant = max(worst_quant, err)
+                continue
             assert err <= TOLERANCE, f"{case.name}: {name} differs from torch by {err:.3g} at call {i}"
             worst = max(worst, err)
-    return worst
+    return worst, (worst_quant if case.quant else None)
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +172,8 @@ def engines(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def timed_calls(engines):
-    """timed_calls(case) -> ({framework: callable}, max error), checked for agreement once per case."""
+    """timed_calls(case) -> ({framework: callable}, (max fp32 error, quantized error or None)), checked
+    for agreement once per case."""
     prepared = {}
 
     def get(case):

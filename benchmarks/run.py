@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_cases import API_CASES, CASES, TWO_THREADS
+from bench_cases import API_CASES, CASES, OURS_FP32, QUANT_CASES, TWO_THREADS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -88,6 +88,48 @@ def two_thread_rows(runs: list):
     return rows
 
 
+def quant_rows(runs: list, data: dict):
+    """Per quantized case: (case, ours, ours fp32, torch, ort, x vs ORT, x vs PyTorch, x vs our fp32,
+    max abs error vs fp32), times and ratios medians over runs of each run's values; the error is
+    the last run's (the same model and input every run)."""
+    errors = {b["extra_info"]["case"]: b["extra_info"]["max_abs_err_vs_fp32"] for b in data["benchmarks"]
+              if "max_abs_err_vs_fp32" in b["extra_info"]}
+    rows = []
+    for case in QUANT_CASES:
+        times = per_run(runs, case, ("gru_infer", OURS_FP32, "torch", "onnxruntime"))
+        if not times or case.name not in errors:
+            continue
+        ratios = [statistics.median([t[k] / t[0] for t in times]) for k in (3, 2, 1)]
+        rows.append((case, *(statistics.median(col) for col in zip(*times)), *ratios, errors[case.name]))
+    return rows
+
+
+def quant_lines(rows) -> list:
+    if not rows:
+        return []
+    lines = ["## Reduced precision (ours int8 / bf16 against float32)", "",
+             "Ours is `model.quantize(kind)` of the float32 model that PyTorch, onnxruntime and "
+             "ours fp32 run (all three agree within 1e-5); the error is the quantized model's max abs "
+             "difference from PyTorch's float32 output on the benchmark input (predict: the whole "
+             "sequence; stream: the 8 steps checked before timing). One thread each.", "",
+             "| case | ours | ours fp32 | PyTorch fp32 | onnxruntime fp32 | x vs ORT | x vs PyTorch "
+             "| x vs ours fp32 | target | max abs error vs fp32 | met? |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+    for case, ours, fp32, pt, ox, vs_ort, vs_pt, vs_fp32, err in rows:
+        wanted = [(name, got, want) for name, got, want in (("ORT", vs_ort, case.target_vs_ort),
+                                                            ("PyTorch", vs_pt, case.target_vs_torch),
+                                                            ("ours fp32", vs_fp32, case.target_vs_fp32))
+                  if want is not None]
+        target = ", ".join(f">= {want:g}x {name}" for name, _, want in wanted) or "none"
+        if case.target_vs_fp32 is not None and case.kind == "stream":
+            target += " (C++ step target)"
+        missed = [name for name, got, want in wanted if got < want]
+        met = "n/a" if not wanted else "yes" if not missed else "no (" + ", ".join(missed) + ")"
+        lines.append(f"| {case.name} | {fmt_time(ours)} | {fmt_time(fp32)} | {fmt_time(pt)} | {fmt_time(ox)} "
+                     f"| {vs_ort:.2f}x | {vs_pt:.2f}x | {vs_fp32:.2f}x | {target} | {err:.2g} | {met} |")
+    return lines + [""]
+
+
 def api_rows(runs: list):
     """Per API case: (case, per-step (or per stream-step) median seconds of each variant, ratios),
     medians over runs of each run's values."""
@@ -141,14 +183,14 @@ def machine_lines(data: dict, quick: bool) -> list:
         f"- Date: {data['datetime']}",
         f"- Run: {'QUICK smoke run (few rounds; numbers indicative only)' if quick else 'full'}; "
         f"min_rounds {opts.get('min_rounds')}, max_time {opts.get('max_time')} s per benchmark, "
-        f"float32, medians per call",
+        f"float32 unless a table says otherwise, medians per call",
     ]
 
 
 NOTES_HEADING = "## Notes and history"
 
 
-def write_markdown(data: dict, rows, two_rows, api, quick: bool, n_runs: int, path: Path) -> None:
+def write_markdown(data: dict, rows, two_rows, quant, api, quick: bool, n_runs: int, path: Path) -> None:
     def ratio(median, lo_hi):
         return f"{median:.2f}x" if n_runs == 1 else f"{median:.2f}x ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
 
@@ -182,6 +224,7 @@ def write_markdown(data: dict, rows, two_rows, api, quick: bool, n_runs: int, pa
         lines += [f"| {case.name} | {fmt_time(one)} | {fmt_time(two)} | {gain:.2f}x | {vs_ort:.2f}x |"
                   for case, one, two, gain, vs_ort in two_rows]
         lines.append("")
+    lines += quant_lines(quant)
     lines += api_lines(api)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if NOTES_HEADING in old:  # the hand-written notes below the tables survive a re-render
@@ -242,9 +285,10 @@ def main() -> None:
         runs = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]
     data = runs[-1]  # machine information and options: the last run's
     quick = data["benchmarks"][0]["options"]["max_time"] < 1.0  # QUICK's settings, also for --from-json
-    rows = speedups([medians(d) for d in runs])
-    write_markdown(data, rows, two_thread_rows([medians(d) for d in runs]), api_rows([medians(d) for d in runs]),
-                   quick, len(runs), HERE / "results.md")
+    meds = [medians(d) for d in runs]
+    rows = speedups(meds)
+    write_markdown(data, rows, two_thread_rows(meds), quant_rows(meds, data), api_rows(meds), quick, len(runs),
+                   HERE / "results.md")
     write_chart(data, rows, quick, HERE / "speedup.png")
     print((HERE / "results.md").read_text(encoding="utf-8"))
 

@@ -282,7 +282,8 @@ float read_scale(Reader& r) {
 }
 
 // A packed reduced-precision matrix; int8 ones are checked (weights in [-127, 127], finite scales
-// >= 0, row sums that match), so no file can make a kernel compute something else than written.
+// >= 0, row sums that match), bf16 ones hold no denormal (vdpbf16ps reads one as zero, the other
+// ISAs would not), so no file can make a kernel compute something else than written.
 QMatrix read_qmatrix(Reader& r, WeightFormat f, std::size_t rows, std::size_t cols, std::size_t subs,
                      std::size_t blocks, long (*row_of)(std::size_t, std::size_t, std::size_t), const char* what) {
     QMatrix m;
@@ -291,6 +292,12 @@ QMatrix read_qmatrix(Reader& r, WeightFormat f, std::size_t rows, std::size_t co
     m.kpad = (cols + G - 1) / G * G;
     if (f == WeightFormat::Int8 && cols > 66000) Reader::fail(std::string(what) + ": too many inputs for int8");
     m.data = r.tensor(what, {blocks, m.block_bytes()}, kDtypeU8);
+    if (f == WeightFormat::BF16) {
+        const auto* u = static_cast<const std::uint16_t*>(m.bytes());
+        for (std::size_t i = 0; i < blocks * m.block_bytes() / 2; ++i)
+            if ((u[i] & 0x7f80u) == 0 && (u[i] & 0x7fu) != 0)
+                Reader::fail(std::string(what) + ": bf16 weight is a denormal (weights are rounded with denormals flushed)");
+    }
     if (f != WeightFormat::Int8) return m;
     m.scale = r.tensor(what, {m.packed_rows()});
     m.rowsum = r.tensor(what, {m.packed_rows()}, kDtypeI32);

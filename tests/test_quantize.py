@@ -184,6 +184,21 @@ def test_tampered_int8_files_are_refused(tmp_path):
         core.from_bytes(_rehash(bad))
 
 
+def test_bf16_files_with_denormal_weights_are_refused():
+    # our packer flushes bf16 denormals; vdpbf16ps would read one as zero and the other ISAs would not
+    good = bytearray(gru_infer.from_torch(torch_gru(3, 5, seed=1)).quantize("bf16").to_bytes())
+    core = gru_infer._core.Model
+    data_offset = int.from_bytes(good[32:40], "little")
+    for bits, ok in ((0x0001, False), (0x807F, False), (0x0080, True), (0x8000, True)):  # the first tensor: W's bf16
+        bad = bytearray(good)
+        bad[data_offset:data_offset + 2] = bits.to_bytes(2, "little")
+        if ok:
+            core.from_bytes(_rehash(bad))
+        else:
+            with pytest.raises(gru_infer.ModelFormatError, match="GRU W: bf16 weight is a denormal"):
+                core.from_bytes(_rehash(bad))
+
+
 def test_id_models_calibrate_on_ids():
     from gru_infer import layers as L
     rng = np.random.default_rng(0)

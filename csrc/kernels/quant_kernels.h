@@ -14,8 +14,10 @@
 //         is summed exactly in int32 and out = fma(float(sum), ws * sv, init).
 //   bf16: weights and inputs rounded to bf16 (round to nearest even, denormals flushed to zero,
 //         as vcvtne2ps2bf16 does); per output, pairs (k even, k odd) accumulated into an fp32
-//         accumulator that starts at init: acc = ftz(acc + v[2q+1] w[2q+1]), then
-//         acc = ftz(acc + v[2q] w[2q]) (vdpbf16ps's order; its products are exact in fp32).
+//         accumulator that starts at ftz(init): acc = ftz(fma(v[2q+1], w[2q+1], acc)), then
+//         acc = ftz(fma(v[2q], w[2q], acc)) (vdpbf16ps: the odd element first, one rounding per
+//         product, a denormal accumulator read as zero; a product of two bf16 is exact in fp32
+//         when normal, but can be inexact below 2^-126, where the fma matters).
 //   fp16: weights stored fp16, widened to fp32; out = init + sum_k v[k] w[k] by fma in k order.
 #pragma once
 #include <cstddef>

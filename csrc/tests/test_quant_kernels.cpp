@@ -1,28 +1,63 @@
 // The reduced-precision kernels (int8, bf16, fp16) of every ISA this CPU has against their scalar
-// references, bit for bit; the references against the fp32 GRU on the same (dequantized) weights.
+// references, bit for bit, also on denormal and tiny values; the references against the fp32 GRU
+// on the same (dequantized) weights; bf16 against hand-derived results of its arithmetic.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
 #include "kernels/kernels.h"
+#include "runtime/denormals.h"
 #include "test_util.h"
 
 using namespace gru_infer;
 
 namespace {
 
+// Values where flushing and rounding matter: fp32 denormals, zeros of both signs, magnitudes near
+// 2^-70 (a product of two lands in the denormal range or underflows), near the smallest normal
+// 2^-126 (an accumulator whose last bit is a denormal's), and ordinary ones.
+float tiny_value(std::mt19937& rng) {
+    const float sign = rng() % 2 ? -1.0f : 1.0f;
+    const float mant = std::uniform_real_distribution<float>(1.0f, 2.0f)(rng);
+    switch (rng() % 8) {
+        case 0: {  // a random fp32 denormal
+            const std::uint32_t b = (rng() & 0x807fffffu) | 1u;
+            float v;
+            std::memcpy(&v, &b, 4);
+            return v;
+        }
+        case 1: {
+            const float fixed[] = {1e-39f, -3e-40f, 0x1.fffffcp-127f, -0x1p-149f, 0.0f, -0.0f};
+            return fixed[rng() % 6];
+        }
+        case 2:
+        case 3: return sign * std::ldexp(mant, -60 - static_cast<int>(rng() % 20));
+        case 4: return sign * std::ldexp(mant, -126 + static_cast<int>(rng() % 3));
+        default: return std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+    }
+}
+
+std::vector<float> values(std::mt19937& rng, std::size_t n, float scale, bool tiny) {
+    if (!tiny) return test::random_vec(rng, n, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = tiny_value(rng);
+    return v;
+}
+
 struct Case {
     std::size_t I, H;
     GruWeights w;
     QuantGru q;
-    Case(std::mt19937& rng, WeightFormat f, std::size_t I_, std::size_t H_, bool bias, float x_scale = 0.0f)
+    Case(std::mt19937& rng, WeightFormat f, std::size_t I_, std::size_t H_, bool bias, float x_scale = 0.0f,
+         bool tiny = false)
         : I(I_), H(H_) {
         const float a = 1.0f / std::sqrt(static_cast<float>(H));  // PyTorch's init range
-        auto W = test::random_vec(rng, 3 * H * I, a), R = test::random_vec(rng, 3 * H * H, a),
-             bW = test::random_vec(rng, 3 * H, bias ? a : 0.0f), bR = test::random_vec(rng, 3 * H, bias ? a : 0.0f);
+        auto W = values(rng, 3 * H * I, a, tiny), R = values(rng, 3 * H * H, a, tiny),
+             bW = values(rng, 3 * H, bias ? a : 0.0f, tiny && bias), bR = values(rng, 3 * H, bias ? a : 0.0f, tiny && bias);
         w = GruWeights{AlignedBuffer(W.data(), W.size()), AlignedBuffer(R.data(), R.size()),
                        AlignedBuffer(bW.data(), bW.size()), AlignedBuffer(bR.data(), bR.size())};
         q = quantize_gru(w, I, H, f, x_scale);
@@ -40,28 +75,30 @@ struct Scratch {
 };
 
 void check_gemm(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f, std::size_t M, std::size_t I,
-                std::size_t H, bool bias, float a_scale) {
-    Case c(rng, f, I, H, bias, a_scale);
+                std::size_t H, bool bias, float a_scale, bool tiny = false) {
+    Case c(rng, f, I, H, bias, a_scale, tiny);
     const std::size_t ld = c.q.tiles * kQTileRow + 3;
-    auto A = test::random_vec(rng, M * (I + 1), 2.0f);
+    auto A = values(rng, M * (I + 1), 2.0f, tiny);
     std::vector<float> want(M * ld, 7.0f), got(M * ld, 7.0f);
     Scratch s1(q_gemm_scratch_bytes(M, c.q.W)), s2(q_gemm_scratch_bytes(M, c.q.W));
     ref.gemm(M, A.data(), I + 1, c.q.W, c.q.x_scale, c.q.bx.data(), want.data(), ld, s1.p);
     k.gemm(M, A.data(), I + 1, c.q.W, c.q.x_scale, c.q.bx.data(), got.data(), ld, s2.p);
     const bool ok = same_bits(want.data(), got.data(), want.size());
     if (!ok)
-        std::fprintf(stderr, "%s gemm M=%zu I=%zu H=%zu: differs from %s, max %g\n", k.name, M, I, H, ref.name,
-                     test::max_abs_diff(want.data(), got.data(), want.size()));
+        std::fprintf(stderr, "%s gemm M=%zu I=%zu H=%zu%s: differs from %s, max %g\n", k.name, M, I, H,
+                     tiny ? " (tiny values)" : "", ref.name, test::max_abs_diff(want.data(), got.data(), want.size()));
     CHECK(ok);
 }
 
-// One step through k and through the scalar reference; optionally the reference against fp32.
+// One step through k and through the scalar reference; optionally the reference against fp32
+// (not with tiny values: weights, biases, x and h from tiny_value).
 void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f, std::size_t rows,
-                std::size_t I, std::size_t H, bool lbr, bool fused, bool bias, bool fast, float clip, float x_scale) {
-    Case c(rng, f, I, H, bias, x_scale);
+                std::size_t I, std::size_t H, bool lbr, bool fused, bool bias, bool fast, float clip, float x_scale,
+                bool tiny = false) {
+    Case c(rng, f, I, H, bias, x_scale, tiny);
     const std::size_t ldxp = c.q.tiles * kQTileRow;
     // |h| <= 1 after a step; an h0 may be larger (the state then takes a dynamic scale).
-    auto x = test::random_vec(rng, rows * I, 2.0f), h = test::random_vec(rng, rows * (H + 1), (I + H) % 9 == 0 ? 3.0f : 1.0f);
+    auto x = values(rng, rows * I, 2.0f, tiny), h = values(rng, rows * (H + 1), (I + H) % 9 == 0 ? 3.0f : 1.0f, tiny);
     std::vector<float> xp(rows * ldxp);
     Scratch gs(q_gemm_scratch_bytes(rows, c.q.W));
     ref.gemm(rows, x.data(), I, c.q.W, c.q.x_scale, c.q.bx.data(), xp.data(), ldxp, gs.p);
@@ -77,10 +114,24 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
     (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
     const bool ok = same_bits(want.data(), got.data(), want.size());
     if (!ok)
-        std::fprintf(stderr, "%s step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g xs=%g: max diff %g\n",
-                     k.name, rows, I, H, lbr, fused, fast, clip, x_scale,
+        std::fprintf(stderr, "%s step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g xs=%g%s: max diff %g\n",
+                     k.name, rows, I, H, lbr, fused, fast, clip, x_scale, tiny ? " (tiny values)" : "",
                      test::max_abs_diff(want.data(), got.data(), want.size()));
     CHECK(ok);
+    if (tiny) {  // the gates hide a pre-activation's last bits: compare the pre-activations A and B too
+        const QStepScratch L(c.q);
+        const std::size_t P = c.q.tiles * kQTileRow * sizeof(float);
+        bool pre_ok = true;
+        for (std::size_t m = 0; m < rows; ++m) {
+            const char *r1 = static_cast<const char*>(s1.p) + m * L.row_bytes, *r2 = static_cast<const char*>(s2.p) + m * L.row_bytes;
+            pre_ok = pre_ok && std::memcmp(r1 + L.a, r2 + L.a, P) == 0 && std::memcmp(r1 + L.b, r2 + L.b, P) == 0;
+        }
+        if (!pre_ok)
+            std::fprintf(stderr, "%s step rows=%zu I=%zu H=%zu lbr=%d fused=%d (tiny values): pre-activations differ\n",
+                         k.name, rows, I, H, lbr, fused);
+        CHECK(pre_ok);
+        return;
+    }
     if (&k != &ref || fast) return;
     // The reference against the fp32 kernels on the dequantized weights: only the rounding of x
     // and h (int8, bf16) may differ.
@@ -101,6 +152,52 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
                      I, H, lbr, fused, err, tol);
     CHECK(err <= tol);
     for (std::size_t m = 0; m < rows; ++m) CHECK(got[m * (H + 2) + H] == 9.0f && got[m * (H + 2) + H + 1] == 9.0f);
+}
+
+// bf16's arithmetic on hand-made cases (quant_kernels.h; what vdpbf16ps does): the accumulator
+// starts at init with a denormal init read as zero; per pair, the odd element first, each step one
+// fused multiply-add (the product is not rounded on its own) whose denormal result becomes a zero
+// of its sign; x and the weights are rounded to bf16 with fp32 denormals flushed. One output per
+// case: K = 2, so out = ftz(fma(x0, w0, ftz(fma(x1, w1, ftz(init))))); every row of A and every
+// output (17 of them: two blocks, one of them partial) takes the same case.
+void check_bf16_spec(const QKernels& k) {
+    struct Spec {
+        const char* what;
+        float init, x0, w0, x1, w1, want;
+    };
+    const float p125 = 0x1p-125f, odd = 0x1p-125f + 0x1p-148f;  // odd: its last mantissa bit is set
+    const Spec specs[] = {
+        {"a denormal init is read as zero", 1e-39f, 0.0f, 0.0f, 1.0f, p125, p125},
+        {"a negative denormal init is read as zero", -3e-40f, 0.0f, 0.0f, 1.0f, 0x1.8p-126f, 0x1.8p-126f},
+        // 1.5 * 2^-150 is 0.375 of init's last place: one rounding keeps init; rounding the product
+        // first (to 2^-149, half a place) then the sum (a tie, to even) would give init + 2^-148.
+        {"a tiny product is not rounded before the sum", odd, 0.0f, 0.0f, 0x1.8p-75f, 0x1p-75f, odd},
+        {"a product in the denormal range adds exactly", p125, 0.0f, 0.0f, 0x1p-70f, 0x1p-70f, p125 + 0x1p-140f},
+        {"an underflowing negative product gives -0", 0.0f, -0x1p-80f, 0x1p-80f, -0x1p-80f, 0x1p-80f, -0.0f},
+        {"a denormal result becomes +0", 0x1p-120f, 0.0f, 0.0f, -1.0f, 0x1.fcp-121f, 0.0f},
+        {"a denormal result becomes -0", -0x1p-120f, 1.0f, -0.0f, 1.0f, 0x1.fcp-121f, -0.0f},
+        {"denormal x and weights are zeros", 1.0f, 1.0f, -3e-40f, 1e-39f, 0x1p100f, 1.0f},
+        {"the largest denormal x is not rounded up to a normal", 0.0f, 0.0f, 0.0f, 0x1.fffffcp-127f, 1.0f, 0.0f},
+        {"the largest denormal weight is not rounded up to a normal", 0.0f, 0.0f, 0.0f, 1.0f, 0x1.fffffcp-127f, 0.0f},
+    };
+    constexpr std::size_t M = 5, N = 17;
+    for (const Spec& c : specs) {
+        std::vector<float> w(N * 2), b(N, c.init), A(M * 2);
+        for (std::size_t r = 0; r < N; ++r) { w[2 * r] = c.w0; w[2 * r + 1] = c.w1; }
+        for (std::size_t i = 0; i < M; ++i) { A[2 * i] = c.x0; A[2 * i + 1] = c.x1; }
+        const QuantDense d = quantize_dense(w.data(), b.data(), 2, N, WeightFormat::BF16);
+        const std::size_t ldc = d.W.packed_rows();
+        std::vector<float> C(M * ldc, 7.0f);
+        Scratch s(q_gemm_scratch_bytes(M, d.W));
+        k.gemm(M, A.data(), 2, d.W, 0.0f, d.bias.data(), C.data(), ldc, s.p);
+        int wrong = 0;
+        for (std::size_t i = 0; i < M; ++i)
+            for (std::size_t p = 0; p < N; ++p) wrong += !same_bits(&C[i * ldc + p], &c.want, 1);
+        if (wrong)
+            std::fprintf(stderr, "%s: %s: got %a (%d of %zu outputs), want %a\n", k.name, c.what, C[0], wrong, M * N,
+                         c.want);
+        CHECK(wrong == 0);
+    }
 }
 
 void check_conversions(std::mt19937& rng) {
@@ -159,6 +256,19 @@ int main(int argc, char** argv) {
                 const std::size_t H = i % 60 == 7 ? 257 : i % 60 == 37 ? 255 : size(rng);
                 check_step(*k, ref, rng, f, rows(rng), I, H, i % 2, (i / 2) % 2, (i / 4) % 4 != 0, i % 11 == 5,
                            i % 7 == 3 ? 0.7f : 0.0f, i % 5 == 1 ? 0.015f : 0.0f);
+            }
+            // Denormals and tiny values (vdpbf16ps flushes them; bf16 also on hand-made cases), with
+            // the caller's floating-point mode and with denormals flushed (as predict and stream run
+            // the kernels).
+            for (int flush = 0; flush < 2; ++flush) {
+                std::optional<FlushDenormals> guard;
+                if (flush) guard.emplace();
+                if (f == WeightFormat::BF16) check_bf16_spec(*k);
+                for (int i = 0; i < 40; ++i)
+                    check_gemm(*k, ref, rng, f, 1 + i % 9, odd[i % 20], odd[(i * 7 + 3) % 20], i % 4 != 0, 0.0f, true);
+                for (int i = 0; i < 120; ++i)
+                    check_step(*k, ref, rng, f, rows(rng), size(rng), size(rng), i % 2, (i / 2) % 2, (i / 4) % 4 != 0,
+                               i % 11 == 5, i % 7 == 3 ? 0.7f : 0.0f, 0.0f, true);
             }
             std::printf("%s: %d checks, %d failed\n", k->name, test::checks() - checks0, test::failures() - fails0);
         }

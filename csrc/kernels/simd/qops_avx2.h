@@ -74,8 +74,10 @@ struct Avx2QOps {
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
-                        for (int hh = 0; hh < 2; ++hh)
+                        for (int hh = 0; hh < 2; ++hh) {
                             acc[i][j][s][hh] = init ? _mm256_loadu_ps(init + i * ld_init + pidx(j, s) + 8 * hh) : _mm256_setzero_ps();
+                            if (F == WeightFormat::BF16) acc[i][j][s][hh] = ftz(acc[i][j][s][hh]);  // as vdpbf16ps reads it
+                        }
             for (std::size_t q = 0; q < groups; ++q) {
                 const char* wq = base + q * S * step;
                 if constexpr (F == WeightFormat::BF16) {

@@ -72,7 +72,10 @@ struct NeonQOps {
             float32x4_t acc[NT][NS][4];
             for (int j = 0; j < NT; ++j)
                 for (int s = 0; s < NS; ++s)
-                    for (int c = 0; c < 4; ++c) acc[j][s][c] = init ? vld1q_f32(init + pidx(j, s) + 4 * c) : vdupq_n_f32(0.0f);
+                    for (int c = 0; c < 4; ++c) {
+                        acc[j][s][c] = init ? vld1q_f32(init + pidx(j, s) + 4 * c) : vdupq_n_f32(0.0f);
+                        if (F == WeightFormat::BF16) acc[j][s][c] = ftz(acc[j][s][c]);  // as vdpbf16ps reads it
+                    }
             for (std::size_t q = 0; q < groups; ++q) {
                 const char* wq = base + q * S * step;
                 if constexpr (F == WeightFormat::BF16) {

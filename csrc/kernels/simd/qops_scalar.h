@@ -86,10 +86,10 @@ struct ScalarQOps {
                         } else if (F == WeightFormat::BF16) {
                             const auto* w = static_cast<const std::uint16_t*>(m.bytes());
                             const auto* x = reinterpret_cast<const std::uint16_t*>(vi);
-                            r = start;
-                            for (std::size_t q = 0; q < groups; ++q) {  // vdpbf16ps: the odd element first
-                                r = ftz(r + from_bf16(x[2 * q + 1]) * from_bf16(w[at(q) + 1]));
-                                r = ftz(r + from_bf16(x[2 * q]) * from_bf16(w[at(q)]));
+                            r = ftz(start);  // vdpbf16ps reads a denormal accumulator as zero
+                            for (std::size_t q = 0; q < groups; ++q) {  // the odd element first, one rounding each
+                                r = ftz(std::fma(from_bf16(x[2 * q + 1]), from_bf16(w[at(q) + 1]), r));
+                                r = ftz(std::fma(from_bf16(x[2 * q]), from_bf16(w[at(q)]), r));
                             }
                         } else {
                             const auto* w = static_cast<const std::uint16_t*>(m.bytes());
