@@ -6,8 +6,11 @@
 //   kernels  ns per step and GFLOP/s per ISA and size, both GRU forms: the streaming step (input
 //            fused in), the sequence recurrence, and the input-projection GEMM
 // Fraction of peak uses --peak-gflops (default 90, this machine's one-core SGEMM through OpenBLAS).
-//     bench_gru [--quick] [--only eigen|run|slots|kernels] [--peak-gflops N]
+//     bench_gru [--quick] [--only eigen|run|slots|kernels] [--isa NAME] [--peak-gflops N]
 #include <algorithm>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
 #include <chrono>
 #include <cstdio>
 #include <cmath>
@@ -30,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double peak = 90.0;
+std::string only_isa;  // --isa: the Eigen side-by-side times this table of ours only
 
 template <typename F>
 double median_ns(F&& fn, int reps, int inner) {
@@ -102,19 +106,27 @@ std::vector<double> interleaved_median_ns(const std::vector<std::function<void()
 // gru_infer's C++ stream step (batch 1, lbr = 1, the best ISA) against the Eigen reference step on
 // the same weights. The outputs are compared over 256 random steps first (same math: they differ
 // only by float rounding and the two exp/tanh implementations).
-bool eigen_side_by_side(bool quick) {
+// host_ftz: both run with flush-to-zero and denormals-are-zero already set by the caller, as an
+// audio host sets them around its callbacks (JUCE's ScopedNoDenormals); gru_infer's own denormal
+// guard then writes no MXCSR. Without it the guard writes MXCSR twice per step.
+bool eigen_side_by_side(bool quick, bool host_ftz) {
+#if defined(__x86_64__) || defined(_M_X64)
+    const unsigned csr = _mm_getcsr();
+    if (host_ftz) _mm_setcsr(csr | 0x8040);
+#endif
     struct Case { std::size_t I, H; };
     std::vector<Case> cases{{1, 8}, {8, 8}, {1, 16}, {16, 16}, {1, 32}, {32, 32}, {64, 64}, {128, 128}, {256, 256}, {512, 512}};
     if (quick) cases = {{16, 16}, {64, 64}};
     const int reps = quick ? 5 : 21;
     std::vector<std::string> isas;  // our SIMD tables, each timed against the same Eigen step
     for (const auto& isa : available_isas())
-        if (isa != "scalar") isas.push_back(isa);
+        if (isa != "scalar" && (only_isa.empty() || isa == only_isa)) isas.push_back(isa);
     if (isas.empty()) isas.push_back("scalar");
     bool ok = true;
     std::printf("stream step, batch 1, one thread, lbr=1; eigen = templated Eigen GRU step (-march=native); medians of %d\n"
                 "interleaved rounds (eigen and every ISA of ours in each round); max|dh| = largest output difference\n"
-                "over 256 random steps (default ISA %s)\n", reps, active_isa());
+                "over 256 random steps (default ISA %s); %s\n", reps, active_isa(),
+                host_ftz ? "caller has set FTZ+DAZ (as an audio host does)" : "caller's default MXCSR (our guard sets FTZ+DAZ per step)");
     std::printf("%-5s %-5s %10s", "I", "H", "eigen ns");
     for (const auto& isa : isas) std::printf(" %10s", (isa + " ns").c_str());
     for (const auto& isa : isas) std::printf(" %13s", ("eigen/" + isa).c_str());
@@ -149,6 +161,9 @@ bool eigen_side_by_side(bool quick) {
         for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %13.2f", ns[0] / ns[i]);
         std::printf(" %9.1e%s\n", diff, diff < 1e-5 ? "" : "  MISMATCH");
     }
+#if defined(__x86_64__) || defined(_M_X64)
+    _mm_setcsr(csr);
+#endif
     return ok;
 }
 #endif
@@ -234,8 +249,9 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--peak-gflops") && i + 1 < argc) peak = std::atof(argv[++i]);
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) only_isa = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels] [--peak-gflops N]\n");
+            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels] [--isa NAME] [--peak-gflops N]\n");
             return 2;
         }
     }
@@ -243,7 +259,9 @@ int main(int argc, char** argv) {
     auto want = [&](const char* name) { return only.empty() || only == name; };
     if (want("eigen")) {
 #ifdef GRU_INFER_BENCH_EIGEN
-        ok = eigen_side_by_side(quick) && ok;
+        ok = eigen_side_by_side(quick, true) && ok;
+        std::printf("\n");
+        ok = eigen_side_by_side(quick, false) && ok;
 #else
         std::printf("eigen: not built (CMake did not find Eigen3; install libeigen3-dev)\n");
 #endif

@@ -447,13 +447,18 @@ void lbr_small_rows(const GruStepArgs& a) {
 void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
     if (a.rows < 4 && !(a.clip > 0.0f)) {  // (a clip runs the general path)
         switch (tiles_for(a.hidden)) {
-            case 1: return lbr_small_rows<1>(a);
-            case 2: return lbr_small_rows<2>(a);
-            case 3: return lbr_small_rows<3>(a);
-            case 4: return lbr_small_rows<4>(a);
+            case 1: lbr_small_rows<1>(a); break;
+            case 2: lbr_small_rows<2>(a); break;
+            case 3: lbr_small_rows<3>(a); break;
+            case 4: lbr_small_rows<4>(a); break;
+            default: lbr_rows(a);
         }
+    } else {
+        lbr_rows(a);
     }
-    lbr_rows(a);
+    // GCC leaves out vzeroupper on some of the paths above; the caller's SSE code (the library's
+    // own generic code included) would then run with the upper halves dirty.
+    _mm256_zeroupper();
 }
 
 // The Cho form: the AVX2 kernel (two dependent passes; not rewritten for AVX-512 yet).
