@@ -298,12 +298,13 @@ template <int NT, unsigned HOdd, class Ep>
         }
     }
     // Every tile starts on a line (input + hidden even, HOdd none or all): the input rows as pairs too.
-    // One tile (H <= 8): the plain loads, which measured faster there (fewer sums to combine).
+    // One tile (H <= 8): the plain loads, which measured faster there (fewer sums to combine), the
+    // recurrent sums in A (apart from the input's, so that they do not wait for them).
     constexpr bool pairs = NT > 1, x_pairs = pairs && (HOdd == 0 || HOdd == (1u << NT) - 1);
     if (a.x && x_pairs) pair_products<NT, C, 0>(Ax, Bx, Cx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
     else if (a.x) small_products<NT, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
     if (pairs) pair_products<NT, C, HOdd>(A, B, Cc, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
-    else small_products<NT, C>(zr, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    else small_products<NT, C>(A, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
     __m512 zrs[NT];
     __m256 nhs[NT];
     __m256 nxs[NT];

@@ -11,8 +11,8 @@ namespace avx512 {
 // Short-latency exact exp, sigmoid and tanh (max abs error below 2e-7, as avx2_math.h; NaN in,
 // NaN out), on 16 lanes (zmm) and 8 (ymm, AVX512VL). At small H a GRU step is one dependent chain
 // through sigmoid(r) and tanh(n), so the latency is the cost: 2^t = 2^round(t) * 2^f with
-// f = t - round(t) from vreduceps (which gives 0 for +-inf) and 2^round(t) applied by vscalefps
-// (which saturates to 0 or inf), so no clamp is needed; 2^f on [-1/2, 1/2] by a degree-6
+// f = t - round(t) from vreduceps (which gives 0 for +-inf) and 2^round(t) made by vscalefps
+// (which saturates to 0 or inf) beside the polynomial, so no clamp is needed; 2^f on [-1/2, 1/2] by a degree-6
 // polynomial (relative error 1.6e-8) evaluated by Estrin's scheme (3 FMA levels, not 6).
 // t = x log2(e) rounds with a relative error of 2^-24, which exp(x) inherits times |x|; sigmoid
 // and tanh damp it by their derivative, so their absolute error stays below 3e-8 from it.
@@ -59,25 +59,26 @@ struct Lanes<__m256> {
     }
 };
 
-// 2^t for any t (0 below -150, inf above 128, NaN for NaN).
+// 1 + 2^t for any t (1 below -150, inf above 128, NaN for NaN): 2^round(t) by vscalefps of 1,
+// beside the polynomial, so that one FMA finishes both the scaling and the + 1.
 template <class V>
-inline V pow2(V t) {
+inline V one_plus_pow2(V t) {
     using L = Lanes<V>;
-    const V f = L::reduce(t), n = L::round(t);
+    const V one = L::set1(1.0f);
+    const V f = L::reduce(t), s = L::scalef(one, L::round(t));
     const V f2 = L::mul(f, f);
-    const V a = L::fma(f, L::set1(0.6931471824645996f), L::set1(1.0f));
+    const V a = L::fma(f, L::set1(0.6931471824645996f), one);
     const V b = L::fma(f, L::set1(0.05550328642129898f), L::set1(0.24022646248340607f));
     const V c = L::fma(f, L::set1(0.0013399930903688073f), L::set1(0.009618489071726799f));
     const V c2 = L::fma(f2, L::set1(0.00015345810970757157f), c);
     const V p = L::fma(L::mul(f2, f2), c2, L::fma(f2, b, a));
-    return L::scalef(p, n);
+    return L::fma(p, s, one);
 }
 
 template <class V>
 inline V sigmoid(V x) {
     using L = Lanes<V>;
-    const V one = L::set1(1.0f);
-    return L::div(one, L::add(one, pow2(L::mul(x, L::set1(-1.44269504088896341f)))));
+    return L::div(L::set1(1.0f), one_plus_pow2(L::mul(x, L::set1(-1.44269504088896341f))));
 }
 
 // tanh(x) = sign(x) (1 - 2 / (1 + e^{2|x|})); below |x| = 0.625 the odd polynomial of avx2::tanh
@@ -92,8 +93,7 @@ inline V tanh(V x) {
     p = L::fma(p, u, L::set1(0.13332781195640564f));
     p = L::fma(p, u, L::set1(-0.333333283662796f));
     const V small = L::fma(L::mul(x, u), p, x);
-    const V e = pow2(L::mul(ax, L::set1(2.88539008177792682f)));
-    const V big = L::sub(L::set1(1.0f), L::div(L::set1(2.0f), L::add(e, L::set1(1.0f))));
+    const V big = L::sub(L::set1(1.0f), L::div(L::set1(2.0f), one_plus_pow2(L::mul(ax, L::set1(2.88539008177792682f)))));
     return L::select_lt(ax, 0.625f, small, L::sign_of(x, big));  // NaN: not small, big is NaN
 }
 
