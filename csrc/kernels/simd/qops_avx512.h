@@ -12,17 +12,62 @@
 
 #include "../gru_step/quant_step.h"
 #include "../quant_kernels.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+// As avx512_target_begin.h: GCC 12's AVX-512 intrinsics warn about their own undefined operands,
+// and vector types as template arguments (avx512_math.h) drop their alignment attribute.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
 #include "avx2_math.h"
+#include "avx512_math.h"
 
 namespace gru_infer {
 namespace avx512q {
 
 inline __mmask16 lane_mask(std::size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
-template <class F>
-inline __m512 halves(__m512 v, F f) {
-    const __m256 lo = f(_mm512_castps512_ps256(v)), hi = f(_mm512_extractf32x8_ps(v, 1));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+// avx2::sigmoid and avx2::tanh on 16 lanes: the same operations in the same order, so the same
+// results bit for bit (the scalar reference emulates them), in half the instructions of two
+// 8-lane halves.
+inline __m512 exp_clamped(__m512 x) {
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+inline __m512 sigmoid(__m512 x) {
+    const __m512 c = _mm512_min_ps(_mm512_set1_ps(87.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
+    const __m512 e = exp_clamped(_mm512_xor_ps(c, _mm512_set1_ps(-0.0f)));
+    return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+inline __m512 tanh(__m512 x) {
+    const __m512 sign = _mm512_and_ps(x, _mm512_set1_ps(-0.0f));
+    const __m512 ax = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
+    const __m512 u = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_set1_ps(-0.006104478146880865f);
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.021003227680921555f));
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.053852375596761703f));
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.13332781195640564f));
+    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.333333283662796f));
+    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x, u), p, x);
+    const __m512 e = exp_clamped(_mm512_min_ps(_mm512_set1_ps(20.0f), _mm512_add_ps(ax, ax)));
+    const __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                                     _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    const __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(is_small, _mm512_or_ps(big, sign), small);
 }
 
 inline std::int32_t load32(const char* p) {
@@ -203,12 +248,10 @@ struct Avx512QOps {
         return a.clip > 0.0f ? _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-a.clip)), _mm512_set1_ps(a.clip)) : v;
     }
     static __m512 f(__m512 v, const QAct& a) {
-        return a.fast ? avx512q::halves(pre(v, a), [](__m256 x) { return avx2::fast_sigmoid(x); })
-                      : avx512q::halves(pre(v, a), [](__m256 x) { return avx2::sigmoid(x); });
+        return a.fast ? avx512::fast_sigmoid(pre(v, a)) : avx512q::sigmoid(pre(v, a));
     }
     static __m512 g(__m512 v, const QAct& a) {
-        return a.fast ? avx512q::halves(pre(v, a), [](__m256 x) { return avx2::fast_tanh(x); })
-                      : avx512q::halves(pre(v, a), [](__m256 x) { return avx2::tanh(x); });
+        return a.fast ? avx512::fast_tanh(pre(v, a)) : avx512q::tanh(pre(v, a));
     }
 
     static void lbr_gates(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {
