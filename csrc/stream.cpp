@@ -16,22 +16,13 @@
 
 namespace gru_infer {
 
-// A GRU layer's step as one prepared kernel call (Stream::gru_steps_).
+// A GRU layer's step with its kernel arguments prepared (GruLayer::prepare_step).
 struct StreamGruStep {
-    GruStepArgs args;  // args.rows == 0: not an fp32 packed GRU layer
-    bool reset_after = true;
+    const GruLayer* layer = nullptr;  // null: not an fp32 packed GRU layer
+    GruStepArgs args;
 };
 
 namespace {
-
-// The new state into the stream's state after a step: inline 16-byte moves, which read the
-// kernel's just-stored output through store forwarding (a library memcpy on the step's critical
-// path measured 17 ns per step at H = 16, 37 at H = 32).
-inline void copy_state(float* dst, const float* src, std::size_t n) noexcept {
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) __builtin_memcpy(dst + i, src + i, 4 * sizeof(float));
-    for (; i < n; ++i) dst[i] = src[i];
-}
 
 std::size_t checked_product(std::size_t a, std::size_t b, std::size_t c) {
     if ((b && a > SIZE_MAX / b) || (c && a * b > SIZE_MAX / sizeof(float) / c))
@@ -100,13 +91,8 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     takes_ids_ = model_->takes_ids();
     gru_steps_.reset(new StreamGruStep[layers]);
     for (std::size_t i = 0; i < layers; ++i)
-        if (const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get())) {
-            StreamGruStep& s = gru_steps_[i];
-            if (g->stream_step_args(batch, scratch_.data(), fast_activations, s.args))
-                s.reset_after = g->config().linear_before_reset;
-            else
-                s.args.rows = 0;
-        }
+        if (const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get()))
+            if (g->prepare_step(batch, scratch_.data(), fast_activations, gru_steps_[i].args)) gru_steps_[i].layer = g;
 }
 
 Stream::~Stream() = default;
@@ -124,12 +110,8 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
         float* layer_state = state + state_row_offset_[i] * rows;
-        if (gru_steps_[i].args.rows) {  // GruLayer::step, prepared: x, h and h_out are all that change
-            GruStepArgs& a = gru_steps_[i].args;
-            a.rows = rows; a.x = cur; a.h = layer_state; a.h_out = out; a.walk_backward = ctx_.walk_backward;
-            const Kernels& k = active_kernels();
-            (gru_steps_[i].reset_after ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
-            copy_state(layer_state, out, rows * a.hidden);
+        if (StreamGruStep& g = gru_steps_[i]; g.layer) {  // as layers[i]->step, its arguments prepared
+            g.layer->step_prepared(g.args, cur, out, rows, layer_state, ctx_.walk_backward);
         } else if (layers[i]->kind() == LayerKind::InputSkip) {  // first == 0 here: skips need float input
             static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, rows);
         } else {

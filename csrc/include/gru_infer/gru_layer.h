@@ -93,11 +93,14 @@ public:
     // Whether steps of `rows` rows multiply the raw input inside the step kernel instead of a
     // separate input-projection pass (few input features, fewer rows than the step's GEMM path).
     bool fuses_input(std::size_t rows) const;
-    // For Stream: the arguments of this layer's step kernel call (GruLayer::step of `rows` rows
-    // with its step scratch at `scratch`) that stay the same from step to step, so that a step only
-    // sets x, h and h_out. False (a untouched) if the layer's steps do not go through the fp32
-    // packed kernels (reduced precision, other activations).
-    bool stream_step_args(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const;
+    // step() in two parts, so that a caller stepping again and again (Stream) fills the kernel's
+    // arguments once: prepare_step sets those that stay the same from step to step (`rows` rows,
+    // the step scratch at `scratch`); false (a untouched) if the layer's steps do not go through
+    // the fp32 packed kernels (reduced precision, other activations). step_prepared then runs one
+    // step as step() does.
+    bool prepare_step(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const;
+    void step_prepared(GruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
+                       bool walk_backward) const;
 
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's

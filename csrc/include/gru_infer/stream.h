@@ -90,9 +90,9 @@ private:
     std::vector<std::size_t> state_row_offset_;  // per layer, state floats of one row before it
     StepContext ctx_;  // walk_backward flips every step (Layer::step)
     bool takes_ids_ = false;
-    // Per layer: the prepared kernel call of an fp32 GRU layer's step (rows == 0 for the others,
-    // which go through Layer::step): a small model's step is a few hundred cycles, and the
-    // generic call path's set-up was a quarter of them.
+    // Per layer: an fp32 GRU layer's step with its kernel arguments prepared (GruLayer::prepare_step;
+    // the other layers go through Layer::step): a small model's step is a few hundred cycles, and
+    // filling the arguments on every call was a noticeable part of them.
     std::unique_ptr<StreamGruStep[]> gru_steps_;
     // run(): per-layer outputs of a block, the GRU input projection, and (batch > 1) the pieces
     // of a block longer than max_block_.

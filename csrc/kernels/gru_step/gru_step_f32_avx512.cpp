@@ -111,7 +111,7 @@ template <int NT, int C, unsigned Odd>
                                                  const float* w, std::size_t tile_stride, const float* v,
                                                  std::size_t K) {
     constexpr __mmask16 lo = 0x00ff, hi = 0xff00;
-    constexpr bool any_odd = Odd != 0, any_even = (Odd & ((1u << NT) - 1)) != (1u << NT) - 1;
+    constexpr bool any_odd = Odd != 0;
     if (any_odd && K) {
         const __m512 b = _mm512_set1_ps(v[0]);
         for (int j = 0; j < NT; ++j)
@@ -151,7 +151,6 @@ template <int NT, int C, unsigned Odd>
             B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0]);
         }
     }
-    (void)any_even;
 }
 
 [[gnu::always_inline]] inline __m512 concat(__m256 lo, __m256 hi) {
@@ -214,12 +213,19 @@ template <int NT, unsigned XOdd, unsigned HOdd>
     }
 }
 
+// pair_products' Odd for NT tiles whose rows of interest start at row0 + j * tile_stride.
+template <int NT>
+inline unsigned odd_tiles(const float* row0, std::size_t tile_stride) {
+    unsigned odd = 0;
+    for (int j = 0; j < NT; ++j)
+        if (reinterpret_cast<std::uintptr_t>(row0 + j * tile_stride) & 32) odd |= 1u << j;
+    return odd;
+}
+
 // lbr_products_pairs for the NT tiles from t0, its Odd patterns read from the weights' addresses.
 template <int NT>
 inline void lbr_products_aligned(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
-    unsigned x = 0;
-    for (int j = 0; j < NT; ++j)
-        if (reinterpret_cast<std::uintptr_t>(a.w + (t0 + j) * a.tile_stride) & 32) x |= 1u << j;
+    const unsigned x = odd_tiles<NT>(a.w + t0 * a.tile_stride, a.tile_stride);
     constexpr unsigned all = (1u << NT) - 1;
     const bool flip = a.input % 2;  // the recurrent rows start `input` rows later
     switch (x) {
@@ -421,13 +427,11 @@ template <int NT, unsigned HOdd, bool Fast>
 // buffer) runs as none, correct and slower.
 template <int NT, bool Fast>
 void lbr_small_rows(const GruStepArgs& a) {
-    constexpr unsigned all = (1u << NT) - 1, odd_tiles = 0xau & all, even_tiles = 0x5u & all;
-    unsigned odd = 0;
-    for (int j = 0; j < NT; ++j)
-        if (reinterpret_cast<std::uintptr_t>(a.w + j * a.tile_stride + a.input * kTileRow) & 32) odd |= 1u << j;
+    constexpr unsigned all = (1u << NT) - 1, alt_1 = 0xau & all, alt_0 = 0x5u & all;
+    const unsigned odd = odd_tiles<NT>(a.w + a.input * kTileRow, a.tile_stride);
     if (odd == all) return lbr_small_rows<NT, all, Fast>(a);
-    if (odd == odd_tiles) return lbr_small_rows<NT, odd_tiles, Fast>(a);
-    if (odd == even_tiles) return lbr_small_rows<NT, even_tiles, Fast>(a);
+    if (odd == alt_1) return lbr_small_rows<NT, alt_1, Fast>(a);
+    if (odd == alt_0) return lbr_small_rows<NT, alt_0, Fast>(a);
     return lbr_small_rows<NT, 0, Fast>(a);
 }
 

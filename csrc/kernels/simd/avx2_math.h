@@ -9,52 +9,82 @@
 namespace gru_infer {
 namespace avx2 {
 
-// exp(x) for x in [-87, 88] (callers clamp): x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7
-// polynomial (Cephes expf coefficients), 2^n built in the exponent bits.
-inline __m256 exp_clamped(__m256 x) {
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+// The exact exp-based exp, sigmoid and tanh, written once for a lane width: L supplies the
+// vector type V and its operations (Avx2Lanes below; qops_avx512.h's Avx512Lanes runs the same
+// operations in the same order on 16 lanes, so both give the same results bit for bit, which the
+// scalar reference emulates).
+template <class L>
+struct ExactMath {
+    using V = typename L::V;
+    // exp(x) for x in [-87, 88] (callers clamp): x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7
+    // polynomial (Cephes expf coefficients), 2^n built in the exponent bits.
+    static V exp_clamped(V x) {
+        const V n = L::round(L::mul(x, L::set1(1.44269504088896341f)));
+        V r = L::fnmadd(n, L::set1(0.693359375f), x);
+        r = L::fnmadd(n, L::set1(-2.12194440e-4f), r);
+        V p = L::set1(1.9875691500e-4f);
+        p = L::fma(p, r, L::set1(1.3981999507e-3f));
+        p = L::fma(p, r, L::set1(8.3334519073e-3f));
+        p = L::fma(p, r, L::set1(4.1665795894e-2f));
+        p = L::fma(p, r, L::set1(1.6666665459e-1f));
+        p = L::fma(p, r, L::set1(5.0000001201e-1f));
+        p = L::fma(p, L::mul(r, r), L::add(r, L::set1(1.0f)));
+        return L::mul(p, L::pow2i(n));
+    }
+    // The clamps take x as their second operand, which min/max return when it is NaN: NaN flows
+    // through exp and the division, so NaN in gives NaN out with no extra test (also in tanh).
+    static V sigmoid(V x) {
+        const V c = L::min(L::set1(87.0f), L::max(L::set1(-88.0f), x));
+        const V e = exp_clamped(L::bit_xor(c, L::set1(-0.0f)));
+        return L::div(L::set1(1.0f), L::add(L::set1(1.0f), e));
+    }
+    // |x| < 0.625: x + x^3 P(x^2) (least-squares fit, error 5e-8); else 1 - 2 / (e^{2|x|} + 1).
+    static V tanh(V x) {
+        const V sign = L::bit_and(x, L::set1(-0.0f));
+        const V ax = L::bit_andnot(L::set1(-0.0f), x);
+        const V u = L::mul(x, x);
+        V p = L::set1(-0.006104478146880865f);
+        p = L::fma(p, u, L::set1(0.021003227680921555f));
+        p = L::fma(p, u, L::set1(-0.053852375596761703f));
+        p = L::fma(p, u, L::set1(0.13332781195640564f));
+        p = L::fma(p, u, L::set1(-0.333333283662796f));
+        const V small = L::fma(L::mul(x, u), p, x);
+        const V e = exp_clamped(L::min(L::set1(20.0f), L::add(ax, ax)));
+        const V big = L::sub(L::set1(1.0f), L::div(L::set1(2.0f), L::add(e, L::set1(1.0f))));
+        return L::select_lt(ax, 0.625f, small, L::bit_or(big, sign));  // NaN: not small, big is NaN
+    }
+};
+
+struct Avx2Lanes {
+    using V = __m256;
+    static V set1(float v) { return _mm256_set1_ps(v); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static V div(V a, V b) { return _mm256_div_ps(a, b); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+    static V min(V a, V b) { return _mm256_min_ps(a, b); }
+    static V max(V a, V b) { return _mm256_max_ps(a, b); }
+    static V bit_xor(V a, V b) { return _mm256_xor_ps(a, b); }
+    static V bit_and(V a, V b) { return _mm256_and_ps(a, b); }
+    static V bit_andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
+    static V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
+    static V round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static V pow2i(V n) {  // 2^n for integral n in [-126, 127]
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+    }
+    static V select_lt(V a, float bound, V if_lt, V otherwise) {
+        return _mm256_blendv_ps(otherwise, if_lt, _mm256_cmp_ps(a, _mm256_set1_ps(bound), _CMP_LT_OQ));
+    }
+};
+
+inline __m256 exp_clamped(__m256 x) { return ExactMath<Avx2Lanes>::exp_clamped(x); }
+inline __m256 sigmoid(__m256 x) { return ExactMath<Avx2Lanes>::sigmoid(x); }
+inline __m256 tanh(__m256 x) { return ExactMath<Avx2Lanes>::tanh(x); }
 
 inline __m256 keep_nan(__m256 result, __m256 x) {
     return _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-}
-
-// The clamps take x as their second operand, which min/max return when it is NaN: NaN flows
-// through exp and the division, so NaN in gives NaN out with no extra test (also in tanh).
-inline __m256 sigmoid(__m256 x) {
-    const __m256 c = _mm256_min_ps(_mm256_set1_ps(87.0f), _mm256_max_ps(_mm256_set1_ps(-88.0f), x));
-    const __m256 e = exp_clamped(_mm256_xor_ps(c, _mm256_set1_ps(-0.0f)));
-    return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-}
-
-// |x| < 0.625: x + x^3 P(x^2) (least-squares fit, error 5e-8); else 1 - 2 / (e^{2|x|} + 1).
-inline __m256 tanh(__m256 x) {
-    const __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f));
-    const __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-    const __m256 u = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(-0.006104478146880865f);
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.021003227680921555f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.053852375596761703f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.13332781195640564f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.333333283662796f));
-    const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, u), p, x);
-    const __m256 e = exp_clamped(_mm256_min_ps(_mm256_set1_ps(20.0f), _mm256_add_ps(ax, ax)));
-    const __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                                     _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-    const __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
-    return _mm256_blendv_ps(_mm256_or_ps(big, sign), small, is_small);  // NaN: not small, big is NaN
 }
 
 inline __m256 fast_tanh(__m256 x) {

@@ -28,47 +28,34 @@ namespace avx512q {
 
 inline __mmask16 lane_mask(std::size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
-// avx2::sigmoid and avx2::tanh on 16 lanes: the same operations in the same order, so the same
-// results bit for bit (the scalar reference emulates them), in half the instructions of two
-// 8-lane halves.
-inline __m512 exp_clamped(__m512 x) {
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
+// avx2::sigmoid and avx2::tanh on 16 lanes (avx2::ExactMath): the same operations in the same
+// order, so the same results bit for bit, in half the instructions of two 8-lane halves.
+struct Avx512Lanes {
+    using V = __m512;
+    static V set1(float v) { return _mm512_set1_ps(v); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    static V div(V a, V b) { return _mm512_div_ps(a, b); }
+    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+    static V min(V a, V b) { return _mm512_min_ps(a, b); }
+    static V max(V a, V b) { return _mm512_max_ps(a, b); }
+    static V bit_xor(V a, V b) { return _mm512_xor_ps(a, b); }
+    static V bit_and(V a, V b) { return _mm512_and_ps(a, b); }
+    static V bit_andnot(V a, V b) { return _mm512_andnot_ps(a, b); }
+    static V bit_or(V a, V b) { return _mm512_or_ps(a, b); }
+    static V round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static V pow2i(V n) {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+    }
+    static V select_lt(V a, float bound, V if_lt, V otherwise) {
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(bound), _CMP_LT_OQ), otherwise, if_lt);
+    }
+};
 
-inline __m512 sigmoid(__m512 x) {
-    const __m512 c = _mm512_min_ps(_mm512_set1_ps(87.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
-    const __m512 e = exp_clamped(_mm512_xor_ps(c, _mm512_set1_ps(-0.0f)));
-    return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-}
-
-inline __m512 tanh(__m512 x) {
-    const __m512 sign = _mm512_and_ps(x, _mm512_set1_ps(-0.0f));
-    const __m512 ax = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
-    const __m512 u = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(-0.006104478146880865f);
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.021003227680921555f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.053852375596761703f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.13332781195640564f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.333333283662796f));
-    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x, u), p, x);
-    const __m512 e = exp_clamped(_mm512_min_ps(_mm512_set1_ps(20.0f), _mm512_add_ps(ax, ax)));
-    const __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                                     _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-    const __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
-    return _mm512_mask_blend_ps(is_small, _mm512_or_ps(big, sign), small);
-}
+inline __m512 sigmoid(__m512 x) { return avx2::ExactMath<Avx512Lanes>::sigmoid(x); }
+inline __m512 tanh(__m512 x) { return avx2::ExactMath<Avx512Lanes>::tanh(x); }
 
 inline std::int32_t load32(const char* p) {
     std::int32_t v;
