@@ -57,6 +57,14 @@ struct Avx512Lanes {
 inline __m512 sigmoid(__m512 x) { return avx2::ExactMath<Avx512Lanes>::sigmoid(x); }
 inline __m512 tanh(__m512 x) { return avx2::ExactMath<Avx512Lanes>::tanh(x); }
 
+// acc + vpdpbusd(x, w), as inline asm on registers: with the intrinsic, GCC 12 -O3 kept the
+// accumulators of block() in memory (a store per product per group, four rows at once no faster
+// than four single rows) or copied each to a fresh register and back every group.
+inline __m512i dpbusd(__m512i acc, __m512i x, __m512i w) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+    return acc;
+}
+
 inline std::int32_t load32(const char* p) {
     std::int32_t v;
     std::memcpy(&v, p, 4);
@@ -124,75 +132,93 @@ struct Avx512QOps {
         }
     }
 
-    // MR rows from r0, NT blocks from b0, NS subs from s0.
-    template <int MR, int NT, int NS>
-    static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
-                      std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+    // The products of one block call: acc[(i * NT + j) * NS + s] += row i of v times sub s of block
+    // j, over all groups (int32 sums for int8, fp32 for bf16 and fp16). A function of its own, with
+    // the accumulators only in and out at its ends: inlined into block(), GCC 12 -O3 kept them in
+    // memory (a store per product per group: four rows at once no faster than four single rows) or
+    // copied each to a fresh register and back every group.
+    template <int MR, int NT, int NS, class Acc>
+    __attribute__((noinline)) static void products(const char* base, std::size_t bb, std::size_t S, std::size_t groups,
+                                                   const char* v, std::size_t vs, Acc* io) {
         constexpr std::size_t G = F == WeightFormat::Int8 ? 4 : F == WeightFormat::BF16 ? 2 : 1;
         constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;  // bytes of one (group, sub)
-        const std::size_t bb = m.block_bytes(), S = m.subs, groups = m.groups();
-        const char* base = static_cast<const char*>(m.bytes()) + b0 * bb + s0 * step;
-        auto pidx = [&](int j, int s) { return ((b0 + j) * S + s0 + s) * kQLanes; };
-        if constexpr (F == WeightFormat::Int8) {
-            __m512i acc[MR][NT][NS];
-            for (int i = 0; i < MR; ++i)
-                for (int j = 0; j < NT; ++j)
-                    for (int s = 0; s < NS; ++s) acc[i][j][s] = _mm512_setzero_si512();
-            for (std::size_t q = 0; q < groups; ++q) {
-                const char* wq = base + q * S * step;
+        Acc acc[MR][NT][NS];
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j)
+                for (int s = 0; s < NS; ++s) acc[i][j][s] = io[(i * NT + j) * NS + s];
+        for (std::size_t q = 0; q < groups; ++q) {
+            const char* wq = base + q * S * step;
+            if constexpr (F == WeightFormat::Int8) {
                 __m512i xb[MR];
                 for (int i = 0; i < MR; ++i) xb[i] = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * G));
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s) {
                         const __m512i w = _mm512_load_si512(wq + j * bb + s * step);
-                        for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_dpbusd_epi32(acc[i][j][s], xb[i], w);
+                        for (int i = 0; i < MR; ++i) acc[i][j][s] = avx512q::dpbusd(acc[i][j][s], xb[i], w);
+                    }
+            } else if constexpr (F == WeightFormat::BF16) {
+                __m512bh xb[MR];
+                for (int i = 0; i < MR; ++i) {
+                    const __m512i x = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * 4));
+                    std::memcpy(&xb[i], &x, 64);
+                }
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) {
+                        const __m512i wi = _mm512_load_si512(wq + j * bb + s * step);
+                        __m512bh w;
+                        std::memcpy(&w, &wi, 64);
+                        for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_dpbf16_ps(acc[i][j][s], xb[i], w);
+                    }
+            } else {
+                __m512 xb[MR];
+                for (int i = 0; i < MR; ++i) xb[i] = _mm512_set1_ps(reinterpret_cast<const float*>(v + i * vs)[q]);
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) {
+                        const __m512 w =
+                            _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step)));
+                        for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_fmadd_ps(xb[i], w, acc[i][j][s]);
                     }
             }
+        }
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j)
+                for (int s = 0; s < NS; ++s) io[(i * NT + j) * NS + s] = acc[i][j][s];
+    }
+
+    // MR rows from r0, NT blocks from b0, NS subs from s0.
+    template <int MR, int NT, int NS>
+    static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
+                      std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
+        constexpr int N = MR * NT * NS;
+        const std::size_t bb = m.block_bytes(), S = m.subs;
+        const char* base = static_cast<const char*>(m.bytes()) + b0 * bb + s0 * step;
+        auto pidx = [&](int j, int s) { return ((b0 + j) * S + s0 + s) * kQLanes; };
+        if constexpr (F == WeightFormat::Int8) {
+            __m512i acc[N];
+            for (int k = 0; k < N; ++k) acc[k] = _mm512_setzero_si512();
+            products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s) {
                         const std::size_t p = pidx(j, s);
                         const __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(m.rowsums() + p), 7);
-                        const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j][s], corr));
+                        const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[(i * NT + j) * NS + s], corr));
                         const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(m.scales() + p), _mm512_set1_ps(sv[i * ldsv]));
                         const __m512 st = init ? _mm512_loadu_ps(init + i * ld_init + p) : _mm512_setzero_ps();
                         _mm512_storeu_ps(out + i * ld_out + p, _mm512_fmadd_ps(f, sc, st));
                     }
         } else {
-            __m512 acc[MR][NT][NS];
+            __m512 acc[N];
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
-                        acc[i][j][s] = init ? _mm512_loadu_ps(init + i * ld_init + pidx(j, s)) : _mm512_setzero_ps();
-            for (std::size_t q = 0; q < groups; ++q) {
-                const char* wq = base + q * S * step;
-                if constexpr (F == WeightFormat::BF16) {
-                    __m512bh xb[MR];
-                    for (int i = 0; i < MR; ++i) {
-                        const __m512i x = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * 4));
-                        std::memcpy(&xb[i], &x, 64);
-                    }
-                    for (int j = 0; j < NT; ++j)
-                        for (int s = 0; s < NS; ++s) {
-                            const __m512i wi = _mm512_load_si512(wq + j * bb + s * step);
-                            __m512bh w;
-                            std::memcpy(&w, &wi, 64);
-                            for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_dpbf16_ps(acc[i][j][s], xb[i], w);
-                        }
-                } else {
-                    __m512 xb[MR];
-                    for (int i = 0; i < MR; ++i) xb[i] = _mm512_set1_ps(reinterpret_cast<const float*>(v + i * vs)[q]);
-                    for (int j = 0; j < NT; ++j)
-                        for (int s = 0; s < NS; ++s) {
-                            const __m512 w = _mm512_cvtph_ps(
-                                _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step)));
-                            for (int i = 0; i < MR; ++i) acc[i][j][s] = _mm512_fmadd_ps(xb[i], w, acc[i][j][s]);
-                        }
-                }
-            }
+                        acc[(i * NT + j) * NS + s] = init ? _mm512_loadu_ps(init + i * ld_init + pidx(j, s)) : _mm512_setzero_ps();
+            products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
-                    for (int s = 0; s < NS; ++s) _mm512_storeu_ps(out + i * ld_out + pidx(j, s), acc[i][j][s]);
+                    for (int s = 0; s < NS; ++s)
+                        _mm512_storeu_ps(out + i * ld_out + pidx(j, s), acc[(i * NT + j) * NS + s]);
         }
     }
 
