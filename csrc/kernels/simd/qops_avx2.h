@@ -7,7 +7,9 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "../gru_step/quant_step.h"
 #include "../quant_kernels.h"
@@ -19,7 +21,63 @@ namespace gru_infer {
 template <WeightFormat F>
 struct Avx2QOps {
     static float prepare(const float* v, std::size_t n, std::size_t kpad, float s, void* dst) {
+        if constexpr (F == WeightFormat::Int8) return quantize_int8(v, n, kpad, s, static_cast<std::int8_t*>(dst));
         return ScalarQOps<F>::prepare(v, n, kpad, s, dst);
+    }
+
+    // quantize_row_int8 (qops_scalar.h) on 8 lanes: the same scale, and per element the same
+    // min(max(v * inv, -127), 127) rounded to nearest even, so the same bytes.
+    static float quantize_int8(const float* v, std::size_t n, std::size_t kpad, float s, std::int8_t* q) {
+        const std::size_t n8 = n / 8 * 8;
+        float inv;
+        if (s > 0.0f) {
+            inv = 1.0f / s;
+        } else {
+            const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+            __m256 amax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+            for (std::size_t k = 0; k < n8; k += 8) {
+                const __m256 a = _mm256_and_ps(_mm256_loadu_ps(v + k), mag);
+                bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, _mm256_set1_ps(3.402823466e38f), _CMP_NLE_UQ));
+                amax = _mm256_max_ps(amax, a);
+            }
+            float lanes[8];
+            _mm256_storeu_ps(lanes, amax);
+            float am = 0.0f;
+            bool any_bad = _mm256_movemask_ps(bad) != 0;
+            for (float a : lanes) am = a > am ? a : am;
+            for (std::size_t k = n8; k < n; ++k) {
+                const float a = std::fabs(v[k]);
+                any_bad = any_bad || !(a <= 3.402823466e38f);
+                am = a > am ? a : am;
+            }
+            if (any_bad) {
+                std::memset(q, 0, kpad);
+                return NAN;
+            }
+            if (s < 0.0f && !(am > -s * 127.0f)) {
+                s = -s;
+                inv = 1.0f / s;
+            } else {
+                s = am / 127.0f;
+                inv = am > 0.0f ? 127.0f / am : 0.0f;
+            }
+        }
+        const __m256 vi = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        std::size_t k = 0;
+        for (; k + 32 <= n; k += 32) {  // 32 values -> 32 bytes: packs work within 128-bit lanes
+            __m256i r[4];
+            for (int c = 0; c < 4; ++c)
+                r[c] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(v + k + 8 * c), vi), lo), hi));
+            const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k), _mm256_permutevar8x32_epi32(b, order));
+        }
+        for (; k < n; ++k) {
+            const float y = v[k] * inv, c = y > -127.0f ? y : -127.0f;
+            q[k] = static_cast<std::int8_t>(std::nearbyint(c < 127.0f ? c : 127.0f));
+        }
+        for (k = n; k < kpad; ++k) q[k] = 0;
+        return s;
     }
 
     static __m256 ftz(__m256 r) {  // denormal -> zero of its sign (NaN kept)
@@ -28,22 +86,23 @@ struct Avx2QOps {
         return _mm256_andnot_ps(_mm256_and_ps(tiny, mag), r);
     }
 
-    // MR rows x NT blocks x NS subs, each 16 lanes = two ymm halves.
-    template <int MR, int NT, int NS>
-    static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
-                      std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+    // The products of one block call, acc[((i * NT + j) * NS + s) * 2 + half] += row i of v times
+    // sub s of block j over all groups (int32 sums for int8, fp32 for bf16 and fp16). A function of
+    // its own with the accumulators only in and out at its ends, for the reason given at
+    // Avx512QOps::products (GCC 12 -O3 otherwise copies them between registers every group).
+    template <int MR, int NT, int NS, class Acc>
+    __attribute__((noinline)) static void products(const char* base, std::size_t bb, std::size_t S, std::size_t groups,
+                                                   const char* v, std::size_t vs, Acc* io) {
         constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
-        const std::size_t bb = m.block_bytes(), S = m.subs, groups = m.groups();
-        const char* base = static_cast<const char*>(m.bytes()) + b0 * bb + s0 * step;
-        auto pidx = [&](int j, int s) { return ((b0 + j) * S + s0 + s) * kQLanes; };
-        if constexpr (F == WeightFormat::Int8) {
-            __m256i acc[MR][NT][NS][2];
-            for (int i = 0; i < MR; ++i)
-                for (int j = 0; j < NT; ++j)
-                    for (int s = 0; s < NS; ++s) acc[i][j][s][0] = acc[i][j][s][1] = _mm256_setzero_si256();
-            const __m256i ones = _mm256_set1_epi16(1);
-            for (std::size_t q = 0; q < groups; ++q) {
-                const char* wq = base + q * S * step;
+        Acc acc[MR][NT][NS][2];
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j)
+                for (int s = 0; s < NS; ++s)
+                    for (int hh = 0; hh < 2; ++hh) acc[i][j][s][hh] = io[((i * NT + j) * NS + s) * 2 + hh];
+        for (std::size_t q = 0; q < groups; ++q) {
+            const char* wq = base + q * S * step;
+            if constexpr (F == WeightFormat::Int8) {
+                const __m256i ones = _mm256_set1_epi16(1);
                 __m256i xb[MR], ax[MR];
                 for (int i = 0; i < MR; ++i) {
                     xb[i] = _mm256_set1_epi32(avx2_load32(v + i * vs + q * 4));
@@ -58,62 +117,82 @@ struct Avx2QOps {
                                 acc[i][j][s][hh] = _mm256_add_epi32(acc[i][j][s][hh], _mm256_madd_epi16(p, ones));
                             }
                         }
+            } else if constexpr (F == WeightFormat::BF16) {
+                __m256 x0[MR], x1[MR];
+                for (int i = 0; i < MR; ++i) {
+                    const auto* xv = reinterpret_cast<const std::uint16_t*>(v + i * vs) + 2 * q;
+                    x0[i] = _mm256_set1_ps(from_bf16(xv[0]));
+                    x1[i] = _mm256_set1_ps(from_bf16(xv[1]));
+                }
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        for (int hh = 0; hh < 2; ++hh) {
+                            const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step + 32 * hh));
+                            const __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+                            const __m256 w1 = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int(0xffff0000u))));
+                            for (int i = 0; i < MR; ++i) {  // vdpbf16ps's order: the odd element first
+                                __m256 r = ftz(_mm256_fmadd_ps(x1[i], w1, acc[i][j][s][hh]));
+                                acc[i][j][s][hh] = ftz(_mm256_fmadd_ps(x0[i], w0, r));
+                            }
+                        }
+            } else {
+                __m256 xb[MR];
+                for (int i = 0; i < MR; ++i) xb[i] = _mm256_set1_ps(reinterpret_cast<const float*>(v + i * vs)[q]);
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s)
+                        for (int hh = 0; hh < 2; ++hh) {
+                            const __m256 w =
+                                _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(wq + j * bb + s * step + 16 * hh)));
+                            for (int i = 0; i < MR; ++i) acc[i][j][s][hh] = _mm256_fmadd_ps(xb[i], w, acc[i][j][s][hh]);
+                        }
             }
+        }
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j)
+                for (int s = 0; s < NS; ++s)
+                    for (int hh = 0; hh < 2; ++hh) io[((i * NT + j) * NS + s) * 2 + hh] = acc[i][j][s][hh];
+    }
+
+    // MR rows x NT blocks x NS subs, each 16 lanes = two ymm halves.
+    template <int MR, int NT, int NS>
+    static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
+                      std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
+        constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
+        constexpr int N = MR * NT * NS * 2;
+        const std::size_t bb = m.block_bytes(), S = m.subs;
+        const char* base = static_cast<const char*>(m.bytes()) + b0 * bb + s0 * step;
+        auto pidx = [&](int j, int s) { return ((b0 + j) * S + s0 + s) * kQLanes; };
+        auto at = [](int i, int j, int s, int hh) { return ((i * NT + j) * NS + s) * 2 + hh; };
+        if constexpr (F == WeightFormat::Int8) {
+            __m256i acc[N];
+            for (int k = 0; k < N; ++k) acc[k] = _mm256_setzero_si256();
+            products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
                         for (int hh = 0; hh < 2; ++hh) {
                             const std::size_t p = pidx(j, s) + 8 * hh;
-                            const __m256 f = _mm256_cvtepi32_ps(acc[i][j][s][hh]);
+                            const __m256 f = _mm256_cvtepi32_ps(acc[at(i, j, s, hh)]);
                             const __m256 sc = _mm256_mul_ps(_mm256_loadu_ps(m.scales() + p), _mm256_set1_ps(sv[i * ldsv]));
                             const __m256 st = init ? _mm256_loadu_ps(init + i * ld_init + p) : _mm256_setzero_ps();
                             _mm256_storeu_ps(out + i * ld_out + p, _mm256_fmadd_ps(f, sc, st));
                         }
         } else {
-            __m256 acc[MR][NT][NS][2];
+            __m256 acc[N];
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
                         for (int hh = 0; hh < 2; ++hh) {
-                            acc[i][j][s][hh] = init ? _mm256_loadu_ps(init + i * ld_init + pidx(j, s) + 8 * hh) : _mm256_setzero_ps();
-                            if (F == WeightFormat::BF16) acc[i][j][s][hh] = ftz(acc[i][j][s][hh]);  // as vdpbf16ps reads it
+                            __m256& a = acc[at(i, j, s, hh)];
+                            a = init ? _mm256_loadu_ps(init + i * ld_init + pidx(j, s) + 8 * hh) : _mm256_setzero_ps();
+                            if (F == WeightFormat::BF16) a = ftz(a);  // as vdpbf16ps reads it
                         }
-            for (std::size_t q = 0; q < groups; ++q) {
-                const char* wq = base + q * S * step;
-                if constexpr (F == WeightFormat::BF16) {
-                    __m256 x0[MR], x1[MR];
-                    for (int i = 0; i < MR; ++i) {
-                        const auto* xv = reinterpret_cast<const std::uint16_t*>(v + i * vs) + 2 * q;
-                        x0[i] = _mm256_set1_ps(from_bf16(xv[0]));
-                        x1[i] = _mm256_set1_ps(from_bf16(xv[1]));
-                    }
-                    for (int j = 0; j < NT; ++j)
-                        for (int s = 0; s < NS; ++s)
-                            for (int hh = 0; hh < 2; ++hh) {
-                                const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * step + 32 * hh));
-                                const __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-                                const __m256 w1 = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int(0xffff0000u))));
-                                for (int i = 0; i < MR; ++i) {  // vdpbf16ps's order: the odd element first
-                                    __m256 r = ftz(_mm256_fmadd_ps(x1[i], w1, acc[i][j][s][hh]));
-                                    acc[i][j][s][hh] = ftz(_mm256_fmadd_ps(x0[i], w0, r));
-                                }
-                            }
-                } else {
-                    __m256 xb[MR];
-                    for (int i = 0; i < MR; ++i) xb[i] = _mm256_set1_ps(reinterpret_cast<const float*>(v + i * vs)[q]);
-                    for (int j = 0; j < NT; ++j)
-                        for (int s = 0; s < NS; ++s)
-                            for (int hh = 0; hh < 2; ++hh) {
-                                const __m256 w = _mm256_cvtph_ps(
-                                    _mm_load_si128(reinterpret_cast<const __m128i*>(wq + j * bb + s * step + 16 * hh)));
-                                for (int i = 0; i < MR; ++i) acc[i][j][s][hh] = _mm256_fmadd_ps(xb[i], w, acc[i][j][s][hh]);
-                            }
-                }
-            }
+            products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
-                        for (int hh = 0; hh < 2; ++hh) _mm256_storeu_ps(out + i * ld_out + pidx(j, s) + 8 * hh, acc[i][j][s][hh]);
+                        for (int hh = 0; hh < 2; ++hh)
+                            _mm256_storeu_ps(out + i * ld_out + pidx(j, s) + 8 * hh, acc[at(i, j, s, hh)]);
         }
     }
 
