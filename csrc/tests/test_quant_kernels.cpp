@@ -90,6 +90,35 @@ void check_gemm(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
     CHECK(ok);
 }
 
+// Rows that test the input quantization's edges, through gemm (fixed and dynamic scales): ties
+// at .5 (the dynamic scale is exactly 1 when a row's absmax is 127), -0, values past the clamp,
+// and rows with a NaN or an infinity (scale NaN: the row's outputs are NaN). Both-NaN counts as
+// equal.
+void check_gemm_edges(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f) {
+    const std::size_t I = 45, H = 20, M = 4;
+    Case c(rng, f, I, H, true);
+    const std::size_t ld = c.q.tiles * kQTileRow;
+    std::vector<float> A(M * I);
+    for (std::size_t i = 0; i < I; ++i) {
+        const float tie = static_cast<float>(i % 9) - 4.5f + (i % 2 ? 120.0f : 0.0f) * (i % 4 == 1 ? 1.0f : -1.0f);
+        A[i] = i == 0 ? 127.0f : i == 5 ? -0.0f : tie;
+        A[I + i] = i == 40 ? 1e30f : 0.25f * tie;
+        A[2 * I + i] = i == 33 ? NAN : tie;
+        A[3 * I + i] = i == 7 ? -INFINITY : tie;
+    }
+    for (float a_scale : {0.0f, 0.02f}) {
+        std::vector<float> want(M * ld, 7.0f), got(M * ld, 7.0f);
+        Scratch s1(q_gemm_scratch_bytes(M, c.q.W)), s2(q_gemm_scratch_bytes(M, c.q.W));
+        ref.gemm(M, A.data(), I, c.q.W, a_scale, c.q.bx.data(), want.data(), ld, s1.p);
+        k.gemm(M, A.data(), I, c.q.W, a_scale, c.q.bx.data(), got.data(), ld, s2.p);
+        bool ok = true;
+        for (std::size_t i = 0; i < want.size(); ++i)
+            ok = ok && (std::memcmp(&want[i], &got[i], 4) == 0 || (std::isnan(want[i]) && std::isnan(got[i])));
+        if (!ok) std::fprintf(stderr, "%s gemm edge rows (a_scale %g): differ from %s\n", k.name, a_scale, ref.name);
+        CHECK(ok);
+    }
+}
+
 // One step through k and through the scalar reference; optionally the reference against fp32
 // (not with tiny values: weights, biases, x and h from tiny_value).
 void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f, std::size_t rows,
@@ -249,6 +278,7 @@ int main(int argc, char** argv) {
             ++ran;
             const int checks0 = test::checks(), fails0 = test::failures();
             std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
+            check_gemm_edges(*k, ref, rng, f);
             for (std::size_t i = 0; i < sizeof odd / sizeof odd[0]; ++i)
                 check_gemm(*k, ref, rng, f, 1 + i % 9, odd[i], odd[(i * 7 + 3) % 20], i % 2, i % 3 == 0 ? 0.02f : 0.0f);
             for (int i = 0; i < 240; ++i) {
