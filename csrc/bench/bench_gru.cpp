@@ -212,11 +212,13 @@ void slots_section(bool quick) {
     const std::size_t N = 64, active = 16, calls = 64;
     const int reps = quick ? 3 : 11;
     std::printf("\nslots: %zu of %zu slots per call, one thread, I=H, lbr=1; ns per stream-step; medians of %d "
-                "interleaved rounds\n(target at H=256: <= 8000 ns per stream-step)\n", active, N, reps);
-    std::printf("%-5s %14s %14s %10s\n", "H", "slots ns", "lone step ns", "lone/slots");
+                "interleaved rounds\n(targets at H=256: <= 8000 ns per stream-step fp32, <= 2500 int8)\n", active, N, reps);
+    std::printf("%-5s %-6s %14s %14s %10s\n", "H", "format", "slots ns", "lone step ns", "lone/slots");
     std::mt19937 rng(9);
-    for (std::size_t H : sizes) {
+    for (std::size_t H : sizes)
+      for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8, WeightFormat::BF16}) {
         auto m = gru_model(H, H, true);
+        if (f != WeightFormat::F32) m = m->quantize(f);
         Stream slots(m, N), lone(m, 1);
         std::vector<std::vector<std::size_t>> sets(calls);
         for (auto& set : sets) {
@@ -234,8 +236,9 @@ void slots_section(bool quick) {
         };
         const int inner = static_cast<int>(std::max<std::size_t>(4, 20000000 / (active * 6 * H * H)));
         const auto ns = interleaved_median_ns(fns, reps, inner);
-        std::printf("%-5zu %14.1f %14.1f %10.2f\n", H, ns[0] / active, ns[1] / active, ns[1] / ns[0]);
-    }
+        std::printf("%-5zu %-6s %14.1f %14.1f %10.2f\n", H, weight_format_name(f), ns[0] / active, ns[1] / active,
+                    ns[1] / ns[0]);
+      }
 }
 
 void kernels_section(bool quick);
