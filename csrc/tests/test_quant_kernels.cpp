@@ -119,6 +119,37 @@ void check_gemm_edges(const QKernels& k, const QKernels& ref, std::mt19937& rng,
     }
 }
 
+// Steps whose pre-activations reach the gates' edges, through a recurrent bias of special
+// values: infinities, NaN, 1e30, where 2^t leaves the normal range (|t| near 126-150), the clamp
+// of the fast mode, tanh's switch at 0.625 and signed zeros. Both-NaN counts as equal.
+void check_step_edges(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f) {
+    const float edge[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 200.0f, -200.0f, 150.6f, -150.6f, 104.5f, -104.5f,
+                          88.7f, -88.7f, 87.4f, -87.4f, 62.0f, -62.0f, 44.2f, -44.2f, 20.0f, -20.0f, 9.1f, -9.1f,
+                          0.625f, -0.625f, 0.62499994f, -0.62499994f, 1e-30f, 0.0f, -0.0f};
+    const std::size_t n_edge = sizeof edge / sizeof edge[0];
+    for (int lbr = 0; lbr < 2; ++lbr)
+        for (int fast = 0; fast < 2; ++fast) {
+            Case c(rng, f, 7, 37, true);
+            for (std::size_t p = 0; p < c.q.bh.size(); ++p) c.q.bh[p] = edge[(p * 7 + lbr) % n_edge];
+            const std::size_t rows = 3;
+            auto x = values(rng, rows * c.I, 1.0f, false), h = values(rng, rows * c.H, 1.0f, false);
+            std::vector<float> want(rows * c.H), got(rows * c.H);
+            Scratch s1(q_step_scratch_bytes(rows, c.q)), s2(q_step_scratch_bytes(rows, c.q));
+            QGruStepArgs a;
+            a.rows = rows; a.x = x.data(); a.ldx = c.I; a.h = h.data(); a.ldh = c.H; a.ldo = c.H; a.w = &c.q;
+            a.fast = fast;
+            a.h_out = want.data(); a.scratch = s1.p;
+            (lbr ? ref.gru_step_reset_after : ref.gru_step_reset_before)(a);
+            a.h_out = got.data(); a.scratch = s2.p;
+            (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+            bool ok = true;
+            for (std::size_t i = 0; i < want.size(); ++i)
+                ok = ok && (std::memcmp(&want[i], &got[i], 4) == 0 || (std::isnan(want[i]) && std::isnan(got[i])));
+            if (!ok) std::fprintf(stderr, "%s step edge pre-activations (lbr=%d fast=%d): differ from %s\n", k.name, lbr, fast, ref.name);
+            CHECK(ok);
+        }
+}
+
 // One step through k and through the scalar reference; optionally the reference against fp32
 // (not with tiny values: weights, biases, x and h from tiny_value).
 void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f, std::size_t rows,
@@ -279,6 +310,7 @@ int main(int argc, char** argv) {
             const int checks0 = test::checks(), fails0 = test::failures();
             std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
             check_gemm_edges(*k, ref, rng, f);
+            check_step_edges(*k, ref, rng, f);
             for (std::size_t i = 0; i < sizeof odd / sizeof odd[0]; ++i)
                 check_gemm(*k, ref, rng, f, 1 + i % 9, odd[i], odd[(i * 7 + 3) % 20], i % 2, i % 3 == 0 ? 0.02f : 0.0f);
             for (int i = 0; i < 240; ++i) {

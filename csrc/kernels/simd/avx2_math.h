@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "kernels/simd/fast_math.h"
+#include "kernels/simd/pow2_math.h"
 
 namespace gru_infer {
 namespace avx2 {
@@ -77,7 +78,13 @@ struct Avx2Lanes {
     static V select_lt(V a, float bound, V if_lt, V otherwise) {
         return _mm256_blendv_ps(otherwise, if_lt, _mm256_cmp_ps(a, _mm256_set1_ps(bound), _CMP_LT_OQ));
     }
+    static V abs(V x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+    static V sign_of(V x, V mag) { return _mm256_or_ps(mag, _mm256_and_ps(x, _mm256_set1_ps(-0.0f))); }
 };
+
+// The sigmoid and tanh of pow2_math.h (AVX-512's, with vreduceps and vscalefps emulated): the
+// reduced-precision kernels' gates, bit for bit those of every ISA.
+using Pow2 = Pow2Math<Pow2LanesEmulated<Avx2Lanes>>;
 
 inline __m256 exp_clamped(__m256 x) { return ExactMath<Avx2Lanes>::exp_clamped(x); }
 inline __m256 sigmoid(__m256 x) { return ExactMath<Avx2Lanes>::sigmoid(x); }

@@ -4,22 +4,20 @@
 #include <immintrin.h>
 
 #include "kernels/simd/fast_math.h"
+#include "kernels/simd/pow2_math.h"
 
 namespace gru_infer {
 namespace avx512 {
 
-// Short-latency exact exp, sigmoid and tanh (max abs error below 2e-7, as avx2_math.h; NaN in,
-// NaN out), on 16 lanes (zmm) and 8 (ymm, AVX512VL). At small H a GRU step is one dependent chain
-// through sigmoid(r) and tanh(n), so the latency is the cost: 2^t = 2^round(t) * 2^f with
-// f = t - round(t) from vreduceps (which gives 0 for +-inf) and 2^round(t) made by vscalefps
-// (which saturates to 0 or inf) beside the polynomial, so no clamp is needed; 2^f on [-1/2, 1/2] by a degree-6
-// polynomial (relative error 1.6e-8) evaluated by Estrin's scheme (3 FMA levels, not 6).
-// t = x log2(e) rounds with a relative error of 2^-24, which exp(x) inherits times |x|; sigmoid
-// and tanh damp it by their derivative, so their absolute error stays below 3e-8 from it.
+// Short-latency exact sigmoid and tanh (pow2_math.h), on 16 lanes (zmm) and 8 (ymm, AVX512VL).
+// At small H a GRU step is one dependent chain through sigmoid(r) and tanh(n), so the latency is
+// the cost: f = t - round(t) comes from vreduceps (0 for +-inf) and 2^round(t) from vscalefps
+// (which saturates to 0 or inf) beside the polynomial, so no clamp is needed.
 template <class V>
 struct Lanes;
 template <>
 struct Lanes<__m512> {
+    using V = __m512;
     static __m512 set1(float v) { return _mm512_set1_ps(v); }
     static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
     static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
@@ -29,6 +27,8 @@ struct Lanes<__m512> {
     static __m512 reduce(__m512 t) { return _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static __m512 round(__m512 t) { return _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static __m512 scalef(__m512 p, __m512 n) { return _mm512_scalef_ps(p, n); }
+    static __m512 fraction(__m512 t) { return reduce(t); }
+    static __m512 pow2_round(__m512 t) { return scalef(set1(1.0f), round(t)); }
     static __m512 abs(__m512 x) { return _mm512_abs_ps(x); }
     static __m512 sign_of(__m512 x, __m512 mag) {  // mag >= 0 with the sign bit of x
         return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag), _mm512_castps_si512(x),
@@ -40,6 +40,7 @@ struct Lanes<__m512> {
 };
 template <>
 struct Lanes<__m256> {
+    using V = __m256;
     static __m256 set1(float v) { return _mm256_set1_ps(v); }
     static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
     static __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
@@ -49,6 +50,8 @@ struct Lanes<__m256> {
     static __m256 reduce(__m256 t) { return _mm256_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static __m256 round(__m256 t) { return _mm256_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static __m256 scalef(__m256 p, __m256 n) { return _mm256_scalef_ps(p, n); }
+    static __m256 fraction(__m256 t) { return reduce(t); }
+    static __m256 pow2_round(__m256 t) { return scalef(set1(1.0f), round(t)); }
     static __m256 abs(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
     static __m256 sign_of(__m256 x, __m256 mag) {
         return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(_mm256_castps_si256(mag), _mm256_castps_si256(x),
@@ -59,43 +62,10 @@ struct Lanes<__m256> {
     }
 };
 
-// 1 + 2^t for any t (1 below -150, inf above 128, NaN for NaN): 2^round(t) by vscalefps of 1,
-// beside the polynomial, so that one FMA finishes both the scaling and the + 1.
 template <class V>
-inline V one_plus_pow2(V t) {
-    using L = Lanes<V>;
-    const V one = L::set1(1.0f);
-    const V f = L::reduce(t), s = L::scalef(one, L::round(t));
-    const V f2 = L::mul(f, f);
-    const V a = L::fma(f, L::set1(0.6931471824645996f), one);
-    const V b = L::fma(f, L::set1(0.05550328642129898f), L::set1(0.24022646248340607f));
-    const V c = L::fma(f, L::set1(0.0013399930903688073f), L::set1(0.009618489071726799f));
-    const V c2 = L::fma(f2, L::set1(0.00015345810970757157f), c);
-    const V p = L::fma(L::mul(f2, f2), c2, L::fma(f2, b, a));
-    return L::fma(p, s, one);
-}
-
+inline V sigmoid(V x) { return Pow2Math<Lanes<V>>::sigmoid(x); }
 template <class V>
-inline V sigmoid(V x) {
-    using L = Lanes<V>;
-    return L::div(L::set1(1.0f), one_plus_pow2(L::mul(x, L::set1(-1.44269504088896341f))));
-}
-
-// tanh(x) = sign(x) (1 - 2 / (1 + e^{2|x|})); below |x| = 0.625 the odd polynomial of avx2::tanh
-// (the difference above loses relative accuracy near 0). (2 / (1 + e^{-2x}) - 1 is two
-// instructions shorter but its error reaches 1.8e-7 above 0.625.)
-template <class V>
-inline V tanh(V x) {
-    using L = Lanes<V>;
-    const V ax = L::abs(x), u = L::mul(x, x);
-    V p = L::fma(L::set1(-0.006104478146880865f), u, L::set1(0.021003227680921555f));
-    p = L::fma(p, u, L::set1(-0.053852375596761703f));
-    p = L::fma(p, u, L::set1(0.13332781195640564f));
-    p = L::fma(p, u, L::set1(-0.333333283662796f));
-    const V small = L::fma(L::mul(x, u), p, x);
-    const V big = L::sub(L::set1(1.0f), L::div(L::set1(2.0f), one_plus_pow2(L::mul(ax, L::set1(2.88539008177792682f)))));
-    return L::select_lt(ax, 0.625f, small, L::sign_of(x, big));  // NaN: not small, big is NaN
-}
+inline V tanh(V x) { return Pow2Math<Lanes<V>>::tanh(x); }
 
 // The fast rational mode of kernels/scalar/fast_math.h (max abs error 1e-4), as avx2::fast_tanh.
 inline __m512 fast_tanh(__m512 x) {

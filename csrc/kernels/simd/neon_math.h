@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "kernels/simd/fast_math.h"
+#include "kernels/simd/pow2_math.h"
 
 namespace gru_infer {
 namespace neon {
@@ -96,6 +97,28 @@ inline float32x4_t fast_tanh4(float32x4_t x) {
 inline float32x4_t fast_sigmoid4(float32x4_t x) {
     return vfmaq_f32(vdupq_n_f32(0.5f), vdupq_n_f32(0.5f), fast_tanh4(vmulq_n_f32(x, 0.5f)));
 }
+
+// Four floats as pow2_math.h's lane type, for the reduced-precision kernels' gates (bit for bit
+// those of every ISA).
+struct Neon4Lanes {
+    using V = float32x4_t;
+    static V set1(float v) { return vdupq_n_f32(v); }
+    static V sub(V a, V b) { return vsubq_f32(a, b); }
+    static V mul(V a, V b) { return vmulq_f32(a, b); }
+    static V div(V a, V b) { return vdivq_f32(a, b); }
+    static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+    static V min(V a, V b) { return vminq_f32(a, b); }  // NaN if either is: the clamps keep a NaN t
+    static V max(V a, V b) { return vmaxq_f32(a, b); }
+    static V round(V x) { return vrndnq_f32(x); }
+    static V abs(V x) { return vabsq_f32(x); }
+    static V sign_of(V x, V mag) {
+        return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(mag),
+                                               vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u))));
+    }
+    static V select_lt(V a, float bound, V if_lt, V otherwise) { return vbslq_f32(vcltq_f32(a, vdupq_n_f32(bound)), if_lt, otherwise); }
+    static V pow2i(V n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+};
+using Pow2 = Pow2Math<Pow2LanesEmulated<Neon4Lanes>>;
 
 inline V8 sigmoid(V8 v) { return {sigmoid4(v.lo), sigmoid4(v.hi)}; }
 inline V8 tanh(V8 v) { return {tanh4(v.lo), tanh4(v.hi)}; }

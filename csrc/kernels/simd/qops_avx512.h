@@ -20,42 +20,12 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
-#include "avx2_math.h"
 #include "avx512_math.h"
 
 namespace gru_infer {
 namespace avx512q {
 
 inline __mmask16 lane_mask(std::size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
-
-// avx2::sigmoid and avx2::tanh on 16 lanes (avx2::ExactMath): the same operations in the same
-// order, so the same results bit for bit, in half the instructions of two 8-lane halves.
-struct Avx512Lanes {
-    using V = __m512;
-    static V set1(float v) { return _mm512_set1_ps(v); }
-    static V add(V a, V b) { return _mm512_add_ps(a, b); }
-    static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
-    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-    static V div(V a, V b) { return _mm512_div_ps(a, b); }
-    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-    static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
-    static V min(V a, V b) { return _mm512_min_ps(a, b); }
-    static V max(V a, V b) { return _mm512_max_ps(a, b); }
-    static V bit_xor(V a, V b) { return _mm512_xor_ps(a, b); }
-    static V bit_and(V a, V b) { return _mm512_and_ps(a, b); }
-    static V bit_andnot(V a, V b) { return _mm512_andnot_ps(a, b); }
-    static V bit_or(V a, V b) { return _mm512_or_ps(a, b); }
-    static V round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static V pow2i(V n) {
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
-    }
-    static V select_lt(V a, float bound, V if_lt, V otherwise) {
-        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(bound), _CMP_LT_OQ), otherwise, if_lt);
-    }
-};
-
-inline __m512 sigmoid(__m512 x) { return avx2::ExactMath<Avx512Lanes>::sigmoid(x); }
-inline __m512 tanh(__m512 x) { return avx2::ExactMath<Avx512Lanes>::tanh(x); }
 
 // acc + vpdpbusd(x, w), as inline asm on registers: with the intrinsic, GCC 12 -O3 kept the
 // accumulators of block() in memory (a store per product per group, four rows at once no faster
@@ -261,10 +231,10 @@ struct Avx512QOps {
         return a.clip > 0.0f ? _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-a.clip)), _mm512_set1_ps(a.clip)) : v;
     }
     static __m512 f(__m512 v, const QAct& a) {
-        return a.fast ? avx512::fast_sigmoid(pre(v, a)) : avx512q::sigmoid(pre(v, a));
+        return a.fast ? avx512::fast_sigmoid(pre(v, a)) : avx512::sigmoid(pre(v, a));
     }
     static __m512 g(__m512 v, const QAct& a) {
-        return a.fast ? avx512::fast_tanh(pre(v, a)) : avx512q::tanh(pre(v, a));
+        return a.fast ? avx512::fast_tanh(pre(v, a)) : avx512::tanh(pre(v, a));
     }
 
     static void lbr_gates(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {

@@ -132,8 +132,8 @@ struct NeonQOps {
     static float32x4_t pre(float32x4_t v, const QAct& a) {
         return a.clip > 0.0f ? vminq_f32(vmaxq_f32(v, vdupq_n_f32(-a.clip)), vdupq_n_f32(a.clip)) : v;
     }
-    static float32x4_t f(float32x4_t v, const QAct& a) { return a.fast ? neon::fast_sigmoid4(pre(v, a)) : neon::sigmoid4(pre(v, a)); }
-    static float32x4_t g(float32x4_t v, const QAct& a) { return a.fast ? neon::fast_tanh4(pre(v, a)) : neon::tanh4(pre(v, a)); }
+    static float32x4_t f(float32x4_t v, const QAct& a) { return a.fast ? neon::fast_sigmoid4(pre(v, a)) : neon::Pow2::sigmoid(pre(v, a)); }
+    static float32x4_t g(float32x4_t v, const QAct& a) { return a.fast ? neon::fast_tanh4(pre(v, a)) : neon::Pow2::tanh(pre(v, a)); }
 
     // The state and outputs through 16-float copies (tails of `lanes` units).
     static void lbr_gates(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {

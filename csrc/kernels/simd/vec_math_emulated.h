@@ -1,6 +1,7 @@
-// Scalar versions of the vector sigmoid/tanh of simd/avx2_math.h (and simd/neon_math.h): the
-// same operations in the same order (fma where they use fma, min/max with their NaN rule), so
-// the reduced-precision scalar references give the vector kernels' results bit for bit. Include
+// Scalar versions of the reduced-precision kernels' vector sigmoid/tanh (pow2_math.h) and of the
+// fast rational ones (avx2_math.h): the same operations in the same order (fma where they use
+// fma, min/max with their NaN rule), so the scalar references give the vector kernels' results
+// bit for bit. Include
 // in files compiled with -ffp-contract=off semantics (see the pragma in the scalar kernels).
 #pragma once
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "fast_math.h"
+#include "pow2_math.h"
 
 namespace gru_infer {
 namespace emu {
@@ -16,46 +18,38 @@ namespace emu {
 inline float mn(float a, float b) { return a < b ? a : b; }
 inline float mx(float a, float b) { return a > b ? a : b; }
 
-inline float exp_clamped(float x) {
-    const float n = std::nearbyint(x * 1.44269504088896341f);
-    float r = std::fma(-n, 0.693359375f, x);
-    r = std::fma(-n, -2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = std::fma(p, r, 1.3981999507e-3f);
-    p = std::fma(p, r, 8.3334519073e-3f);
-    p = std::fma(p, r, 4.1665795894e-2f);
-    p = std::fma(p, r, 1.6666665459e-1f);
-    p = std::fma(p, r, 5.0000001201e-1f);
-    p = std::fma(p, r * r, r + 1.0f);
-    const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
-    float e;
-    std::memcpy(&e, &bits, 4);
-    return p * e;
-}
+// One float as pow2_math.h's lane type: the operations of the vector lanes, each rounding once.
+struct ScalarLanes {
+    using V = float;
+    static float set1(float v) { return v; }
+    static float sub(float a, float b) { return a - b; }
+    static float mul(float a, float b) { return a * b; }
+    static float div(float a, float b) { return a / b; }
+    static float fma(float a, float b, float c) { return std::fma(a, b, c); }
+    static float min(float a, float b) { return mn(a, b); }
+    static float max(float a, float b) { return mx(a, b); }
+    static float round(float x) { return std::nearbyint(x); }
+    static float abs(float x) { return std::fabs(x); }
+    static float sign_of(float x, float mag) {
+        std::uint32_t xb, mb;
+        std::memcpy(&xb, &x, 4);
+        std::memcpy(&mb, &mag, 4);
+        mb |= xb & 0x80000000u;
+        std::memcpy(&mag, &mb, 4);
+        return mag;
+    }
+    static float select_lt(float a, float bound, float if_lt, float otherwise) { return a < bound ? if_lt : otherwise; }
+    static float pow2i(float n) {  // n integral in [-127, 128], or NaN (then any value: the fraction is NaN too)
+        if (n != n) return 1.0f;
+        const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
+        float e;
+        std::memcpy(&e, &bits, 4);
+        return e;
+    }
+};
 
-inline float sigmoid(float x) {
-    const float c = mn(87.0f, mx(-88.0f, x));
-    return 1.0f / (1.0f + exp_clamped(-c));
-}
-
-inline float tanh(float x) {
-    std::uint32_t xb;
-    std::memcpy(&xb, &x, 4);
-    const float ax = std::fabs(x), u = x * x;
-    float p = -0.006104478146880865f;
-    p = std::fma(p, u, 0.021003227680921555f);
-    p = std::fma(p, u, -0.053852375596761703f);
-    p = std::fma(p, u, 0.13332781195640564f);
-    p = std::fma(p, u, -0.333333283662796f);
-    const float small = std::fma(x * u, p, x);
-    const float e = exp_clamped(mn(20.0f, ax + ax));
-    float big = 1.0f - 2.0f / (e + 1.0f);
-    std::uint32_t bb;
-    std::memcpy(&bb, &big, 4);
-    bb |= xb & 0x80000000u;
-    std::memcpy(&big, &bb, 4);
-    return ax < 0.625f ? small : big;
-}
+inline float sigmoid(float x) { return Pow2Math<Pow2LanesEmulated<ScalarLanes>>::sigmoid(x); }
+inline float tanh(float x) { return Pow2Math<Pow2LanesEmulated<ScalarLanes>>::tanh(x); }
 
 inline float fast_tanh(float x) {
     const float lim = fast_math::kClamp;
