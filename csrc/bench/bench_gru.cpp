@@ -5,11 +5,12 @@
 //   slots    16 of 64 slots stepped per call against a lone stream's step, per stream-step
 //   kernels  ns per step and GFLOP/s per ISA and size, both GRU forms: the streaming step (input
 //            fused in), the sequence recurrence, and the input-projection GEMM
-// Fraction of peak uses --peak-gflops (default 90, this machine's one-core SGEMM through OpenBLAS).
+// Fraction of peak: of --peak-gflops N, or by default of the FMA peak measured at start (12
+// independent FMA chains on the widest vectors of the ISA in use, best of 5 runs).
 //     bench_gru [--quick] [--only eigen|run|slots|kernels] [--isa NAME] [--peak-gflops N]
 #include <algorithm>
 #if defined(__x86_64__) || defined(_M_X64)
-#include <xmmintrin.h>
+#include <immintrin.h>
 #endif
 #include <chrono>
 #include <cstdio>
@@ -32,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double peak = 90.0;
+double peak = 0.0;  // GFLOP/s; 0 = measure (fma_peak_gflops)
 std::string only_isa;  // --isa: the Eigen side-by-side times this table of ours only
 
 template <typename F>
@@ -46,6 +47,38 @@ double median_ns(F&& fn, int reps, int inner) {
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
 }
+
+// One core's fp32 FMA peak (GFLOP/s) on the widest vectors of the ISA in use: 12 independent
+// chains of FMAs (enough to cover the latency on any core we meet), best of 5 runs; 0 for scalar.
+#if defined(__x86_64__) || defined(_M_X64)
+#define GRU_INFER_FMA_CHAINS(V, SET, FMA, LANES)                                                   \
+    double best = 0.0;                                                                            \
+    for (int run = 0; run < 5; ++run) {                                                           \
+        V acc[12];                                                                                \
+        for (int i = 0; i < 12; ++i) acc[i] = SET(1.0f + 1e-3f * i);                              \
+        const V a = SET(0.999999f), b = SET(1e-7f);                                               \
+        const std::size_t n = 1 << 20;                                                            \
+        const auto t0 = Clock::now();                                                             \
+        for (std::size_t k = 0; k < n; ++k)                                                       \
+            for (int i = 0; i < 12; ++i) acc[i] = FMA(acc[i], a, b);                              \
+        const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();    \
+        float lane0;                                                                              \
+        std::memcpy(&lane0, &acc[run % 12], sizeof lane0);                                        \
+        if (lane0 == 12345.0f) std::printf(" ");  /* keeps the chains alive */                    \
+        best = std::max(best, 2.0 * LANES * 12 * n / ns);                                         \
+    }                                                                                             \
+    return best;
+__attribute__((target("avx512f"))) double fma_peak_avx512() { GRU_INFER_FMA_CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, 16) }
+__attribute__((target("avx2,fma"))) double fma_peak_avx2() { GRU_INFER_FMA_CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, 8) }
+#undef GRU_INFER_FMA_CHAINS
+
+double fma_peak_gflops() {
+    const std::string isa = active_kernels().name;
+    return isa == "avx512" ? fma_peak_avx512() : isa == "avx2" ? fma_peak_avx2() : 0.0;
+}
+#else
+double fma_peak_gflops() { return 0.0; }
+#endif
 
 GruWeights random_weights(std::size_t I, std::size_t H, unsigned seed = 1) {
     std::mt19937 rng(seed);
@@ -171,8 +204,9 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
 void report(const char* what, const std::string& isa, std::size_t I, std::size_t H, std::size_t B, double ns,
             double flops) {
     const double gflops = flops / ns;
-    std::printf("%-22s %-6s I=%-5zu H=%-5zu B=%-3zu %12.1f ns %8.2f GFLOP/s %5.1f%% of peak\n", what, isa.c_str(), I,
-                H, B, ns, gflops, 100.0 * gflops / peak);
+    std::printf("%-22s %-6s I=%-5zu H=%-5zu B=%-3zu %12.1f ns %8.2f GFLOP/s", what, isa.c_str(), I, H, B, ns, gflops);
+    if (peak > 0.0) std::printf(" %5.1f%% of peak", 100.0 * gflops / peak);
+    std::printf("\n");
 }
 
 // Stream::run with 64-step blocks against predict on the whole signal and against step calls,
@@ -282,8 +316,13 @@ void kernels_section(bool quick) {
     const int reps = quick ? 3 : 9;
     std::vector<std::size_t> sizes{8, 16, 32, 64, 128, 256, 512};
     if (quick) sizes = {16, 64};
+    const double given_peak = peak;
     for (const auto& isa : available_isas()) {
         set_isa(isa);
+        peak = given_peak > 0.0 ? given_peak : fma_peak_gflops();
+        if (peak > 0.0)
+            std::printf("%s: %% of peak is of %.1f GFLOP/s (%s)\n", isa.c_str(), peak,
+                        given_peak > 0.0 ? "--peak-gflops" : "one core's FMA peak, measured just now");
         for (bool lbr : {true, false}) {
             for (std::size_t H : sizes) {
                 auto m = gru_model(H, H, lbr);
