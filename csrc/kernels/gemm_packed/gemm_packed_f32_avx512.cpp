@@ -1,12 +1,19 @@
 // AVX-512 C = A P + bias over gate-interleaved packed tiles (the input projection of whole
-// sequences, the recurrent product of batches). A tile's packed row of 24 floats is one zmm (16)
-// and one ymm (8): the two halves go to different FMA ports (512-bit on port 5, 256-bit on
-// ports 0 and 1), so together they keep all three busy. Micro-kernel: 8 rows of A x one tile,
-// 16 accumulators. The cache blocking is blocking.h's (its block sizes), with 8-row steps.
+// sequences, the recurrent product of batches). A tile's packed row has 24 floats: 16 for one zmm
+// and 8 that would take a ymm, and a ymm FMA costs a 512-bit FMA's port while doing half its
+// work (on cores with two 512-bit FMA units, only ports 0 and 5 run vector code once 512-bit code
+// is in flight). So each block of a tile's rows is first repacked in pairs of rows k, k + 1 as
+// [k: 0-15] [k+1: 0-15] [k: 16, k+1: 16, k: 17, k+1: 17, ... 23], and the last 8 columns of a row
+// of A times the pair is one zmm FMA by (A[k], A[k+1]) broadcast as a pair; the odd and even
+// lanes are added at the end. Micro-kernel: 8 rows of A x one tile, 16 accumulators, 3 FMAs per
+// row per pair of k (48 multiply-adds). Lanes 0-15 sum in the order k = 0, 1, 2, ... as before;
+// lanes 16-23 as two sums (even k, odd k) added last.
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/simd/avx512_target_begin.h"
 
 #include <immintrin.h>
+
+#include <cstring>
 
 #include "kernels/kernels.h"
 #include "kernels/gemm_packed/blocking.h"
@@ -14,36 +21,73 @@
 namespace gru_infer {
 namespace {
 
+// K in blocks of kKc, whose repacked tile (kKc x kTileRow floats, 24 KB) lives on the stack.
+constexpr std::size_t kKc = 256;
+
+// Tile rows [0, kc) of P (kTileRow apart) as pairs, see the top of the file; an odd last row is
+// paired with zeros.
+inline void repack_pairs(const float* P, std::size_t kc, float* Q) {
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    for (std::size_t k = 0; k < kc; k += 2, Q += 2 * kTileRow) {
+        const float* r0 = P + k * kTileRow;
+        const __m512 a = _mm512_loadu_ps(r0), ahi = _mm512_castps256_ps512(_mm256_load_ps(r0 + 16));
+        __m512 b = _mm512_setzero_ps(), bhi = _mm512_setzero_ps();
+        if (k + 1 < kc) {
+            b = _mm512_loadu_ps(r0 + kTileRow);
+            bhi = _mm512_castps256_ps512(_mm256_load_ps(r0 + kTileRow + 16));
+        }
+        _mm512_store_ps(Q, a);
+        _mm512_store_ps(Q + 16, b);
+        _mm512_store_ps(Q + 32, _mm512_permutex2var_ps(ahi, lo_idx, bhi));
+    }
+}
+
 template <int MR>
-inline void micro(std::size_t kc, const float* A, std::size_t lda, const float* P, const float* init,
+inline void micro(std::size_t kc, const float* A, std::size_t lda, const float* Q, const float* init,
                   std::size_t ld_init, float* C, std::size_t ldc) {
-    __m512 lo[MR];
-    __m256 hi[MR];
+    __m512 lo[MR], hi[MR];
     for (int i = 0; i < MR; ++i) {
         lo[i] = init ? _mm512_loadu_ps(init + i * ld_init) : _mm512_setzero_ps();
-        hi[i] = init ? _mm256_loadu_ps(init + i * ld_init + 16) : _mm256_setzero_ps();
+        hi[i] = _mm512_setzero_ps();
     }
-    for (std::size_t k = 0; k < kc; ++k) {
-        const __m512 p0 = _mm512_loadu_ps(P + k * kTileRow);  // rows are 96 bytes: 32-byte aligned only
-        const __m256 p1 = _mm256_load_ps(P + k * kTileRow + 16);
+    const std::size_t pairs = kc / 2;
+    for (std::size_t q = 0; q < pairs; ++q) {
+        const float* Qq = Q + q * 2 * kTileRow;
+        const __m512 q0 = _mm512_load_ps(Qq), q1 = _mm512_load_ps(Qq + 16), q2 = _mm512_load_ps(Qq + 32);
         for (int i = 0; i < MR; ++i) {
-            const __m512 a = _mm512_set1_ps(A[i * lda + k]);
-            lo[i] = _mm512_fmadd_ps(a, p0, lo[i]);
-            hi[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(a), p1, hi[i]);
+            const float* a = A + i * lda + 2 * q;
+            double a01;
+            std::memcpy(&a01, a, sizeof a01);
+            lo[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), q0, lo[i]);
+            lo[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), q1, lo[i]);
+            hi[i] = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_set1_pd(a01)), q2, hi[i]);
         }
     }
+    if (kc % 2) {  // the last row, paired with zeros (its odd lanes of q2 are 0)
+        const float* Qq = Q + pairs * 2 * kTileRow;
+        const __m512 q0 = _mm512_load_ps(Qq), q2 = _mm512_load_ps(Qq + 32);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 a = _mm512_set1_ps(A[i * lda + 2 * pairs]);
+            lo[i] = _mm512_fmadd_ps(a, q0, lo[i]);
+            hi[i] = _mm512_fmadd_ps(a, q2, hi[i]);
+        }
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
     for (int i = 0; i < MR; ++i) {
+        const __m512 sum = _mm512_add_ps(hi[i], _mm512_permute_ps(hi[i], 0xb1));  // even k + odd k
+        __m256 h = _mm512_castps512_ps256(_mm512_permutexvar_ps(even, sum));
+        if (init) h = _mm256_add_ps(_mm256_loadu_ps(init + i * ld_init + 16), h);
         _mm512_storeu_ps(C + i * ldc, lo[i]);
-        _mm256_storeu_ps(C + i * ldc + 16, hi[i]);
+        _mm256_storeu_ps(C + i * ldc + 16, h);
     }
 }
 
 template <int MR>
 inline void rows_of_tile(std::size_t m0, std::size_t m1, std::size_t kc, bool first, const float* A, std::size_t lda,
-                         const float* Pt, const float* b, float* C, std::size_t ldc) {
+                         const float* Q, const float* b, float* C, std::size_t ldc) {
     for (std::size_t m = m0; m + MR <= m1; m += MR) {
         float* Cm = C + m * ldc;
-        micro<MR>(kc, A + m * lda, lda, Pt, first ? b : Cm, first ? 0 : ldc, Cm, ldc);
+        micro<MR>(kc, A + m * lda, lda, Q, first ? b : Cm, first ? 0 : ldc, Cm, ldc);
     }
 }
 
@@ -59,19 +103,20 @@ void gemm_packed_f32_avx512(std::size_t M, std::size_t K, const float* A, std::s
                 micro<1>(0, A, lda, P, bias ? bias + t * kTileRow : zeros, 0, C + m * ldc + t * kTileRow, ldc);
         return;
     }
-    for (std::size_t k0 = 0; k0 < K; k0 += kGemmKc) {
-        const std::size_t kc = K - k0 < kGemmKc ? K - k0 : kGemmKc;
+    alignas(64) float Q[kKc * kTileRow];
+    for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
+        const std::size_t kc = K - k0 < kKc ? K - k0 : kKc;
         for (std::size_t m0 = 0; m0 < M; m0 += kGemmMc) {
             const std::size_t m1 = M - m0 < kGemmMc ? M : m0 + kGemmMc, m8 = m0 + (m1 - m0) / 8 * 8;
             const std::size_t m4 = m8 + (m1 - m8) / 4 * 4;
             for (std::size_t t = 0; t < tiles; ++t) {
-                const float* Pt = P + t * tile_stride + k0 * kTileRow;
+                repack_pairs(P + t * tile_stride + k0 * kTileRow, kc, Q);
                 const float* b = bias ? bias + t * kTileRow : zeros;
                 const float* Ak = A + k0;
                 float* Ct = C + t * kTileRow;
-                rows_of_tile<8>(m0, m8, kc, k0 == 0, Ak, lda, Pt, b, Ct, ldc);
-                rows_of_tile<4>(m8, m4, kc, k0 == 0, Ak, lda, Pt, b, Ct, ldc);
-                rows_of_tile<1>(m4, m1, kc, k0 == 0, Ak, lda, Pt, b, Ct, ldc);
+                rows_of_tile<8>(m0, m8, kc, k0 == 0, Ak, lda, Q, b, Ct, ldc);
+                rows_of_tile<4>(m8, m4, kc, k0 == 0, Ak, lda, Q, b, Ct, ldc);
+                rows_of_tile<1>(m4, m1, kc, k0 == 0, Ak, lda, Q, b, Ct, ldc);
             }
         }
     }
