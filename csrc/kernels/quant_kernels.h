@@ -37,6 +37,23 @@ constexpr std::size_t kQTileRow = 3 * kQLanes;  // a GRU tile: z, r, n of 16 uni
 inline std::size_t q_group(WeightFormat f) { return f == WeightFormat::Int8 ? 4 : f == WeightFormat::BF16 ? 2 : 1; }
 inline std::size_t q_elem_bytes(WeightFormat f) { return f == WeightFormat::Int8 ? 1 : 2; }
 
+// int8: the scale of an input row from its absmax amax (finite) and the requested scale s: s > 0
+// fixed; s == 0 dynamic (amax / 127); s < 0 the state's, -s unless the row is larger than 127 * -s
+// (an h0 beyond [-1, 1]), then dynamic. Returns the scale and sets inv to the factor that
+// quantizes (0 for an all-zero row). Every ISA's quantization uses it (bit for bit the same).
+inline float int8_row_scale(float s, float amax, float& inv) {
+    if (s > 0.0f) {
+        inv = 1.0f / s;
+        return s;
+    }
+    if (s < 0.0f && !(amax > -s * 127.0f)) {
+        inv = 1.0f / -s;
+        return -s;
+    }
+    inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    return amax / 127.0f;
+}
+
 struct QMatrix {
     WeightFormat format = WeightFormat::Int8;
     std::size_t rows = 0, cols = 0;   // the matrix's own sizes (rows of the plain layout)

@@ -405,14 +405,33 @@ inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size
     for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t, zr[i], nh[i], nx[i]);
 }
 
+// A[i] += v_i[k] [z r], B[i] += v_i[k] [n z'], C[i] += v_i[k] [r' n'] over k < K for the packed
+// rows of tiles w0 and w1 = w0's next (the middle vector from two 32-byte loads).
+template <int MR>
+[[gnu::always_inline]] inline void tile_pair_products(const float* w0, const float* w1, const float* v, std::size_t ldv,
+                                                      std::size_t K, __m512 (&A)[MR], __m512 (&B)[MR], __m512 (&C)[MR]) {
+    for (std::size_t k = 0; k < K; ++k) {
+        const float* p0 = w0 + k * kTileRow;
+        const float* p1 = w1 + k * kTileRow;
+        const __m512 q0 = _mm512_loadu_ps(p0), q1 = concat(_mm256_load_ps(p0 + 16), _mm256_load_ps(p1)),
+                     q2 = _mm512_loadu_ps(p1 + 8);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 b = _mm512_set1_ps(v[i * ldv + k]);
+            A[i] = _mm512_fmadd_ps(b, q0, A[i]);
+            B[i] = _mm512_fmadd_ps(b, q1, B[i]);
+            C[i] = _mm512_fmadd_ps(b, q2, C[i]);
+        }
+    }
+}
+
 // MR rows of tiles t and t + 1 together: their packed rows k, 48 floats, as three zmm [z r]
-// [n z'] [r' n'] (the middle one from two 32-byte loads), so that every FMA is a 512-bit one (a
-// tile alone needs a 256-bit FMA for its n, at half the work on the same port). The input part
-// of n is kept apart from the recurrent part: X holds the input sums (and z, r's recurrent ones),
-// N the recurrent sums of [n .] and [. n']. 5 accumulators a row.
+// [n z'] [r' n'], so that every FMA is a 512-bit one (a tile alone needs a 256-bit FMA for its n,
+// at half the work on the same port). The input part of n is kept apart from the recurrent part:
+// X0-X2 hold the input sums (and z, r's recurrent ones), N1 and N2 the recurrent sums of [n z']
+// and [r' n'] (their z' and r' halves are added back to X's at the end). 5 accumulators a row.
 template <int MR>
 inline void lbr_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
-    __m512 X[MR][3], N1[MR], N2[MR];
+    __m512 X0[MR], X1[MR], X2[MR], N1[MR], N2[MR];
     const float* w0 = a.w + t * a.tile_stride;
     const float* w1 = w0 + a.tile_stride;
     const float* bh0 = a.bh + t * kTileRow;
@@ -420,44 +439,18 @@ inline void lbr_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, std:
     for (int i = 0; i < MR; ++i) {
         const float* s0 = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
         const float* s1 = s0 + kTileRow;
-        X[i][0] = _mm512_add_ps(_mm512_loadu_ps(s0), _mm512_loadu_ps(bh0));
-        X[i][1] = concat(_mm256_loadu_ps(s0 + 16), _mm256_add_ps(_mm256_loadu_ps(s1), _mm256_load_ps(bh1)));
-        X[i][2] = _mm512_add_ps(_mm512_loadu_ps(s1 + 8), _mm512_maskz_loadu_ps(0x00ff, bh1 + 8));
+        X0[i] = _mm512_add_ps(_mm512_loadu_ps(s0), _mm512_loadu_ps(bh0));
+        X1[i] = concat(_mm256_loadu_ps(s0 + 16), _mm256_add_ps(_mm256_loadu_ps(s1), _mm256_load_ps(bh1)));
+        X2[i] = _mm512_add_ps(_mm512_loadu_ps(s1 + 8), _mm512_maskz_loadu_ps(0x00ff, bh1 + 8));
         N1[i] = _mm512_maskz_loadu_ps(0x00ff, bh0 + 16);
         N2[i] = concat(_mm256_setzero_ps(), _mm256_load_ps(bh1 + 16));
     }
-    if (a.x)
-        for (std::size_t k = 0; k < a.input; ++k) {
-            const float* p0 = w0 + k * kTileRow;
-            const float* p1 = w1 + k * kTileRow;
-            const __m512 q0 = _mm512_loadu_ps(p0), q1 = concat(_mm256_load_ps(p0 + 16), _mm256_load_ps(p1)),
-                         q2 = _mm512_loadu_ps(p1 + 8);
-            for (int i = 0; i < MR; ++i) {
-                const __m512 b = _mm512_set1_ps(a.x[(m0 + i) * a.ldx + k]);
-                X[i][0] = _mm512_fmadd_ps(b, q0, X[i][0]);
-                X[i][1] = _mm512_fmadd_ps(b, q1, X[i][1]);
-                X[i][2] = _mm512_fmadd_ps(b, q2, X[i][2]);
-            }
-        }
-    const float* r0 = w0 + a.input * kTileRow;
-    const float* r1 = w1 + a.input * kTileRow;
-    for (std::size_t k = 0; k < a.hidden; ++k) {
-        const float* p0 = r0 + k * kTileRow;
-        const float* p1 = r1 + k * kTileRow;
-        const __m512 q0 = _mm512_loadu_ps(p0), q1 = concat(_mm256_load_ps(p0 + 16), _mm256_load_ps(p1)),
-                     q2 = _mm512_loadu_ps(p1 + 8);
-        for (int i = 0; i < MR; ++i) {
-            const __m512 b = _mm512_set1_ps(a.h[(m0 + i) * a.ldh + k]);
-            X[i][0] = _mm512_fmadd_ps(b, q0, X[i][0]);
-            N1[i] = _mm512_fmadd_ps(b, q1, N1[i]);
-            N2[i] = _mm512_fmadd_ps(b, q2, N2[i]);
-        }
-    }
+    if (a.x) tile_pair_products<MR>(w0, w1, a.x + m0 * a.ldx, a.ldx, a.input, X0, X1, X2);
+    tile_pair_products<MR>(w0 + a.input * kTileRow, w1 + a.input * kTileRow, a.h + m0 * a.ldh, a.ldh, a.hidden, X0, N1, N2);
     for (int i = 0; i < MR; ++i) {
-        // [n z'] and [r' n']: z' and r' take both parts, the n's keep them apart.
-        const __m512 zr1 = _mm512_add_ps(_mm512_shuffle_f32x4(X[i][1], X[i][2], 0x4e), _mm512_shuffle_f32x4(N1[i], N2[i], 0x4e));
-        lbr_gates(a, ep, m0 + i, t, X[i][0], _mm512_castps512_ps256(N1[i]), _mm512_castps512_ps256(X[i][1]));
-        lbr_gates(a, ep, m0 + i, t + 1, zr1, _mm512_extractf32x8_ps(N2[i], 1), _mm512_extractf32x8_ps(X[i][2], 1));
+        const __m512 zr1 = _mm512_add_ps(_mm512_shuffle_f32x4(X1[i], X2[i], 0x4e), _mm512_shuffle_f32x4(N1[i], N2[i], 0x4e));
+        lbr_gates(a, ep, m0 + i, t, X0[i], _mm512_castps512_ps256(N1[i]), _mm512_castps512_ps256(X1[i]));
+        lbr_gates(a, ep, m0 + i, t + 1, zr1, _mm512_extractf32x8_ps(N2[i], 1), _mm512_extractf32x8_ps(X2[i], 1));
     }
 }
 

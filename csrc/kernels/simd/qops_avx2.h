@@ -29,10 +29,8 @@ struct Avx2QOps {
     // min(max(v * inv, -127), 127) rounded to nearest even, so the same bytes.
     static float quantize_int8(const float* v, std::size_t n, std::size_t kpad, float s, std::int8_t* q) {
         const std::size_t n8 = n / 8 * 8;
-        float inv;
-        if (s > 0.0f) {
-            inv = 1.0f / s;
-        } else {
+        float am = 0.0f;
+        if (!(s > 0.0f)) {  // dynamic, or the state: the row's absmax
             const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
             __m256 amax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
             for (std::size_t k = 0; k < n8; k += 8) {
@@ -42,7 +40,6 @@ struct Avx2QOps {
             }
             float lanes[8];
             _mm256_storeu_ps(lanes, amax);
-            float am = 0.0f;
             bool any_bad = _mm256_movemask_ps(bad) != 0;
             for (float a : lanes) am = a > am ? a : am;
             for (std::size_t k = n8; k < n; ++k) {
@@ -54,14 +51,9 @@ struct Avx2QOps {
                 std::memset(q, 0, kpad);
                 return NAN;
             }
-            if (s < 0.0f && !(am > -s * 127.0f)) {
-                s = -s;
-                inv = 1.0f / s;
-            } else {
-                s = am / 127.0f;
-                inv = am > 0.0f ? 127.0f / am : 0.0f;
-            }
         }
+        float inv;
+        s = int8_row_scale(s, am, inv);
         const __m256 vi = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
         const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
         std::size_t k = 0;

@@ -49,10 +49,8 @@ struct Avx512QOps {
         using namespace avx512q;
         if constexpr (F == WeightFormat::Int8) {
             auto* q = static_cast<std::uint8_t*>(dst);
-            float inv;
-            if (s > 0.0f) {
-                inv = 1.0f / s;
-            } else {
+            float am = 0.0f;
+            if (!(s > 0.0f)) {  // dynamic, or the state: the row's absmax
                 __m512 amax = _mm512_setzero_ps();
                 __mmask16 bad = 0;
                 for (std::size_t k = 0; k < n; k += 16) {
@@ -64,15 +62,10 @@ struct Avx512QOps {
                     std::memset(q, 128, kpad);
                     return NAN;
                 }
-                const float am = _mm512_reduce_max_ps(amax);
-                if (s < 0.0f && !(am > -s * 127.0f)) {  // the state within its fixed scale (qops_scalar.h)
-                    s = -s;
-                    inv = 1.0f / s;
-                } else {
-                    s = am / 127.0f;
-                    inv = am > 0.0f ? 127.0f / am : 0.0f;
-                }
+                am = _mm512_reduce_max_ps(amax);
             }
+            float inv;
+            s = int8_row_scale(s, am, inv);
             const __m512 vi = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
             for (std::size_t k = 0; k < n; k += 16) {
                 const __mmask16 mk = lane_mask(n - k);

@@ -17,11 +17,8 @@ namespace gru_infer {
 // (s < 0), scale -s unless the row's absmax exceeds 127 * -s (an h0 beyond [-1, 1]), then its
 // absmax / 127; into q[0..kpad). Returns the scale used. A row that is not finite gets scale NaN (the results become NaN, never garbage).
 inline float quantize_row_int8(const float* v, std::size_t n, std::size_t kpad, float s, std::int8_t* q) {
-    float inv;
-    if (s > 0.0f) {
-        inv = 1.0f / s;
-    } else {  // dynamic; s < 0: the state, scale -s unless the row is larger than 127 * -s
-        float amax = 0.0f;
+    float amax = 0.0f;
+    if (!(s > 0.0f)) {  // dynamic, or the state: the row's absmax
         bool bad = false;
         for (std::size_t k = 0; k < n; ++k) {
             const float a = std::fabs(v[k]);
@@ -32,14 +29,9 @@ inline float quantize_row_int8(const float* v, std::size_t n, std::size_t kpad, 
             std::memset(q, 0, kpad);
             return NAN;
         }
-        if (s < 0.0f && !(amax > -s * 127.0f)) {
-            s = -s;
-            inv = 1.0f / s;
-        } else {
-            s = amax / 127.0f;
-            inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        }
     }
+    float inv;
+    s = int8_row_scale(s, amax, inv);
     for (std::size_t k = 0; k < n; ++k)
         q[k] = static_cast<std::int8_t>(std::nearbyint(emu::mn(emu::mx(v[k] * inv, -127.0f), 127.0f)));
     for (std::size_t k = n; k < kpad; ++k) q[k] = 0;
