@@ -93,6 +93,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     for (std::size_t i = 0; i < layers; ++i)
         if (const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get()))
             if (g->prepare_step(batch, scratch_.data(), fast_activations, gru_steps_[i].args)) gru_steps_[i].layer = g;
+    single_gru_ = layers == 1 && gru_steps_[0].layer;
 }
 
 Stream::~Stream() = default;
@@ -126,6 +127,13 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
 void Stream::step(const float* x, float* y) noexcept {
     if (takes_ids_) {  // a float step into an id model: NaN, loudly, never a plausible answer
         for (std::size_t i = 0; i < batch_ * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    if (single_gru_) {  // a model of one fp32 GRU layer: run_from without its layer loop (a tiny
+        FlushDenormals flush;  // model's step is tens of ns, and the loop's bookkeeping showed)
+        StreamGruStep& g = gru_steps_[0];
+        g.layer->step_prepared(g.args, x, y, batch_, state_.data(), ctx_.walk_backward);
+        ctx_.walk_backward = !ctx_.walk_backward;
         return;
     }
     run_from(0, x, y, batch_, state_.data());
