@@ -1,7 +1,8 @@
 // C++ benchmark of the reduced-precision kernels next to fp32: ns per step and GB/s of weights
 // read, batch of one, lbr form, for the streaming step (input product fused, I = H) and the
 // recurrent step alone (sequence mode, input projected beforehand). Kernels are timed in
-// interleaved rounds and the best round is reported (the machine is shared).
+// interleaved rounds and the best round is reported (the machine is shared). With FTZ and DAZ set,
+// as predict and Stream run the kernels (AVX-512 bf16 takes its FMA path then).
 //     bench_quant [--quick]
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
 #include "kernels/kernels.h"
+#include "runtime/denormals.h"
 
 using namespace gru_infer;
 using Clock = std::chrono::steady_clock;
@@ -36,6 +38,7 @@ double median_ns(F&& fn, int reps, int inner) {
 
 int main(int argc, char** argv) {
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    FlushDenormals flush;
     std::mt19937 rng(1);
     std::printf("%-10s %-14s %-6s %12s %9s\n", "case", "kernels", "H", "ns/step", "GB/s");
     for (std::size_t H : {64, 256, 1024}) {

@@ -154,7 +154,7 @@ void check_step_edges(const QKernels& k, const QKernels& ref, std::mt19937& rng,
 // (not with tiny values: weights, biases, x and h from tiny_value).
 void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f, std::size_t rows,
                 std::size_t I, std::size_t H, bool lbr, bool fused, bool bias, bool fast, float clip, float x_scale,
-                bool tiny = false) {
+                bool tiny = false, bool vs_fp32 = true) {
     Case c(rng, f, I, H, bias, x_scale, tiny);
     const std::size_t ldxp = c.q.tiles * kQTileRow;
     // |h| <= 1 after a step; an h0 may be larger (the state then takes a dynamic scale).
@@ -192,7 +192,7 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
         CHECK(pre_ok);
         return;
     }
-    if (&k != &ref || fast) return;
+    if (&k != &ref || fast || !vs_fp32) return;
     // The reference against the fp32 kernels on the dequantized weights: only the rounding of x
     // and h (int8, bf16) may differ.
     const PackedGru p = pack_gru(dequantize_gru(c.q), I, H);
@@ -203,9 +203,10 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
     b.bh = p.bh.data(); b.clip = clip; b.scratch = fs.data();
     (lbr ? scalar_kernels().gru_step_reset_after : scalar_kernels().gru_step_reset_before)(b);
     const float err = test::max_abs_diff(f32.data(), want.data(), f32.size());
-    // The rounding of x and h moves a pre-activation by ~ |w| |x| sqrt(I + H) x the relative step:
-    // wider for the large weights of tiny H (init range 1 / sqrt(H)).
-    const float spread = std::max(1.0f, std::sqrt(static_cast<float>(I + H) / H) / 4.0f);
+    // The rounding of x and h moves a pre-activation by ~ |w| |x| sqrt(I + H) x the relative step,
+    // |w| ~ 1 / sqrt(H) (PyTorch's init range) and |x| <= 2: wider where I >> H (bf16 at I=255,
+    // H=24 drew an error of 0.012).
+    const float spread = std::max(1.0f, std::sqrt(static_cast<float>(I + H) / H) / 2.0f);
     const float tol = spread * (f == WeightFormat::Int8 ? 0.03f : f == WeightFormat::BF16 ? 0.01f : 1e-5f);
     if (!(err <= tol))
         std::fprintf(stderr, "%s reference vs fp32 rows=%zu I=%zu H=%zu lbr=%d fused=%d: err %g > %g\n", k.name, rows,
@@ -331,6 +332,14 @@ int main(int argc, char** argv) {
                 for (int i = 0; i < 120; ++i)
                     check_step(*k, ref, rng, f, rows(rng), size(rng), size(rng), i % 2, (i / 2) % 2, (i / 4) % 4 != 0,
                                i % 11 == 5, i % 7 == 3 ? 0.7f : 0.0f, 0.0f, true);
+                // Ordinary values in both modes too (AVX-512 bf16 takes another path under FTZ+DAZ).
+                for (int i = 0; i < 20; ++i)
+                    check_gemm(*k, ref, rng, f, 1 + i % 9, odd[i % 20], odd[(i * 3 + 5) % 20], i % 2, 0.0f);
+                for (int i = 0; i < 60; ++i) {
+                    const std::size_t I = i % 20 == 0 ? 255 : size(rng), H = i % 20 == 10 ? 257 : size(rng);
+                    check_step(*k, ref, rng, f, rows(rng), I, H, i % 2, (i / 2) % 2, (i / 4) % 4 != 0, i % 11 == 5,
+                               i % 7 == 3 ? 0.7f : 0.0f, 0.0f, false, /*vs_fp32=*/false);  // (that check ran above)
+                }
             }
             std::printf("%s: %d checks, %d failed\n", k->name, test::checks() - checks0, test::failures() - fails0);
         }
