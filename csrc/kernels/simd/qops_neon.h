@@ -1,11 +1,12 @@
 // NEON operations of the reduced-precision kernels (QuantStep's Ops, gru_step/quant_step.h):
 // int8 by sdot (vdotq_s32, when the CPU has the dot-product extension; DOT = true) or by widening
 // multiplies (vmull_s8, pairwise adds), exact int32 sums either way; bf16 and fp16 widened to fp32
-// (bf16 in vdpbf16ps's order, flushed). Rows are prepared by the scalar code; the gates use the
-// fp32 kernels' vector math. Same results as ScalarQOps<F> bit for bit.
+// (bf16 in vdpbf16ps's order, flushed). Rows are prepared by the scalar code; the gates are
+// pow2_math.h's. Same results as ScalarQOps<F> bit for bit.
 #pragma once
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -107,25 +108,32 @@ struct NeonQOps {
         }
     }
 
+    // Blocks [b0, b1) of one row.
     template <int NS>
-    static void row(const QMatrix& m, std::size_t s0, const char* v, float sv, const float* init, float* out) {
+    static void row(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, const char* v, float sv,
+                    const float* init, float* out) {
         constexpr int NT = NS == 1 ? 2 : 1;  // 8 or 12 accumulators of 4 lanes
-        std::size_t b = 0;
-        for (; b + NT <= m.blocks; b += NT) block<NT, NS>(m, b, s0, v, sv, init, out);
-        for (; b < m.blocks; ++b) block<1, NS>(m, b, s0, v, sv, init, out);
+        std::size_t b = b0;
+        for (; b + NT <= b1; b += NT) block<NT, NS>(m, b, s0, v, sv, init, out);
+        for (; b < b1; ++b) block<1, NS>(m, b, s0, v, sv, init, out);
     }
 
+    // Blocks outermost in passes of <= ~512 KB of weights, as Avx512QOps::dot.
     static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
-        for (std::size_t r = 0; r < rows; ++r) {
-            const char* vr = static_cast<const char*>(v) + r * v_stride;
-            const float* ir = init ? init + r * ld_init : nullptr;
-            float* o = out + r * ld_out;
-            const float s = sv[r * ldsv];
-            if (ns == 3) row<3>(m, s0, vr, s, ir, o);
-            else if (ns == 2) row<2>(m, s0, vr, s, ir, o);
-            else for (std::size_t k = s0; k < s0 + ns; ++k) row<1>(m, k, vr, s, ir, o);
+        const std::size_t per_pass = rows <= 1 ? m.blocks : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
+        for (std::size_t b0 = 0; b0 < m.blocks; b0 += per_pass) {
+            const std::size_t b1 = m.blocks - b0 < per_pass ? m.blocks : b0 + per_pass;
+            for (std::size_t r = 0; r < rows; ++r) {
+                const char* vr = static_cast<const char*>(v) + r * v_stride;
+                const float* ir = init ? init + r * ld_init : nullptr;
+                float* o = out + r * ld_out;
+                const float s = sv[r * ldsv];
+                if (ns == 3) row<3>(m, b0, b1, s0, vr, s, ir, o);
+                else if (ns == 2) row<2>(m, b0, b1, s0, vr, s, ir, o);
+                else for (std::size_t k = s0; k < s0 + ns; ++k) row<1>(m, b0, b1, k, vr, s, ir, o);
+            }
         }
     }
 
