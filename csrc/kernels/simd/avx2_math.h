@@ -10,10 +10,9 @@
 namespace gru_infer {
 namespace avx2 {
 
-// The exact exp-based exp, sigmoid and tanh, written once for a lane width: L supplies the
-// vector type V and its operations (Avx2Lanes below; qops_avx512.h's Avx512Lanes runs the same
-// operations in the same order on 16 lanes, so both give the same results bit for bit, which the
-// scalar reference emulates).
+// The exact exp-based exp, sigmoid and tanh of the AVX2 fp32 kernels, over a lane type L (Avx2Lanes
+// below, whose operations pow2_math.h's Pow2LanesEmulated also builds on for the reduced-precision
+// gates).
 template <class L>
 struct ExactMath {
     using V = typename L::V;

@@ -19,16 +19,14 @@ template <>
 struct Lanes<__m512> {
     using V = __m512;
     static __m512 set1(float v) { return _mm512_set1_ps(v); }
-    static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
     static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
     static __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
     static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
     static __m512 div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
-    static __m512 reduce(__m512 t) { return _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static __m512 round(__m512 t) { return _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static __m512 scalef(__m512 p, __m512 n) { return _mm512_scalef_ps(p, n); }
-    static __m512 fraction(__m512 t) { return reduce(t); }
-    static __m512 pow2_round(__m512 t) { return scalef(set1(1.0f), round(t)); }
+    static __m512 fraction(__m512 t) { return _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static __m512 pow2_round(__m512 t) {
+        return _mm512_scalef_ps(set1(1.0f), _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
     static __m512 abs(__m512 x) { return _mm512_abs_ps(x); }
     static __m512 sign_of(__m512 x, __m512 mag) {  // mag >= 0 with the sign bit of x
         return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag), _mm512_castps_si512(x),
@@ -42,16 +40,14 @@ template <>
 struct Lanes<__m256> {
     using V = __m256;
     static __m256 set1(float v) { return _mm256_set1_ps(v); }
-    static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
     static __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
     static __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
     static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
     static __m256 div(__m256 a, __m256 b) { return _mm256_div_ps(a, b); }
-    static __m256 reduce(__m256 t) { return _mm256_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static __m256 round(__m256 t) { return _mm256_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static __m256 scalef(__m256 p, __m256 n) { return _mm256_scalef_ps(p, n); }
-    static __m256 fraction(__m256 t) { return reduce(t); }
-    static __m256 pow2_round(__m256 t) { return scalef(set1(1.0f), round(t)); }
+    static __m256 fraction(__m256 t) { return _mm256_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static __m256 pow2_round(__m256 t) {
+        return _mm256_scalef_ps(set1(1.0f), _mm256_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
     static __m256 abs(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
     static __m256 sign_of(__m256 x, __m256 mag) {
         return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(_mm256_castps_si256(mag), _mm256_castps_si256(x),

@@ -2,7 +2,7 @@
 // below 2e-7, tested on a dense grid in tests/test_vact.cpp; NaN in, NaN out). AVX-512 runs it
 // with vreduceps and vscalefps (avx512_math.h); the reduced-precision kernels of every other ISA
 // and their scalar reference run the same operations in the same order with those two emulated
-// (pow2_lanes_emulated below), so all of them give the same gates bit for bit.
+// (Pow2LanesEmulated below), so all of them give the same gates bit for bit.
 //
 // 2^t = 2^round(t) * 2^f with f = t - round(t) in [-1/2, 1/2]: 2^f by a degree-6 polynomial
 // (relative error 1.6e-8) evaluated by Estrin's scheme (3 FMA levels, not 6), and 2^round(t)

@@ -65,10 +65,7 @@ struct Avx2QOps {
             const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k), _mm256_permutevar8x32_epi32(b, order));
         }
-        for (; k < n; ++k) {
-            const float y = v[k] * inv, c = y > -127.0f ? y : -127.0f;
-            q[k] = static_cast<std::int8_t>(std::nearbyint(c < 127.0f ? c : 127.0f));
-        }
+        for (; k < n; ++k) q[k] = int8_value(v[k], inv);
         for (k = n; k < kpad; ++k) q[k] = 0;
         return s;
     }

@@ -102,7 +102,11 @@ struct Avx512QOps {
     // the accumulators only in and out at its ends: inlined into block(), GCC 12 -O3 kept them in
     // memory (a store per product per group: four rows at once no faster than four single rows) or
     // copied each to a fresh register and back every group.
-    template <int MR, int NT, int NS, class Acc>
+    // Widen (bf16): fp32 FMAs of the widened pairs in place of vdpbf16ps. With FTZ and DAZ set (as
+    // predict and Stream run the kernels) fma(x_odd, w_odd, acc) then fma(x_even, w_even, acc) is
+    // what vdpbf16ps computes (quant_kernels.h); for several rows two FMAs at 2 per cycle, the two
+    // widening operations shared by the rows, beat one vdpbf16ps at 0.45 per cycle (one row: not).
+    template <int MR, int NT, int NS, bool Widen = false, class Acc>
     __attribute__((noinline)) static void products(const char* base, std::size_t bb, std::size_t S, std::size_t groups,
                                                    const char* v, std::size_t vs, Acc* io) {
         constexpr std::size_t G = F == WeightFormat::Int8 ? 4 : F == WeightFormat::BF16 ? 2 : 1;
@@ -120,6 +124,22 @@ struct Avx512QOps {
                     for (int s = 0; s < NS; ++s) {
                         const __m512i w = _mm512_load_si512(wq + j * bb + s * step);
                         for (int i = 0; i < MR; ++i) acc[i][j][s] = avx512q::dpbusd(acc[i][j][s], xb[i], w);
+                    }
+            } else if constexpr (F == WeightFormat::BF16 && Widen) {
+                const __m512i odd_mask = _mm512_set1_epi32(int(0xffff0000u));
+                __m512 x0[MR], x1[MR];
+                for (int i = 0; i < MR; ++i) {
+                    const __m512i x = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * 4));
+                    x0[i] = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+                    x1[i] = _mm512_castsi512_ps(_mm512_and_si512(x, odd_mask));
+                }
+                for (int j = 0; j < NT; ++j)
+                    for (int s = 0; s < NS; ++s) {
+                        const __m512i w = _mm512_load_si512(wq + j * bb + s * step);
+                        const __m512 w0 = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+                        const __m512 w1 = _mm512_castsi512_ps(_mm512_and_si512(w, odd_mask));
+                        for (int i = 0; i < MR; ++i)
+                            acc[i][j][s] = _mm512_fmadd_ps(x0[i], w0, _mm512_fmadd_ps(x1[i], w1, acc[i][j][s]));
                     }
             } else if constexpr (F == WeightFormat::BF16) {
                 __m512bh xb[MR];
@@ -150,44 +170,8 @@ struct Avx512QOps {
                 for (int s = 0; s < NS; ++s) io[(i * NT + j) * NS + s] = acc[i][j][s];
     }
 
-    // bf16 products as products() gives them, by fp32 FMAs of the widened pairs: with FTZ and DAZ
-    // set (as predict and Stream run the kernels) fma(x_odd, w_odd, acc) then fma(x_even, w_even,
-    // acc) is what vdpbf16ps computes (quant_kernels.h), and for several rows two FMAs at 2 per
-    // cycle, with the two widening operations shared by the rows, beat one vdpbf16ps at 0.45 per cycle.
-    template <int MR, int NT, int NS>
-    __attribute__((noinline)) static void products_bf16_fma(const char* base, std::size_t bb, std::size_t S,
-                                                            std::size_t groups, const char* v, std::size_t vs,
-                                                            __m512* io) {
-        constexpr std::size_t step = 64;
-        const __m512i odd_mask = _mm512_set1_epi32(int(0xffff0000u));
-        __m512 acc[MR][NT][NS];
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NT; ++j)
-                for (int s = 0; s < NS; ++s) acc[i][j][s] = io[(i * NT + j) * NS + s];
-        for (std::size_t q = 0; q < groups; ++q) {
-            const char* wq = base + q * S * step;
-            __m512 x0[MR], x1[MR];
-            for (int i = 0; i < MR; ++i) {
-                const __m512i x = _mm512_set1_epi32(avx512q::load32(v + i * vs + q * 4));
-                x0[i] = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
-                x1[i] = _mm512_castsi512_ps(_mm512_and_si512(x, odd_mask));
-            }
-            for (int j = 0; j < NT; ++j)
-                for (int s = 0; s < NS; ++s) {
-                    const __m512i w = _mm512_load_si512(wq + j * bb + s * step);
-                    const __m512 w0 = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-                    const __m512 w1 = _mm512_castsi512_ps(_mm512_and_si512(w, odd_mask));
-                    for (int i = 0; i < MR; ++i)
-                        acc[i][j][s] = _mm512_fmadd_ps(x0[i], w0, _mm512_fmadd_ps(x1[i], w1, acc[i][j][s]));
-                }
-        }
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NT; ++j)
-                for (int s = 0; s < NS; ++s) io[(i * NT + j) * NS + s] = acc[i][j][s];
-    }
-
-    // MR rows from r0, NT blocks from b0, NS subs from s0.
-    template <int MR, int NT, int NS>
+    // MR rows from r0, NT blocks from b0, NS subs from s0 (Widen: see products).
+    template <int MR, int NT, int NS, bool Widen>
     static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
                       std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
         constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
@@ -215,11 +199,7 @@ struct Avx512QOps {
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
                         acc[(i * NT + j) * NS + s] = init ? _mm512_loadu_ps(init + i * ld_init + pidx(j, s)) : _mm512_setzero_ps();
-            constexpr unsigned kFtzDaz = 0x8040;
-            if (F == WeightFormat::BF16 && MR >= 2 && (_mm_getcsr() & kFtzDaz) == kFtzDaz)  // (one row: vdpbf16ps was faster)
-                products_bf16_fma<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
-            else
-                products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
+            products<MR, NT, NS, Widen && MR >= 2>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
@@ -228,26 +208,26 @@ struct Avx512QOps {
     }
 
     // Blocks [b0, b1) for MR rows, NT blocks per call.
-    template <int MR, int NS>
+    template <int MR, int NS, bool Widen>
     static void rows_of(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, const char* v, std::size_t vs,
                         const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init, float* out,
                         std::size_t ld_out) {
         constexpr int NT = MR == 1 ? (NS == 1 ? 8 : 4) : MR == 2 ? (NS == 1 ? 8 : 4) : (NS == 1 ? 4 : 2);
         std::size_t b = b0;
         for (; b + NT <= b1; b += NT)
-            block<MR, NT, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
-        for (; b < b1; ++b) block<MR, 1, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+            block<MR, NT, NS, Widen>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        for (; b < b1; ++b) block<MR, 1, NS, Widen>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
     }
 
-    template <int MR>
+    template <int MR, bool Widen>
     static void rows_ns(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, std::size_t ns, const char* v,
                         std::size_t vs, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                         float* out, std::size_t ld_out) {
-        if (ns == 3) rows_of<MR, 3>(m, b0, b1, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
-        else if (ns == 2) rows_of<MR, 2>(m, b0, b1, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        if (ns == 3) rows_of<MR, 3, Widen>(m, b0, b1, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        else if (ns == 2) rows_of<MR, 2, Widen>(m, b0, b1, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
         else
             for (std::size_t s = s0; s < s0 + ns; ++s)
-                rows_of<MR, 1>(m, b0, b1, s, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+                rows_of<MR, 1, Widen>(m, b0, b1, s, v, vs, sv, ldsv, init, ld_init, out, ld_out);
     }
 
     // Blocks outermost in passes of at most ~512 KB of weights, every row through a pass before
@@ -258,12 +238,19 @@ struct Avx512QOps {
                     float* out, std::size_t ld_out) {
         const char* vc = static_cast<const char*>(v);
         const std::size_t per_pass = rows <= 1 ? m.blocks : std::max<std::size_t>(8, (512u << 10) / m.block_bytes() / 8 * 8);
+        constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero, denormals-are-zero
+        const bool widen = F == WeightFormat::BF16 && rows >= 2 && (_mm_getcsr() & kFtzDaz) == kFtzDaz;
         for (std::size_t b0 = 0; b0 < m.blocks; b0 += per_pass) {
             const std::size_t b1 = m.blocks - b0 < per_pass ? m.blocks : b0 + per_pass;
             auto run = [&](auto mr, std::size_t r) {
                 constexpr int MR = decltype(mr)::value;
-                rows_ns<MR>(m, b0, b1, s0, ns, vc + r * v_stride, v_stride, sv + r * ldsv, ldsv,
-                            init ? init + r * ld_init : nullptr, ld_init, out + r * ld_out, ld_out);
+                const char* vr = vc + r * v_stride;
+                const float* ir = init ? init + r * ld_init : nullptr;
+                if constexpr (F == WeightFormat::BF16)
+                    if (widen)
+                        return rows_ns<MR, true>(m, b0, b1, s0, ns, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init,
+                                                 out + r * ld_out, ld_out);
+                rows_ns<MR, false>(m, b0, b1, s0, ns, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init, out + r * ld_out, ld_out);
             };
             std::size_t r = 0;
             for (; r + 4 <= rows; r += 4) run(std::integral_constant<int, 4>{}, r);

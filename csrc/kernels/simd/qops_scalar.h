@@ -13,6 +13,12 @@
 
 namespace gru_infer {
 
+// One value of an int8 row quantized with the factor inv: min(max(v inv, -127), 127) (minps/maxps'
+// NaN rule) rounded to nearest even. The vector quantizations compute the same per lane.
+inline std::int8_t int8_value(float v, float inv) {
+    return static_cast<std::int8_t>(std::nearbyint(emu::mn(emu::mx(v * inv, -127.0f), 127.0f)));
+}
+
 // Quantize v[0..n) with scale s (s > 0), its own absmax / 127 (s == 0), or, for the state
 // (s < 0), scale -s unless the row's absmax exceeds 127 * -s (an h0 beyond [-1, 1]), then its
 // absmax / 127; into q[0..kpad). Returns the scale used. A row that is not finite gets scale NaN (the results become NaN, never garbage).
@@ -32,8 +38,7 @@ inline float quantize_row_int8(const float* v, std::size_t n, std::size_t kpad, 
     }
     float inv;
     s = int8_row_scale(s, amax, inv);
-    for (std::size_t k = 0; k < n; ++k)
-        q[k] = static_cast<std::int8_t>(std::nearbyint(emu::mn(emu::mx(v[k] * inv, -127.0f), 127.0f)));
+    for (std::size_t k = 0; k < n; ++k) q[k] = int8_value(v[k], inv);
     for (std::size_t k = n; k < kpad; ++k) q[k] = 0;
     return s;
 }
