@@ -116,8 +116,44 @@ struct QGruStepArgs {
     const QuantGru* w = nullptr;
     float clip = 0.0f;
     bool fast = false;
+    // Walk the tiles last to first (as GruStepArgs::walk_backward): alternated from step to step,
+    // a step starts on the weights the previous one read last. No result depends on it.
+    bool walk_backward = false;
     void* scratch = nullptr;   // q_step_scratch_bytes(rows, *w), 64-byte aligned
 };
+
+// Blocks [b0, b1) of a QMatrix, visited last to first when backward. Every block's outputs are
+// its own, so the order changes no result.
+struct QBlockRange {
+    std::size_t b0, b1;
+    bool backward;
+};
+
+// The blocks of r in passes of at most `per_pass`, in r's order: f(QBlockRange) per pass.
+template <class F>
+inline void for_block_passes(QBlockRange r, std::size_t per_pass, F&& f) {
+    const std::size_t n = r.b1 - r.b0;
+    for (std::size_t i = 0; i < n; i += per_pass) {
+        const std::size_t len = n - i < per_pass ? n - i : per_pass;
+        const std::size_t b = r.backward ? r.b1 - i - len : r.b0 + i;
+        f(QBlockRange{b, b + len, r.backward});
+    }
+}
+
+// The blocks of r as runs of N consecutive blocks while they fit, then one at a time, in r's
+// order: f(first block, whether the run has N blocks).
+template <std::size_t N, class F>
+inline void for_block_runs(QBlockRange r, F&& f) {
+    if (!r.backward) {
+        std::size_t b = r.b0;
+        for (; b + N <= r.b1; b += N) f(b, true);
+        for (; b < r.b1; ++b) f(b, false);
+    } else {
+        std::size_t b = r.b1;
+        for (; b >= r.b0 + N; b -= N) f(b - N, true);
+        for (; b > r.b0; --b) f(b - 1, false);
+    }
+}
 
 // The step's scratch, per row (every ISA uses these offsets): pre-activations A (the input
 // product, tiles * kQTileRow floats) and B (the recurrent one), r * h (Cho), then the quantized

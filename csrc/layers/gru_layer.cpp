@@ -150,7 +150,8 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
         update(w_[d], rows, xp, xp_stride, h_out, scratch);
         return;
     }
-    if (quant_) return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, raw_input, fast);
+    if (quant_)
+        return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, walk_backward, raw_input, fast);
     run_packed(cfg_, packed_args(cfg_, packed_[d], fast, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch,
                                  walk_backward));
 }
@@ -187,7 +188,7 @@ void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float
     const std::size_t H = cfg_.hidden_size;
     float* rest = scratch + B * xp_row_floats();
     if (quant_) {  // the input product fused in, as below
-        quant_step_rows(0, B, x, cfg_.input_size, state, H, y, H, rest, true, ctx.fast_activations);
+        quant_step_rows(0, B, x, cfg_.input_size, state, H, y, H, rest, ctx.walk_backward, true, ctx.fast_activations);
         std::memcpy(state, y, B * H * sizeof(float));
         return;
     }

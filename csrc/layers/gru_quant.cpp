@@ -54,15 +54,15 @@ std::size_t GruLayer::quant_scratch_floats(std::size_t rows) const {
 }
 
 void GruLayer::quant_step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                               std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool raw_input,
-                               bool fast) const {
+                               std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
+                               bool raw_input, bool fast) const {
     const QuantGru& q = (*quant_)[d];
     QGruStepArgs a;
     a.rows = rows;
     if (raw_input) { a.x = xp; a.ldx = xp_stride; }
     else { a.xp = xp; a.ldxp = xp_stride; }
     a.h = h; a.ldh = ldh; a.h_out = h_out; a.ldo = ldo;
-    a.w = &q; a.clip = cfg_.clip; a.fast = fast;
+    a.w = &q; a.clip = cfg_.clip; a.fast = fast; a.walk_backward = walk_backward;
     auto* s = reinterpret_cast<char*>(scratch);
     a.scratch = s + (64 - reinterpret_cast<std::uintptr_t>(s) % 64) % 64;
     const QKernels& k = q_active(q.format);

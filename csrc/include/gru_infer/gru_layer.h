@@ -137,8 +137,8 @@ private:
     // The reduced-precision versions of project_inputs, step_rows and step (gru_quant.cpp).
     void quant_project(std::size_t d, const float* x, std::size_t rows, float* xp) const;
     void quant_step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
-                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool raw_input,
-                         bool fast) const;
+                         std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
+                         bool raw_input, bool fast) const;
     std::size_t quant_scratch_floats(std::size_t rows) const;
     std::size_t quant_xp_row_floats() const;
     std::vector<GruWeights> quant_weights() const;

@@ -5,6 +5,7 @@
 // the scalar reference's bit for bit when its Ops do (tested in test_quant_kernels.cpp).
 // Include after the ISA's target pragma.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -23,8 +24,8 @@ struct QuantStep {
     // (an h0 given by the user) is larger (prepare with a negative scale: see quantize_row_int8).
     static constexpr float kStateScale = 1.0f / 127.0f;
 
-    // Quantize the state rows (and the input rows when fused) into scratch; run the input product.
-    static void prepare_rows(const QGruStepArgs& a, const QStepScratch& L, char* S, float* A) {
+    // Quantize the state rows (and the input rows when fused) into scratch.
+    static void prepare_rows(const QGruStepArgs& a, const QStepScratch& L, char* S) {
         const QuantGru& w = *a.w;
         for (std::size_t m = 0; m < a.rows; ++m)
             *reinterpret_cast<float*>(S + m * L.row_bytes + L.sh) =
@@ -34,22 +35,35 @@ struct QuantStep {
             char* row = S + m * L.row_bytes;
             *reinterpret_cast<float*>(row + L.sx) = Ops::prepare(a.x + m * a.ldx, w.input, w.W.kpad, w.x_scale, row + L.xq);
         }
-        Ops::dot(w.W, a.rows, 0, 3, S + L.xq, L.row_bytes, reinterpret_cast<const float*>(S + L.sx),
-                 L.row_bytes / sizeof(float), w.bx.data(), 0, A, L.row_bytes / sizeof(float));
     }
 
-    // B's z and r start from the input part plus bh (the same operations whether the input part
-    // came from the fused product or from qgemm: a stream gives predict's results bit for bit);
-    // n from bh.
-    static void init_recurrent(const QGruStepArgs& a, const QStepScratch& L, const float* A, float* B, bool with_n) {
+    // The tiles of a step in chunks of at most ~256 KB of weights (8 tiles at least), each chunk's
+    // input and recurrent products back to back, the chunks in the walk's order: a step that walks
+    // back starts on the weights the last one read last, still in cache.
+    template <class F>
+    static void for_chunks(const QGruStepArgs& a, F&& f) {
+        const QuantGru& w = *a.w;
+        const std::size_t bytes = (a.x ? w.W.block_bytes() : 0) + w.R.block_bytes();
+        const std::size_t per_chunk = std::max<std::size_t>(8, (256u << 10) / bytes / 8 * 8);
+        for_block_passes(QBlockRange{0, w.tiles, a.walk_backward}, per_chunk, f);
+    }
+
+    // The input product of chunk c (fused streaming), then B's start for it: z and r from the
+    // input part plus bh (the same operations whether the input part came from here or from
+    // qgemm: a stream gives predict's results bit for bit), n from bh when with_n.
+    static void input_part(const QGruStepArgs& a, const QStepScratch& L, char* S, QBlockRange c, float* A, float* B,
+                           bool with_n) {
         const QuantGru& w = *a.w;
         const std::size_t ldf = L.row_bytes / sizeof(float);
+        if (a.x)
+            Ops::dot(w.W, c, a.rows, 0, 3, S + L.xq, L.row_bytes, reinterpret_cast<const float*>(S + L.sx), ldf,
+                     w.bx.data(), 0, A, ldf);
         for (std::size_t m = 0; m < a.rows; ++m)
-            for (std::size_t t = 0; t < w.tiles; ++t) {
+            for (std::size_t t = c.b0; t < c.b1; ++t) {
                 float* b = B + m * ldf + t * kQTileRow;
                 const float* bh = w.bh.data() + t * kQTileRow;
                 const float* xp = (a.x ? A + m * ldf : a.xp + m * a.ldxp) + t * kQTileRow;
-                for (std::size_t c = 0; c < 2 * kQLanes; ++c) b[c] = xp[c] + bh[c];
+                for (std::size_t k = 0; k < 2 * kQLanes; ++k) b[k] = xp[k] + bh[k];
                 if (with_n) std::memcpy(b + 2 * kQLanes, bh + 2 * kQLanes, kQLanes * sizeof(float));
             }
     }
@@ -66,11 +80,12 @@ struct QuantStep {
         float* A = reinterpret_cast<float*>(S + L.a);
         float* B = reinterpret_cast<float*>(S + L.b);
         const QAct act{a.clip, a.fast};
-        prepare_rows(a, L, S, A);
-        init_recurrent(a, L, A, B, true);
+        prepare_rows(a, L, S);
         const float* hs = reinterpret_cast<const float*>(S + L.sh);
-        const std::size_t ldsh = L.row_bytes / sizeof(float);
-        Ops::dot(w.R, a.rows, 0, 3, S + L.hq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);
+        for_chunks(a, [&](QBlockRange c) {
+            input_part(a, L, S, c, A, B, true);
+            Ops::dot(w.R, c, a.rows, 0, 3, S + L.hq, L.row_bytes, hs, ldf, B, ldf, B, ldf);
+        });
         for (std::size_t m = 0; m < a.rows; ++m)
             for (std::size_t t = 0; t < w.tiles; ++t) {
                 const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
@@ -87,11 +102,12 @@ struct QuantStep {
         float* A = reinterpret_cast<float*>(S + L.a);
         float* B = reinterpret_cast<float*>(S + L.b);
         const QAct act{a.clip, a.fast};
-        prepare_rows(a, L, S, A);
-        init_recurrent(a, L, A, B, false);
+        prepare_rows(a, L, S);
         const float* hs = reinterpret_cast<const float*>(S + L.sh);
-        const std::size_t ldsh = L.row_bytes / sizeof(float);
-        Ops::dot(w.R, a.rows, 0, 2, S + L.hq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);  // z, r
+        for_chunks(a, [&](QBlockRange c) {
+            input_part(a, L, S, c, A, B, false);
+            Ops::dot(w.R, c, a.rows, 0, 2, S + L.hq, L.row_bytes, hs, ldf, B, ldf, B, ldf);  // z, r
+        });
         for (std::size_t m = 0; m < a.rows; ++m) {
             float* rh = reinterpret_cast<float*>(S + m * L.row_bytes + L.rh);
             for (std::size_t t = 0; t < w.tiles; ++t) {
@@ -103,7 +119,8 @@ struct QuantStep {
             *reinterpret_cast<float*>(S + m * L.row_bytes + L.sh) =
                 Ops::prepare(rh, w.hidden, w.R.kpad, -kStateScale, S + m * L.row_bytes + L.rhq);  // |r h| <= |h|
         }
-        Ops::dot(w.R, a.rows, 2, 1, S + L.rhq, L.row_bytes, hs, ldsh, B, ldf, B, ldf);  // Rn (r h) + bh
+        Ops::dot(w.R, QBlockRange{0, w.tiles, a.walk_backward}, a.rows, 2, 1, S + L.rhq, L.row_bytes, hs, ldf, B, ldf,
+                 B, ldf);  // Rn (r h) + bh
         for (std::size_t m = 0; m < a.rows; ++m)
             for (std::size_t t = 0; t < w.tiles; ++t) {
                 const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
@@ -121,7 +138,7 @@ struct QuantStep {
             const std::size_t n = M - i0 < cap ? M - i0 : cap;
             for (std::size_t r = 0; r < n; ++r)
                 scales[r] = Ops::prepare(Am + (i0 + r) * lda, m.cols, m.kpad, a_scale, S + r * rb);
-            Ops::dot(m, n, 0, m.subs, S, rb, scales, 1, init, 0, C + i0 * ldc, ldc);
+            Ops::dot(m, QBlockRange{0, m.blocks, false}, n, 0, m.subs, S, rb, scales, 1, init, 0, C + i0 * ldc, ldc);
         }
     }
 };

@@ -192,36 +192,36 @@ struct Avx2QOps {
         return x;
     }
 
-    // Blocks [b0, b1) for MR rows.
+    // The blocks of r for MR rows.
     template <int MR, int NS>
-    static void rows_of(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, const char* v, std::size_t vs,
-                        const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init, float* out,
-                        std::size_t ld_out) {
+    static void rows_of(const QMatrix& m, QBlockRange r, std::size_t s0, const char* v, std::size_t vs, const float* sv,
+                        std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
         constexpr int NT = MR * NS <= 2 ? 2 : 1;  // 16 ymm registers: at most 8 accumulators
-        std::size_t b = b0;
-        for (; b + NT <= b1; b += NT) block<MR, NT, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
-        for (; b < b1; ++b) block<MR, 1, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        for_block_runs<NT>(r, [&](std::size_t b, bool whole) {
+            if (whole) block<MR, NT, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+            else block<MR, 1, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        });
     }
 
     // Blocks outermost in passes of <= ~512 KB of weights, as Avx512QOps::dot (rows outermost read
     // a matrix larger than L2 from L3 once per row).
-    static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
+    static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
         const char* vc = static_cast<const char*>(v);
-        const std::size_t per_pass = rows <= 1 ? m.blocks : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
-        for (std::size_t b0 = 0; b0 < m.blocks; b0 += per_pass) {
-            const std::size_t b1 = m.blocks - b0 < per_pass ? m.blocks : b0 + per_pass;
+        const std::size_t per_pass =
+            rows <= 1 ? blocks.b1 - blocks.b0 : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
+        for_block_passes(blocks, per_pass, [&](QBlockRange pass) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const char* vr = vc + r * v_stride;
                 const float* ir = init ? init + r * ld_init : nullptr;
                 float* orow = out + r * ld_out;
                 const float* s = sv + r * ldsv;
-                if (ns == 1) rows_of<1, 1>(m, b0, b1, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
-                else if (ns == 2) rows_of<1, 2>(m, b0, b1, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
-                else rows_of<1, 3>(m, b0, b1, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
+                if (ns == 1) rows_of<1, 1>(m, pass, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
+                else if (ns == 2) rows_of<1, 2>(m, pass, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
+                else rows_of<1, 3>(m, pass, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
             }
-        }
+        });
     }
 
     // Gates on 16 units as two halves of 8 (pow2_math.h's exact sigmoid and tanh, the fast ones of

@@ -207,56 +207,55 @@ struct Avx512QOps {
         }
     }
 
-    // Blocks [b0, b1) for MR rows, NT blocks per call.
+    // The blocks of r for MR rows, NT blocks per call.
     template <int MR, int NS, bool Widen>
-    static void rows_of(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, const char* v, std::size_t vs,
-                        const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init, float* out,
-                        std::size_t ld_out) {
+    static void rows_of(const QMatrix& m, QBlockRange r, std::size_t s0, const char* v, std::size_t vs, const float* sv,
+                        std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
         constexpr int NT = MR == 1 ? (NS == 1 ? 8 : 4) : MR == 2 ? (NS == 1 ? 8 : 4) : (NS == 1 ? 4 : 2);
-        std::size_t b = b0;
-        for (; b + NT <= b1; b += NT)
-            block<MR, NT, NS, Widen>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
-        for (; b < b1; ++b) block<MR, 1, NS, Widen>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        for_block_runs<NT>(r, [&](std::size_t b, bool whole) {
+            if (whole) block<MR, NT, NS, Widen>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+            else block<MR, 1, NS, Widen>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        });
     }
 
     template <int MR, bool Widen>
-    static void rows_ns(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, std::size_t ns, const char* v,
-                        std::size_t vs, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
-                        float* out, std::size_t ld_out) {
-        if (ns == 3) rows_of<MR, 3, Widen>(m, b0, b1, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
-        else if (ns == 2) rows_of<MR, 2, Widen>(m, b0, b1, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+    static void rows_ns(const QMatrix& m, QBlockRange r, std::size_t s0, std::size_t ns, const char* v, std::size_t vs,
+                        const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init, float* out,
+                        std::size_t ld_out) {
+        if (ns == 3) rows_of<MR, 3, Widen>(m, r, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        else if (ns == 2) rows_of<MR, 2, Widen>(m, r, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
         else
             for (std::size_t s = s0; s < s0 + ns; ++s)
-                rows_of<MR, 1, Widen>(m, b0, b1, s, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+                rows_of<MR, 1, Widen>(m, r, s, v, vs, sv, ldsv, init, ld_init, out, ld_out);
     }
 
     // Blocks outermost in passes of at most ~512 KB of weights, every row through a pass before
     // the next: with rows outermost, a matrix larger than L2 came from L3 once per 4 rows (the
     // input GEMM of a long sequence at I=H=1024 was bound by that).
-    static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
+    static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
         const char* vc = static_cast<const char*>(v);
-        const std::size_t per_pass = rows <= 1 ? m.blocks : std::max<std::size_t>(8, (512u << 10) / m.block_bytes() / 8 * 8);
+        const std::size_t per_pass =
+            rows <= 1 ? blocks.b1 - blocks.b0 : std::max<std::size_t>(8, (512u << 10) / m.block_bytes() / 8 * 8);
         constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero, denormals-are-zero
         const bool widen = F == WeightFormat::BF16 && rows >= 2 && (_mm_getcsr() & kFtzDaz) == kFtzDaz;
-        for (std::size_t b0 = 0; b0 < m.blocks; b0 += per_pass) {
-            const std::size_t b1 = m.blocks - b0 < per_pass ? m.blocks : b0 + per_pass;
+        for_block_passes(blocks, per_pass, [&](QBlockRange pass) {
             auto run = [&](auto mr, std::size_t r) {
                 constexpr int MR = decltype(mr)::value;
                 const char* vr = vc + r * v_stride;
                 const float* ir = init ? init + r * ld_init : nullptr;
                 if constexpr (F == WeightFormat::BF16)
                     if (widen)
-                        return rows_ns<MR, true>(m, b0, b1, s0, ns, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init,
+                        return rows_ns<MR, true>(m, pass, s0, ns, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init,
                                                  out + r * ld_out, ld_out);
-                rows_ns<MR, false>(m, b0, b1, s0, ns, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init, out + r * ld_out, ld_out);
+                rows_ns<MR, false>(m, pass, s0, ns, vr, v_stride, sv + r * ldsv, ldsv, ir, ld_init, out + r * ld_out, ld_out);
             };
             std::size_t r = 0;
             for (; r + 4 <= rows; r += 4) run(std::integral_constant<int, 4>{}, r);
             for (; r + 2 <= rows; r += 2) run(std::integral_constant<int, 2>{}, r);
             for (; r < rows; ++r) run(std::integral_constant<int, 1>{}, r);
-        }
+        });
     }
 
     static __m512 pre(__m512 v, const QAct& a) {

@@ -108,33 +108,34 @@ struct NeonQOps {
         }
     }
 
-    // Blocks [b0, b1) of one row.
+    // The blocks of r for one row.
     template <int NS>
-    static void row(const QMatrix& m, std::size_t b0, std::size_t b1, std::size_t s0, const char* v, float sv,
-                    const float* init, float* out) {
+    static void row(const QMatrix& m, QBlockRange r, std::size_t s0, const char* v, float sv, const float* init,
+                    float* out) {
         constexpr int NT = NS == 1 ? 2 : 1;  // 8 or 12 accumulators of 4 lanes
-        std::size_t b = b0;
-        for (; b + NT <= b1; b += NT) block<NT, NS>(m, b, s0, v, sv, init, out);
-        for (; b < b1; ++b) block<1, NS>(m, b, s0, v, sv, init, out);
+        for_block_runs<NT>(r, [&](std::size_t b, bool whole) {
+            if (whole) block<NT, NS>(m, b, s0, v, sv, init, out);
+            else block<1, NS>(m, b, s0, v, sv, init, out);
+        });
     }
 
     // Blocks outermost in passes of <= ~512 KB of weights, as Avx512QOps::dot.
-    static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
+    static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
-        const std::size_t per_pass = rows <= 1 ? m.blocks : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
-        for (std::size_t b0 = 0; b0 < m.blocks; b0 += per_pass) {
-            const std::size_t b1 = m.blocks - b0 < per_pass ? m.blocks : b0 + per_pass;
+        const std::size_t per_pass =
+            rows <= 1 ? blocks.b1 - blocks.b0 : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
+        for_block_passes(blocks, per_pass, [&](QBlockRange pass) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const char* vr = static_cast<const char*>(v) + r * v_stride;
                 const float* ir = init ? init + r * ld_init : nullptr;
                 float* o = out + r * ld_out;
                 const float s = sv[r * ldsv];
-                if (ns == 3) row<3>(m, b0, b1, s0, vr, s, ir, o);
-                else if (ns == 2) row<2>(m, b0, b1, s0, vr, s, ir, o);
-                else for (std::size_t k = s0; k < s0 + ns; ++k) row<1>(m, b0, b1, k, vr, s, ir, o);
+                if (ns == 3) row<3>(m, pass, s0, vr, s, ir, o);
+                else if (ns == 2) row<2>(m, pass, s0, vr, s, ir, o);
+                else for (std::size_t k = s0; k < s0 + ns; ++k) row<1>(m, pass, k, vr, s, ir, o);
             }
-        }
+        });
     }
 
     static float32x4_t pre(float32x4_t v, const QAct& a) {

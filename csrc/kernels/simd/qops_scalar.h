@@ -59,14 +59,14 @@ struct ScalarQOps {
         return 1.0f;
     }
 
-    // out_i[p] = init_i[p] + row p . v_i for the packed rows of subs [s0, s0 + ns) of every block.
-    static void dot(const QMatrix& m, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
+    // out_i[p] = init_i[p] + row p . v_i for the packed rows of subs [s0, s0 + ns) of the blocks.
+    static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
         const std::size_t G = q_group(F), groups = m.groups();
         for (std::size_t i = 0; i < rows; ++i) {
             const char* vi = static_cast<const char*>(v) + i * v_stride;
-            for (std::size_t b = 0; b < m.blocks; ++b)
+            for (std::size_t b = blocks.b0; b < blocks.b1; ++b)  // (the order changes no result)
                 for (std::size_t s = s0; s < s0 + ns; ++s)
                     for (std::size_t l = 0; l < kQLanes; ++l) {
                         const std::size_t p = (b * m.subs + s) * kQLanes + l;
