@@ -82,16 +82,18 @@ struct QuantStep {
         const QAct act{a.clip, a.fast};
         prepare_rows(a, L, S);
         const float* hs = reinterpret_cast<const float*>(S + L.sh);
+        // A chunk's gates right after its products, so that the CPU runs them while it loads the
+        // next chunk's weights (the state was quantized before the first chunk).
         for_chunks(a, [&](QBlockRange c) {
             input_part(a, L, S, c, A, B, true);
             Ops::dot(w.R, c, a.rows, 0, 3, S + L.hq, L.row_bytes, hs, ldf, B, ldf, B, ldf);
+            for (std::size_t m = 0; m < a.rows; ++m)
+                for (std::size_t t = c.b0; t < c.b1; ++t) {
+                    const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
+                    Ops::lbr_gates(B + m * ldf + t * kQTileRow, nx_of(a, A, ldf, m, t), a.h + m * a.ldh + u0,
+                                   a.h_out + m * a.ldo + u0, lanes, act);
+                }
         });
-        for (std::size_t m = 0; m < a.rows; ++m)
-            for (std::size_t t = 0; t < w.tiles; ++t) {
-                const std::size_t u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
-                Ops::lbr_gates(B + m * ldf + t * kQTileRow, nx_of(a, A, ldf, m, t), a.h + m * a.ldh + u0,
-                               a.h_out + m * a.ldo + u0, lanes, act);
-            }
     }
 
     static void cho(const QGruStepArgs& a) {
