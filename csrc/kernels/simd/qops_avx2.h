@@ -2,7 +2,8 @@
 // gru_step/quant_step.h), for CPUs without AVX-512: int8 by vpmaddubsw on |x| and w * sign(x)
 // (both in [-127, 127], so a pair sums to at most 32258: never saturates) then vpmaddwd, exact
 // int32 sums of the same 8-bit weights; bf16 and fp16 widened to fp32 (bf16 keeping vdpbf16ps's
-// order and flushing). Rows are prepared by the scalar code. Same results as ScalarQOps<F> bit
+// order and flushing: by the FMAs themselves when MXCSR has FTZ and DAZ, as predict and Stream
+// set it, else by explicit masks). Rows are prepared by the scalar code. Same results as ScalarQOps<F> bit
 // for bit. Include after a target pragma with avx2, fma, f16c.
 #pragma once
 #include <immintrin.h>
@@ -80,7 +81,8 @@ struct Avx2QOps {
     // sub s of block j over all groups (int32 sums for int8, fp32 for bf16 and fp16). A function of
     // its own with the accumulators only in and out at its ends, for the reason given at
     // Avx512QOps::products (GCC 12 -O3 otherwise copies them between registers every group).
-    template <int MR, int NT, int NS, class Acc>
+    // HwFtz (bf16): MXCSR has FTZ and DAZ set, so every FMA already flushes as ftz() would.
+    template <int MR, int NT, int NS, bool HwFtz, class Acc>
     __attribute__((noinline)) static void products(const char* base, std::size_t bb, std::size_t S, std::size_t groups,
                                                    const char* v, std::size_t vs, Acc* io) {
         constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
@@ -109,10 +111,10 @@ struct Avx2QOps {
                         }
             } else if constexpr (F == WeightFormat::BF16) {
                 __m256 x0[MR], x1[MR];
-                for (int i = 0; i < MR; ++i) {
-                    const auto* xv = reinterpret_cast<const std::uint16_t*>(v + i * vs) + 2 * q;
-                    x0[i] = _mm256_set1_ps(from_bf16(xv[0]));
-                    x1[i] = _mm256_set1_ps(from_bf16(xv[1]));
+                for (int i = 0; i < MR; ++i) {  // the pair (x[2q], x[2q+1]) widened as the weights are
+                    const __m256i xp = _mm256_set1_epi32(avx2_load32(v + i * vs + q * 4));
+                    x0[i] = _mm256_castsi256_ps(_mm256_slli_epi32(xp, 16));
+                    x1[i] = _mm256_castsi256_ps(_mm256_and_si256(xp, _mm256_set1_epi32(int(0xffff0000u))));
                 }
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
@@ -121,8 +123,12 @@ struct Avx2QOps {
                             const __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
                             const __m256 w1 = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int(0xffff0000u))));
                             for (int i = 0; i < MR; ++i) {  // vdpbf16ps's order: the odd element first
-                                __m256 r = ftz(_mm256_fmadd_ps(x1[i], w1, acc[i][j][s][hh]));
-                                acc[i][j][s][hh] = ftz(_mm256_fmadd_ps(x0[i], w0, r));
+                                if constexpr (HwFtz) {
+                                    acc[i][j][s][hh] = _mm256_fmadd_ps(x0[i], w0, _mm256_fmadd_ps(x1[i], w1, acc[i][j][s][hh]));
+                                } else {
+                                    __m256 r = ftz(_mm256_fmadd_ps(x1[i], w1, acc[i][j][s][hh]));
+                                    acc[i][j][s][hh] = ftz(_mm256_fmadd_ps(x0[i], w0, r));
+                                }
                             }
                         }
             } else {
@@ -144,7 +150,7 @@ struct Avx2QOps {
     }
 
     // MR rows x NT blocks x NS subs, each 16 lanes = two ymm halves.
-    template <int MR, int NT, int NS>
+    template <int MR, int NT, int NS, bool HwFtz>
     static void block(const QMatrix& m, std::size_t b0, std::size_t s0, const char* v, std::size_t vs, const float* sv,
                       std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
         constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;
@@ -156,7 +162,7 @@ struct Avx2QOps {
         if constexpr (F == WeightFormat::Int8) {
             __m256i acc[N];
             for (int k = 0; k < N; ++k) acc[k] = _mm256_setzero_si256();
-            products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
+            products<MR, NT, NS, false>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
@@ -177,7 +183,7 @@ struct Avx2QOps {
                             a = init ? _mm256_loadu_ps(init + i * ld_init + pidx(j, s) + 8 * hh) : _mm256_setzero_ps();
                             if (F == WeightFormat::BF16) a = ftz(a);  // as vdpbf16ps reads it
                         }
-            products<MR, NT, NS>(base, bb, S, m.groups(), v, vs, acc);
+            products<MR, NT, NS, HwFtz && F == WeightFormat::BF16>(base, bb, S, m.groups(), v, vs, acc);
             for (int i = 0; i < MR; ++i)
                 for (int j = 0; j < NT; ++j)
                     for (int s = 0; s < NS; ++s)
@@ -193,14 +199,23 @@ struct Avx2QOps {
     }
 
     // The blocks of r for MR rows.
-    template <int MR, int NS>
+    template <int MR, int NS, bool HwFtz>
     static void rows_of(const QMatrix& m, QBlockRange r, std::size_t s0, const char* v, std::size_t vs, const float* sv,
                         std::size_t ldsv, const float* init, std::size_t ld_init, float* out, std::size_t ld_out) {
         constexpr int NT = MR * NS <= 2 ? 2 : 1;  // 16 ymm registers: at most 8 accumulators
         for_block_runs<NT>(r, [&](std::size_t b, bool whole) {
-            if (whole) block<MR, NT, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
-            else block<MR, 1, NS>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+            if (whole) block<MR, NT, NS, HwFtz>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+            else block<MR, 1, NS, HwFtz>(m, b, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
         });
+    }
+
+    template <bool HwFtz>
+    static void row_ns(const QMatrix& m, QBlockRange r, std::size_t s0, std::size_t ns, const char* v, std::size_t vs,
+                       const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init, float* out,
+                       std::size_t ld_out) {
+        if (ns == 1) rows_of<1, 1, HwFtz>(m, r, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        else if (ns == 2) rows_of<1, 2, HwFtz>(m, r, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
+        else rows_of<1, 3, HwFtz>(m, r, s0, v, vs, sv, ldsv, init, ld_init, out, ld_out);
     }
 
     // Blocks outermost in passes of <= ~512 KB of weights, as Avx512QOps::dot (rows outermost read
@@ -211,15 +226,16 @@ struct Avx2QOps {
         const char* vc = static_cast<const char*>(v);
         const std::size_t per_pass =
             rows <= 1 ? blocks.b1 - blocks.b0 : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
+        constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero, denormals-are-zero
+        const bool hw_ftz = F == WeightFormat::BF16 && (_mm_getcsr() & kFtzDaz) == kFtzDaz;
         for_block_passes(blocks, per_pass, [&](QBlockRange pass) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const char* vr = vc + r * v_stride;
                 const float* ir = init ? init + r * ld_init : nullptr;
                 float* orow = out + r * ld_out;
                 const float* s = sv + r * ldsv;
-                if (ns == 1) rows_of<1, 1>(m, pass, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
-                else if (ns == 2) rows_of<1, 2>(m, pass, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
-                else rows_of<1, 3>(m, pass, s0, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
+                if (hw_ftz) row_ns<true>(m, pass, s0, ns, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
+                else row_ns<false>(m, pass, s0, ns, vr, v_stride, s, ldsv, ir, ld_init, orow, ld_out);
             }
         });
     }
