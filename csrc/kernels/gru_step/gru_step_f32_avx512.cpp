@@ -37,13 +37,16 @@ struct Epilogue {
 // Epilogue without clip and with the mode known at compile time: straight-line code with no
 // branches, so that the gates of several tiles interleave (small layers, where they are the
 // critical path).
+// The exact mode takes its arguments pre-scaled (kScaled: f of t = -log2(e) x, g of u = 2 log2(e) x),
+// the scales folded into the last FMA of each pre-activation.
 template <bool Fast>
 struct FixedEpilogue {
-    __m256 f(__m256 v) const { return Fast ? avx2::fast_sigmoid(v) : avx512::sigmoid(v); }
-    __m256 g(__m256 v) const { return Fast ? avx2::fast_tanh(v) : avx512::tanh(v); }
+    static constexpr bool kScaled = !Fast;
+    __m256 f(__m256 v) const { return Fast ? avx2::fast_sigmoid(v) : avx512::sigmoid_of_t(v); }
+    __m256 g(__m256 v) const { return Fast ? avx2::fast_tanh(v) : avx512::tanh_of_u(v); }
     // Two tiles at once (the same arithmetic lane for lane, so the same results).
-    __m512 f(__m512 v) const { return Fast ? avx512::fast_sigmoid(v) : avx512::sigmoid(v); }
-    __m512 g(__m512 v) const { return Fast ? avx512::fast_tanh(v) : avx512::tanh(v); }
+    __m512 f(__m512 v) const { return Fast ? avx512::fast_sigmoid(v) : avx512::sigmoid_of_t(v); }
+    __m512 g(__m512 v) const { return Fast ? avx512::fast_tanh(v) : avx512::tanh_of_u(v); }
 };
 
 inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
@@ -311,18 +314,30 @@ template <int NT, unsigned HOdd, class Ep>
     else if (a.x) small_products<NT, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
     if (pairs) pair_products<NT, C, HOdd>(A, B, Cc, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
     else small_products<NT, C>(A, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    // zrs = z | r pre-activations: biases and input part (ready early) plus the recurrent part
+    // (on the state's path), which with Ep::kScaled enters by the FMA that also applies the scale.
     __m512 zrs[NT];
     __m256 nhs[NT];
     __m256 nxs[NT];
+    const __m512 zr_scale = _mm512_set1_ps(Ep::kScaled ? avx512::kSigmoidScale : 1.0f);
+    const __m256 n_scale = _mm256_set1_ps(Ep::kScaled ? avx512::kTanhScale : 1.0f);
     for (int j = 0; j < NT; ++j) {
         const __m512 b = sum<C>(B[j]), c = sum<C>(Cc[j]);
-        zrs[j] = _mm512_add_ps(_mm512_add_ps(sum<C>(zr[j]), sum<C>(A[j])), _mm512_shuffle_f32x4(b, c, 0x4e));
-        nhs[j] = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)), sum<C>(nh[j]));
+        __m512 early = sum<C>(zr[j]);
         nxs[j] = sum<C>(nx[j]);
         if (x_pairs) {
             const __m512 bx = sum<C>(Bx[j]), cx = sum<C>(Cx[j]);
-            zrs[j] = _mm512_add_ps(zrs[j], _mm512_add_ps(sum<C>(Ax[j]), _mm512_shuffle_f32x4(bx, cx, 0x4e)));
+            early = _mm512_add_ps(early, _mm512_add_ps(sum<C>(Ax[j]), _mm512_shuffle_f32x4(bx, cx, 0x4e)));
             nxs[j] = _mm256_add_ps(nxs[j], _mm256_add_ps(_mm512_castps512_ps256(bx), _mm512_extractf32x8_ps(cx, 1)));
+        }
+        const __m512 rec = NT > 1 ? _mm512_add_ps(sum<C>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)) : sum<C>(A[j]);
+        nhs[j] = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)), sum<C>(nh[j]));
+        if (Ep::kScaled) {
+            zrs[j] = _mm512_fmadd_ps(rec, zr_scale, _mm512_mul_ps(early, zr_scale));
+            nhs[j] = _mm256_mul_ps(nhs[j], n_scale);  // ready long before r: off the path
+            nxs[j] = _mm256_mul_ps(nxs[j], n_scale);
+        } else {
+            zrs[j] = _mm512_add_ps(early, rec);
         }
     }
     const float* h = a.h + m * a.ldh;

@@ -62,6 +62,13 @@ template <class V>
 inline V sigmoid(V x) { return Pow2Math<Lanes<V>>::sigmoid(x); }
 template <class V>
 inline V tanh(V x) { return Pow2Math<Lanes<V>>::tanh(x); }
+// The same from pre-scaled arguments (pow2_math.h): t = -log2(e) x, u = 2 log2(e) x.
+constexpr float kSigmoidScale = Pow2Math<Lanes<__m512>>::kSigmoidScale;
+constexpr float kTanhScale = Pow2Math<Lanes<__m512>>::kTanhScale;
+template <class V>
+inline V sigmoid_of_t(V t) { return Pow2Math<Lanes<V>>::sigmoid_of_t(t); }
+template <class V>
+inline V tanh_of_u(V u) { return Pow2Math<Lanes<V>>::tanh_of_u(u); }
 
 // The fast rational mode of kernels/scalar/fast_math.h (max abs error 1e-4), as avx2::fast_tanh.
 inline __m512 fast_tanh(__m512 x) {
