@@ -203,13 +203,26 @@ template <int NT, unsigned XOdd, unsigned HOdd>
         pre[j].nx = _mm256_loadu_ps(src + 16);
         pre[j].nrec = _mm256_load_ps(bh + 16);
     }
-    if (a.x) {
+    auto input_part = [&] {
         clear();
         pair_products<NT, 2, XOdd>(A, B, Cc, w, a.tile_stride, a.x + m * a.ldx, a.input);
         for (int j = 0; j < NT; ++j) fold(j, zr[j], pre[j].nx);
-    }
+    };
+    if (a.x && !a.walk_backward) input_part();
     clear();
     pair_products<NT, 2, HOdd>(A, B, Cc, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    if (a.x && a.walk_backward) {
+        // Walking back, the recurrent rows (read last by a forward step) come first; their sums
+        // wait in registers so that zr adds the input part first either way (the same result).
+        __m512 hz[NT];
+        for (int j = 0; j < NT; ++j) {
+            hz[j] = _mm512_set1_ps(-0.0f);  // -0 + s == s for every s
+            fold(j, hz[j], pre[j].nrec);
+        }
+        input_part();
+        for (int j = 0; j < NT; ++j) pre[j].zr = _mm512_add_ps(zr[j], hz[j]);
+        return;
+    }
     for (int j = 0; j < NT; ++j) {
         fold(j, zr[j], pre[j].nrec);
         pre[j].zr = zr[j];
