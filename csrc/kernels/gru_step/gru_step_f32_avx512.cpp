@@ -475,10 +475,39 @@ inline void lbr_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, std:
     }
     if (a.x) tile_pair_products<MR>(w0, w1, a.x + m0 * a.ldx, a.ldx, a.input, X0, X1, X2);
     tile_pair_products<MR>(w0 + a.input * kTileRow, w1 + a.input * kTileRow, a.h + m0 * a.ldh, a.ldh, a.hidden, X0, N1, N2);
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < MR; ++i) {  // the two tiles' gates on 16 lanes (lane for lane lbr_gates' operations)
         const __m512 zr1 = _mm512_add_ps(_mm512_shuffle_f32x4(X1[i], X2[i], 0x4e), _mm512_shuffle_f32x4(N1[i], N2[i], 0x4e));
-        lbr_gates(a, ep, m0 + i, t, X0[i], _mm512_castps512_ps256(N1[i]), _mm512_castps512_ps256(X1[i]));
-        lbr_gates(a, ep, m0 + i, t + 1, zr1, _mm512_extractf32x8_ps(N2[i], 1), _mm512_extractf32x8_ps(X2[i], 1));
+        const Pre p0{X0[i], _mm512_castps512_ps256(N1[i]), _mm512_castps512_ps256(X1[i])};
+        const Pre p1{zr1, _mm512_extractf32x8_ps(N2[i], 1), _mm512_extractf32x8_ps(X2[i], 1)};
+        lbr_gates2(a, ep, m0 + i, t, p0, p1);
+    }
+}
+
+// The recurrent step alone (the input part already projected into xp: predict's batches), MR rows
+// of tiles t and t + 1: three accumulators a row, [z r], [n z'] and [r' n'], started from xp + bh
+// (n from bh only), so that 8 rows fit the registers and the pair's rows (49 KB at H = 256, more
+// than L1) come from L2 once per 8 rows instead of 4; the two tiles' gates on 16 lanes.
+template <int MR>
+inline void lbr_rows_of_tile_pair_recurrent(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    __m512 X0[MR], N1[MR], N2[MR];
+    const float* w0 = a.w + t * a.tile_stride + a.input * kTileRow;
+    const float* w1 = w0 + a.tile_stride;
+    const float* bh0 = a.bh + t * kTileRow;
+    const float* bh1 = bh0 + kTileRow;
+    for (int i = 0; i < MR; ++i) {
+        const float* s0 = a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        const float* s1 = s0 + kTileRow;
+        X0[i] = _mm512_add_ps(_mm512_loadu_ps(s0), _mm512_loadu_ps(bh0));
+        N1[i] = concat(_mm256_load_ps(bh0 + 16), _mm256_add_ps(_mm256_loadu_ps(s1), _mm256_load_ps(bh1)));
+        N2[i] = concat(_mm256_add_ps(_mm256_loadu_ps(s1 + 8), _mm256_load_ps(bh1 + 8)), _mm256_load_ps(bh1 + 16));
+    }
+    tile_pair_products<MR>(w0, w1, a.h + m0 * a.ldh, a.ldh, a.hidden, X0, N1, N2);
+    for (int i = 0; i < MR; ++i) {
+        const float* s0 = a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        const Pre p0{X0[i], _mm512_castps512_ps256(N1[i]), _mm256_loadu_ps(s0 + 16)};
+        const Pre p1{_mm512_shuffle_f32x4(N1[i], N2[i], 0x4e), _mm512_extractf32x8_ps(N2[i], 1),
+                     _mm256_loadu_ps(s0 + kTileRow + 16)};
+        lbr_gates2(a, ep, m0 + i, t, p0, p1);
     }
 }
 
@@ -493,6 +522,12 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
     const bool pairs = (a.x ? a.input : 0) + a.hidden <= 512;
     std::size_t t = 0;
     for (; pairs && t + 2 <= tiles; t += 2) {
+        if (!a.x) {  // (every row the same operations, whichever group of rows it falls in)
+            for (std::size_t m = 0; m < m8; m += 8) lbr_rows_of_tile_pair_recurrent<8>(a, ep, m, t);
+            for (std::size_t m = m8; m < m4; m += 4) lbr_rows_of_tile_pair_recurrent<4>(a, ep, m, t);
+            for (std::size_t m = m4; m < a.rows; ++m) lbr_rows_of_tile_pair_recurrent<1>(a, ep, m, t);
+            continue;
+        }
         for (std::size_t m = 0; m < r4; m += 4) lbr_rows_of_tile_pair<4>(a, ep, m, t);
         for (std::size_t m = r4; m < a.rows; ++m) lbr_rows_of_tile_pair<1>(a, ep, m, t);
     }
