@@ -18,6 +18,8 @@ public:
     ~FlushDenormals() {
         if ((saved_ & kFtzDaz) != kFtzDaz) _mm_setcsr(saved_);
     }
+    // Whether MXCSR flushes denormals now (FTZ and DAZ both set), as inside a FlushDenormals.
+    static bool active() noexcept { return (_mm_getcsr() & kFtzDaz) == kFtzDaz; }
 private:
     static constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero (bit 15), denormals-are-zero (bit 6)
     unsigned saved_;

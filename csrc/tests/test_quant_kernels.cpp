@@ -65,6 +65,12 @@ struct Case {
 };
 
 bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+// same_bits, except that any two NaNs count as equal.
+bool same_bits_or_nan(const float* a, const float* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (!same_bits(a + i, b + i, 1) && !(std::isnan(a[i]) && std::isnan(b[i]))) return false;
+    return true;
+}
 
 struct Scratch {
     std::vector<char> raw;
@@ -111,9 +117,7 @@ void check_gemm_edges(const QKernels& k, const QKernels& ref, std::mt19937& rng,
         Scratch s1(q_gemm_scratch_bytes(M, c.q.W)), s2(q_gemm_scratch_bytes(M, c.q.W));
         ref.gemm(M, A.data(), I, c.q.W, a_scale, c.q.bx.data(), want.data(), ld, s1.p);
         k.gemm(M, A.data(), I, c.q.W, a_scale, c.q.bx.data(), got.data(), ld, s2.p);
-        bool ok = true;
-        for (std::size_t i = 0; i < want.size(); ++i)
-            ok = ok && (std::memcmp(&want[i], &got[i], 4) == 0 || (std::isnan(want[i]) && std::isnan(got[i])));
+        const bool ok = same_bits_or_nan(want.data(), got.data(), want.size());
         if (!ok) std::fprintf(stderr, "%s gemm edge rows (a_scale %g): differ from %s\n", k.name, a_scale, ref.name);
         CHECK(ok);
     }
@@ -142,9 +146,7 @@ void check_step_edges(const QKernels& k, const QKernels& ref, std::mt19937& rng,
             (lbr ? ref.gru_step_reset_after : ref.gru_step_reset_before)(a);
             a.h_out = got.data(); a.scratch = s2.p;
             (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
-            bool ok = true;
-            for (std::size_t i = 0; i < want.size(); ++i)
-                ok = ok && (std::memcmp(&want[i], &got[i], 4) == 0 || (std::isnan(want[i]) && std::isnan(got[i])));
+            const bool ok = same_bits_or_nan(want.data(), got.data(), want.size());
             if (!ok) std::fprintf(stderr, "%s step edge pre-activations (lbr=%d fast=%d): differ from %s\n", k.name, lbr, fast, ref.name);
             CHECK(ok);
         }

@@ -50,12 +50,11 @@ int main(int argc, char** argv) {
     return test::run_kernel_test(argc, argv, "test_vact", [](const Kernels& k, std::mt19937& rng) {
         (void)rng;
         check_activations(k.name, k.sigmoid, k.tanh);
-        if (std::string(k.name) == "scalar")
+        if (std::string(k.name) == "scalar") {
             check_activations(
                 "reduced-precision gates (emulated pow2_math.h)",
                 [](std::size_t n, const float* x, float* y) { for (std::size_t i = 0; i < n; ++i) y[i] = emu::sigmoid(x[i]); },
                 [](std::size_t n, const float* x, float* y) { for (std::size_t i = 0; i < n; ++i) y[i] = emu::tanh(x[i]); });
-        if (std::string(k.name) == "scalar") {
             // From pre-scaled arguments, as the AVX-512 step of small layers calls them (the same
             // template; the argument's own rounding is part of the error).
             using M = Pow2Math<Pow2LanesEmulated<emu::ScalarLanes>>;

@@ -452,7 +452,8 @@ template <int MR>
     }
 }
 
-// MR rows of tiles t and t + 1 together: their packed rows k, 48 floats, as three zmm [z r]
+// MR rows of tiles t and t + 1 together, the input multiplied in (a.x; without it:
+// lbr_rows_of_tile_pair_recurrent): their packed rows k, 48 floats, as three zmm [z r]
 // [n z'] [r' n'], so that every FMA is a 512-bit one (a tile alone needs a 256-bit FMA for its n,
 // at half the work on the same port). The input part of n is kept apart from the recurrent part:
 // X0-X2 hold the input sums (and z, r's recurrent ones), N1 and N2 the recurrent sums of [n z']
@@ -465,7 +466,7 @@ inline void lbr_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, std:
     const float* bh0 = a.bh + t * kTileRow;
     const float* bh1 = bh0 + kTileRow;
     for (int i = 0; i < MR; ++i) {
-        const float* s0 = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        const float* s0 = a.bx + t * kTileRow;
         const float* s1 = s0 + kTileRow;
         X0[i] = _mm512_add_ps(_mm512_loadu_ps(s0), _mm512_loadu_ps(bh0));
         X1[i] = concat(_mm256_loadu_ps(s0 + 16), _mm256_add_ps(_mm256_loadu_ps(s1), _mm256_load_ps(bh1)));
@@ -473,7 +474,7 @@ inline void lbr_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, std:
         N1[i] = _mm512_maskz_loadu_ps(0x00ff, bh0 + 16);
         N2[i] = concat(_mm256_setzero_ps(), _mm256_load_ps(bh1 + 16));
     }
-    if (a.x) tile_pair_products<MR>(w0, w1, a.x + m0 * a.ldx, a.ldx, a.input, X0, X1, X2);
+    tile_pair_products<MR>(w0, w1, a.x + m0 * a.ldx, a.ldx, a.input, X0, X1, X2);
     tile_pair_products<MR>(w0 + a.input * kTileRow, w1 + a.input * kTileRow, a.h + m0 * a.ldh, a.ldh, a.hidden, X0, N1, N2);
     for (int i = 0; i < MR; ++i) {  // the two tiles' gates on 16 lanes (lane for lane lbr_gates' operations)
         const __m512 zr1 = _mm512_add_ps(_mm512_shuffle_f32x4(X1[i], X2[i], 0x4e), _mm512_shuffle_f32x4(N1[i], N2[i], 0x4e));

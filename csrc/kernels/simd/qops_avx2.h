@@ -17,6 +17,7 @@
 #include "../quant_kernels.h"
 #include "qops_scalar.h"
 #include "avx2_math.h"
+#include "runtime/denormals.h"
 
 namespace gru_infer {
 
@@ -226,8 +227,7 @@ struct Avx2QOps {
         const char* vc = static_cast<const char*>(v);
         const std::size_t per_pass =
             rows <= 1 ? blocks.b1 - blocks.b0 : std::max<std::size_t>(2, (512u << 10) / m.block_bytes() / 2 * 2);
-        constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero, denormals-are-zero
-        const bool hw_ftz = F == WeightFormat::BF16 && (_mm_getcsr() & kFtzDaz) == kFtzDaz;
+        const bool hw_ftz = F == WeightFormat::BF16 && FlushDenormals::active();
         for_block_passes(blocks, per_pass, [&](QBlockRange pass) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const char* vr = vc + r * v_stride;

@@ -23,6 +23,7 @@
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
 #include "avx512_math.h"
+#include "runtime/denormals.h"
 
 namespace gru_infer {
 namespace avx512q {
@@ -238,8 +239,7 @@ struct Avx512QOps {
         const char* vc = static_cast<const char*>(v);
         const std::size_t per_pass =
             rows <= 1 ? blocks.b1 - blocks.b0 : std::max<std::size_t>(8, (512u << 10) / m.block_bytes() / 8 * 8);
-        constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero, denormals-are-zero
-        const bool widen = F == WeightFormat::BF16 && rows >= 2 && (_mm_getcsr() & kFtzDaz) == kFtzDaz;
+        const bool widen = F == WeightFormat::BF16 && rows >= 2 && FlushDenormals::active();
         for_block_passes(blocks, per_pass, [&](QBlockRange pass) {
             auto run = [&](auto mr, std::size_t r) {
                 constexpr int MR = decltype(mr)::value;
