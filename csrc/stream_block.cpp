@@ -41,6 +41,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
     GruStepArgs a;
     a.rows = rows; a.input = I; a.hidden = H;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
+    a.w_gate_major = g.gate_major_recurrent(0);
     a.clip = c.clip; a.fast = ctx.fast_activations; a.scratch = scratch;
     const auto step = c.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before;
     const float* prev = state;

@@ -46,4 +46,18 @@ GruWeights unpack_gru(const PackedGru& p) {
     return w;
 }
 
+AlignedBuffer pack_gate_major_recurrent(const PackedGru& p) {
+    const std::size_t H = p.hidden;
+    if (!uses_gate_major(H)) return AlignedBuffer();
+    const std::size_t V = gate_major_lanes(H);
+    AlignedBuffer g = AlignedBuffer::weights(3 * V * H);
+    for (std::size_t gate = 0; gate < 3; ++gate) {  // blocks r, n, z; packed columns z, r, n
+        const std::size_t col = (gate + 1) % 3 * kTile;
+        for (std::size_t k = 0; k < H; ++k)
+            for (std::size_t u = 0; u < H; ++u)
+                g[(gate * H + k) * V + u] = p.w[(u / kTile) * p.tile_stride + (p.input + k) * kTileRow + col + u % kTile];
+    }
+    return g;
+}
+
 }  // namespace gru_infer

@@ -29,6 +29,7 @@ struct GruStepArgs {
     std::size_t tile_stride = 0;
     const float* bx = nullptr;  // packed input biases, kTileRow per tile
     const float* bh = nullptr;  // packed recurrent biases, kTileRow per tile
+    const float* w_gate_major = nullptr;  // pack_gate_major_recurrent of w (small layers), or null
     float clip = 0.0f;          // > 0: clamp every pre-activation to [-clip, clip]
     bool fast = false;          // rational activations (max error 1e-4) instead of exact ones
     // Walk the tiles last to first. Alternating it from one step to the next starts each step on

@@ -48,6 +48,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
     }
     if (uses_packed_kernels()) {  // keep one copy of the weights: the packed one
         for (const auto& w : w_) packed_.push_back(pack_gru(w, I, H));
+        for (const auto& p : packed_) gate_major_.push_back(pack_gate_major_recurrent(p));
         w_.clear();
     }
 }
@@ -77,6 +78,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<PackedGru> packed) : cfg
             p.w.size() != tiles * p.tile_stride || p.bx.size() != tiles * kTileRow || p.bh.size() != tiles * kTileRow)
             throw InvalidArgument("packed GRU weights do not match input_size=" + std::to_string(I) +
                                   ", hidden_size=" + std::to_string(H));
+    for (const auto& p : packed_) gate_major_.push_back(pack_gate_major_recurrent(p));
 }
 
 std::size_t GruLayer::xp_row_floats() const {
@@ -110,7 +112,7 @@ namespace {
 // filled. x holds the projected inputs (xp, tiles * kTileRow per row), or with raw_input the
 // inputs themselves, which the kernel multiplies in. Every field is set, so that no zeroing of the
 // whole struct is left (GCC emitted rep stos for it, half of GruLayer::step's time at H = 8).
-inline GruStepArgs packed_args(const GruConfig& cfg, const PackedGru& p, bool fast, std::size_t rows, const float* x,
+inline GruStepArgs packed_args(const GruConfig& cfg, const PackedGru& p, const float* gate_major, bool fast, std::size_t rows, const float* x,
                                std::size_t ldx, bool raw_input, const float* h, std::size_t ldh, float* h_out,
                                std::size_t ldo, float* scratch, bool walk_backward) {
     GruStepArgs a;
@@ -119,6 +121,7 @@ inline GruStepArgs packed_args(const GruConfig& cfg, const PackedGru& p, bool fa
     a.xp = raw_input ? nullptr : x; a.ldxp = raw_input ? 0 : ldx;
     a.h = h; a.ldh = ldh; a.h_out = h_out; a.ldo = ldo;
     a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
+    a.w_gate_major = gate_major;
     a.clip = cfg.clip; a.fast = fast; a.scratch = scratch; a.walk_backward = walk_backward;
     return a;
 }
@@ -152,7 +155,7 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
     }
     if (quant_)
         return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, walk_backward, raw_input, fast);
-    run_packed(cfg_, packed_args(cfg_, packed_[d], fast, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch,
+    run_packed(cfg_, packed_args(cfg_, packed_[d], gate_major_recurrent(d), fast, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch,
                                  walk_backward));
 }
 
@@ -167,7 +170,7 @@ const char* GruLayer::stream_unsupported_reason() const {
 bool GruLayer::prepare_step(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const {
     if (quant_ || !uses_packed_kernels()) return false;
     const std::size_t H = cfg_.hidden_size;
-    a = packed_args(cfg_, packed_[0], fast, rows, nullptr, cfg_.input_size, /*raw_input=*/true, nullptr, H, nullptr, H,
+    a = packed_args(cfg_, packed_[0], gate_major_recurrent(0), fast, rows, nullptr, cfg_.input_size, /*raw_input=*/true, nullptr, H, nullptr, H,
                     scratch + rows * xp_row_floats(), false);
     return true;
 }

@@ -69,6 +69,8 @@ struct RandomGru {
     std::size_t I, H;
     gru_infer::GruWeights w;
     gru_infer::PackedGru p;
+    gru_infer::AlignedBuffer gate_major;  // pack_gate_major_recurrent(p): empty outside 9-32 units
+    const float* gate_major_or_null() const { return gate_major.size() ? gate_major.data() : nullptr; }
     RandomGru(std::mt19937& rng, std::size_t I_, std::size_t H_) : I(I_), H(H_) {
         using gru_infer::AlignedBuffer;
         auto W = random_vec(rng, 3 * H * I), R = random_vec(rng, 3 * H * H), bW = random_vec(rng, 3 * H),
@@ -78,6 +80,7 @@ struct RandomGru {
         w.bW = AlignedBuffer(bW.data(), bW.size());
         w.bR = AlignedBuffer(bR.data(), bR.size());
         p = gru_infer::pack_gru(w, I, H);
+        gate_major = gru_infer::pack_gate_major_recurrent(p);
     }
 };
 

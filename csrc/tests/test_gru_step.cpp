@@ -14,7 +14,7 @@ namespace {
 // One GRU step through k vs the scalar reference: both forms, fused input or precomputed xp,
 // exact or fast activations, with or without clip.
 void check_gru_step(const Kernels& k, std::mt19937& rng, std::size_t rows, std::size_t I, std::size_t H, bool lbr,
-                    bool fused, bool fast, float clip, std::size_t shift) {
+                    bool fused, bool fast, float clip, std::size_t shift, bool gate_major) {
     test::RandomGru g(rng, I, H);
     // The packed weights `shift` floats past a cache line (still 32-byte aligned, as every packed
     // buffer is; AVX-512 picks its loads by the 64-byte alignment).
@@ -31,6 +31,7 @@ void check_gru_step(const Kernels& k, std::mt19937& rng, std::size_t rows, std::
     a.h = h.data(); a.ldh = H + 1; a.ldo = H + 2;
     a.w = shift ? shifted.data() + shift : g.p.w.data();
     a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
+    a.w_gate_major = gate_major ? g.gate_major_or_null() : nullptr;
     a.clip = clip; a.fast = fast; a.scratch = scratch.data();
     a.walk_backward = (rows + I + H) % 2 == 1;  // tile order must not change the result
     if (lbr && (rows + I) % 3 == 0) a.scratch = nullptr;  // lbr runs without scratch too (no batched GEMM)
@@ -41,8 +42,8 @@ void check_gru_step(const Kernels& k, std::mt19937& rng, std::size_t rows, std::
     const float err = test::max_abs_diff(ref.data(), got.data(), ref.size());
     const float tol = 2e-6f * (4.0f + I + H);
     if (!(err <= tol))
-        std::fprintf(stderr, "%s gru step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g shift=%zu: err %g\n",
-                     k.name, rows, I, H, lbr, fused, fast, clip, shift, err);
+        std::fprintf(stderr, "%s gru step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g shift=%zu gate_major=%d: err %g\n",
+                     k.name, rows, I, H, lbr, fused, fast, clip, shift, gate_major, err);
     CHECK(err <= tol);
     for (std::size_t m = 0; m < rows; ++m) CHECK(got[m * (H + 2) + H] == 9.0f && got[m * (H + 2) + H + 1] == 9.0f);
     // The walk direction only reorders reads: the other direction gives the same bits.
@@ -67,6 +68,7 @@ void check_fast_mode_error(const Kernels& k, std::mt19937& rng) {
         GruStepArgs a;
         a.rows = 1; a.input = 16; a.hidden = 16; a.x = x.data(); a.ldx = 16; a.h = h.data(); a.ldh = 16; a.ldo = 16;
         a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
+        a.w_gate_major = g.gate_major_or_null();
         a.h_out = exact.data();
         k.gru_step_reset_after(a);
         a.fast = true;
@@ -86,6 +88,13 @@ int main(int argc, char** argv) {
         std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
         for (int i = 0; i < 300; ++i)
             check_gru_step(k, rng, rows(rng), i % 10 == 0 ? 255 : size(rng), i % 15 == 0 ? 257 : size(rng), i % 2,
-                           (i / 2) % 2, (i / 4) % 2, (i / 8) % 3 == 0 ? 0.7f : 0.0f, i % 3 == 1 ? 8 : 0);
+                           (i / 2) % 2, (i / 4) % 2, (i / 8) % 3 == 0 ? 0.7f : 0.0f, i % 3 == 1 ? 8 : 0, i % 4 != 3);
+        // Small layers, which AVX-512 runs from their gate-major copy: every tile count and tail,
+        // both input paths and alignments, with and without the copy.
+        for (std::size_t H : {9, 15, 16, 17, 23, 24, 25, 31, 32})
+            for (std::size_t I : {1, 2, 3, 16, 17, 33})
+                for (int v = 0; v < 16; ++v)
+                    check_gru_step(k, rng, 1 + v % 3, I, H, true, (v / 2) % 2, (v / 4) % 2, 0.0f, (v / 8) % 2 ? 8 : 0,
+                                   v % 7 != 6);
     });
 }

@@ -30,4 +30,16 @@ struct PackedGru {
 PackedGru pack_gru(const GruWeights& weights, std::size_t input, std::size_t hidden);
 GruWeights unpack_gru(const PackedGru& packed);  // the exact inverse of pack_gru
 
+// A small layer's recurrent weights once more, gate-major, made in memory from the packed ones
+// (never stored in a file): three blocks, r, n and z, each of `hidden` rows k of V floats (the
+// gate's weights of every unit for h[k]; V = units rounded up to 16, lanes past `hidden` zero).
+// The AVX-512 step of a layer of 9 to 32 units then finishes r's products first and runs r's gate
+// while n's products run (r -> n -> h is the step's critical path).
+constexpr std::size_t kGateMajorMinHidden = 9, kGateMajorMaxHidden = 32;
+constexpr bool uses_gate_major(std::size_t hidden) {
+    return hidden >= kGateMajorMinHidden && hidden <= kGateMajorMaxHidden;
+}
+constexpr std::size_t gate_major_lanes(std::size_t hidden) { return (hidden + 15) / 16 * 16; }
+AlignedBuffer pack_gate_major_recurrent(const PackedGru& packed);  // empty unless uses_gate_major
+
 }  // namespace gru_infer

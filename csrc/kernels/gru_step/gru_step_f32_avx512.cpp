@@ -1,7 +1,8 @@
 // AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h), reset gate after the
 // product. Batches of fewer than 4 rows: per row, the products of two rows of a tile as three
-// aligned zmm (pair_products), the gates of two tiles on 16 lanes; layers of up to 4 tiles
-// (H <= 32) all in registers (lbr_row_small), larger ones two tiles at a time (lbr_row).
+// aligned zmm (pair_products), the gates of two tiles on 16 lanes; a layer of one tile in
+// registers (lbr_row_one_tile), of 2 to 4 tiles (H <= 32) with its gate-major recurrent copy
+// (lbr_row_gate_major), larger ones two tiles at a time (lbr_row).
 // Batches of 4+ rows go 8 rows at a time through each tile, everything in registers. The Cho
 // form reuses the AVX2 kernel.
 #if defined(__x86_64__) || defined(_M_X64)
@@ -47,6 +48,10 @@ struct FixedEpilogue {
     // Two tiles at once (the same arithmetic lane for lane, so the same results).
     __m512 f(__m512 v) const { return Fast ? avx512::fast_sigmoid(v) : avx512::sigmoid_of_t(v); }
     __m512 g(__m512 v) const { return Fast ? avx512::fast_tanh(v) : avx512::tanh_of_u(v); }
+    // w g(v) + c, for w >= 0.
+    __m512 fma_g(__m512 v, __m512 w, __m512 c) const {
+        return Fast ? _mm512_fmadd_ps(w, avx512::fast_tanh(v), c) : avx512::fma_tanh_of_u(v, w, c);
+    }
 };
 
 inline __mmask8 lanes_mask(const GruStepArgs& a, std::size_t t) {
@@ -294,104 +299,128 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
     else lbr_gates(a, ep, m, prev_t, last[0].zr, last[0].nrec, last[0].nx);
 }
 
-// One row of a small layer (tiles <= 4, H <= 32), where a step is latency, not bandwidth: all
-// products of all tiles unrolled in registers, 4 / NT independent sums per accumulator so that
-// 8 FMAs are in flight, the input part first (it does not wait for the state, so the CPU can
-// start it while the previous step's gates finish), the recurrent part by pair_products, then the
-// gates of all tiles stage by stage (r, n, z, update), so that their dependency chains run side
-// by side. HOdd: pair_products' Odd for the recurrent rows.
-template <int NT, unsigned HOdd, class Ep>
-[[gnu::always_inline]] inline void lbr_row_small(const GruStepArgs& a, const Ep& ep, std::size_t m) {
-    constexpr int C = 4 / NT;
-    __m512 zr[NT][C], A[NT][C], B[NT][C], Cc[NT][C], Ax[NT][C], Bx[NT][C], Cx[NT][C];
-    __m256 nx[NT][C], nh[NT][C];
-    for (int j = 0; j < NT; ++j) {
-        const float* src = a.x ? a.bx + j * kTileRow : a.xp + m * a.ldxp + j * kTileRow;
-        const float* bh = a.bh + j * kTileRow;
-        zr[j][0] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
-        nx[j][0] = _mm256_loadu_ps(src + 16);
-        B[j][0] = NT > 1 ? _mm512_maskz_loadu_ps(0x00ff, bh + 16) : _mm512_setzero_ps();
-        A[j][0] = Cc[j][0] = _mm512_setzero_ps();
-        for (int c = 0; c < C; ++c) {
-            if (c) zr[j][c] = A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
-            nh[j][c] = c || NT > 1 ? _mm256_setzero_ps() : _mm256_load_ps(bh + 16);  // (NT > 1: in B)
-            if (c) nx[j][c] = _mm256_setzero_ps();
-            Ax[j][c] = Bx[j][c] = Cx[j][c] = _mm512_setzero_ps();
-        }
+// One row of a layer of one tile (H <= 8), where a step is latency, not bandwidth: the products
+// in registers, 4 independent sums per accumulator so that 8 FMAs are in flight, the input part
+// first (it does not wait for the state, so the CPU can start it while the previous step's gates
+// finish), the recurrent sums apart from the input's (so that they do not wait for them).
+template <class Ep>
+[[gnu::always_inline]] inline void lbr_row_one_tile(const GruStepArgs& a, const Ep& ep, std::size_t m) {
+    constexpr int C = 4;
+    __m512 zr[1][C], A[1][C];
+    __m256 nx[1][C], nh[1][C];
+    const float* src = a.x ? a.bx : a.xp + m * a.ldxp;
+    zr[0][0] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(a.bh));
+    nx[0][0] = _mm256_loadu_ps(src + 16);
+    nh[0][0] = _mm256_load_ps(a.bh + 16);
+    A[0][0] = _mm512_setzero_ps();
+    for (int c = 1; c < C; ++c) {
+        zr[0][c] = A[0][c] = _mm512_setzero_ps();
+        nx[0][c] = nh[0][c] = _mm256_setzero_ps();
     }
-    // Every tile starts on a line (input + hidden even, HOdd none or all): the input rows as pairs too.
-    // One tile (H <= 8): the plain loads, which measured faster there (fewer sums to combine), the
-    // recurrent sums in A (apart from the input's, so that they do not wait for them).
-    constexpr bool pairs = NT > 1, x_pairs = pairs && (HOdd == 0 || HOdd == (1u << NT) - 1);
-    if (a.x && x_pairs) pair_products<NT, C, 0>(Ax, Bx, Cx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
-    else if (a.x) small_products<NT, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
-    if (pairs) pair_products<NT, C, HOdd>(A, B, Cc, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
-    else small_products<NT, C>(A, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
-    // zrs = z | r pre-activations: biases and input part (ready early) plus the recurrent part
-    // (on the state's path), which with Ep::kScaled enters by the FMA that also applies the scale.
-    __m512 zrs[NT];
-    __m256 nhs[NT];
-    __m256 nxs[NT];
-    const __m512 zr_scale = _mm512_set1_ps(Ep::kScaled ? avx512::kSigmoidScale : 1.0f);
-    const __m256 n_scale = _mm256_set1_ps(Ep::kScaled ? avx512::kTanhScale : 1.0f);
-    for (int j = 0; j < NT; ++j) {
-        const __m512 b = sum<C>(B[j]), c = sum<C>(Cc[j]);
-        __m512 early = sum<C>(zr[j]);
-        nxs[j] = sum<C>(nx[j]);
-        if (x_pairs) {
-            const __m512 bx = sum<C>(Bx[j]), cx = sum<C>(Cx[j]);
-            early = _mm512_add_ps(early, _mm512_add_ps(sum<C>(Ax[j]), _mm512_shuffle_f32x4(bx, cx, 0x4e)));
-            nxs[j] = _mm256_add_ps(nxs[j], _mm256_add_ps(_mm512_castps512_ps256(bx), _mm512_extractf32x8_ps(cx, 1)));
-        }
-        const __m512 rec = NT > 1 ? _mm512_add_ps(sum<C>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)) : sum<C>(A[j]);
-        nhs[j] = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)), sum<C>(nh[j]));
-        if (Ep::kScaled) {
-            zrs[j] = _mm512_fmadd_ps(rec, zr_scale, _mm512_mul_ps(early, zr_scale));
-            nhs[j] = _mm256_mul_ps(nhs[j], n_scale);  // ready long before r: off the path
-            nxs[j] = _mm256_mul_ps(nxs[j], n_scale);
-        } else {
-            zrs[j] = _mm512_add_ps(early, rec);
-        }
+    if (a.x) small_products<1, C>(zr, nx, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
+    small_products<1, C>(A, nh, a.w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    // z | r pre-activations: biases and input part (ready early) plus the recurrent part (on the
+    // state's path), which with Ep::kScaled enters by the FMA that also applies the scale.
+    const __m512 early = sum<C>(zr[0]), rec = sum<C>(A[0]);
+    __m256 nhs = sum<C>(nh[0]), nxs = sum<C>(nx[0]);
+    __m512 zrs;
+    if (Ep::kScaled) {
+        const __m512 scale = _mm512_set1_ps(avx512::kSigmoidScale);
+        zrs = _mm512_fmadd_ps(rec, scale, _mm512_mul_ps(early, scale));
+        nhs = _mm256_mul_ps(nhs, _mm256_set1_ps(avx512::kTanhScale));  // ready long before r: off the path
+        nxs = _mm256_mul_ps(nxs, _mm256_set1_ps(avx512::kTanhScale));
+    } else {
+        zrs = _mm512_add_ps(early, rec);
     }
     const float* h = a.h + m * a.ldh;
     float* out = a.h_out + m * a.ldo;
-    const std::size_t last = a.hidden - (NT - 1) * kTile;  // units in the last tile, 1..8
-    if (NT == 1) {
-        const __m256 r = ep.f(_mm512_extractf32x8_ps(zrs[0], 1));
-        const __m256 n = ep.g(_mm256_fmadd_ps(r, nhs[0], nxs[0]));
-        const __m256 z = ep.f(_mm512_castps512_ps256(zrs[0]));
-        const __mmask8 k = last >= kTile ? 0xff : static_cast<__mmask8>((1u << last) - 1);
-        const __m256 hl = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), z), n,
-                                          _mm256_mul_ps(z, _mm256_maskz_loadu_ps(k, h)));
-        if (k == 0xff) _mm256_storeu_ps(out, hl);  // a plain move, which the next step's loads can forward from
-        else _mm256_mask_storeu_ps(out, k, hl);
-        return;
+    const __m256 r = ep.f(_mm512_extractf32x8_ps(zrs, 1));
+    const __m256 n = ep.g(_mm256_fmadd_ps(r, nhs, nxs));
+    const __m256 z = ep.f(_mm512_castps512_ps256(zrs));
+    const __mmask8 k = a.hidden >= kTile ? 0xff : static_cast<__mmask8>((1u << a.hidden) - 1);
+    const __m256 hl = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), z), n,
+                                      _mm256_mul_ps(z, _mm256_maskz_loadu_ps(k, h)));
+    if (k == 0xff) _mm256_storeu_ps(out, hl);  // a plain move, which the next step's loads can forward from
+    else _mm256_mask_storeu_ps(out, k, hl);
+}
+
+// acc[i][c] += v[k] w[k][16 i : 16 i + 16] over k < K for one gate's gate-major rows (V = 16 NV
+// floats each), C sums per accumulator (k = c mod C; the last K mod C into the first).
+template <int NV, int C>
+[[gnu::always_inline]] inline void gate_major_products(__m512 (&acc)[NV][C], const float* w, const float* v,
+                                                       std::size_t K) {
+    auto fma_row = [&](std::size_t k, int c) __attribute__((always_inline)) {
+        const __m512 b = _mm512_set1_ps(v[k]);
+        for (int i = 0; i < NV; ++i) acc[i][c] = _mm512_fmadd_ps(b, _mm512_load_ps(w + (k * NV + i) * 16), acc[i][c]);
+    };
+    std::size_t k = 0;
+    for (; k + C <= K; k += C)
+        for (int c = 0; c < C; ++c) fma_row(k + c, c);
+    for (; k < K; ++k) fma_row(k, 0);
+}
+
+// One row of a layer of 2 to 4 tiles (9 to 32 units) whose recurrent weights are also given
+// gate-major (a.w_gate_major). The input part first, in tile form (pair_products; it does not wait
+// for the state); then the recurrent products gate by gate, r's first: r's gate (the head of the
+// step's critical path, r -> n -> h) runs while n's products do, and z's products and gate while
+// n's gate does. tanh's last steps are folded into the update (fma_g). Gates on NV zmm of 16 units
+// (tiles 2i and 2i + 1). XOdd: pair_products' Odd for the input rows.
+template <int NT, unsigned XOdd, class Ep>
+[[gnu::always_inline]] inline void lbr_row_gate_major(const GruStepArgs& a, const Ep& ep, std::size_t m) {
+    constexpr int NV = (NT + 1) / 2, CX = 4 / NT, C = 4;
+    const std::size_t H = a.hidden;
+    __m512 early[NT];  // z | r: biases and input part
+    __m256 nx[NT];
+    for (int j = 0; j < NT; ++j) {
+        const float* src = a.x ? a.bx + j * kTileRow : a.xp + m * a.ldxp + j * kTileRow;
+        early[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(a.bh + j * kTileRow));
+        nx[j] = _mm256_loadu_ps(src + 16);
     }
-    // Tiles in pairs on 16 lanes: with 512-bit instructions in flight only two ports run vector
-    // instructions, so the gates' instruction count, not their latency, is what the tiles share.
-    constexpr int P = (NT + 1) / 2;
-    __m512 r[P], n[P], z[P], zh[P];
-    for (int i = 0; i < P; ++i) {
-        const int t0 = 2 * i, t1 = 2 * i + 1 < NT ? 2 * i + 1 : 2 * i;
-        r[i] = ep.f(_mm512_shuffle_f32x4(zrs[t0], zrs[t1], 0xee));  // r of both tiles
+    if (a.x) {
+        __m512 A[NT][CX], B[NT][CX], Cc[NT][CX];
+        for (int j = 0; j < NT; ++j)
+            for (int c = 0; c < CX; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
+        pair_products<NT, CX, XOdd>(A, B, Cc, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
+        for (int j = 0; j < NT; ++j) {  // zr += A + [B.hi C.lo], n += B.lo + C.hi
+            const __m512 b = sum<CX>(B[j]), c = sum<CX>(Cc[j]);
+            early[j] = _mm512_add_ps(early[j], _mm512_add_ps(sum<CX>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)));
+            nx[j] = _mm256_add_ps(nx[j], _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)));
+        }
     }
-    for (int i = 0; i < P; ++i) {
-        const int t0 = 2 * i, t1 = 2 * i + 1 < NT ? 2 * i + 1 : 2 * i;
-        n[i] = ep.g(_mm512_fmadd_ps(r[i], concat(nhs[t0], nhs[t1]), concat(nxs[t0], nxs[t1])));
+    auto second = [](int i) { return 2 * i + 1 < NT ? 2 * i + 1 : 2 * i; };  // (lanes past H are not stored)
+    __m512 R[NV][C], N[NV][C], Z[NV][C];
+    for (int i = 0; i < NV; ++i) {
+        for (int c = 0; c < C; ++c) R[i][c] = N[i][c] = Z[i][c] = _mm512_setzero_ps();
+        N[i][0] = concat(_mm256_load_ps(a.bh + 2 * i * kTileRow + 16), _mm256_load_ps(a.bh + second(i) * kTileRow + 16));
     }
-    const std::size_t units_last_pair = a.hidden - (P - 1) * 2 * kTile;  // 1..16
-    const __mmask16 k = units_last_pair >= 2 * kTile ? 0xffff : static_cast<__mmask16>((1u << units_last_pair) - 1);
-    for (int i = 0; i < P; ++i) {
-        const int t0 = 2 * i, t1 = 2 * i + 1 < NT ? 2 * i + 1 : 2 * i;
-        z[i] = ep.f(_mm512_shuffle_f32x4(zrs[t0], zrs[t1], 0x44));  // z of both tiles
-        const __m512 hi = i + 1 < P ? _mm512_loadu_ps(h + i * 2 * kTile) : _mm512_maskz_loadu_ps(k, h + i * 2 * kTile);
-        zh[i] = _mm512_mul_ps(z[i], hi);
-        z[i] = _mm512_sub_ps(_mm512_set1_ps(1.0f), z[i]);
+    const float* h = a.h + m * a.ldh;
+    const std::size_t block = gate_major_lanes(H) * H;  // floats per gate
+    gate_major_products<NV, C>(R, a.w_gate_major, h, H);
+    const __m512 zr_scale = _mm512_set1_ps(Ep::kScaled ? avx512::kSigmoidScale : 1.0f);
+    const __m512 n_scale = _mm512_set1_ps(Ep::kScaled ? avx512::kTanhScale : 1.0f);
+    auto pre = [&](__m512 rec, __m512 e) __attribute__((always_inline)) {  // scaled as Ep takes it
+        return Ep::kScaled ? _mm512_fmadd_ps(rec, zr_scale, _mm512_mul_ps(e, zr_scale)) : _mm512_add_ps(rec, e);
+    };
+    __m512 r[NV];
+    for (int i = 0; i < NV; ++i) r[i] = ep.f(pre(sum<C>(R[i]), _mm512_shuffle_f32x4(early[2 * i], early[second(i)], 0xee)));
+    gate_major_products<NV, C>(N, a.w_gate_major + block, h, H);
+    __m512 u[NV];  // n's pre-activation
+    for (int i = 0; i < NV; ++i) {
+        const __m512 nh = _mm512_mul_ps(sum<C>(N[i]), n_scale), nxs = _mm512_mul_ps(concat(nx[2 * i], nx[second(i)]), n_scale);
+        u[i] = _mm512_fmadd_ps(r[i], nh, nxs);
     }
-    for (int i = 0; i + 1 < P; ++i) _mm512_storeu_ps(out + i * 2 * kTile, _mm512_fmadd_ps(z[i], n[i], zh[i]));
-    const __m512 hl = _mm512_fmadd_ps(z[P - 1], n[P - 1], zh[P - 1]);
-    if (k == 0xffff) _mm512_storeu_ps(out + (P - 1) * 2 * kTile, hl);
-    else _mm512_mask_storeu_ps(out + (P - 1) * 2 * kTile, k, hl);
+    gate_major_products<NV, C>(Z, a.w_gate_major + 2 * block, h, H);
+    float* out = a.h_out + m * a.ldo;
+    const std::size_t units_last = H - (NV - 1) * 16;  // 1..16
+    const __mmask16 k = units_last >= 16 ? 0xffff : static_cast<__mmask16>((1u << units_last) - 1);
+    for (int i = 0; i < NV; ++i) {
+        const __m512 z = ep.f(pre(sum<C>(Z[i]), _mm512_shuffle_f32x4(early[2 * i], early[second(i)], 0x44)));
+        const bool whole = i + 1 < NV || k == 0xffff;
+        const __m512 hi = whole ? _mm512_loadu_ps(h + 16 * i) : _mm512_maskz_loadu_ps(k, h + 16 * i);
+        const __m512 hl = ep.fma_g(u[i], _mm512_sub_ps(_mm512_set1_ps(1.0f), z), _mm512_mul_ps(z, hi));
+        if (whole) _mm512_storeu_ps(out + 16 * i, hl);  // a plain move, which the next step's loads can forward from
+        else _mm512_mask_storeu_ps(out + 16 * i, k, hl);
+    }
 }
 
 // Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
@@ -539,29 +568,35 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
     }
 }
 
-// Rows of a small layer, in a function of their own: its short prologue is part of every step.
-template <int NT, unsigned HOdd, bool Fast>
-[[gnu::noinline]] void lbr_small_rows(const GruStepArgs& a) {
+// Rows of a small layer, in functions of their own: their short prologue is part of every step.
+template <bool Fast>
+[[gnu::noinline]] void lbr_one_tile_rows(const GruStepArgs& a) {
     const FixedEpilogue<Fast> ep;
-    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_small<NT, HOdd>(a, ep, m);
+    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_one_tile(a, ep, m);
 }
 
-// The rows of tiles whose recurrent part starts 32 bytes into a cache line (pair_products' Odd):
-// none, all, or every other tile (when input + hidden is odd); any other pattern (a misaligned
+template <int NT, unsigned XOdd, bool Fast>
+[[gnu::noinline]] void lbr_gate_major_rows(const GruStepArgs& a) {
+    const FixedEpilogue<Fast> ep;
+    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_gate_major<NT, XOdd>(a, ep, m);
+}
+
+// The input rows' alignment (pair_products' Odd): tiles start on a line (none), 32 bytes into one
+// (all), or every other one (when input + hidden is odd); any other pattern (a misaligned
 // buffer) runs as none, correct and slower.
 template <int NT, bool Fast>
-void lbr_small_rows(const GruStepArgs& a) {
+void lbr_gate_major_rows(const GruStepArgs& a) {
     constexpr unsigned all = (1u << NT) - 1, alt_1 = 0xau & all, alt_0 = 0x5u & all;
-    const unsigned odd = odd_tiles<NT>(a.w + a.input * kTileRow, a.tile_stride);
-    if (odd == all) return lbr_small_rows<NT, all, Fast>(a);
-    if (odd == alt_1) return lbr_small_rows<NT, alt_1, Fast>(a);
-    if (odd == alt_0) return lbr_small_rows<NT, alt_0, Fast>(a);
-    return lbr_small_rows<NT, 0, Fast>(a);
+    const unsigned odd = odd_tiles<NT>(a.w, a.tile_stride);
+    if (odd == all) return lbr_gate_major_rows<NT, all, Fast>(a);
+    if (odd == alt_1) return lbr_gate_major_rows<NT, alt_1, Fast>(a);
+    if (odd == alt_0) return lbr_gate_major_rows<NT, alt_0, Fast>(a);
+    return lbr_gate_major_rows<NT, 0, Fast>(a);
 }
 
 template <int NT>
-void lbr_small_rows(const GruStepArgs& a) {
-    return a.fast ? lbr_small_rows<NT, true>(a) : lbr_small_rows<NT, false>(a);
+void lbr_gate_major_rows(const GruStepArgs& a) {
+    return a.fast ? lbr_gate_major_rows<NT, true>(a) : lbr_gate_major_rows<NT, false>(a);
 }
 
 [[gnu::noinline]] void lbr_rows(const GruStepArgs& a) {
@@ -574,13 +609,14 @@ void lbr_small_rows(const GruStepArgs& a) {
 }  // namespace
 
 void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
-    if (a.rows < 4 && !(a.clip > 0.0f)) {  // (a clip runs the general path)
-        switch (tiles_for(a.hidden)) {
-            case 1: lbr_small_rows<1>(a); break;
-            case 2: lbr_small_rows<2>(a); break;
-            case 3: lbr_small_rows<3>(a); break;
-            case 4: lbr_small_rows<4>(a); break;
-            default: lbr_rows(a);
+    // Small layers (a clip runs the general path; so does a layer without its gate-major copy).
+    const std::size_t tiles = tiles_for(a.hidden);
+    if (a.rows < 4 && !(a.clip > 0.0f) && (tiles == 1 || (a.w_gate_major && uses_gate_major(a.hidden)))) {
+        switch (tiles) {
+            case 1: a.fast ? lbr_one_tile_rows<true>(a) : lbr_one_tile_rows<false>(a); break;
+            case 2: lbr_gate_major_rows<2>(a); break;
+            case 3: lbr_gate_major_rows<3>(a); break;
+            default: lbr_gate_major_rows<4>(a); break;
         }
     } else {
         lbr_rows(a);

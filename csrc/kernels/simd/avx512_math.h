@@ -19,6 +19,7 @@ template <>
 struct Lanes<__m512> {
     using V = __m512;
     static __m512 set1(float v) { return _mm512_set1_ps(v); }
+    static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
     static __m512 sub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
     static __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
     static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
@@ -40,6 +41,7 @@ template <>
 struct Lanes<__m256> {
     using V = __m256;
     static __m256 set1(float v) { return _mm256_set1_ps(v); }
+    static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
     static __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
     static __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
     static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
@@ -69,6 +71,9 @@ template <class V>
 inline V sigmoid_of_t(V t) { return Pow2Math<Lanes<V>>::sigmoid_of_t(t); }
 template <class V>
 inline V tanh_of_u(V u) { return Pow2Math<Lanes<V>>::tanh_of_u(u); }
+// w tanh(x) + c (w >= 0) from u = 2 log2(e) x, tanh's last steps folded into the update.
+template <class V>
+inline V fma_tanh_of_u(V u, V w, V c) { return Pow2Math<Lanes<V>>::fma_tanh_of_u(u, w, c); }
 
 // The fast rational mode of kernels/scalar/fast_math.h (max abs error 1e-4), as avx2::fast_tanh.
 inline __m512 fast_tanh(__m512 x) {

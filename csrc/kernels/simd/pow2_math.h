@@ -50,16 +50,30 @@ struct Pow2Math {
     // tanh(x) from u = 2 log2(e) x (x recomputed from u for the small branch, off the long path).
     static V tanh_of_u(V u) { return tanh_of(L::mul(u, L::set1(1.0f / kTanhScale)), u); }
 
+    // w tanh(x) + c for w >= 0, from u = 2 log2(e) x: fma(w, tanh_of_u(u), c) with tanh's last
+    // steps folded into the update. Above |x| = 0.625 it is (w' + c) - 2 w' / (1 + 2^|u|), w' = w
+    // with the sign of x: one subtraction after the division instead of four instructions (a
+    // small GRU's critical path). Needs L::add as well.
+    static V fma_tanh_of_u(V u, V w, V c) {
+        const V x = L::mul(u, L::set1(1.0f / kTanhScale));
+        const V sw = L::sign_of(x, w);
+        const V q = L::div(L::add(sw, sw), one_plus_pow2(L::abs(u)));
+        return L::select_lt(L::abs(x), 0.625f, L::fma(w, small_tanh(x), c), L::sub(L::add(sw, c), q));
+    }
+
 private:
-    static V tanh_of(V x, V u) {
-        const V ax = L::abs(x), x2 = L::mul(x, x);
+    // tanh(x) below |x| = 0.625: an odd polynomial.
+    static V small_tanh(V x) {
+        const V x2 = L::mul(x, x);
         V p = L::fma(L::set1(-0.006104478146880865f), x2, L::set1(0.021003227680921555f));
         p = L::fma(p, x2, L::set1(-0.053852375596761703f));
         p = L::fma(p, x2, L::set1(0.13332781195640564f));
         p = L::fma(p, x2, L::set1(-0.333333283662796f));
-        const V small = L::fma(L::mul(x, x2), p, x);
+        return L::fma(L::mul(x, x2), p, x);
+    }
+    static V tanh_of(V x, V u) {
         const V big = L::sub(L::set1(1.0f), L::div(L::set1(2.0f), one_plus_pow2(L::abs(u))));
-        return L::select_lt(ax, 0.625f, small, L::sign_of(x, big));  // NaN: not small, big is NaN
+        return L::select_lt(L::abs(x), 0.625f, small_tanh(x), L::sign_of(x, big));  // NaN: not small, big is NaN
     }
 };
 

@@ -22,6 +22,7 @@ inline float mx(float a, float b) { return a > b ? a : b; }
 struct ScalarLanes {
     using V = float;
     static float set1(float v) { return v; }
+    static float add(float a, float b) { return a + b; }
     static float sub(float a, float b) { return a - b; }
     static float mul(float a, float b) { return a * b; }
     static float div(float a, float b) { return a / b; }
