@@ -49,6 +49,9 @@ struct FixedEpilogue {
     __m512 f(__m512 v) const { return Fast ? avx512::fast_sigmoid(v) : avx512::sigmoid_of_t(v); }
     __m512 g(__m512 v) const { return Fast ? avx512::fast_tanh(v) : avx512::tanh_of_u(v); }
     // w g(v) + c, for w >= 0.
+    __m256 fma_g(__m256 v, __m256 w, __m256 c) const {
+        return Fast ? _mm256_fmadd_ps(w, avx2::fast_tanh(v), c) : avx512::fma_tanh_of_u(v, w, c);
+    }
     __m512 fma_g(__m512 v, __m512 w, __m512 c) const {
         return Fast ? _mm512_fmadd_ps(w, avx512::fast_tanh(v), c) : avx512::fma_tanh_of_u(v, w, c);
     }
@@ -335,11 +338,10 @@ template <class Ep>
     const float* h = a.h + m * a.ldh;
     float* out = a.h_out + m * a.ldo;
     const __m256 r = ep.f(_mm512_extractf32x8_ps(zrs, 1));
-    const __m256 n = ep.g(_mm256_fmadd_ps(r, nhs, nxs));
+    const __m256 u = _mm256_fmadd_ps(r, nhs, nxs);
     const __m256 z = ep.f(_mm512_castps512_ps256(zrs));
     const __mmask8 k = a.hidden >= kTile ? 0xff : static_cast<__mmask8>((1u << a.hidden) - 1);
-    const __m256 hl = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), z), n,
-                                      _mm256_mul_ps(z, _mm256_maskz_loadu_ps(k, h)));
+    const __m256 hl = ep.fma_g(u, _mm256_sub_ps(_mm256_set1_ps(1.0f), z), _mm256_mul_ps(z, _mm256_maskz_loadu_ps(k, h)));
     if (k == 0xff) _mm256_storeu_ps(out, hl);  // a plain move, which the next step's loads can forward from
     else _mm256_mask_storeu_ps(out, k, hl);
 }
