@@ -364,9 +364,9 @@ template <int NV, int C>
 // One row of a layer of 2 to 4 tiles (9 to 32 units) whose recurrent weights are also given
 // gate-major (a.w_gate_major). The input part first, in tile form (pair_products; it does not wait
 // for the state); then the recurrent products gate by gate, r's first: r's gate (the head of the
-// step's critical path, r -> n -> h) runs while n's products do, and z's products and gate while
-// n's gate does. tanh's last steps are folded into the update (fma_g). Gates on NV zmm of 16 units
-// (tiles 2i and 2i + 1). XOdd: pair_products' Odd for the input rows.
+// step's critical path, r -> n -> h) runs while the next gate's products do. tanh's last steps are
+// folded into the update (fma_g). Gates on NV zmm of 16 units (tiles 2i and 2i + 1). XOdd:
+// pair_products' Odd for the input rows.
 template <int NT, unsigned XOdd, class Ep>
 [[gnu::always_inline]] inline void lbr_row_gate_major(const GruStepArgs& a, const Ep& ep, std::size_t m) {
     constexpr int NV = (NT + 1) / 2, CX = 4 / NT, C = 4;
@@ -405,22 +405,32 @@ template <int NT, unsigned XOdd, class Ep>
     };
     __m512 r[NV];
     for (int i = 0; i < NV; ++i) r[i] = ep.f(pre(sum<C>(R[i]), _mm512_shuffle_f32x4(early[2 * i], early[second(i)], 0xee)));
+    const std::size_t units_last = H - (NV - 1) * 16;  // 1..16
+    const __mmask16 k = units_last >= 16 ? 0xffff : static_cast<__mmask16>((1u << units_last) - 1);
+    __m512 w[NV], c[NV];  // the update h = w n + c: w = 1 - z, c = z h
+    auto z_gate = [&]() __attribute__((always_inline)) {
+        gate_major_products<NV, C>(Z, a.w_gate_major + 2 * block, h, H);
+        for (int i = 0; i < NV; ++i) {
+            const __m512 z = ep.f(pre(sum<C>(Z[i]), _mm512_shuffle_f32x4(early[2 * i], early[second(i)], 0x44)));
+            const __m512 hi = i + 1 < NV || k == 0xffff ? _mm512_loadu_ps(h + 16 * i) : _mm512_maskz_loadu_ps(k, h + 16 * i);
+            w[i] = _mm512_sub_ps(_mm512_set1_ps(1.0f), z);
+            c[i] = _mm512_mul_ps(z, hi);
+        }
+    };
+    // One zmm a gate (H <= 16): z's products beside r's gate, n's beside z's (7% faster at I=H=16
+    // than z last); two: z's products after n's (2% faster at H=32).
+    if (NV == 1) z_gate();
     gate_major_products<NV, C>(N, a.w_gate_major + block, h, H);
     __m512 u[NV];  // n's pre-activation
     for (int i = 0; i < NV; ++i) {
         const __m512 nh = _mm512_mul_ps(sum<C>(N[i]), n_scale), nxs = _mm512_mul_ps(concat(nx[2 * i], nx[second(i)]), n_scale);
         u[i] = _mm512_fmadd_ps(r[i], nh, nxs);
     }
-    gate_major_products<NV, C>(Z, a.w_gate_major + 2 * block, h, H);
+    if (NV > 1) z_gate();
     float* out = a.h_out + m * a.ldo;
-    const std::size_t units_last = H - (NV - 1) * 16;  // 1..16
-    const __mmask16 k = units_last >= 16 ? 0xffff : static_cast<__mmask16>((1u << units_last) - 1);
     for (int i = 0; i < NV; ++i) {
-        const __m512 z = ep.f(pre(sum<C>(Z[i]), _mm512_shuffle_f32x4(early[2 * i], early[second(i)], 0x44)));
-        const bool whole = i + 1 < NV || k == 0xffff;
-        const __m512 hi = whole ? _mm512_loadu_ps(h + 16 * i) : _mm512_maskz_loadu_ps(k, h + 16 * i);
-        const __m512 hl = ep.fma_g(u[i], _mm512_sub_ps(_mm512_set1_ps(1.0f), z), _mm512_mul_ps(z, hi));
-        if (whole) _mm512_storeu_ps(out + 16 * i, hl);  // a plain move, which the next step's loads can forward from
+        const __m512 hl = ep.fma_g(u[i], w[i], c[i]);
+        if (i + 1 < NV || k == 0xffff) _mm512_storeu_ps(out + 16 * i, hl);  // a plain move, which the next step's loads can forward from
         else _mm512_mask_storeu_ps(out + 16 * i, k, hl);
     }
 }
