@@ -417,8 +417,8 @@ template <int NT, unsigned XOdd, class Ep>
             c[i] = _mm512_mul_ps(z, hi);
         }
     };
-    // One zmm a gate (H <= 16): z's products beside r's gate, n's beside z's (7% faster at I=H=16
-    // than z last); two: z's products after n's (2% faster at H=32).
+    // With one zmm a gate (H <= 16) z's products run beside r's gate and n's beside z's; with two,
+    // z's come after n's (each the faster order there: benchmarks/results.md).
     if (NV == 1) z_gate();
     gate_major_products<NV, C>(N, a.w_gate_major + block, h, H);
     __m512 u[NV];  // n's pre-activation
