@@ -89,9 +89,10 @@ int main(int argc, char** argv) {
         for (int i = 0; i < 300; ++i)
             check_gru_step(k, rng, rows(rng), i % 10 == 0 ? 255 : size(rng), i % 15 == 0 ? 257 : size(rng), i % 2,
                            (i / 2) % 2, (i / 4) % 2, (i / 8) % 3 == 0 ? 0.7f : 0.0f, i % 3 == 1 ? 8 : 0, i % 4 != 3);
-        // Small layers, which AVX-512 runs from their gate-major copy: every tile count and tail,
-        // both input paths and alignments, with and without the copy.
-        for (std::size_t H : {9, 15, 16, 17, 23, 24, 25, 31, 32})
+        // Small layers, which run paths of their own (one tile: AVX-512 and AVX2; 2-4 tiles:
+        // AVX-512 from the gate-major copy): every tile count and tail, both input paths and
+        // alignments, with and without the copy.
+        for (std::size_t H : {1, 3, 5, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32})
             for (std::size_t I : {1, 2, 3, 16, 17, 33})
                 for (int v = 0; v < 16; ++v)
                     check_gru_step(k, rng, 1 + v % 3, I, H, true, (v / 2) % 2, (v / 4) % 2, 0.0f, (v / 8) % 2 ? 8 : 0,

@@ -117,10 +117,10 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
 // One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
 // input n}. The gates come later (lbr_row), so that their long dependency chains (exp, division,
 // then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
+// Biases and input part of row m for NT tiles from t0: z and r with their recurrent biases too,
+// n the input part alone.
 template <int NT>
-inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
-    __m256 acc[1][NT][3];
-    const float* w = a.w + t0 * a.tile_stride;
+inline void input_part(const GruStepArgs& a, std::size_t m, std::size_t t0, __m256 (&acc)[1][NT][3]) {
     for (int j = 0; j < NT; ++j) {
         const float* bh = a.bh + (t0 + j) * kTileRow;
         const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
@@ -128,7 +128,14 @@ inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, fl
         acc[0][j][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
         acc[0][j][2] = _mm256_loadu_ps(src + 16);
     }
-    if (a.x) accumulate<1, NT, 3>(acc, w, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+    if (a.x) accumulate<1, NT, 3>(acc, a.w + t0 * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+}
+
+template <int NT>
+inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
+    __m256 acc[1][NT][3];
+    const float* w = a.w + t0 * a.tile_stride;
+    input_part<NT>(a, m, t0, acc);
     for (int j = 0; j < NT; ++j) {
         _mm256_store_ps(pre[j][3], acc[0][j][2]);  // the candidate's input part
         acc[0][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
@@ -158,6 +165,62 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
         prev_n = n;
     }
     for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, pre[(pairs + 1) % 2][j]);
+}
+
+// One gate's recurrent products for one tile: acc[c] += h[k] R[k][gate] (k = c mod C; the last
+// K mod C into the first sums). rows: the gate's columns in the first recurrent row.
+template <int C>
+inline void gate_products(__m256 (&acc)[C], const float* rows, const float* h, std::size_t K) {
+    std::size_t k = 0;
+    for (; k + C <= K; k += C)
+        for (int c = 0; c < C; ++c)
+            acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(h + k + c), _mm256_load_ps(rows + (k + c) * kTileRow), acc[c]);
+    for (; k < K; ++k) acc[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(h + k), _mm256_load_ps(rows + k * kTileRow), acc[0]);
+}
+
+// One row of a layer of one tile (H <= 8), where a step is one latency chain: the input part first
+// (it does not wait for the state), then the recurrent products gate by gate, r's first, so that
+// r's gate (the head of the chain r -> n -> h) runs while z's and n's products do. pow2_math.h's
+// sigmoid and tanh (shorter chains than ExactMath's), their scales folded into each
+// pre-activation's last FMA and tanh's last steps into the update, as in AVX-512's small steps.
+// (Layers of 2-4 tiles stay on lbr_row: one pass per gate broadcasts h three times and needs more
+// than AVX2's 16 registers, which measured slower.)
+template <bool Fast>
+inline void lbr_row_one_tile(const GruStepArgs& a, std::size_t m) {
+    using PM = avx2::Pow2;
+    constexpr int C = 4;  // sums per gate, for FMAs in flight
+    __m256 x[1][1][3];  // z and r with both biases, n's input part
+    input_part<1>(a, m, 0, x);
+    const float* rec = a.w + a.input * kTileRow;
+    const float* h = a.h + m * a.ldh;
+    const __m256 ss = _mm256_set1_ps(Fast ? 1.0f : PM::kSigmoidScale), ts = _mm256_set1_ps(Fast ? 1.0f : PM::kTanhScale);
+    __m256 acc[C];
+    auto products = [&](int g, __m256 first) __attribute__((always_inline)) {
+        acc[0] = first;
+        for (int c = 1; c < C; ++c) acc[c] = _mm256_setzero_ps();
+        gate_products<C>(acc, rec + g * kTile, h, a.hidden);
+        return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    };
+    auto sigmoid = [&](__m256 rec_sum, __m256 e) __attribute__((always_inline)) {
+        return Fast ? avx2::fast_sigmoid(_mm256_add_ps(rec_sum, e)) : PM::sigmoid_of_t(_mm256_fmadd_ps(rec_sum, ss, _mm256_mul_ps(e, ss)));
+    };
+    const __m256 r = sigmoid(products(1, _mm256_setzero_ps()), x[0][0][1]);
+    const __m256 z = sigmoid(products(0, _mm256_setzero_ps()), x[0][0][0]);
+    const __m256i tail = avx2::tail_mask(a.hidden);
+    const bool whole = a.hidden == kTile;
+    const __m256 w = _mm256_sub_ps(_mm256_set1_ps(1.0f), z);  // the update h = w n + c
+    const __m256 c = _mm256_mul_ps(z, whole ? _mm256_loadu_ps(h) : _mm256_maskload_ps(h, tail));
+    const __m256 nh = products(2, _mm256_load_ps(a.bh + 2 * kTile));
+    const __m256 u = _mm256_fmadd_ps(r, _mm256_mul_ps(nh, ts), _mm256_mul_ps(x[0][0][2], ts));
+    const __m256 hl = Fast ? _mm256_fmadd_ps(w, avx2::fast_tanh(u), c) : PM::fma_tanh_of_u(u, w, c);
+    float* out = a.h_out + m * a.ldo;
+    if (whole) _mm256_storeu_ps(out, hl);  // a plain move, which the next step's loads can forward from
+    else _mm256_maskstore_ps(out, tail, hl);
+}
+
+template <bool Fast>
+[[gnu::noinline]] void lbr_one_tile_rows(const GruStepArgs& a) {
+    for (std::size_t m = 0; m < a.rows; ++m) lbr_row_one_tile<Fast>(a, m);
 }
 
 // Batches without scratch: tiles outermost, so a tile's packed rows stay in L1 while every row
@@ -233,6 +296,8 @@ void gru_step_reset_after_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
     if (a.rows >= kStepGemmRows && a.scratch) return lbr_step_batched(a, ep);
     const std::size_t tiles = tiles_for(a.hidden);
+    if (a.rows < 4 && tiles == 1 && !(a.clip > 0.0f))  // (a clip runs the general path)
+        return a.fast ? lbr_one_tile_rows<true>(a) : lbr_one_tile_rows<false>(a);
     if (a.rows < 4) {
         for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
         return;
