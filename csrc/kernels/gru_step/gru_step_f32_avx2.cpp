@@ -21,8 +21,10 @@ struct Epilogue {
     explicit Epilogue(const GruStepArgs& a)
         : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm256_set1_ps(-a.clip)), hi(_mm256_set1_ps(a.clip)) {}
     __m256 pre(__m256 v) const { return clip_on ? _mm256_min_ps(_mm256_max_ps(v, lo), hi) : v; }
-    __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx2::sigmoid(pre(v)); }
-    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::tanh(pre(v)); }
+    // The exact gates are pow2_math.h's (AVX-512's and the reduced-precision kernels'): a shorter
+    // dependency chain than ExactMath's, which a small layer's step waits on.
+    __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx2::Pow2::sigmoid(pre(v)); }
+    __m256 g(__m256 v) const { return fast ? avx2::fast_tanh(pre(v)) : avx2::Pow2::tanh(pre(v)); }
 };
 
 // h_out = n + z (h - n) for the units of tile t in row m (the last tile masked to `hidden`).

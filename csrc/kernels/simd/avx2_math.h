@@ -10,9 +10,9 @@
 namespace gru_infer {
 namespace avx2 {
 
-// The exact exp-based exp, sigmoid and tanh of the AVX2 fp32 kernels, over a lane type L (Avx2Lanes
-// below, whose operations pow2_math.h's Pow2LanesEmulated also builds on for the reduced-precision
-// gates).
+// The exact exp-based exp, sigmoid and tanh of the AVX2 activation kernels (vact), over a lane type
+// L (Avx2Lanes below, whose operations pow2_math.h's Pow2LanesEmulated also builds on for the GRU
+// steps' gates: Pow2 below).
 template <class L>
 struct ExactMath {
     using V = typename L::V;
