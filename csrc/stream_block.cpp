@@ -38,11 +38,8 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
     const std::size_t G = fused ? I : p.tiles * kTileRow;
     if (!fused) k.gemm_packed(rows * steps, I, x, I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp, G);
     const float* in = fused ? x : xp;
-    GruStepArgs a;
-    a.rows = rows; a.input = I; a.hidden = H;
-    a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data();
-    a.w_gate_major = g.gate_major_recurrent(0);
-    a.clip = c.clip; a.fast = ctx.fast_activations; a.scratch = scratch;
+    GruStepArgs a;  // the fields that stay the same, as a step of the layer sets them
+    g.prepare_step(rows, scratch, ctx.fast_activations, a);
     const auto step = c.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before;
     const float* prev = state;
     std::size_t ld_prev = H;

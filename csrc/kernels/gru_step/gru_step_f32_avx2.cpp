@@ -116,9 +116,6 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
         for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t0 + j, acc[i][j][0], acc[i][j][1], acc[i][j][2], nx[i][j]);
 }
 
-// One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
-// input n}. The gates come later (lbr_row), so that their long dependency chains (exp, division,
-// then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
 // Biases and input part of row m for NT tiles from t0: z and r with their recurrent biases too,
 // n the input part alone.
 template <int NT>
@@ -133,6 +130,9 @@ inline void input_part(const GruStepArgs& a, std::size_t m, std::size_t t0, __m2
     if (a.x) accumulate<1, NT, 3>(acc, a.w + t0 * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
 }
 
+// One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
+// input n}. The gates come later (lbr_row), so that their long dependency chains (exp, division,
+// then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
 template <int NT>
 inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
     __m256 acc[1][NT][3];

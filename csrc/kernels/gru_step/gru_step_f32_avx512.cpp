@@ -187,6 +187,15 @@ struct Pre {  // one tile's pre-activations, between products and gates
     __m256 nrec, nx;
 };
 
+// pair_products' sums of tile j into its pre-activations: zr += A + [B.hi C.lo], n += B.lo + C.hi.
+template <int NT, int C>
+[[gnu::always_inline]] inline void fold_pair_sums(const __m512 (&A)[NT][C], const __m512 (&B)[NT][C],
+                                                  const __m512 (&Cc)[NT][C], int j, __m512& zr, __m256& n) {
+    const __m512 b = sum<C>(B[j]), c = sum<C>(Cc[j]);
+    zr = _mm512_add_ps(zr, _mm512_add_ps(sum<C>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)));
+    n = _mm256_add_ps(n, _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)));
+}
+
 // lbr_products with every load aligned (pair_products), one sum per accumulator (six chains of
 // FMAs a tile pair: measured faster than twelve). XOdd: which of the NT tiles start 32 bytes into
 // a line; HOdd: the same for their recurrent rows.
@@ -199,12 +208,7 @@ template <int NT, unsigned XOdd, unsigned HOdd>
         for (int j = 0; j < NT; ++j)
             for (int c = 0; c < C; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
     };
-    // zr += A + [B.hi C.lo], n += B.lo + C.hi
-    auto fold = [&](int j, __m512& zr, __m256& n) {
-        const __m512 b = sum<C>(B[j]), c = sum<C>(Cc[j]);
-        zr = _mm512_add_ps(zr, _mm512_add_ps(sum<C>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)));
-        n = _mm256_add_ps(n, _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)));
-    };
+    auto fold = [&](int j, __m512& zr, __m256& n) { fold_pair_sums<NT, C>(A, B, Cc, j, zr, n); };
     __m512 zr[NT];
     for (int j = 0; j < NT; ++j) {
         const float* bh = a.bh + (t0 + j) * kTileRow;
@@ -385,11 +389,7 @@ template <int NT, unsigned XOdd, class Ep>
         for (int j = 0; j < NT; ++j)
             for (int c = 0; c < CX; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
         pair_products<NT, CX, XOdd>(A, B, Cc, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
-        for (int j = 0; j < NT; ++j) {  // zr += A + [B.hi C.lo], n += B.lo + C.hi
-            const __m512 b = sum<CX>(B[j]), c = sum<CX>(Cc[j]);
-            early[j] = _mm512_add_ps(early[j], _mm512_add_ps(sum<CX>(A[j]), _mm512_shuffle_f32x4(b, c, 0x4e)));
-            nx[j] = _mm256_add_ps(nx[j], _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(c, 1)));
-        }
+        for (int j = 0; j < NT; ++j) fold_pair_sums<NT, CX>(A, B, Cc, j, early[j], nx[j]);
     }
     auto second = [](int i) { return 2 * i + 1 < NT ? 2 * i + 1 : 2 * i; };  // (lanes past H are not stored)
     __m512 R[NV][C], N[NV][C], Z[NV][C];
