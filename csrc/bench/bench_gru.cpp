@@ -80,6 +80,46 @@ double fma_peak_gflops() {
 double fma_peak_gflops() { return 0.0; }
 #endif
 
+// The read floor of a step: n floats read with plain vector loads and summed on 8 chains (enough
+// for two loads a cycle from L1), front to back or back to front (a stream step alternates: the
+// lines it read last are still in L1 for the next one). The sum keeps the loads alive.
+#if defined(__x86_64__) || defined(_M_X64)
+#define GRU_INFER_SUM_FLOATS(V, ZERO, LOAD, ADD, LANES)                                            \
+    V a[8];                                                                                       \
+    for (auto& v : a) v = ZERO();                                                                 \
+    const std::size_t blocks = n / (8 * LANES);                                                   \
+    for (std::size_t i = 0; i < blocks; ++i) {                                                    \
+        const float* q = p + 8 * LANES * (backward ? blocks - 1 - i : i);                         \
+        for (int j = 0; j < 8; ++j) a[j] = ADD(a[j], LOAD(q + LANES * j));                        \
+    }                                                                                             \
+    std::size_t i = blocks * 8 * LANES;                                                           \
+    for (int j = 0; i + LANES <= n; i += LANES, j = (j + 1) % 8) a[j] = ADD(a[j], LOAD(p + i));   \
+    for (int j = 1; j < 8; ++j) a[0] = ADD(a[0], a[j]);                                           \
+    float lanes[LANES], sum = 0.0f;                                                               \
+    std::memcpy(lanes, &a[0], sizeof lanes);                                                      \
+    for (float l : lanes) sum += l;                                                               \
+    for (; i < n; ++i) sum += p[i];                                                               \
+    return sum;
+__attribute__((target("avx512f"))) float sum_floats_avx512(const float* p, std::size_t n, bool backward) {
+    GRU_INFER_SUM_FLOATS(__m512, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_add_ps, 16)
+}
+__attribute__((target("avx2"))) float sum_floats_avx2(const float* p, std::size_t n, bool backward) {
+    GRU_INFER_SUM_FLOATS(__m256, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_add_ps, 8)
+}
+#undef GRU_INFER_SUM_FLOATS
+#endif
+float sum_floats(const float* p, std::size_t n, bool backward) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (__builtin_cpu_supports("avx512f")) return sum_floats_avx512(p, n, backward);
+    if (__builtin_cpu_supports("avx2")) return sum_floats_avx2(p, n, backward);
+#endif
+    float a[4] = {0, 0, 0, 0};
+    for (std::size_t i = 0; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; ++j) a[j] += p[backward ? n - 4 - i + j : i + j];
+    return a[0] + a[1] + a[2] + a[3];
+}
+volatile float read_sink;
+
 GruWeights random_weights(std::size_t I, std::size_t H, unsigned seed = 1) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> d(-0.2f, 0.2f);
@@ -158,12 +198,16 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
     bool ok = true;
     std::printf("stream step, batch 1, one thread, lbr=1; eigen = templated Eigen GRU step (-march=native); medians of %d\n"
                 "interleaved rounds (eigen and every ISA of ours in each round); max|dh| = largest output difference\n"
-                "over 256 random steps (default ISA %s); %s\n", reps, active_isa(),
+                "over 256 random steps (default ISA %s); read = the read floor: W and R (12 H (I + H) bytes) read\n"
+                "with plain vector loads, direction alternating, in the same rounds; %s\n", reps, active_isa(),
                 host_ftz ? "caller has set FTZ+DAZ (as an audio host does)" : "caller's default MXCSR (our guard sets FTZ+DAZ per step)");
     std::printf("%-5s %-5s %10s", "I", "H", "eigen ns");
     for (const auto& isa : isas) std::printf(" %10s", (isa + " ns").c_str());
     for (const auto& isa : isas) std::printf(" %13s", ("eigen/" + isa).c_str());
-    std::printf(" %9s\n", "max|dh|");
+    std::size_t best = isas.size() - 1;  // the read-floor column is for the default ISA (else the last)
+    for (std::size_t i = 0; i < isas.size(); ++i)
+        if (isas[i] == active_isa()) best = i;
+    std::printf(" %9s %9s %11s %11s\n", "max|dh|", "read ns", "eigen/read", (isas[best] + "/read").c_str());
     for (const Case& c : cases) {
         const GruWeights w = random_weights(c.I, c.H, 7);
         auto model = gru_model(w, c.I, c.H, true);
@@ -187,12 +231,17 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
             fns.push_back([&] { s.step(x.data() + (u = (u + 1) % steps) * c.I, y1.data()); });
             round_isas.push_back(isa);
         }
+        const std::size_t weights = 3 * c.H * (c.I + c.H);  // W and R: what a step reads at least
+        const AlignedBuffer wr(weights);
+        bool backward = false;
+        fns.push_back([&] { read_sink = sum_floats(wr.data(), weights, backward = !backward); });
         const int inner = static_cast<int>(std::max<std::size_t>(20, 4000000 / (c.H * (c.H + c.I) * 3)));
         const auto ns = interleaved_median_ns(fns, reps, inner, round_isas);
+        const double read = ns.back();
         std::printf("%-5zu %-5zu %10.1f", c.I, c.H, ns[0]);
-        for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %10.1f", ns[i]);
-        for (std::size_t i = 1; i < ns.size(); ++i) std::printf(" %13.2f", ns[0] / ns[i]);
-        std::printf(" %9.1e%s\n", diff, diff < 1e-5 ? "" : "  MISMATCH");
+        for (std::size_t i = 1; i + 1 < ns.size(); ++i) std::printf(" %10.1f", ns[i]);
+        for (std::size_t i = 1; i + 1 < ns.size(); ++i) std::printf(" %13.2f", ns[0] / ns[i]);
+        std::printf(" %9.1e %9.1f %11.2f %11.2f%s\n", diff, read, ns[0] / read, ns[1 + best] / read, diff < 1e-5 ? "" : "  MISMATCH");
     }
 #if defined(__x86_64__) || defined(_M_X64)
     _mm_setcsr(csr);
