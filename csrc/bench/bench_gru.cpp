@@ -232,7 +232,8 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
             round_isas.push_back(isa);
         }
         const std::size_t weights = 3 * c.H * (c.I + c.H);  // W and R: what a step reads at least
-        const AlignedBuffer wr(weights);
+        const std::vector<float> zeros(weights);
+        const AlignedBuffer wr(zeros.data(), weights);  // (a copy: on huge pages when large, as the model's weights)
         bool backward = false;
         fns.push_back([&] { read_sink = sum_floats(wr.data(), weights, backward = !backward); });
         const int inner = static_cast<int>(std::max<std::size_t>(20, 4000000 / (c.H * (c.H + c.I) * 3)));
