@@ -108,15 +108,22 @@ __attribute__((target("avx2"))) float sum_floats_avx2(const float* p, std::size_
 }
 #undef GRU_INFER_SUM_FLOATS
 #endif
-float sum_floats(const float* p, std::size_t n, bool backward) {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (__builtin_cpu_supports("avx512f")) return sum_floats_avx512(p, n, backward);
-    if (__builtin_cpu_supports("avx2")) return sum_floats_avx2(p, n, backward);
-#endif
+float sum_floats_scalar(const float* p, std::size_t n, bool backward) {
     float a[4] = {0, 0, 0, 0};
     for (std::size_t i = 0; i + 4 <= n; i += 4)
         for (int j = 0; j < 4; ++j) a[j] += p[backward ? n - 4 - i + j : i + j];
     return a[0] + a[1] + a[2] + a[3];
+}
+using SumFloats = float (*)(const float*, std::size_t, bool);
+// sum_floats on the vectors of one of our ISAs (by name: the library's dispatch has already
+// checked CPUID and XCR0 for it).
+SumFloats sum_floats_for(const std::string& isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (isa == "avx512") return sum_floats_avx512;
+    if (isa == "avx2") return sum_floats_avx2;
+#endif
+    (void)isa;
+    return sum_floats_scalar;
 }
 volatile float read_sink;
 
@@ -235,6 +242,7 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
         const std::vector<float> zeros(weights);
         const AlignedBuffer wr(zeros.data(), weights);  // (a copy: on huge pages when large, as the model's weights)
         bool backward = false;
+        const SumFloats sum_floats = sum_floats_for(isas[best]);  // the vectors of the ISA it is compared with
         fns.push_back([&] { read_sink = sum_floats(wr.data(), weights, backward = !backward); });
         const int inner = static_cast<int>(std::max<std::size_t>(20, 4000000 / (c.H * (c.H + c.I) * 3)));
         const auto ns = interleaved_median_ns(fns, reps, inner, round_isas);
