@@ -53,6 +53,8 @@ gru_infer_status guarded(F&& f) noexcept {
         return fail(GRU_INFER_ERROR_FORMAT, "%s", e.what());
     } catch (const gru_infer::InvalidArgument& e) {
         return fail(GRU_INFER_ERROR_INVALID_ARGUMENT, "%s", e.what());
+    } catch (const gru_infer::FileError& e) {
+        return fail(GRU_INFER_ERROR_IO, "%s", e.what());
     } catch (const std::bad_alloc&) {
         return fail(GRU_INFER_ERROR_OUT_OF_MEMORY, "out of memory");
     } catch (const std::exception& e) {
@@ -86,21 +88,6 @@ gru_infer_status predict(const char* function, const gru_infer_model* model, std
         req.hn = hn;
         m.predict(req);
     });
-}
-
-gru_infer_status read_file(const char* path, std::vector<unsigned char>& bytes) noexcept {
-    std::FILE* f = std::fopen(path, "rb");
-    if (!f) return fail(GRU_INFER_ERROR_IO, "cannot open model file '%s': %s", path, std::strerror(errno));
-    const gru_infer_status status = guarded([&] {  // growing the vector may throw bad_alloc
-        unsigned char chunk[1 << 16];
-        std::size_t n;
-        while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
-    });
-    const int error = std::ferror(f) ? errno : 0;
-    std::fclose(f);
-    if (status != GRU_INFER_OK) return status;
-    if (error) return fail(GRU_INFER_ERROR_IO, "cannot read model file '%s': %s", path, std::strerror(error));
-    return GRU_INFER_OK;
 }
 
 // Ids checked here rather than with Stream::check_ids, whose error path allocates a message.
@@ -163,17 +150,23 @@ gru_infer_status gru_infer_model_load_file(const char* path, gru_infer_model** o
     if (!out) return null_argument("gru_infer_model_load_file", "out");
     *out = nullptr;
     if (!path) return null_argument("gru_infer_model_load_file", "path");
-    std::vector<unsigned char> bytes;
-    const gru_infer_status read = read_file(path, bytes);
-    if (read != GRU_INFER_OK) return read;
-    const void* data = bytes.empty() ? static_cast<const void*>("") : bytes.data();
-    const gru_infer_status status = gru_infer_model_load_memory(data, bytes.size(), out);
+    const gru_infer_status status = guarded([&] {
+        auto handle = std::make_unique<gru_infer_model>();
+        handle->model = gru_infer::load_model(path);
+        *out = handle.release();
+    });
     if (status == GRU_INFER_ERROR_FORMAT) {  // name the file in the message
         char message[sizeof t_last_error];
         std::snprintf(message, sizeof message, "%s", t_last_error);
         fail(status, "%s: %s", path, message);
     }
     return status;
+}
+
+gru_infer_status gru_infer_model_save(const gru_infer_model* model, const char* path) noexcept {
+    if (!model) return null_argument("gru_infer_model_save", "model");
+    if (!path) return null_argument("gru_infer_model_save", "path");
+    return guarded([&] { gru_infer::save_model(*model->model, path); });
 }
 
 void gru_infer_model_free(gru_infer_model* model) noexcept { delete model; }

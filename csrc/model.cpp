@@ -82,11 +82,23 @@ void Model::predict(const PredictRequest& req) const {
                                           : "this model takes float features, not ids");
     if (!req.y) throw InvalidArgument("predict needs an output buffer");
     check_sizes(B, T);
-    if (req.lengths)
+    if (req.lengths) {
+        // The time loop trusts the lengths: check and use a copy, never the caller's array, which
+        // another thread may change while this runs.
+        std::vector<std::int64_t> lengths(req.lengths, req.lengths + B);
         for (std::size_t b = 0; b < B; ++b)
-            if (req.lengths[b] < 1 || static_cast<std::size_t>(req.lengths[b]) > T)
-                throw InvalidArgument("lengths[" + std::to_string(b) + "] = " + std::to_string(req.lengths[b]) +
+            if (lengths[b] < 1 || static_cast<std::size_t>(lengths[b]) > T)
+                throw InvalidArgument("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) +
                                       " is outside [1, " + std::to_string(T) + "]");
+        PredictRequest owned = req;
+        owned.lengths = lengths.data();
+        return predict_checked(owned);
+    }
+    predict_checked(req);
+}
+
+void Model::predict_checked(const PredictRequest& req) const {
+    const std::size_t B = req.batch, T = req.steps;
     if (takes_ids())
         static_cast<const EmbeddingLayer&>(*layers_[0]).check_ids(req.ids, B * T);
 

@@ -5,14 +5,13 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string>
 
 #include "gru_infer/activation_layer.h"
 #include "gru_infer/affine_layer.h"
 #include "runtime/checked_size.h"
+#include "runtime/file_io.h"
 #include "gru_infer/dense_layer.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
@@ -471,16 +470,16 @@ std::vector<std::uint8_t> serialize_model(const Model& model) {
 
 void save_model(const Model& model, const std::string& path) {
     const auto bytes = serialize_model(model);
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot open '" + path + "' for writing");
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw std::runtime_error("failed writing '" + path + "'");
+    write_file_atomically(path, bytes.data(), bytes.size());
 }
 
-std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size, LoadMode mode) {
+namespace {
+
+// The header's own checks, which need only its 64 bytes and the file's size: run on a file's head
+// before the rest is read.
+void check_header(const std::uint8_t* p, std::size_t available, std::uint64_t size) {
     if (!host_is_little_endian()) throw FormatError("the native format is read on little-endian hosts only");
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    if (!p || size < kHeaderSize || std::memcmp(p, kMagic, sizeof(kMagic)) != 0)
+    if (!p || available < kHeaderSize || size < kHeaderSize || std::memcmp(p, kMagic, sizeof(kMagic)) != 0)
         throw FormatError("not a gru_infer model file (no GRUINFER header)");
     auto u32_at = [&](std::size_t at) { std::uint32_t v; std::memcpy(&v, p + at, 4); return v; };
     auto u64_at = [&](std::size_t at) { std::uint64_t v; std::memcpy(&v, p + at, 8); return v; };
@@ -488,17 +487,29 @@ std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size
     if (version < 1 || version > kNativeFormatVersion)
         throw FormatError("model file has format version " + std::to_string(version) +
                           "; this build reads versions 1 to " + std::to_string(kNativeFormatVersion));
-    const bool view = mode == LoadMode::View;
-    if (view && reinterpret_cast<std::uintptr_t>(data) % kAlignment != 0)
-        throw InvalidArgument("loading a model in place needs a 64-byte aligned buffer");
     if (u32_at(12) != 0) throw FormatError("invalid model file: unknown flags " + std::to_string(u32_at(12)));
     if (u64_at(56) != 0) throw FormatError("invalid model file: reserved header bytes 56-63 are not zero");
     const std::uint64_t meta_offset = u64_at(16), meta_size = u64_at(24), data_offset = u64_at(32),
-                        data_size = u64_at(40), checksum = u64_at(48);
+                        data_size = u64_at(40);
     if (meta_offset != kHeaderSize || meta_size > size - kHeaderSize || data_offset % kAlignment != 0 ||
         data_offset < meta_offset + meta_size || data_offset > size || data_size != size - data_offset)
         throw FormatError("invalid model file: section sizes do not match a file of " + std::to_string(size) +
                           " bytes (truncated or corrupt)");
+}
+
+}  // namespace
+
+std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size, LoadMode mode) {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    check_header(p, size, size);
+    auto u32_at = [&](std::size_t at) { std::uint32_t v; std::memcpy(&v, p + at, 4); return v; };
+    auto u64_at = [&](std::size_t at) { std::uint64_t v; std::memcpy(&v, p + at, 8); return v; };
+    const std::uint32_t version = u32_at(8);
+    const bool view = mode == LoadMode::View;
+    if (view && reinterpret_cast<std::uintptr_t>(data) % kAlignment != 0)
+        throw InvalidArgument("loading a model in place needs a 64-byte aligned buffer");
+    const std::uint64_t meta_offset = u64_at(16), meta_size = u64_at(24), data_offset = u64_at(32),
+                        checksum = u64_at(48);
     if (fnv1a64(p + kHeaderSize, size - kHeaderSize) != checksum)
         throw FormatError("invalid model file: checksum mismatch (the file is corrupt)");
 
@@ -519,9 +530,7 @@ std::shared_ptr<Model> load_model_from_memory(const void* data, std::size_t size
 }
 
 std::shared_ptr<Model> load_model(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot open model file '" + path + "'");
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto bytes = read_regular_file(path, kHeaderSize, check_header);
     return load_model_from_memory(bytes.data(), bytes.size());
 }
 

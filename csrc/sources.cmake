@@ -11,6 +11,7 @@ set(GRU_INFER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/c_api.cpp
   ${CMAKE_CURRENT_LIST_DIR}/quantize.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime/threading.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/runtime/file_io.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime/projection_pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/layer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers/gru_layer.cpp

@@ -48,6 +48,18 @@ std::size_t Stream::max_batch(const Model& model) {
     return kMaxBufferFloats / (model.state_size() + scratch + 2 * widest);
 }
 
+std::size_t Stream::max_block_limit(const Model& model, std::size_t batch) {
+    // Floats per row and step of run()'s block buffers: two work buffers between layers, a gathered
+    // input and output piece, ids, and a GRU's input projection.
+    std::size_t widest = model.input_size(), xp_row = 0;
+    for (const auto& l : model.layers()) {
+        widest = std::max(widest, l->output_size());
+        xp_row = std::max(xp_row, block_projection_floats(*l, std::max<std::size_t>(batch, 1)));
+    }
+    const std::size_t per_step = std::max<std::size_t>(batch, 1) * (4 * widest + xp_row + 2);
+    return std::max<std::size_t>(1, kMaxBlockBytes / sizeof(float) / per_step);
+}
+
 Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_t max_block, bool fast_activations)
     : model_(std::move(model)), batch_(batch) {
     ctx_.fast_activations = fast_activations;
@@ -57,7 +69,13 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         throw InvalidArgument("stream: batch must be in [1, " + std::to_string(max) +
                               "] for this model (its buffers would pass " + std::to_string(kMaxBufferBytes) +
                               " bytes), got " + std::to_string(batch));
-    max_block_ = max_block ? max_block : default_max_block(batch);
+    const std::size_t block_limit = max_block_limit(*model_, batch);
+    if (max_block > block_limit)
+        throw InvalidArgument("max_block: expected at most " + std::to_string(block_limit) + " steps for a batch of " +
+                              std::to_string(batch) + " of this model (run()'s buffers stay under " +
+                              std::to_string(kMaxBlockBytes >> 20) + " MiB; a longer block runs in pieces), got " +
+                              std::to_string(max_block));
+    max_block_ = max_block ? max_block : std::min(default_max_block(batch), block_limit);
     active_kernels();  // choose the kernels now, not in the first step
     std::size_t widest = model_->input_size(), scratch = 0, offset = 0, xp_row = 0;
     for (const auto& l : model_->layers()) {
@@ -88,6 +106,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     }
     slot_state_.resize(offset);
     slot_mark_.resize(batch);
+    slot_ids_.resize(batch);
     takes_ids_ = model_->takes_ids();
     gru_steps_.reset(new StreamGruStep[layers]);
     for (std::size_t i = 0; i < layers; ++i)
@@ -151,8 +170,9 @@ void Stream::lookup_ids(const std::int64_t* ids, std::size_t n, float* out) cons
     const std::size_t dim = emb.output_size();
     for (std::size_t b = 0; b < n; ++b) {  // an invalid id gives a zero vector, never a wild read
         float* row = out + b * dim;
-        if (ids[b] >= 0 && static_cast<std::size_t>(ids[b]) < emb.num_embeddings())
-            std::memcpy(row, emb.table().data() + static_cast<std::size_t>(ids[b]) * dim, dim * sizeof(float));
+        const std::int64_t id = ids[b];  // read once: the caller's array may change meanwhile
+        if (id >= 0 && static_cast<std::uint64_t>(id) < emb.num_embeddings())
+            std::memcpy(row, emb.table().data() + static_cast<std::size_t>(id) * dim, dim * sizeof(float));
         else
             std::memset(row, 0, dim * sizeof(float));
     }

@@ -15,25 +15,31 @@ void Stream::check_slots(std::size_t n, const std::size_t* slots) const {
         throw InvalidArgument("slots: " + std::to_string(n) + " given, the stream has " + std::to_string(batch_));
     std::vector<bool> seen(batch_);
     for (std::size_t j = 0; j < n; ++j) {
-        if (slots[j] >= batch_)
-            throw InvalidArgument("slot " + std::to_string(slots[j]) + " is outside [0, " + std::to_string(batch_) + ")");
-        if (seen[slots[j]]) throw InvalidArgument("slot " + std::to_string(slots[j]) + " is given twice");
-        seen[slots[j]] = true;
+        const std::size_t s = slots[j];  // read once: the caller's array may change meanwhile
+        if (s >= batch_) throw InvalidArgument("slot " + std::to_string(s) + " is outside [0, " + std::to_string(batch_) + ")");
+        if (seen[s]) throw InvalidArgument("slot " + std::to_string(s) + " is given twice");
+        seen[s] = true;
     }
 }
 
+// Checks a copy: each slot is read once into slot_ids_, which the step then uses, so a caller
+// changing its array while the step runs (another thread, without the GIL) cannot move a write
+// out of bounds.
 bool Stream::slots_valid(std::size_t n, const std::size_t* slots) noexcept {
     if (n > batch_) return false;
     std::size_t j = 0;
     for (; j < n; ++j) {
-        if (slots[j] >= batch_ || slot_mark_[slots[j]]) break;
-        slot_mark_[slots[j]] = 1;
+        const std::size_t s = slots[j];
+        if (s >= batch_ || slot_mark_[s]) break;
+        slot_mark_[s] = 1;
+        slot_ids_[j] = s;
     }
-    for (std::size_t i = 0; i < j; ++i) slot_mark_[slots[i]] = 0;  // slots[0..j) are valid and distinct
+    for (std::size_t i = 0; i < j; ++i) slot_mark_[slot_ids_[i]] = 0;  // slot_ids_[0..j) are valid and distinct
     return j == n;
 }
 
-void Stream::move_slot_states(std::size_t n, const std::size_t* slots, bool gather) noexcept {
+void Stream::move_slot_states(std::size_t n, bool gather) noexcept {
+    const std::size_t* slots = slot_ids_.data();
     const auto& layers = model_->layers();
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const std::size_t S = layers[i]->state_size();
@@ -53,9 +59,9 @@ void Stream::step_slots(std::size_t n, const std::size_t* slots, const float* x,
         return;
     }
     if (!n) return;
-    move_slot_states(n, slots, true);
+    move_slot_states(n, true);
     run_from(0, x, y, n, slot_state_.data());
-    move_slot_states(n, slots, false);
+    move_slot_states(n, false);
 }
 
 void Stream::step_ids_slots(std::size_t n, const std::size_t* slots, const std::int64_t* ids, float* y) noexcept {
@@ -64,18 +70,20 @@ void Stream::step_ids_slots(std::size_t n, const std::size_t* slots, const std::
         return;
     }
     if (!n) return;
-    move_slot_states(n, slots, true);
+    move_slot_states(n, true);
     lookup_ids(ids, n, ping_.data());
     run_from(1, ping_.data(), y, n, slot_state_.data());
-    move_slot_states(n, slots, false);
+    move_slot_states(n, false);
 }
 
 void Stream::reset_slots(std::size_t n, const std::size_t* slots) noexcept {
     const auto& layers = model_->layers();
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const std::size_t S = layers[i]->state_size();
-        for (std::size_t j = 0; j < n && S; ++j)
-            if (slots[j] < batch_) std::memset(state_.data() + state_offset_[i] + slots[j] * S, 0, S * sizeof(float));
+        for (std::size_t j = 0; j < n && S; ++j) {
+            const std::size_t s = slots[j];  // read once
+            if (s < batch_) std::memset(state_.data() + state_offset_[i] + s * S, 0, S * sizeof(float));
+        }
     }
 }
 

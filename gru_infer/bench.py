@@ -140,24 +140,35 @@ def _torch_rebuilt(model: Model) -> Optional[Callable[[np.ndarray], np.ndarray]]
     return run
 
 
-def bench(path: str, batch: int = 1, steps: int = 100, threads: Optional[int] = None,
+# The input and output bench allocates (besides the model's own buffers) stay under this.
+MAX_BENCH_BYTES = 2 << 30
+
+
+def bench(path: str, batch: Optional[int] = None, steps: Optional[int] = None, threads: Optional[int] = None,
           kinds: Sequence[str] = ("fp32",), budget_s: float = 0.5, compare: bool = True) -> Dict[str, Any]:
-    """Measure gru_infer on the model file at `path`; a JSON-ready dict (see the keys below)."""
+    """Measure gru_infer on the model file at `path`; a JSON-ready dict (see the keys below).
+    batch / steps: default the sizes the file declares for its input, else 1 and 100."""
     import gru_infer
 
-    from .verify import random_input
-    for name, v in (("batch", batch), ("steps", steps)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+    from .verify import random_input, run_sizes
+    for name, v in (("batch", batch), ("steps", steps), ("threads", threads)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ValueError(f"--{name}: expected a positive integer, got {v!r}")
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"--threads: expected a positive integer, got {threads!r}")
-        _core.set_num_threads(threads)
+    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not 0 < budget_s < float("inf"):
+        raise ValueError(f"--time: expected a positive, finite number of seconds, got {budget_s!r}")
     model = gru_infer.load(path)
+    batch, steps, declared = run_sizes(path, model, batch, steps, (1, 100))
+    need = batch * steps * (model.input_size + model.output_size) * 4
+    if need > MAX_BENCH_BYTES:
+        raise ValueError(f"--batch {batch} x --steps {steps}: the input and output would take {need / 2**30:.3g} GiB; "
+                         f"bench allocates at most {MAX_BENCH_BYTES >> 30} GiB")
+    if threads is not None:
+        _core.set_num_threads(threads)
     x = random_input(model, batch, steps)
     result: Dict[str, Any] = {
         "model": str(path), "format": model.info.get("format", "native"), "source": model.source,
         "isa": _core.active_isa(), "threads": _core.get_num_threads(), "batch": batch, "steps": steps,
+        "sizes_declared": declared,
         "input_size": model.input_size, "output_size": model.output_size,
         "parameters": model.num_parameters, "model_bytes": len(model.to_bytes()), "kinds": {},
     }
@@ -187,7 +198,8 @@ def format_table(r: Dict[str, Any]) -> str:
     """The plain-text report of a bench() result."""
     lines = [f"model: {r['model']} ({r['format']}, from {r['source'] or 'unknown'}): input {r['input_size']}, "
              f"output {r['output_size']}, {r['parameters']} parameters, {r['model_bytes'] / 1024:.1f} KiB loaded",
-             f"isa: {r['isa']}, threads: {r['threads']}, batch: {r['batch']}, steps: {r['steps']}", ""]
+             f"isa: {r['isa']}, threads: {r['threads']}, batch: {r['batch']}, steps: {r['steps']}"
+             + (f" ({r['sizes_declared']})" if r.get("sizes_declared") else ""), ""]
     head = f"{'':<14}{'step median':>12}{'step p99':>10}{'predict':>11}{'per seq':>11}{'steps/s':>12}"
     lines += [head, "-" * len(head)]
 

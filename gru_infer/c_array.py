@@ -75,5 +75,6 @@ def write_c_array(model_or_path: Union[Model, str, os.PathLike], header_path: Un
         f"#endif /* {guard} */",
         "",
     ]
-    Path(header_path).write_text("\n".join(lines))
+    from . import _core
+    _core.write_file(os.fspath(header_path), "\n".join(lines).encode())  # atomic: OSError, old file kept
     return len(data)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -89,8 +90,55 @@ def _demo(args) -> int:
     return demo_main()
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line `gru-infer: error: ...` (exit 2), like every other error here."""
+
+    def error(self, message):
+        self.exit(2, f"gru-infer: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(text: str) -> int:
+    """A positive integer argument."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
+    return v
+
+
+def _tolerance(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    if isinstance(e, MemoryError):
+        return "out of memory" + (f" ({e})" if str(e) else "")
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="gru-infer", description="Fast, exact CPU inference for GRU networks")
+    p = _Parser(prog="gru-infer", description="Fast, exact CPU inference for GRU networks")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the shipped vibration-forecasting model").set_defaults(fn=_demo)
     q = sub.add_parser("info", help="layers, sizes and parameter count of a model file")
@@ -105,18 +153,22 @@ def main(argv=None) -> int:
     q = sub.add_parser("verify", help="compare with the framework that wrote FILE on a random input; "
                                       "exit 1 past the tolerance, 2 if there is nothing to compare with")
     q.add_argument("file")
-    q.add_argument("--tolerance", type=float, default=1e-5)
-    q.add_argument("--batch", type=int, default=2)
-    q.add_argument("--steps", type=int, default=16)
+    q.add_argument("--tolerance", type=_tolerance, default=1e-5)
+    q.add_argument("--batch", type=_count, default=None,
+                   help="sequences (default: the model's declared batch, else 2)")
+    q.add_argument("--steps", type=_count, default=None,
+                   help="time steps (default: the model's declared length, else 16)")
     q.set_defaults(fn=_verify)
     q = sub.add_parser("bench", help="stream latency, predict time and throughput of FILE on this machine, "
                                      "beside the framework it came from when installed")
     q.add_argument("file")
-    q.add_argument("--batch", type=int, default=1, help="rows per stream step and per predict call (1)")
-    q.add_argument("--steps", type=int, default=100, help="time steps per predicted sequence (100)")
-    q.add_argument("--threads", type=int, default=None, help="gru_infer (and torch) threads; default all cores")
+    q.add_argument("--batch", type=_count, default=None,
+                   help="rows per stream step and per predict call (the model's declared batch, else 1)")
+    q.add_argument("--steps", type=_count, default=None,
+                   help="time steps per predicted sequence (the model's declared length, else 100)")
+    q.add_argument("--threads", type=_count, default=None, help="gru_infer (and torch) threads; default all cores")
     q.add_argument("--kinds", default="fp32", help="weight kinds to measure, comma-separated (fp32)")
-    q.add_argument("--time", type=float, default=0.5, help="seconds per measurement (0.5)")
+    q.add_argument("--time", type=_seconds, default=0.5, help="seconds per measurement (0.5)")
     q.add_argument("--json", action="store_true", help="print the numbers as JSON")
     q.set_defaults(fn=_bench)
     q = sub.add_parser("quantize", help="write an int8, bf16 or fp16 copy of a model; print its size, "
@@ -128,11 +180,14 @@ def main(argv=None) -> int:
     q.add_argument("--keep-fp32", default="", help="comma-separated layer indices to leave in fp32")
     q.add_argument("-o", "--output", required=True, help="native model file to write")
     q.set_defaults(fn=_quantize)
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return int(e.code or 0)
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        print(f"gru-infer: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, ImportError, MemoryError) as e:  # bad input, files, extras, sizes
+        print(f"gru-infer: error: {_one_line(e)}", file=sys.stderr)
         return 2
 
 

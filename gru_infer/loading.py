@@ -44,6 +44,8 @@ def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], forma
         return load_bytes(path, format)
     path = os.fspath(path)
     if not os.path.isfile(path):
+        if os.path.exists(path):  # a folder, device or FIFO: reading it could block or never end
+            raise ValueError(f"expected a regular model file, got a folder, device or FIFO at {path!r}")
         raise FileNotFoundError(f"no model file at {path!r}")
     from . import importers
     if format is not None:

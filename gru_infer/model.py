@@ -207,10 +207,11 @@ class Model:
         if lengths is not None:
             lengths = self._lengths(lengths, B, T, batched)
         h0_flat = None if h0 is None else self._state_in(h0, B, batched, "h0")
-        y, hn = self._core.predict(x, lengths, h0_flat, bool(return_state), fast)
+        want_state = _flag(return_state, "return_state")
+        y, hn = self._core.predict(x, lengths, h0_flat, want_state, fast)
         if not batched:
             y = y[0]
-        if not return_state:
+        if not want_state:
             return y
         return y, self._state_out(hn, B, batched)
 

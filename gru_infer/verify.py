@@ -10,7 +10,7 @@ load_state_dict(strict=True).
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -27,6 +27,38 @@ def random_input(model: Model, batch: int, steps: int, seed: int = 0) -> np.ndar
         vocab = model.layers[0].table.shape[0]
         return rng.integers(0, vocab, size=(batch, steps), dtype=np.int64)
     return rng.standard_normal((batch, steps, model.input_size)).astype(np.float32)
+
+
+def declared_sizes(path: str, model: Model) -> Dict[str, int]:
+    """The batch and time sizes the file fixes for its input ({"batch": 1, "steps": 100}), where
+    the format declares them (an ONNX graph input with fixed dimensions); {} otherwise."""
+    info = model.info
+    if info.get("format") != "onnx" or not info.get("input_name"):
+        return {}
+    try:
+        import onnx
+    except ImportError:
+        return {}
+    graph = onnx.load(path, load_external_data=False).graph
+    dims = next((i.type.tensor_type.shape.dim for i in graph.input if i.name == info["input_name"]), None)
+    if dims is None or len(dims) < 2:
+        return {}
+    axes = ("steps", "batch") if info.get("input_layout") == "seq_first" else ("batch", "steps")
+    return {name: d.dim_value for name, d in zip(axes, dims) if d.HasField("dim_value") and d.dim_value > 0}
+
+
+def run_sizes(path: str, model: Model, batch: Optional[int], steps: Optional[int],
+              defaults: Tuple[int, int]) -> Tuple[int, int, str]:
+    """(batch, steps, where they came from): the caller's where given, else the file's declared
+    sizes, else `defaults`. A given size that contradicts a declared one is a ValueError."""
+    declared = declared_sizes(path, model)
+    for name, given in (("batch", batch), ("steps", steps)):
+        if given is not None and name in declared and given != declared[name]:
+            raise ValueError(f"--{name}: the model's input declares {name} = {declared[name]}, got {given}")
+    b = batch if batch is not None else declared.get("batch", defaults[0])
+    t = steps if steps is not None else declared.get("steps", defaults[1])
+    used = [f"{k} {v} declared by the model's input" for k, v in declared.items()]
+    return b, t, "; ".join(used)
 
 
 def reference(path: str, model: Model) -> Callable[[np.ndarray], np.ndarray]:
@@ -127,11 +159,13 @@ def _torch_reference(path: str, model: Model):
     return run
 
 
-def verify(path: str, batch: int = 2, steps: int = 16, tolerance: float = 1e-5, seed: int = 0,
-           echo: Optional[Callable[[str], None]] = print) -> bool:
-    """Compare gru_infer with the source framework on one random input; True if within tolerance."""
+def verify(path: str, batch: Optional[int] = None, steps: Optional[int] = None, tolerance: float = 1e-5,
+           seed: int = 0, echo: Optional[Callable[[str], None]] = print) -> bool:
+    """Compare gru_infer with the source framework on one random input; True if within tolerance.
+    batch / steps: the input's sizes (default: those the file declares, else 2 and 16)."""
     import gru_infer
     model = gru_infer.load(path)
+    batch, steps, declared = run_sizes(path, model, batch, steps, (2, 16))
     ref = reference(path, model)
     x = random_input(model, batch, steps, seed)
     want = np.asarray(ref(x), dtype=np.float64)
@@ -143,7 +177,7 @@ def verify(path: str, batch: int = 2, steps: int = 16, tolerance: float = 1e-5, 
     ok = err <= tolerance
     if echo:
         echo(f"{path}: {model.info.get('source', '?')} ({model.info.get('format', '?')}), input {x.shape}, "
-             f"output {got.shape}")
+             f"output {got.shape}" + (f" ({declared})" if declared else ""))
         echo(f"  max abs error {err:.3g}, max relative error {rel:.3g} (tolerance {tolerance:g}): "
              f"{'OK' if ok else 'MISMATCH'}")
     return ok

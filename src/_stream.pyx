@@ -183,7 +183,7 @@ cdef class Stream:
         if steps == 0:
             return ya
         if self._ids:
-            self._core_stream.run(np.ascontiguousarray(arr, dtype=np.int64), ya)
+            self._core_stream.run(arr, ya)  # the binding checks and runs its own copy of the ids
             return ya
         cdef cnp.ndarray xa = arr if _is_array(arr, cnp.NPY_FLOAT32) else np.ascontiguousarray(arr, dtype=np.float32)
         cdef const float* xp = <const float*>cnp.PyArray_DATA(xa)
@@ -228,12 +228,15 @@ cdef class Stream:
     # ---- slots ------------------------------------------------------------------------
 
     cdef _slots(self, slots):
-        """slots as a C-contiguous uintp array, checked (distinct, in range) or a ValueError."""
+        """slots as a C-contiguous uintp array of our own, checked (distinct, in range), or a
+        ValueError. Always a copy: C++ trusts the checked slots while the caller's array could be
+        changed by another thread (or by x.__array__) before and during the step."""
+        cdef cnp.ndarray own
         if (_is_array(slots, cnp.NPY_INTP) or _is_array(slots, cnp.NPY_UINTP)) and cnp.PyArray_NDIM(<cnp.ndarray>slots) == 1:
-            view = (<cnp.ndarray>slots).view(np.uintp)
-            if self._h.slots_valid(self._h.stream, cnp.PyArray_DIMS(<cnp.ndarray>view)[0],
-                                   <const size_t*>cnp.PyArray_DATA(<cnp.ndarray>view)):
-                return view
+            own = (<cnp.ndarray>slots).astype(np.uintp)  # a new array (astype copies)
+            if self._h.slots_valid(self._h.stream, cnp.PyArray_DIMS(own)[0], <const size_t*>cnp.PyArray_DATA(own)):
+                return own
+            slots = own.view(slots.dtype)  # the messages below name what was checked
         from .model import _numeric
         arr = np.asarray(slots) if isinstance(slots, (list, tuple)) and len(slots) == 0 else _numeric(slots, "slots", "iu")
         if arr.ndim != 1:
@@ -243,7 +246,7 @@ cdef class Stream:
             raise ValueError(f"slots: slot {int(bad)} is outside [0, {self._batch})")
         if len(np.unique(arr)) != arr.size:
             raise ValueError("slots: each slot may appear only once per call")
-        return np.ascontiguousarray(arr, dtype=np.uintp)
+        return np.array(arr, dtype=np.uintp, order="C")  # a copy, even of a uintp array
 
     cdef _step_slots(self, x, out, slots):
         from .model import _numeric
@@ -307,7 +310,7 @@ cdef class Stream:
         single = arr.ndim == 0
         if arr.shape != (self._batch,) and not (single and self._batch == 1):
             raise ValueError(f"ids: expected shape {self._expected_input()}, got {arr.shape}")
-        arr = np.require(arr.reshape(self._batch), np.int64, "CA")
+        arr = np.array(arr.reshape(self._batch), dtype=np.int64, order="C")  # our own copy: checked, then trusted
         if not self._h.ids_valid(self._h.stream, <const int64_t*>cnp.PyArray_DATA(arr)):
             self._core_stream.step(arr)  # raises the ValueError that names the bad id
         return arr, single

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "runtime/checked_size.h"
+#include "runtime/file_io.h"
 #include "gru_infer/gru_infer.h"
 #include "stream_api_table.h"
 #include "stream_handle.h"
@@ -28,6 +29,16 @@ constexpr long long kMaxThreads = 1024;
 
 bool is_aligned(const py::array& a) { return (a.flags() & kAligned) != 0; }
 using Slots = py::array_t<std::size_t, py::array::c_style | py::array::forcecast | kAligned>;
+
+// Index arrays (ids, lengths, slots) are checked and then trusted by C++ running without the GIL,
+// while the caller's array may be changed by another thread: check and use a copy of our own.
+template <typename A>
+A owned_copy(const A& a) {
+    if (!a) return a;
+    return A(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()), a.data());  // no base: copies
+}
+template <typename A>
+A owned_copy(py::handle x) { return owned_copy(A::ensure(x)); }
 
 AlignedBuffer buffer(const F32& a) { return AlignedBuffer(a.data(), static_cast<std::size_t>(a.size())); }
 
@@ -144,7 +155,7 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
     F32 h0f;
     std::size_t B, T;
     if (m.takes_ids()) {
-        ids = I64::ensure(x);
+        ids = owned_copy<I64>(x);
         require(ids && ids.ndim() == 2, "ids must be a 2-d (batch, steps) integer array");
         B = ids.shape(0); T = ids.shape(1);
         req.ids = ids.data();
@@ -159,7 +170,7 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
     req.steps = T;
     m.check_sizes(B, T);  // before allocating the output
     if (!lengths.is_none()) {
-        lens = I64::ensure(lengths);
+        lens = owned_copy<I64>(lengths);
         require(lens && static_cast<std::size_t>(lens.size()) == B, "lengths must have one entry per sequence");
         req.lengths = lens.data();
     }
@@ -230,7 +241,7 @@ public:
         if (!out.is_none()) require(y.ptr() == out.ptr(), "out must be an aligned float32 C-contiguous numpy array");
         float* yp = y.mutable_data();
         if (m.takes_ids()) {
-            I64 ids = I64::ensure(x);
+            I64 ids = owned_copy<I64>(x);
             require(ids && static_cast<std::size_t>(ids.size()) == B, "step takes one id per stream row");
             s_.check_ids(ids.data());
             py::gil_scoped_release release;
@@ -256,7 +267,7 @@ public:
         const std::size_t steps = static_cast<std::size_t>(out.size()) / (B * m.output_size());
         float* yp = out.mutable_data();
         if (m.takes_ids()) {
-            I64 ids = I64::ensure(x);
+            I64 ids = owned_copy<I64>(x);
             require(ids && static_cast<std::size_t>(ids.size()) == B * steps, "run: ids do not match out");
             s_.check_ids(ids.data(), B * steps);
             py::gil_scoped_release release;
@@ -269,7 +280,8 @@ public:
         }
     }
     // One step of some slots: x (n, input_size) floats or (n,) ids; out (n, output_size).
-    void step_slots(const Slots& slots, py::object x, py::object out_obj) {
+    void step_slots(const Slots& given, py::object x, py::object out_obj) {
+        const Slots slots = owned_copy(given);
         F32 out = caller_buffer(out_obj);
         const Model& m = s_.model();
         const std::size_t n = static_cast<std::size_t>(slots.size());
@@ -277,7 +289,7 @@ public:
         require(out.writeable() && static_cast<std::size_t>(out.size()) == n * m.output_size(), "out: wrong size");
         float* yp = out.mutable_data();
         if (m.takes_ids()) {
-            I64 ids = I64::ensure(x);
+            I64 ids = owned_copy<I64>(x);
             require(ids && static_cast<std::size_t>(ids.size()) == n, "step: one id per slot");
             s_.check_ids(ids.data(), n);
             py::gil_scoped_release release;
@@ -289,12 +301,14 @@ public:
             s_.step_slots(n, slots.data(), xf.data(), yp);
         }
     }
-    void reset_slots(const Slots& slots) {
+    void reset_slots(const Slots& given) {
+        const Slots slots = owned_copy(given);
         s_.check_slots(static_cast<std::size_t>(slots.size()), slots.data());
         s_.reset_slots(static_cast<std::size_t>(slots.size()), slots.data());
     }
     // The state of some slots in the state layout of a batch of len(slots) (and back).
-    F32 get_slot_states(const Slots& slots) const {
+    F32 get_slot_states(const Slots& given) const {
+        const Slots slots = owned_copy(given);
         const std::size_t n = static_cast<std::size_t>(slots.size()), S = s_.model().state_size();
         check_slot_range(slots);
         F32 out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(n * S)});
@@ -307,7 +321,8 @@ public:
         }
         return out;
     }
-    void set_slot_states(const Slots& slots, const F32& v) {
+    void set_slot_states(const Slots& given, const F32& v) {
+        const Slots slots = owned_copy(given);
         const std::size_t n = static_cast<std::size_t>(slots.size()), S = s_.model().state_size();
         s_.check_slots(n, slots.data());
         require(static_cast<std::size_t>(v.size()) == n * S, "state must hold " + std::to_string(n * S) + " floats");
@@ -372,6 +387,17 @@ PYBIND11_MODULE(_core, mod) {
     mod.attr("__version__") = "dev";
 #endif
     py::register_exception<FormatError>(mod, "ModelFormatError", PyExc_ValueError);
+    // A file that cannot be read or written: OSError(errno, message, path), so Python picks the
+    // subclass (FileNotFoundError, PermissionError, ...) from the errno as for its own files.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const FileError& e) {
+            const std::string message = e.action() + ": " + e.code().message();
+            py::object err = py::module_::import("builtins").attr("OSError")(e.code().value(), message, e.path());
+            PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
+        }
+    });
 
     py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
         .def(py::init<>())
@@ -453,7 +479,7 @@ PYBIND11_MODULE(_core, mod) {
                  I64 ids;
                  std::size_t B, T;
                  if (m.takes_ids()) {
-                     ids = I64::ensure(x);
+                     ids = owned_copy<I64>(x);
                      require(ids && ids.ndim() == 2, "ids must be a 2-d (batch, steps) integer array");
                      B = ids.shape(0); T = ids.shape(1);
                  } else {
@@ -497,6 +523,11 @@ PYBIND11_MODULE(_core, mod) {
         .def("_handle", &PyStream::handle)
         .def("_api", &PyStream::api);
 
+    mod.def("write_file", [](const std::string& path, py::bytes data) {
+        const std::string bytes = data;  // a copy of our own, written without the GIL
+        py::gil_scoped_release r;
+        write_file_atomically(path, bytes.data(), bytes.size());
+    }, py::arg("path"), py::arg("data"), "Write bytes atomically (temporary file, fsync, rename): OSError on failure");
     mod.def("available_isas", &available_isas);
     mod.def("active_isa", [] { return std::string(active_isa()); });
     mod.def("set_isa", &set_isa);

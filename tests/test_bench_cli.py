@@ -73,7 +73,8 @@ def test_bench_uses_quantize_when_the_model_has_it(tmp_path, capsys, monkeypatch
 
 
 @pytest.mark.parametrize("args,message", [(["--batch", "0"], "--batch: expected a positive integer"),
-                                          (["--threads", "0"], "--threads: expected a positive integer")])
+                                          (["--threads", "0"], "--threads: expected a positive integer"),
+                                          (["--time", "inf"], "--time: expected a positive, finite number")])
 def test_bench_bad_arguments(tmp_path, capsys, args, message):
     assert cli.main(["bench", str(model_files.write("native", tmp_path)), *args]) == 2
     assert message in capsys.readouterr().err

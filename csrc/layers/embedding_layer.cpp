@@ -17,17 +17,22 @@ EmbeddingLayer::EmbeddingLayer(std::size_t num_embeddings, std::size_t dim, Alig
                               std::to_string(dim_) + " values, got " + std::to_string(table_.size()));
 }
 
+void EmbeddingLayer::check_id(std::int64_t id, std::size_t position) const {
+    if (id < 0 || static_cast<std::uint64_t>(id) >= num_)
+        throw InvalidArgument("Embedding id " + std::to_string(id) + " at position " + std::to_string(position) +
+                              " is outside [0, " + std::to_string(num_) + ")");
+}
+
 void EmbeddingLayer::check_ids(const std::int64_t* ids, std::size_t n) const {
-    for (std::size_t i = 0; i < n; ++i)
-        if (ids[i] < 0 || static_cast<std::uint64_t>(ids[i]) >= num_)
-            throw InvalidArgument("Embedding id " + std::to_string(ids[i]) + " at position " +
-                                  std::to_string(i) + " is outside [0, " + std::to_string(num_) + ")");
+    for (std::size_t i = 0; i < n; ++i) check_id(ids[i], i);
 }
 
 void EmbeddingLayer::lookup(const std::int64_t* ids, std::size_t n, float* y) const {
-    check_ids(ids, n);
-    for (std::size_t i = 0; i < n; ++i)
-        std::memcpy(y + i * dim_, table_.data() + static_cast<std::size_t>(ids[i]) * dim_, dim_ * sizeof(float));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::int64_t id = ids[i];  // checked and used as one read: the caller's array may change meanwhile
+        check_id(id, i);
+        std::memcpy(y + i * dim_, table_.data() + static_cast<std::size_t>(id) * dim_, dim_ * sizeof(float));
+    }
 }
 
 void EmbeddingLayer::forward(const float*, float*, std::size_t, std::size_t, const SequenceContext&) const {

@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +176,7 @@ static void check_demo(const char* path) {
     CHECK_FAILS(gru_infer_model_load_file("/nonexistent/model.gru", &none), GRU_INFER_ERROR_IO,
                 "/nonexistent/model.gru");
     CHECK(none == NULL);
-    CHECK_FAILS(gru_infer_model_load_file("/", &none), GRU_INFER_ERROR_IO, "cannot read");
+    CHECK_FAILS(gru_infer_model_load_file("/", &none), GRU_INFER_ERROR_IO, "regular model file");
     CHECK_FAILS(gru_infer_model_load_file(NULL, &none), GRU_INFER_ERROR_INVALID_ARGUMENT, "path is NULL");
     CHECK_FAILS(gru_infer_model_load_file(path, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "out is NULL");
     CHECK_FAILS(gru_infer_model_load_memory("hello", 5, &none), GRU_INFER_ERROR_FORMAT, "not a gru_infer model");
@@ -454,6 +456,59 @@ static void check_pytorch_models(const char* dir) {
     CHECK(n > 0);
 }
 
+/* Files: load refuses what is not a regular model file without reading it (a device would never
+ * end, a FIFO would block); save is atomic and reports every failed write. */
+static void check_files(const char* path) {
+    gru_infer_model* m = NULL;
+    CHECK(gru_infer_model_load_file(path, &m) == GRU_INFER_OK);
+    if (!m) return;
+    gru_infer_model* none = (gru_infer_model*)1;
+    CHECK_FAILS(gru_infer_model_load_file("/dev/zero", &none), GRU_INFER_ERROR_IO, "regular model file");
+    CHECK_FAILS(gru_infer_model_load_file("/dev/urandom", &none), GRU_INFER_ERROR_IO, "regular model file");
+    char dir[] = "/tmp/gru_infer_c_api_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char fifo[4096], file[4096], missing[4096], junk[4096];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(file, sizeof file, "%s/model.gru", dir);
+    snprintf(missing, sizeof missing, "%s/no/such/folder/model.gru", dir);
+    snprintf(junk, sizeof junk, "%s/junk.gru", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_FAILS(gru_infer_model_load_file(fifo, &none), GRU_INFER_ERROR_IO, "regular model file");
+    /* A large file that is not a model: refused from its header, without reading 64 MB. */
+    FILE* f = fopen(junk, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("not a model", f);
+        CHECK(ftruncate(fileno(f), 64 << 20) == 0);
+        fclose(f);
+    }
+    CHECK_FAILS(gru_infer_model_load_file(junk, &none), GRU_INFER_ERROR_FORMAT, "not a gru_infer model");
+    CHECK(none == NULL);
+
+    CHECK(gru_infer_model_save(m, file) == GRU_INFER_OK);
+    gru_infer_model* back = NULL;
+    CHECK(gru_infer_model_load_file(file, &back) == GRU_INFER_OK);
+    CHECK(back && gru_infer_model_input_size(back) == gru_infer_model_input_size(m));
+    gru_infer_model_free(back);
+    CHECK_FAILS(gru_infer_model_save(m, "/dev/full"), GRU_INFER_ERROR_IO, "No space left");
+    CHECK_FAILS(gru_infer_model_save(m, dir), GRU_INFER_ERROR_IO, "folder");
+    CHECK_FAILS(gru_infer_model_save(m, missing), GRU_INFER_ERROR_IO, "No such file");
+    CHECK_FAILS(gru_infer_model_save(NULL, file), GRU_INFER_ERROR_INVALID_ARGUMENT, "model is NULL");
+    CHECK_FAILS(gru_infer_model_save(m, NULL), GRU_INFER_ERROR_INVALID_ARGUMENT, "path is NULL");
+    /* Nothing left behind but the files made here (no temporary files). */
+    DIR* d = opendir(dir);
+    int entries = 0;
+    struct dirent* e;
+    while (d && (e = readdir(d)) != NULL) entries += e->d_name[0] != '.';
+    if (d) closedir(d);
+    CHECK(entries == 3);
+    unlink(fifo);
+    unlink(file);
+    unlink(junk);
+    rmdir(dir);
+    gru_infer_model_free(m);
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s DEMO_MODEL [PYTORCH_MODELS_DIR]\n", argv[0]);
@@ -463,6 +518,7 @@ int main(int argc, char** argv) {
     check_demo(argv[1]);
     check_blocks_and_slots(argv[1]);
     check_thread_errors();
+    check_files(argv[1]);
     if (argc > 2) check_pytorch_models(argv[2]);
     printf("test_c_api: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;

@@ -45,7 +45,7 @@ typedef enum gru_infer_status {
     GRU_INFER_OK = 0,
     GRU_INFER_ERROR_INVALID_ARGUMENT = 1, /* a null pointer, a wrong size, an id out of range, ... */
     GRU_INFER_ERROR_FORMAT = 2,           /* not a model file, corrupt, truncated, other version */
-    GRU_INFER_ERROR_IO = 3,               /* the model file cannot be opened or read */
+    GRU_INFER_ERROR_IO = 3,               /* a file cannot be opened, read or written (or is not a regular file) */
     GRU_INFER_ERROR_OUT_OF_MEMORY = 4,
     GRU_INFER_ERROR_INTERNAL = 5          /* anything else (a bug: please report it) */
 } gru_infer_status;
@@ -56,7 +56,9 @@ GRU_INFER_C_API const char* gru_infer_last_error(void) GRU_INFER_NOEXCEPT;
 
 /* ---- models ---------------------------------------------------------------------------------- */
 
-/* Load a native model file (.gru). On success *out is a new model; on failure *out is NULL. */
+/* Load a native model file (.gru). On success *out is a new model; on failure *out is NULL. A
+ * path that is not a regular file (a device, FIFO or folder) gives GRU_INFER_ERROR_IO at once;
+ * the header is checked before the rest of the file is read. */
 GRU_INFER_C_API gru_infer_status gru_infer_model_load_file(const char* path, gru_infer_model** out)
     GRU_INFER_NOEXCEPT;
 /* The same from `size` bytes in memory, e.g. a C array written by gru_infer.c_array. The weights
@@ -70,6 +72,11 @@ GRU_INFER_C_API gru_infer_status gru_infer_model_load_memory(const void* data, s
  * weights are packed into a copy. */
 GRU_INFER_C_API gru_infer_status gru_infer_model_view_memory(const void* data, size_t size,
                                                              gru_infer_model** out) GRU_INFER_NOEXCEPT;
+/* Writes the model as a native file. Atomic: the bytes go to a temporary file beside `path`,
+ * flushed to disk, then renamed over it, so a failure (full disk, no permission) returns
+ * GRU_INFER_ERROR_IO and leaves an existing file at `path` as it was. */
+GRU_INFER_C_API gru_infer_status gru_infer_model_save(const gru_infer_model* model, const char* path)
+    GRU_INFER_NOEXCEPT;
 /* Frees the model (NULL is fine). Streams created from it stay valid: they keep what they need. */
 GRU_INFER_C_API void gru_infer_model_free(gru_infer_model* model) GRU_INFER_NOEXCEPT;
 

@@ -20,6 +20,7 @@ public:
     void lookup(const std::int64_t* ids, std::size_t n, float* y) const;
     // Validate ids without writing (streams call this before a step; step itself never throws).
     void check_ids(const std::int64_t* ids, std::size_t n) const;
+    void check_id(std::int64_t id, std::size_t position) const;  // position: for the message
 
     // Float inputs make no sense here: these throw; the model calls lookup() instead.
     void forward(const float* x, float* y, std::size_t B, std::size_t T,

@@ -69,6 +69,7 @@ public:
     std::string source;  // where the model came from ("pytorch", "keras", ...): informational
 
 private:
+    void predict_checked(const PredictRequest& req) const;  // predict after its checks; lengths owned
     void run_rows(const PredictRequest& req) const;  // one thread, no checks
     // Copy batch rows [b0, b0 + nb) of a full state (B rows) to or from a state of nb rows.
     void copy_state_rows(const float* full, std::size_t B, std::size_t b0, float* part, std::size_t nb,

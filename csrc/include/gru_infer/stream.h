@@ -25,8 +25,8 @@ public:
     // big batches so that batch * max_block stays within 4096 rows (at least 1).
     static std::size_t default_max_block(std::size_t batch);
 
-    // Throws InvalidArgument if some layer cannot stream (a bidirectional GRU needs the future)
-    // or if batch is 0 or above max_batch(model).
+    // Throws InvalidArgument if some layer cannot stream (a bidirectional GRU needs the future),
+    // if batch is 0 or above max_batch(model), or max_block above max_block_limit(model, batch).
     // max_block: the largest block run() computes in one piece (0 = default_max_block(batch));
     // its buffers are allocated here, and a longer block is run in pieces of max_block steps.
     // fast_activations: rational sigmoid/tanh in the GRU layers (PredictRequest::fast_activations)
@@ -38,6 +38,10 @@ public:
     Stream& operator=(Stream&&) noexcept;
     // The largest batch a stream of `model` takes: its buffers stay under kMaxBufferBytes (runtime/checked_size.h).
     static std::size_t max_batch(const Model& model);
+    // The largest max_block for a batch: run()'s block buffers stay under kMaxBlockBytes (a longer
+    // block runs in pieces, so a bigger one buys nothing). A larger max_block throws InvalidArgument.
+    static constexpr std::size_t kMaxBlockBytes = std::size_t(1) << 30;
+    static std::size_t max_block_limit(const Model& model, std::size_t batch);
 
     std::size_t batch() const { return batch_; }
     std::size_t max_block() const { return max_block_; }
@@ -65,7 +69,7 @@ public:
     void step_ids_slots(std::size_t n, const std::size_t* slots, const std::int64_t* ids, float* y) noexcept;
     void reset_slots(std::size_t n, const std::size_t* slots) noexcept;  // ignores invalid slots
     void check_slots(std::size_t n, const std::size_t* slots) const;    // throws InvalidArgument
-    bool slots_valid(std::size_t n, const std::size_t* slots) noexcept;  // the same check, no throw
+    bool slots_valid(std::size_t n, const std::size_t* slots) noexcept;  // the same check, no throw; keeps a copy
     // One row's state (model.state_size() floats, the state layout of a batch of one).
     void get_slot_state(std::size_t slot, float* out) const noexcept;
     void set_slot_state(std::size_t slot, const float* in) noexcept;
@@ -81,7 +85,7 @@ private:
     // Layers first.. over a block of steps <= max_block_: x (batch, steps, F) and y contiguous.
     void run_block(std::size_t first_layer, std::size_t steps, const float* x, float* y) noexcept;
     void lookup_ids(const std::int64_t* ids, std::size_t n, float* out) const noexcept;  // bad id -> zeros
-    void move_slot_states(std::size_t n, const std::size_t* slots, bool gather) noexcept;
+    void move_slot_states(std::size_t n, bool gather) noexcept;  // the rows slot_ids_[0..n)
 
     std::shared_ptr<const Model> model_;
     std::size_t batch_, max_block_ = 1;
@@ -99,9 +103,11 @@ private:
     // of a block longer than max_block_.
     AlignedBuffer block_ping_, block_pong_, block_xp_, block_in_, block_out_;
     std::vector<std::int64_t> block_ids_;
-    // step_slots(): the active slots' states gathered into contiguous rows, and a mark per slot.
+    // step_slots(): the active slots' states gathered into contiguous rows, a mark per slot, and
+    // the checked copy of the caller's slots (slots_valid).
     AlignedBuffer slot_state_;
     std::vector<unsigned char> slot_mark_;
+    std::vector<std::size_t> slot_ids_;
 };
 
 }  // namespace gru_infer
