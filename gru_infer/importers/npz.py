@@ -197,11 +197,11 @@ def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
             layers, assumed = _keras_layers(arrays)
             info = {"layout": "keras", "assumed": assumed}
         else:  # the user's own names: one GRU (+ Dense heads) by shape
-            layers, layout = layers_from_named_arrays(arrays)
-            assumed = [ASSUME_SEQUENCES, ASSUME_BY_SHAPE]
+            layers, layout, assumed = layers_from_named_arrays(arrays)
+            assumed = [ASSUME_SEQUENCES, ASSUME_BY_SHAPE] + assumed
             if layout == "keras":
                 assumed.append(ASSUME_KERAS_ACTIVATIONS)
-            if len(layers) > 1:
+            if any(isinstance(layer, Dense) for layer in layers):
                 assumed.append(ASSUME_DENSE_LINEAR)
             info = {"layout": f"{layout} (by shape)", "assumed": assumed}
     except ModelFormatError:
