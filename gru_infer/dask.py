@@ -20,6 +20,7 @@ import numpy as np
 
 from ._core import set_num_threads
 from .model import Model
+from .output_reshape import reshape_output
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -43,7 +44,7 @@ def predict(model: Model, x: da.Array, *, lengths: Any = None, threads: Optional
     with; default the current one, if any (else the model is put in the task graph once).
 
     Returns a dask array of float32: (batch, steps, outputs), or (batch, outputs) when the model
-    ends on the last step.
+    ends on the last step, reshaped as model.predict reshapes it (info["predict_reshape"]).
     """
     import dask.array as da
 
@@ -73,8 +74,13 @@ def predict(model: Model, x: da.Array, *, lengths: Any = None, threads: Optional
         kw["new_axis"] = 2
     elif len(chunks) < x.ndim:
         kw["drop_axis"] = 1
-    return da.map_blocks(_score_block, *args, model=_shipped(model, client), threads=threads,
-                         with_lengths=lengths is not None, **kw)
+    reshape = model.info.get("predict_reshape")
+    if reshape is not None:  # the blocks keep the engine's shape; the whole array is reshaped at the end
+        model = model.with_options(fast_activations=model.fast_activations)
+        del model.info["predict_reshape"]
+    y = da.map_blocks(_score_block, *args, model=_shipped(model, client), threads=threads,
+                      with_lengths=lengths is not None, **kw)
+    return reshape_output(y, reshape, batched=True)
 
 
 def _row_group_chunks(chunks: Tuple[int, ...]) -> Tuple[int, ...]:

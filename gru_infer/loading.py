@@ -28,8 +28,12 @@ def detect_format(path: str) -> str:
     return importers.detect_format(path)
 
 
+# The formats whose files can hold a PyTorch state_dict: the ones load's `head=` applies to.
+HEAD_FORMATS = ("pytorch", "safetensors", "npz", "rtneural")
+
+
 def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], format: Optional[str] = None,
-         config: Optional[Union[str, os.PathLike[str]]] = None) -> Model:
+         config: Optional[Union[str, os.PathLike[str]]] = None, head: Optional[str] = None) -> Model:
     """Load a model file of any supported format (`gru_infer.importers.FORMATS`), recognised by its content.
 
     `path` is a file name, or the file's contents as bytes, bytearray or memoryview.
@@ -38,10 +42,17 @@ def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], forma
     (`save_weights`), the architecture saved apart (`model.to_json()` / `model.to_yaml()` in a file).
     The model's `info` says where it came from and what the importer had to assume (e.g. activations
     a weights-only file cannot store).
+
+    `head`: for a PyTorch state_dict (a `.pt` / `.pth` file, safetensors, npz or RTNeural JSON with
+    state_dict keys), which output of the last GRU the Linear layers after it read, which weights
+    cannot tell: "every_step" (`fc(out)`), "last_output" (`fc(out[:, -1])`) or "final_states"
+    (`fc(h_n[-1])`, `fc(torch.cat((h_n[-2], h_n[-1]), dim=1))` for a bidirectional GRU). Without it a
+    Linear applies to every step (`info["assumed"]` says so), and a Linear after a bidirectional GRU is
+    refused (the heads differ there). `gru_infer.from_torch(module)` reads the head from forward().
     """
     if isinstance(path, (bytes, bytearray, memoryview)):  # a file's contents, not its name
         from .serialization import load_bytes
-        return load_bytes(path, format)
+        return load_bytes(path, format, config=config, head=head)
     path = os.fspath(path)
     if not os.path.isfile(path):
         if os.path.exists(path):  # a folder, device or FIFO: reading it could block or never end
@@ -58,6 +69,11 @@ def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], forma
                 raise ValueError(f"{path}: config= is for Keras weights files (save_weights + to_json/to_yaml); "
                                  f"this is a {fmt} file")
             options["config"] = config
+        if head is not None:
+            if fmt not in HEAD_FORMATS:
+                raise ValueError(f"{path}: head= is for PyTorch state_dicts (formats {', '.join(HEAD_FORMATS)}); "
+                                 f"this is a {fmt} file")
+            options["head"] = head
         layers, info = importers.importer(fmt).read(path, **options)
         if isinstance(layers, Model):  # the native format: the core loaded the file itself
             model = layers

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from . import _core
 from . import layers as L
 from ._stream import Stream
+from .output_reshape import reshape_output
 
 Array = npt.NDArray[np.float32]
 State = Union[Array, Tuple[Array, ...]]  # h_n / Stream.state: one array, or one per GRU layer
@@ -198,8 +199,10 @@ class Model:
         fast_activations: rational sigmoid/tanh for this call (default: the model's, see
         with_options).
 
-        Returns the output as float32 ((B, T, O), or (B, O) if the model ends on the last step),
-        and with return_state=True also the final state in the layout of h0.
+        Returns the output as float32 ((B, T, O), or (B, O) if the model ends on the last step; a
+        model whose framework reshapes its output, as a traced `.squeeze(-1)`, returns the framework's
+        shape: info["predict_reshape"]), and with return_state=True also the final state in the
+        layout of h0.
         """
         fast = self._fast if fast_activations is None else _flag(fast_activations, "fast_activations")
         x, batched = self._sequence_input(x)
@@ -209,8 +212,7 @@ class Model:
         h0_flat = None if h0 is None else self._state_in(h0, B, batched, "h0")
         want_state = _flag(return_state, "return_state")
         y, hn = self._core.predict(x, lengths, h0_flat, want_state, fast)
-        if not batched:
-            y = y[0]
+        y = reshape_output(y, self.info.get("predict_reshape"), batched)
         if not want_state:
             return y
         return y, self._state_out(hn, B, batched)

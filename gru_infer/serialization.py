@@ -39,7 +39,7 @@ def model_from_native_bytes(data: BytesLike) -> Model:
     return model
 
 
-def load_bytes(data: BytesLike, format: Optional[str] = None) -> Model:
+def load_bytes(data: BytesLike, format: Optional[str] = None, **options: Any) -> Model:
     """`gru_infer.load` for a model file's contents in memory instead of a path.
 
     Native bytes load directly; any other format goes through a temporary file to the same
@@ -55,7 +55,7 @@ def load_bytes(data: BytesLike, format: Optional[str] = None) -> Model:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(view)
-        model = load(path, format=format)
+        model = load(path, format=format, **options)
     except ValueError as e:  # name the bytes, not the temporary file
         raise _about_bytes(e, path, view) from None
     finally:

@@ -1,5 +1,6 @@
 """ONNX graphs users export that the GRU walker now reads, against onnxruntime: graph inputs with
-no shape information (rank taken from the GRU op's contract), GELU written as its Erf
+no shape information (rank taken from the GRU op's contract, features from its W, an initializer or a
+Constant node), GELU written as its Erf
 decomposition (torch.onnx below opset 20) or as the Gelu op, Clip / Hardtanh / ReLU6."""
 import numpy as np
 import pytest
@@ -95,3 +96,40 @@ def test_graph_input_without_shape(batch_first, tmp_path, errors):
     got = m.predict(xs if batch_first else xs.transpose(1, 0, 2))
     errors.check("ONNX input without shape info vs onnxruntime", got if batch_first else got.transpose(1, 0, 2),
                  ref.reshape(got.shape) if batch_first else ref.reshape(9, 5, 6), TOL)
+
+
+def _constant(name, array):
+    from onnx import helper, numpy_helper
+    return helper.make_node("Constant", [], [name], name=name, value=numpy_helper.from_array(array, name))
+
+
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_constant_node_weights_and_zero_h0_from_shape_of_input_without_shape(direction, errors):
+    """Issue 26 item 9: W, R, B as Constant nodes, h0 = ConstantOfShape(Concat(D, Shape(x)[1], H)) and
+    x with no shape information: the feature size comes from W (D, 3H, I)."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(26)
+    I, H, D = 4, 6, 2 if direction == "bidirectional" else 1
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(np.float32)  # noqa: E731
+    nodes = [_constant("W", u(D, 3 * H, I)), _constant("R", u(D, 3 * H, H)), _constant("B", u(D, 6 * H)),
+             _constant("dirs", np.array([D], np.int64)), _constant("batch_axis", np.array([1], np.int64)),
+             _constant("hidden", np.array([H], np.int64)),
+             helper.make_node("Shape", ["x"], ["x_shape"], name="shape_x"),
+             helper.make_node("Gather", ["x_shape", "batch_axis"], ["batch"], name="batch", axis=0),
+             helper.make_node("Concat", ["dirs", "batch", "hidden"], ["h0_shape"], name="h0_shape", axis=0),
+             helper.make_node("ConstantOfShape", ["h0_shape"], ["h0"], name="h0",
+                              value=numpy_helper.from_array(np.zeros(1, np.float32))),
+             helper.make_node("GRU", ["x", "W", "R", "B", "", "h0"], ["Y", "Y_h"], name="gru", hidden_size=H,
+                              direction=direction, linear_before_reset=1)]
+    graph = helper.make_graph(nodes, "constant_weights", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 7
+    x = np.random.default_rng(27).standard_normal((9, 3, I)).astype(np.float32)  # (T, B, I): layout 0
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    m = gru_infer.load(model.SerializeToString())
+    assert m.info["input_layout"] == "seq_first", m.info
+    got = m.predict(x.transpose(1, 0, 2))  # (B, T, D*H)
+    want = ref.transpose(2, 0, 1, 3).reshape(3, 9, D * H)  # (T, D, B, H) -> (B, T, D*H)
+    errors.check("ONNX Constant-node weights, h0 from Shape(x) vs onnxruntime", got, want,
+                 TOL * max(1.0, float(np.abs(want).max())))

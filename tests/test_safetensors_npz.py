@@ -132,7 +132,7 @@ def test_npz_with_torch_keys_matches_torch(tmp_path, errors, compressed):
               **{"head." + k: v.detach().numpy() for k, v in head.state_dict().items()}}
     path = tmp_path / "w.npz"
     (np.savez_compressed if compressed else np.savez)(path, **arrays)
-    layers, info = layers_from_npz(path)
+    layers, info = layers_from_npz(path, head="every_step")  # head(out) after a bidirectional GRU
     assert info["layout"] == "pytorch" and info["source"] == "numpy"
     x = torch.randn(2, 7, 4)
     with torch.no_grad():

@@ -19,6 +19,8 @@ import torch
 from helpers import assert_matches, model_of
 from torch import nn
 
+import gru_infer
+from gru_infer import UnsupportedModelError
 from gru_infer.importers._state_dict import layers_from_state_dict
 from gru_infer.importers._torch_zip import read_torch_zip, read_torch_zip_with_kind
 from gru_infer.importers.torch_file import load_torch_file
@@ -145,7 +147,7 @@ def test_torchscript_file(tmp_path, errors):
     assert kind == "torchscript"
     assert_same_tensors(tensors, torch.jit.load(path).state_dict())
 
-    layers, info = load_torch_file(path)
+    layers, info = load_torch_file(path, head="every_step")  # the module's fc(out) after a bidirectional GRU
     assert info["modules"] == [("gru.", "GRU"), ("gru2.", "GRU"), ("dense.", "Linear")]
     x = torch.randn(2, 9, 1)
     with torch.no_grad():
@@ -158,8 +160,10 @@ def test_state_dict_file_with_linear_head_and_several_grus(tmp_path, errors):
     model = TwoGRUs().eval()
     path = tmp_path / "sd.pt"
     torch.save(model.state_dict(), path)
-    layers, info = load_torch_file(path)
-    assert info["saved"] == "state_dict" and info["batch_first"] is None
+    with pytest.raises(UnsupportedModelError, match="bidirectional GRU 'gru2.' .* Linear 'dense.' with 10 inputs"):
+        load_torch_file(path)
+    layers, info = load_torch_file(path, head="every_step")  # the module's fc(out)
+    assert info["saved"] == "state_dict" and info["batch_first"] is None and info["head"].startswith("every_step")
     assert any("activation" in a for a in info["assumed"]) and any("key" in a for a in info["assumed"])
     x = torch.randn(4, 11, 1)
     with torch.no_grad():
@@ -365,7 +369,7 @@ def test_truncated_and_foreign_files(tmp_path):
 def test_state_dict_orders_and_errors():
     torch.manual_seed(9)
     sd = TwoGRUs().state_dict()
-    layers, info = layers_from_state_dict(sd)
+    layers, info = layers_from_state_dict(sd, head="every_step")
     assert [type(layer).__name__ for layer in layers] == ["GRU", "GRU", "GRU", "GRU", "Dense"]
 
     head_first = OrderedDict([(k, v) for k, v in sd.items() if k.startswith("dense.")] +
@@ -378,7 +382,7 @@ def test_state_dict_orders_and_errors():
                                          r"before it outputs 10.*from_torch"):
         layers_from_state_dict(gru2_first)
     # module_order="shapes" finds the only order that chains
-    layers2, info2 = layers_from_state_dict(head_first, module_order="shapes")
+    layers2, info2 = layers_from_state_dict(head_first, module_order="shapes", head="every_step")
     assert info2["modules"] == info["modules"]
     for a, b in zip(layers, layers2):
         assert type(a) is type(b)
@@ -395,3 +399,58 @@ def test_state_dict_orders_and_errors():
     same = {f"{p}.{k}": v for p in ("a", "b") for k, v in nn.GRU(4, 4).state_dict().items()}
     with pytest.raises(ValueError, match=r"several orders"):
         layers_from_state_dict(same, module_order="shapes")
+
+
+class BiGRUHead(nn.Module):
+    """A bidirectional GRU and a Linear on 2H inputs, with one of the two usual heads."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+        self.gru = nn.GRU(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(10, 2)
+
+    def forward(self, x):
+        out, h_n = self.gru(x)
+        if self.head == "last_output":
+            return self.fc(out[:, -1])
+        return self.fc(torch.cat((h_n[-2], h_n[-1]), dim=1))
+
+
+def test_bidirectional_state_dict_head_must_be_chosen(tmp_path):
+    """Issue 26 item 12: out[:, -1] and cat(h_n[-2], h_n[-1]) differ after a bidirectional GRU."""
+    torch.manual_seed(12)
+    path = tmp_path / "bi.pt"
+    torch.save(BiGRUHead("last_output").state_dict(), path)
+    with pytest.raises(UnsupportedModelError, match=r"bi\.pt: .*bidirectional GRU 'gru\.' \(hidden size 5\) followed "
+                                                    r"by Linear 'fc\.' with 10 inputs.*head=.*'last_output' for "
+                                                    r"fc\(out\[:, -1\]\).*'final_states'.*from_torch"):
+        gru_infer.load(path)
+    with pytest.raises(ValueError, match="head must be one of"):
+        gru_infer.load(path, head="last")
+    gru_infer.load(path, head="final_states").save(tmp_path / "m.gru")
+    with pytest.raises(ValueError, match=r"head= is for PyTorch state_dicts .* this is a native file"):
+        gru_infer.load(tmp_path / "m.gru", head="final_states")
+
+
+@pytest.mark.parametrize("head", ["last_output", "final_states"])
+@pytest.mark.parametrize("fmt", ["pt", "safetensors"])
+def test_bidirectional_state_dict_heads_match_torch(head, fmt, tmp_path, errors):
+    torch.manual_seed(13)
+    module = BiGRUHead(head).eval()
+    path = tmp_path / f"bi.{fmt}"
+    if fmt == "pt":
+        torch.save(module.state_dict(), path)
+    else:
+        from safetensors.torch import save_file
+        save_file(module.state_dict(), path)
+    x = torch.randn(4, 9, 3)
+    with torch.no_grad():
+        ref = module(x).numpy()
+        other = BiGRUHead({"last_output": "final_states", "final_states": "last_output"}[head])
+        other.load_state_dict(module.state_dict())
+        assert np.abs(other(x).numpy() - ref).max() > 1e-2  # the heads differ: the choice matters
+    m = gru_infer.load(path, head=head)
+    assert m.info["head"].startswith(head) and not any("every time step" in a for a in m.info["assumed"]), m.info
+    errors.check(f"state_dict bidirectional GRU -> Linear, head={head} vs torch", m.predict(x.numpy()), ref,
+                 1e-5 * max(1.0, float(np.abs(ref).max())))

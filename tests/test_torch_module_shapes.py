@@ -2,6 +2,9 @@
 forward(x, h) returning (out, h); .squeeze / .view / .flatten / .reshape on the head's output;
 element-wise activations (PReLU, GELU, SiLU, Hardtanh, ReLU6, ...), as modules and functions;
 torch.cat of the last layer's two final states of a multi-layer bidirectional GRU."""
+import pickle
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -99,36 +102,54 @@ class Head(nn.Module):
         return self.shape_op(y, x)
 
 
-SHAPE_OPS = {  # name: (fn(y, x), out features, per-step head, how predict's output maps to torch's)
-    "squeeze_-1": (lambda y, x: y.squeeze(-1), 1, False, lambda p: p[:, 0]),
-    "squeeze_1": (lambda y, x: y.squeeze(1), 1, False, lambda p: p[:, 0]),
-    "torch.squeeze": (lambda y, x: torch.squeeze(y, -1), 1, False, lambda p: p[:, 0]),
-    "squeeze_seq_-1": (lambda y, x: y.squeeze(-1), 1, True, lambda p: p[:, :, 0]),
-    "view_B_-1": (lambda y, x: y.view(x.size(0), -1), 3, False, lambda p: p),
-    "view_shape0": (lambda y, x: y.view(x.shape[0], -1), 3, False, lambda p: p),
-    "reshape_B_-1": (lambda y, x: y.reshape(x.size(0), -1), 3, False, lambda p: p),
-    "reshape_-1_O": (lambda y, x: y.reshape(-1, 3), 3, False, lambda p: p),
-    "flatten_1": (lambda y, x: y.flatten(1), 3, False, lambda p: p),
-    "torch.flatten": (lambda y, x: torch.flatten(y, 1), 3, False, lambda p: p),
-    "flatten_seq": (lambda y, x: y.flatten(1), 2, True, lambda p: p.reshape(p.shape[0], -1)),
-    "view_seq_B_-1": (lambda y, x: y.view(x.size(0), -1), 2, True, lambda p: p.reshape(p.shape[0], -1)),
-    "view_-1_flat": (lambda y, x: y.view(-1), 1, False, lambda p: p.reshape(-1)),
+SHAPE_OPS = {  # name: (fn(y, x), out features, per-step head)
+    "squeeze_-1": (lambda y, x: y.squeeze(-1), 1, False),
+    "squeeze_1": (lambda y, x: y.squeeze(1), 1, False),
+    "torch.squeeze": (lambda y, x: torch.squeeze(y, -1), 1, False),
+    "squeeze_seq_-1": (lambda y, x: y.squeeze(-1), 1, True),
+    "view_B_-1": (lambda y, x: y.view(x.size(0), -1), 3, False),
+    "view_shape0": (lambda y, x: y.view(x.shape[0], -1), 3, False),
+    "reshape_B_-1": (lambda y, x: y.reshape(x.size(0), -1), 3, False),
+    "reshape_-1_O": (lambda y, x: y.reshape(-1, 3), 3, False),
+    "flatten_1": (lambda y, x: y.flatten(1), 3, False),
+    "torch.flatten": (lambda y, x: torch.flatten(y, 1), 3, False),
+    "flatten_seq": (lambda y, x: y.flatten(1), 2, True),
+    "view_seq_B_-1": (lambda y, x: y.view(x.size(0), -1), 2, True),
+    "view_-1_flat": (lambda y, x: y.view(-1), 1, False),
 }
 
 
 @pytest.mark.parametrize("name", sorted(SHAPE_OPS))
 def test_head_output_reshapes(name, errors):
-    op, out, seq, to_torch = SHAPE_OPS[name]
+    """predict returns torch's shape and numbers (issue 26 item 12: a traced .squeeze(-1) included)."""
+    op, out, seq = SHAPE_OPS[name]
     torch.manual_seed(1)
     module = Head(op, out, seq).eval()
     m = gru_infer.from_torch(module)
     x = torch.randn(3, 9, 4)
     with torch.no_grad():
         ref = module(x).numpy()
-    got = m.predict(x.numpy())
-    if to_torch(got).shape != got.shape:
-        assert "output_reshape" in m.info, m.info
-    errors.check(f"head output {name}", to_torch(got), ref, TOL)
+    errors.check(f"head output {name}", m.predict(x.numpy()), ref, TOL)
+
+
+@pytest.mark.parametrize("seq", [False, True])
+def test_squeezed_head_one_sequence_pickle_and_save(seq, tmp_path, errors):
+    """`self.fc(out[:, -1]).squeeze(-1)`: one sequence gives torch's output for x[None] without the batch
+    axis; a pickled model keeps the reshape, a saved native file the engine's shape."""
+    torch.manual_seed(2)
+    module = Head(lambda y, x: y.squeeze(-1), 1, seq).eval()
+    m = gru_infer.from_torch(module)
+    assert m.info["predict_reshape"] == "squeeze_features", m.info
+    x = torch.randn(3, 9, 4)
+    with torch.no_grad():
+        one = module(x[:1])[0].numpy()  # () or (T,)
+        ref = module(x).numpy()
+    errors.check("head .squeeze(-1), one sequence", m.predict(x[0].numpy()), one, TOL)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(m)).predict(x.numpy()), m.predict(x.numpy()))
+    m.save(tmp_path / "m.gru")
+    np.testing.assert_array_equal(gru_infer.load(tmp_path / "m.gru").predict(x.numpy()),
+                                  m.predict(x.numpy())[..., None])
+    assert ref.shape == ((3, 9) if seq else (3,))
 
 
 ACTIVATIONS = {

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..layers import GRU, Dense, Embedding, GRUDirection, swap_rz_blocks
+from ._state_dict_head import HEADS, check_head, with_head
 
 FROM_TORCH_HINT = "build the module and use gru_infer.from_torch(module)"
 
@@ -181,7 +182,8 @@ def _orders_by_shape(grus: List[_Module], linears: List[_Module], limit: int = 2
     return found
 
 
-def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> Tuple[list, Dict[str, Any]]:
+def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys",
+                           head: Optional[str] = None) -> Tuple[list, Dict[str, Any]]:
     """Convert a state_dict: one or more GRU modules (nn.GRU of any depth/direction/bias, or nn.GRUCell),
     optionally followed by Linear layers (`<prefix>.weight` (out, in) and `<prefix>.bias`).
 
@@ -191,7 +193,9 @@ def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> T
     step; nothing runs between the modules (activations are not stored in a state_dict, so only a
     purely linear head is exact). module_order="shapes" is for files that do not keep the key order
     (safetensors stores keys sorted): the GRUs then the Linears are put in the only order in which
-    their shapes chain, and several possible orders are an error.
+    their shapes chain, and several possible orders are an error. `head` says which output of the last
+    GRU the Linear layers read (`_state_dict_head.HEADS`); None: every step, refused after a
+    bidirectional GRU (where the usual heads differ).
 
     Returns (layers, info); info = {"source": "pytorch", "batch_first": None (a state_dict does not
     record it), "prefix": the first GRU's prefix, "modules": [(prefix, "GRU" | "Linear"), ...] in run
@@ -202,6 +206,7 @@ def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> T
         raise ValueError(f"expected a state_dict (a mapping of names to tensors), got {type(state_dict).__name__}")
     if module_order not in ("keys", "shapes"):
         raise ValueError(f"module_order must be 'keys' or 'shapes', got {module_order!r}")
+    check_head(head)
     sd = {str(k): v for k, v in state_dict.items()}
     groups, other = _split_gru_keys(sd)
     if not groups:
@@ -248,13 +253,22 @@ def layers_from_state_dict(state_dict: Mapping, module_order: str = "keys") -> T
         order = orders[0]
         assumed = [ASSUME_SHAPE_ORDER] if len(order) > 1 else []
     if linears:
-        assumed += [ASSUME_EVERY_STEP, ASSUME_NO_ACTIVATION]
+        assumed += [ASSUME_EVERY_STEP] if head is None else []
+        assumed += [ASSUME_NO_ACTIVATION]
     if embeddings:
         assumed.append(f"{embeddings[0].prefix}weight (no bias, named so) is an nn.Embedding table: the model "
                        f"takes integer ids")
-    layers = [layer for mod in order for layer in mod.layers]
-    return layers, {"batch_first": None, "source": "pytorch", "prefix": order[0].prefix,
-                    "modules": [(m.prefix, m.kind) for m in order], "assumed": assumed}
+    last_gru = max(i for i, m in enumerate(order) if m.kind == "GRU")
+    after = order[last_gru + 1] if last_gru + 1 < len(order) else None
+    layers = [layer for mod in order[:last_gru] for layer in mod.layers]
+    layers += with_head(order[last_gru].layers, head, order[last_gru].prefix, after and after.prefix,
+                        after.input_size if after else 0)
+    layers += [layer for mod in order[last_gru + 1:] for layer in mod.layers]
+    info = {"batch_first": None, "source": "pytorch", "prefix": order[0].prefix,
+            "modules": [(m.prefix, m.kind) for m in order], "assumed": assumed}
+    if head is not None:
+        info["head"] = f"{head}: {HEADS[head][0]}: {HEADS[head][1]}"
+    return layers, info
 
 
 def _stack_from_params(params: Dict[str, np.ndarray], prefix: str) -> List[GRU]:

@@ -99,9 +99,11 @@ class _Meta:
 @dataclass(eq=False)
 class _Reshaped:
     """The chain's output viewed in another shape by the head (.squeeze(-1), .flatten(1), .view(B, -1)):
-    the same numbers as predict's output, which keeps its (B, F) / (B, T, F) shape. Only returnable."""
+    the same numbers as the engine's (B, F) / (B, T, F) output; `op` names the reshape
+    (`gru_infer.output_reshape.RESHAPES`) predict applies. Only returnable."""
     val: Any
     note: str
+    op: str
 
 
 @dataclass(eq=False)
@@ -283,7 +285,7 @@ class FxConverter:
         if isinstance(val, _Vec) and start in (1, -1) and end in (1, -1):
             return val  # flatten(1) of a (B, F) value is a no-op
         if isinstance(val, _Seq) and val.batch_first and start == 1 and end == -1:
-            return _Reshaped(val, "(batch, time * features)")
+            return _Reshaped(val, "(batch, time * features)", "merge_time_features")
         self._fail(node, f"flatten(start_dim={start}, end_dim={end}) is only supported on a (batch, features) value")
 
     def _last_step(self, node, val, index):
@@ -352,8 +354,10 @@ class FxConverter:
                                  "a module with one GRU) is supported")
         val = self._value(result)
         if isinstance(val, _Reshaped) and val.val is self.tip:
-            self.info["output_reshape"] = (f"the module returns its output reshaped to {val.note}; predict "
-                                           f"returns the same numbers in its usual (batch, [time,] features) shape")
+            self.info["output_reshape"] = (f"the module returns its output reshaped to {val.note}; so does "
+                                           f"predict (info['predict_reshape']; a saved native file keeps the "
+                                           f"engine's (batch, [time,] features) shape)")
+            self.info["predict_reshape"] = val.op
             return val
         if isinstance(val, _SeqCF):
             self._fail(node, "the module returns a (batch, features, time) transposed sequence")
@@ -511,12 +515,12 @@ class FxConverter:
         if isinstance(val, (_Vec, _Seq)) and val is self.tip and self._features() == 1:
             last = 1 if isinstance(val, _Vec) else 2
             if isinstance(val, _Vec) and dim in (1, -1):
-                return _Reshaped(val, "(batch,)")
+                return _Reshaped(val, "(batch,)", "squeeze_features")
             if isinstance(val, _Seq) and val.batch_first and dim in (2, -1):
-                return _Reshaped(val, "(batch, time)")
+                return _Reshaped(val, "(batch, time)", "squeeze_features")
             if dim is None:
-                return _Reshaped(val, "(batch,)" if last == 1 else "(batch, time)" + " (and fewer axes where batch "
-                                 "or time is 1)")
+                return _Reshaped(val, ("(batch,)" if last == 1 else "(batch, time)") + " (and fewer axes where batch "
+                                 "or time is 1)", "squeeze")
         self._fail(node, f"squeeze(dim={dim!r}) is only supported on h_n of a 1-layer unidirectional GRU, or on "
                          f"the final output's last axis when it has one feature")
 
@@ -546,9 +550,9 @@ class FxConverter:
             if len(dims) == 2 and (ok(dims[0]) and (dims[1] == -1 or dims[1] == feats) and dims != [-1, -1]):
                 return val  # (B, F) -> (B, F)
             if len(dims) == 1 and (dims[0] == -1 or self._is_batch(dims[0])):
-                return _Reshaped(val, "(batch,)" if feats == 1 else "(batch * features,)")
+                return _Reshaped(val, "(batch,)" if feats == 1 else "(batch * features,)", "flatten")
         if isinstance(val, _Seq) and val.batch_first and len(dims) == 2 and self._is_batch(dims[0]) and dims[1] == -1:
-            return _Reshaped(val, "(batch, time * features)")
+            return _Reshaped(val, "(batch, time * features)", "merge_time_features")
         if isinstance(val, _Seq) and val.batch_first and len(dims) == 3 and ok(dims[0]) and dims[2] in (-1, feats) \
                 and (dims[1] != -1 or dims[2] == feats):
             return val  # (B, T, F) -> (B, T, F)

@@ -25,6 +25,7 @@ from ..layers import GRU, Dense
 from ._keras_layout import gru_from_keras_weights
 from ._npz_shapes import layers_from_named_arrays
 from ._state_dict import GRU_KEY, layers_from_state_dict
+from ._state_dict_head import no_head
 from ._untrusted import ZipReader, check_shape
 from ._zip import zip_members
 
@@ -176,12 +177,13 @@ def _output_size(layer) -> int:
     return layer.output_size if isinstance(layer, GRU) else layer.weight.shape[0]
 
 
-def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
+def layers_from_npz(path, head: Optional[str] = None) -> Tuple[list, Dict[str, Any]]:
     """Import the GRU model whose weights an .npz archive holds (layout recognised as described above).
 
     Returns (layers, info); info = {"source": "numpy", "layout": "pytorch" | "keras", "path",
     "assumed": [what the weights alone cannot tell]}; for the PyTorch layout also the keys of
-    `layers_from_state_dict` ("batch_first", "prefix", "modules").
+    `layers_from_state_dict` ("batch_first", "prefix", "modules"). `head` (state_dict keys only): see
+    layers_from_state_dict.
     """
     arrays = read_npz(path)
     if not arrays:
@@ -191,17 +193,19 @@ def layers_from_npz(path) -> Tuple[list, Dict[str, Any]]:
             raise ValueError(f"{path}: array {key!r} has dtype {a.dtype}, expected numbers")
     try:
         if any(GRU_KEY.match(k) for k in arrays):
-            layers, info = layers_from_state_dict(arrays)
+            layers, info = layers_from_state_dict(arrays, head=head)
             info.update(layout="pytorch")
         elif all(_POSITIONAL.match(k) or _known_role(k) for k in arrays):
+            no_head(head, "Keras weights (get_weights() or kernel / recurrent_kernel / bias)")
             layers, assumed = _keras_layers(arrays)
             info = {"layout": "keras", "assumed": assumed}
         else:  # the user's own names: one GRU (+ Dense heads) by shape
-            layers, layout = layers_from_named_arrays(arrays)
-            assumed = [ASSUME_SEQUENCES, ASSUME_BY_SHAPE]
+            no_head(head, "arrays under names of their own, not state_dict keys")
+            layers, layout, assumed = layers_from_named_arrays(arrays)
+            assumed = [ASSUME_SEQUENCES, ASSUME_BY_SHAPE] + assumed
             if layout == "keras":
                 assumed.append(ASSUME_KERAS_ACTIVATIONS)
-            if len(layers) > 1:
+            if any(isinstance(layer, Dense) for layer in layers):
                 assumed.append(ASSUME_DENSE_LINEAR)
             info = {"layout": f"{layout} (by shape)", "assumed": assumed}
     except ModelFormatError:

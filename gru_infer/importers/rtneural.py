@@ -16,7 +16,7 @@ was trained with (RTNeural's own loader ignores it and always runs tanh, RTNeura
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from ..layers import Activation, ActivationLayer, Dense
 from ._guitar_amp import aida_tail, is_simple_rnn, layers_from_simple_rnn
 from ._keras_layout import gru_from_keras_weights
 from ._state_dict import layers_from_state_dict
+from ._state_dict_head import no_head
 from ._untrusted import load_json
 
 FORMAT = "rtneural"
@@ -108,25 +109,28 @@ def _keras_form(model: dict) -> Tuple[list, List[str]]:
     return layers, assumed
 
 
-def layers_from_rtneural_json(path) -> Tuple[list, Dict[str, Any]]:
+def layers_from_rtneural_json(path, head: Optional[str] = None) -> Tuple[list, Dict[str, Any]]:
     """Import an RTNeural JSON model file, in either form (see the module docstring).
 
     Returns (layers, info); info = {"source": "rtneural", "form": "keras" | "pytorch", "path",
     "assumed": [what the file does not say]}; the PyTorch form also has the keys of
-    `layers_from_state_dict` ("prefix", "modules", "batch_first": None).
+    `layers_from_state_dict` ("prefix", "modules", "batch_first": None). `head` (PyTorch form only): see
+    layers_from_state_dict.
     """
     with open(path, "rb") as f:
         model = load_json(f.read(), f"{path}")
     try:
         if is_simple_rnn(model):
+            no_head(head, "a SimpleRNN model (model_data states the head)")
             layers, info = layers_from_simple_rnn(model)
         elif isinstance(model, dict) and "layers" in model:
+            no_head(head, "RTNeural's Keras form (its layers are listed)")
             layers, assumed = _keras_form(model)
             layers, aida = aida_tail(model, layers)
             info = {"form": "aida-x" if aida else "keras", "assumed": assumed, **aida}
         elif isinstance(model, dict) and model:
             state_dict = {k: _array(v, f"{k!r}") for k, v in model.items()}
-            layers, info = layers_from_state_dict(state_dict)
+            layers, info = layers_from_state_dict(state_dict, head=head)
             info["form"] = "pytorch"
         else:
             raise ValueError("expected RTNeural's Keras form ({'in_shape', 'layers': [...]}) or a PyTorch "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -97,13 +97,13 @@ def read_safetensors(path) -> Dict[str, np.ndarray]:
     return tensors
 
 
-def layers_from_safetensors(path) -> Tuple[list, Dict[str, Any]]:
+def layers_from_safetensors(path, head: Optional[str] = None) -> Tuple[list, Dict[str, Any]]:
     """Import a PyTorch state_dict saved as safetensors (GRU modules, optionally followed by Linear layers).
 
     safetensors stores keys sorted by dtype and name, not in module order, so the module order is
     inferred from the shapes (`layers_from_state_dict(..., module_order="shapes")`). info is that
     function's, with "source": "safetensors" and "path".
     """
-    layers, info = layers_from_state_dict(read_safetensors(path), module_order="shapes")
+    layers, info = layers_from_state_dict(read_safetensors(path), module_order="shapes", head=head)
     info.update(source="safetensors", path=str(path))
     return layers, info

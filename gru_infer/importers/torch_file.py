@@ -6,7 +6,7 @@ The layers are inferred from the tensors by `_state_dict.layers_from_state_dict`
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ._state_dict import layers_from_state_dict
 from ._zip import zip_members
@@ -30,7 +30,7 @@ def read(path, **options) -> Tuple[list, Dict[str, Any]]:
     return load_torch_file(path, **options)
 
 
-def load_torch_file(path) -> Tuple[list, Dict[str, Any]]:
+def load_torch_file(path, head: Optional[str] = None) -> Tuple[list, Dict[str, Any]]:
     """Load a PyTorch file of a GRU model without torch and without running code from the file.
 
     Reads the zip archives of `torch.save(module.state_dict())`, `torch.save(module)` and
@@ -38,18 +38,18 @@ def load_torch_file(path) -> Tuple[list, Dict[str, Any]]:
     `layers_from_state_dict` (keys of a whole module are its state_dict keys). The legacy non-zip
     format (`_use_new_zipfile_serialization=False`, a state_dict only) is read by
     `read_torch_legacy`, also without torch. info is layers_from_state_dict's plus "path" and "saved"
-    ("state_dict", "module", "torchscript" or "legacy_state_dict").
+    ("state_dict", "module", "torchscript" or "legacy_state_dict"). `head`: see layers_from_state_dict.
     """
     with open(path, "rb") as f:
-        head = f.read(4)
-    if head.startswith(b"PK"):
+        magic = f.read(4)
+    if magic.startswith(b"PK"):
         from ._torch_zip import read_torch_zip_with_kind
         tensors, saved = read_torch_zip_with_kind(path)
     else:
         from ._torch_zip import read_torch_legacy
         tensors, saved = read_torch_legacy(path), "legacy_state_dict"
     try:
-        layers, info = layers_from_state_dict(tensors)
+        layers, info = layers_from_state_dict(tensors, head=head)
     except ValueError as e:
         raise type(e)(f"{path}: {e}") from None
     info.update(path=str(path), saved=saved)

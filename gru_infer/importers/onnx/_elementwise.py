@@ -28,8 +28,12 @@ def _same_chain(a: Chain, b: Chain) -> bool:
 
 def features_of_consumer(graph, name: str) -> Optional[int]:
     """The input width the first layer fed by `name` expects (GRU W, MatMul/Gemm weight), following
-    layout-only ops; None if it cannot be told."""
-    consts = {t.name: t for t in graph.initializer}
+    layout-only ops; None if it cannot be told. The weight may be an initializer or a Constant node."""
+    consts = {t.name: list(t.dims) for t in graph.initializer}
+    for n in graph.node:
+        value = next((a.t for a in n.attribute if a.name == "value"), None) if n.op_type == "Constant" else None
+        if value is not None:
+            consts[n.output[0]] = list(value.dims)
     glue = ("Transpose", "Identity", "Cast", "Dropout")
     seen = set()
     while name not in seen:
@@ -41,10 +45,9 @@ def features_of_consumer(graph, name: str) -> Optional[int]:
         if node.op_type in glue:
             name = node.output[0]
             continue
-        w = consts.get(node.input[1]) if len(node.input) > 1 else None
-        if w is None or node.input[0] != name:
+        dims = consts.get(node.input[1]) if len(node.input) > 1 else None
+        if dims is None or node.input[0] != name:
             return None
-        dims = list(w.dims)
         if node.op_type == "GRU" and len(dims) == 3:
             return int(dims[2])
         if node.op_type == "MatMul" and len(dims) == 2:
