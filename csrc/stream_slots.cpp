@@ -71,12 +71,8 @@ void Stream::step_ids_slots(std::size_t n, const std::size_t* slots, const std::
 }
 
 void Stream::reset_slots(std::size_t n, const std::size_t* slots) noexcept {
-    const auto& layers = model_->layers();
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-        const std::size_t S = layers[i]->state_size();
-        for (std::size_t j = 0; j < n && S; ++j)
-            if (slots[j] < batch_) std::memset(state_.data() + state_offset_[i] + slots[j] * S, 0, S * sizeof(float));
-    }
+    for (std::size_t j = 0; j < n; ++j)
+        if (slots[j] < batch_) reset_row(slots[j]);
 }
 
 void Stream::get_slot_state(std::size_t slot, float* out) const noexcept {
