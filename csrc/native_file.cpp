@@ -3,10 +3,12 @@
 // hostile file gives a FormatError, never a crash or an out-of-bounds read.
 #include "gru_infer/native_file.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "gru_infer/activation_layer.h"
 #include "gru_infer/affine_layer.h"
@@ -55,8 +57,10 @@ struct Writer {
     struct Data { const void* p; std::size_t bytes; };
     std::vector<Data> tensors;                  // data section, in order
     std::size_t data_size = 0;                  // bytes so far, each tensor 64-byte aligned
-    std::uint32_t version = 2;                  // 3 once a layer needs it (reduced precision)
-    std::vector<std::size_t> dense_formats;     // where fp32 Dense records need their format field in version 3
+    std::uint32_t version = 2;                  // raised to what a layer needs: 3 reduced precision, 4 a GRU initial state
+    // Fields newer versions have in every record (fp32 Dense format: 3; GRU has_initial_state: 4):
+    // (metadata offset, first version), a u32 0 goes there if the file is that version or newer.
+    std::vector<std::pair<std::size_t, std::uint32_t>> later_fields;
 
     template <typename T> void put(T v) {
         const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
@@ -67,12 +71,15 @@ struct Writer {
     void str(const std::string& s) { u32(s.size()); meta.insert(meta.end(), s.begin(), s.end()); }
     // Records dims and the tensor's offset relative to the data section (made absolute by +data_offset).
     void tensor(const AlignedBuffer& t, std::initializer_list<std::size_t> dims, std::uint32_t dtype = kDtypeF32) {
+        tensor(t.data(), dims, dtype);
+    }
+    void tensor(const void* data, std::initializer_list<std::size_t> dims, std::uint32_t dtype = kDtypeF32) {
         u32(dtype);
         u32(dims.size());
         std::size_t count = 1;
         for (auto d : dims) { put(static_cast<std::uint64_t>(d)); count *= d; }
         put(static_cast<std::uint64_t>(data_size));
-        tensors.push_back({t.data(), count * dtype_bytes(dtype)});
+        tensors.push_back({data, count * dtype_bytes(dtype)});
         data_size = align_up(data_size + count * dtype_bytes(dtype));
     }
     void qmatrix(const QMatrix& m) {
@@ -102,8 +109,15 @@ void write_layer(Writer& w, const Layer& layer) {
             w.act(c.gate_activation);
             w.act(c.candidate_activation);
             w.put(c.clip);
+            if (c.initial_state.empty()) {
+                w.later_fields.push_back({w.meta.size(), 4});  // has_initial_state = 0 in version 4
+            } else {
+                w.version = 4;
+                w.u32(1);
+                w.tensor(c.initial_state.data(), {c.num_directions(), H});
+            }
             if (const auto* q = g.quantized()) {  // storage 2 (version 3): reduced precision, loadable in place
-                w.version = 3;
+                w.version = std::max(w.version, 3u);
                 w.u32(kStorageQuant);
                 w.u32(static_cast<std::uint32_t>(g.weight_format()));
                 w.put((*q)[0].x_scale);
@@ -137,14 +151,14 @@ void write_layer(Writer& w, const Layer& layer) {
         case LayerKind::Dense: {
             const auto& d = static_cast<const DenseLayer&>(layer);
             if (const QuantDense* q = d.quantized()) {  // version 3: u32 weight format, then its tensors
-                w.version = 3;
+                w.version = std::max(w.version, 3u);
                 w.u32(static_cast<std::uint32_t>(q->W.format));
                 w.put(q->x_scale);
                 w.qmatrix(q->W);
                 w.tensor(q->bias, {q->W.packed_rows()});
                 break;
             }
-            w.dense_formats.push_back(w.meta.size());  // version 3 files hold a format here (0 = fp32)
+            w.later_fields.push_back({w.meta.size(), 3});  // version 3 files hold a format here (0 = fp32)
             w.tensor(d.weight(), {d.output_size(), d.input_size()});
             w.tensor(d.bias(), {d.output_size()});
             break;
@@ -340,6 +354,10 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             c.candidate_activation = r.act("GRU candidate activation");
             c.clip = r.f32("GRU clip");
             const std::size_t H = c.hidden_size;
+            if (r.version() >= 4 && r.flag("GRU has_initial_state")) {
+                const AlignedBuffer h0 = r.tensor("GRU initial state", {c.num_directions(), H});
+                c.initial_state.assign(h0.data(), h0.data() + h0.size());
+            }
             const std::uint32_t storage = r.version() >= 2 ? r.u32("GRU weight storage") : 0;
             if (storage == 1) {  // packed: used as is (and in place, in view mode)
                 if (!GruLayer::uses_packed_kernels(c)) Reader::fail("packed GRU weights need sigmoid/tanh activations");
@@ -444,9 +462,8 @@ std::vector<std::uint8_t> serialize_model(const Model& model) {
     w.str(model.source);
     w.u32(model.layers().size());
     for (const auto& l : model.layers()) write_layer(w, *l);
-    if (w.version >= 3)  // fp32 Dense records get their weight format field (0), last first
-        for (auto it = w.dense_formats.rbegin(); it != w.dense_formats.rend(); ++it)
-            w.meta.insert(w.meta.begin() + static_cast<std::ptrdiff_t>(*it), 4, std::uint8_t{0});
+    for (auto it = w.later_fields.rbegin(); it != w.later_fields.rend(); ++it)  // last first
+        if (w.version >= it->second) w.meta.insert(w.meta.begin() + static_cast<std::ptrdiff_t>(it->first), 4, std::uint8_t{0});
 
     const std::size_t meta_offset = kHeaderSize;
     const std::size_t data_offset = align_up(meta_offset + w.meta.size());

@@ -90,6 +90,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         offset += l->state_size() * batch;
     }
     state_.resize(offset);
+    reset();
     scratch_.resize(scratch);
     ping_.resize(batch * widest);
     pong_.resize(batch * widest);
@@ -120,7 +121,17 @@ Stream::Stream(Stream&&) noexcept = default;
 Stream& Stream::operator=(Stream&&) noexcept = default;
 
 void Stream::reset() noexcept {
-    if (state_.size()) std::memset(state_.data(), 0, state_.size() * sizeof(float));
+    for (std::size_t b = 0; b < batch_; ++b) reset_row(b);
+}
+
+void Stream::reset_row(std::size_t row) noexcept {
+    const auto& layers = model_->layers();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const std::size_t S = layers[i]->state_size();
+        float* state = state_.data() + state_offset_[i] + row * S;
+        if (const float* init = layers[i]->initial_state()) std::memcpy(state, init, S * sizeof(float));
+        else if (S) std::memset(state, 0, S * sizeof(float));
+    }
 }
 
 void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t rows, float* state) noexcept {

@@ -77,13 +77,9 @@ void Stream::step_ids_slots(std::size_t n, const std::size_t* slots, const std::
 }
 
 void Stream::reset_slots(std::size_t n, const std::size_t* slots) noexcept {
-    const auto& layers = model_->layers();
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-        const std::size_t S = layers[i]->state_size();
-        for (std::size_t j = 0; j < n && S; ++j) {
-            const std::size_t s = slots[j];  // read once
-            if (s < batch_) std::memset(state_.data() + state_offset_[i] + s * S, 0, S * sizeof(float));
-        }
+    for (std::size_t j = 0; j < n; ++j) {
+        const std::size_t s = slots[j];  // read once: the caller's array may change meanwhile
+        if (s < batch_) reset_row(s);
     }
 }
 

@@ -84,6 +84,9 @@ class GRU:
     return_sequences: bool = True           # False: output only the final state (B, D*H)
     # Keras go_backwards: a reverse-only layer returns its outputs in processing order.
     reverse_output_in_processing_order: bool = False
+    # The state sequences and streams start from when predict / a stream gets no h0: (D, H), one row
+    # per direction (forward first), for every batch row; None = zeros (ONNX: a constant initial_h).
+    initial_state: Optional[np.ndarray] = None
 
     @property
     def num_directions(self) -> int:
@@ -107,10 +110,12 @@ class GRU:
         dirs = [GRUDirection(as_f32(d.W, "GRU W", (3 * H, I)), as_f32(d.R, "GRU R", (3 * H, H)),
                              as_f32(d.bW, "GRU bW", (3 * H,)), as_f32(d.bR, "GRU bR", (3 * H,)))
                 for d in self.directions]
+        h0 = None if self.initial_state is None else as_f32(self.initial_state, "GRU initial_state",
+                                                            (self.num_directions, H))
         return GRU(I, H, dirs, self.direction, bool(self.linear_before_reset), bool(self.has_bias),
                    self.gate_activation.validated(), self.candidate_activation.validated(),
                    float(self.clip), self.merge_mode, bool(self.return_sequences),
-                   bool(self.reverse_output_in_processing_order))
+                   bool(self.reverse_output_in_processing_order), h0)
 
 
 @dataclass

@@ -74,7 +74,7 @@ class Model:
                 core.add_gru(s.input_size, s.hidden_size, s.direction, s.linear_before_reset, s.has_bias,
                              g.kind, g.alpha, g.beta, c.kind, c.alpha, c.beta, s.clip, s.merge_mode,
                              s.return_sequences, s.reverse_output_in_processing_order,
-                             [(d.W, d.R, d.bW, d.bR) for d in s.directions])
+                             [(d.W, d.R, d.bW, d.bR) for d in s.directions], s.initial_state)
             elif isinstance(s, L.Dense):
                 core.add_dense(s.weight, s.bias)
             elif isinstance(s, L.Embedding):
@@ -193,7 +193,8 @@ class Model:
         x: (B, T, F) floats, or (T, F) for one sequence; for a model starting with an Embedding,
         integer ids (B, T) or (T,). h0: initial state in PyTorch's (num_layers*num_directions, B, H)
         layout ((L*D, H) for one sequence); a tuple of per-layer (D, B, H) arrays when the GRU
-        layers differ in size. lengths: (B,) valid steps per sequence (PyTorch packed-sequence
+        layers differ in size; it sets every layer's state. None: each GRU layer's `initial_state`
+        (zeros unless it has one). lengths: (B,) valid steps per sequence (PyTorch packed-sequence
         semantics: outputs past the end are zero, the final state is taken at the last valid step).
 
         fast_activations: rational sigmoid/tanh for this call (default: the model's, see
@@ -333,7 +334,7 @@ def _spec_from_description(d: dict) -> object:
         return L.GRU(d["input_size"], d["hidden_size"], [L.GRUDirection(*w) for w in d["weights"]],
                      d["direction"], d["linear_before_reset"], d["has_bias"], act(d["gate_activation"]),
                      act(d["candidate_activation"]), d["clip"], d["merge_mode"], d["return_sequences"],
-                     d["reverse_output_in_processing_order"])
+                     d["reverse_output_in_processing_order"], d["initial_state"])
     if kind == "Dense":
         return L.Dense(d["weight"], d["bias"])
     if kind == "Activation":

@@ -194,7 +194,7 @@ cdef class Stream:
         return ya
 
     def reset(self, slots=None):
-        """State back to zeros (with `slots`: only those rows')."""
+        """State back to its start, each GRU layer's `initial_state` or zeros (with `slots`: only those rows')."""
         if slots is None:
             self._core_stream.reset()
         else:

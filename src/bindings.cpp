@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/checked_size.h"
@@ -104,6 +105,10 @@ py::list describe(const Model& m, bool with_weights) {
                     dirs.append(py::make_tuple(copy_out(w.W, {3 * H, I}), copy_out(w.R, {3 * H, H}),
                                                copy_out(w.bW, {3 * H}), copy_out(w.bR, {3 * H})));
                 d["weights"] = dirs;
+                d["initial_state"] = c.initial_state.empty()
+                                         ? py::object(py::none())
+                                         : py::object(copy_out(AlignedBuffer(c.initial_state.data(), c.initial_state.size()),
+                                                               {static_cast<py::ssize_t>(c.num_directions()), H}));
                 break;
             }
             case LayerKind::Dense: {
@@ -405,7 +410,7 @@ PYBIND11_MODULE(_core, mod) {
              [](Model& m, std::size_t I, std::size_t H, const std::string& direction, bool lbr, bool has_bias,
                 const std::string& f, float fa, float fb, const std::string& g, float ga, float gb, float clip,
                 const std::string& merge, bool return_sequences, bool processing_order,
-                const std::vector<std::tuple<F32, F32, F32, F32>>& dirs) {
+                const std::vector<std::tuple<F32, F32, F32, F32>>& dirs, const std::optional<F32>& initial_state) {
                  // The layer checks its weights' sizes against 3 * H * I: keep that product exact.
                  require(I >= 1 && I <= kMaxLayerWidth && H >= 1 && H <= kMaxLayerWidth,
                          "GRU sizes must be in [1, " + std::to_string(kMaxLayerWidth) + "], got input_size=" +
@@ -420,6 +425,7 @@ PYBIND11_MODULE(_core, mod) {
                  c.merge_mode = static_cast<MergeMode>(index_of(kMerges, merge, "merge mode"));
                  c.return_sequences = return_sequences;
                  c.reverse_output_in_processing_order = processing_order;
+                 if (initial_state) c.initial_state.assign(initial_state->data(), initial_state->data() + initial_state->size());
                  std::vector<GruWeights> w;
                  for (const auto& d : dirs)
                      w.push_back(GruWeights{buffer(std::get<0>(d)), buffer(std::get<1>(d)),

@@ -91,24 +91,28 @@ def gru_model(w: Dict[str, np.ndarray], *, opset: int = 14, direction: str = "fo
 
 
 def gru_stack_model(ws: List[Dict[str, np.ndarray]], *, direction: str = "forward", lbr: int = 1,
-                    seq_lens: bool = False, initial_h: bool = False, opset: int = 14) -> onnx.ModelProto:
+                    seq_lens: bool = False, initial_h=False, opset: int = 14) -> onnx.ModelProto:
     """Stacked GRU nodes, PyTorch-exporter style: X [T, B, I] -> GRU -> Transpose(0, 2, 1, 3) ->
     Reshape(0, 0, -1) -> GRU ...; outputs "out" [T, B, D*H] and "h_n" = Concat of every Y_h.
-    With initial_h, the graph input "h0" [L*D, B, H] is sliced per layer."""
+    With initial_h=True, the graph input "h0" [L*D, B, H] is sliced per layer; a list of arrays gives
+    each layer a constant initial_h (an initializer)."""
     D = ws[0]["W"].shape[0]
     I = ws[0]["W"].shape[2]
     H = ws[0]["R"].shape[2]
     inputs = [helper.make_tensor_value_info("X", F32, ["T", "B", I])]
     if seq_lens:
         inputs.append(helper.make_tensor_value_info("lens", TensorProto.INT32, ["B"]))
-    if initial_h:
+    if initial_h is True:
         inputs.append(helper.make_tensor_value_info("h0", F32, [len(ws) * D, "B", H]))
     inits = [numpy_helper.from_array(np.array([0, 0, -1], np.int64), "merge_shape")]
     nodes, x, finals = [], "X", []
     for k, w in enumerate(ws):
         inits += [numpy_helper.from_array(w[n], f"{n}{k}") for n in ("W", "R", "B")]
         names = [x, f"W{k}", f"R{k}", f"B{k}", "lens" if seq_lens else ""]
-        if initial_h:
+        if initial_h is not True and initial_h:
+            inits.append(numpy_helper.from_array(np.asarray(initial_h[k], np.float32), f"h0_layer{k}"))
+            names.append(f"h0_layer{k}")
+        elif initial_h:
             inits += [numpy_helper.from_array(np.array([v], np.int64), f"h_{n}{k}")
                       for n, v in (("start", k * D), ("end", (k + 1) * D), ("axis", 0))]
             nodes.append(helper.make_node("Slice", ["h0", f"h_start{k}", f"h_end{k}", f"h_axis{k}"],

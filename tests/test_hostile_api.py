@@ -150,7 +150,7 @@ def test_core_builders_reject_bad_sizes():
     for I, H in [(2**40, 1), (1, 2**40), (2**21, 1), (0, 1)]:  # 3*H*I would not be exact
         with pytest.raises(ValueError, match=r"GRU sizes must be in \[1, 1048576\]"):
             m.add_gru(I, H, "forward", True, True, "sigmoid", 0, 0, "tanh", 0, 0, 0.0, "concat", True, False,
-                      [(z, z, z, z)])
+                      [(z, z, z, z)], None)
     with pytest.raises(ValueError, match="first layer must have weights"):
         m.add_activation(2**20, "relu", 0, 0)
     with pytest.raises(ValueError, match="first layer must have weights"):

@@ -393,11 +393,11 @@ def test_reserved_header_bytes_are_checked(tmp_path):
     assert accepted == [], f"altered reserved header bytes {accepted} were accepted"
 
 
-@pytest.mark.parametrize("version", [0, 4, 7, 0xFFFFFFFF])
+@pytest.mark.parametrize("version", [0, 5, 7, 0xFFFFFFFF])
 def test_wrong_version(tmp_path, version):
     data = bytearray(BASE)
     struct.pack_into("<I", data, 8, version)
-    expect_format_error(tmp_path, bytes(data), rf"format version {version}\b.*reads versions 1 to 3")
+    expect_format_error(tmp_path, bytes(data), rf"format version {version}\b.*reads versions 1 to 4")
 
 
 def test_empty_file(tmp_path):

@@ -277,7 +277,8 @@ def test_external_data_outside_the_model_directory_is_refused(tmp_path, location
 # ---------------------------------------------------------------------------------------------
 # Initial states, old opsets
 
-def test_zero_initializer_initial_h_is_accepted_and_nonzero_refused(errors):
+def test_zero_initializer_initial_h_is_accepted(errors):
+    """A non-zero constant becomes the layer's default state: tests/test_onnx_initial_state.py."""
     rng = case_rng("h0 init")
     w = gru_weights(rng, 3, 4, 2)
     m = gru_model(w, direction="bidirectional", initial_h=np.zeros((2, 1, 4), np.float32))
@@ -286,9 +287,7 @@ def test_zero_initializer_initial_h_is_accepted_and_nonzero_refused(errors):
     x = rng.standard_normal((1, 5, 3)).astype(np.float32)
     Y, _ = ort_run(m, {"X": x.transpose(1, 0, 2)})
     errors.check("onnx zero initial_h initializer vs ORT", model.predict(x), to_batch_first(Y, "TDBH"), TOL)
-    bad = gru_model(w, direction="bidirectional", initial_h=np.full((2, 1, 4), 0.5, np.float32))
-    with pytest.raises(ValueError, match="GRU node 'the_gru'.*initial_h is a non-zero constant"):
-        layers_from_onnx(bad)
+    assert model.layers[0].initial_state is None
 
 
 @pytest.mark.parametrize("opset", [1, 3])

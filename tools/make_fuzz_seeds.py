@@ -1,6 +1,7 @@
 """Write the seed corpus of the native-file fuzz target (csrc/fuzz/fuzz_native_memory.cpp) with the
 project's own writer: small models covering every layer kind, both GRU weight storages, both reset
-placements, bidirectional merges, ids, a model without a time axis, and one version-1 file.
+placements, bidirectional merges, ids, a model without a time axis, GRU initial states (version 4),
+and one version-1 file.
 Run once (needs no framework); the files go to tests/data/fuzz/corpus/native_memory/.
 
     python tools/make_fuzz_seeds.py
@@ -44,6 +45,10 @@ MODELS = {
     "two_grus_activations": [gru(1, 8), gru(8, 2, linear_before_reset=False), act("leaky_relu", 0.1), act("elu", 1.0),
                              act("affine", 2.0, -1.0), act("thresholded_relu", 0.2)],
     "dense_only": [dense(3, 2), act("hard_sigmoid", 0.2, 0.5)],
+    # format version 4: GRU default initial states (an ONNX constant initial_h), packed and plain storage
+    "gru_initial_state": [gru(3, 4, 2, direction="bidirectional", initial_state=rng.standard_normal((2, 4))),
+                          gru(8, 3, linear_before_reset=False, gate_activation=L.Activation("hard_sigmoid", 0.2, 0.5),
+                              initial_state=rng.standard_normal((1, 3)))],
 }
 
 

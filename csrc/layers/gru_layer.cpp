@@ -26,6 +26,9 @@ void GruConfig::validate() const {
                                   act_name(a->kind) + "'");
     if (!(clip >= 0.0f) || std::isinf(clip))
         throw InvalidArgument("GRU clip must be a finite value >= 0 (0 = no clip), got " + std::to_string(clip));
+    if (!initial_state.empty() && initial_state.size() != num_directions() * hidden_size)
+        throw InvalidArgument("GRU initial state: expected " + std::to_string(num_directions() * hidden_size) +
+                              " values (directions x hidden), got " + std::to_string(initial_state.size()));
 }
 
 GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)

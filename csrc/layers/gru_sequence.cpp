@@ -131,6 +131,8 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     AlignedBuffer seq_out;  // per-direction outputs when they must be merged element-wise
     if (cfg_.return_sequences && !concat) seq_out.resize(D * B * T * H);
     if (ctx.h0) std::memcpy(h.data(), ctx.h0, D * B * H * sizeof(float));
+    else if (const float* h_init = initial_state())  // the layer's default, in every row
+        for (std::size_t r = 0; r < D * B; ++r) std::memcpy(h.data() + r * H, h_init + r / B * H, H * sizeof(float));
     if (cfg_.return_sequences && ctx.lengths)  // outputs past a sequence's end stay zero
         std::memset(y, 0, B * T * output_size() * sizeof(float));
 

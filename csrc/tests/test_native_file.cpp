@@ -1,5 +1,6 @@
 // The native file: bit-exact round trip, every corruption a FormatError; and, given a folder,
 // model files written by the Python side, checked against PyTorch's outputs stored beside them.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "gru_infer/c_api.h"
 #include "gru_infer/gru_infer.h"
 #include "test_util.h"
 
@@ -120,6 +122,111 @@ void view_mode(std::mt19937& rng) {
     }
 }
 
+// A GRU with a default initial state (version 4): kept by a round trip and by quantize, used by
+// predict without h0 and by streams, to which reset / reset_slots (C++ and C API) return; every
+// corruption of such a file is a FormatError.
+void initial_state(std::mt19937& rng) {
+    const std::size_t I = 3, H = 6, B = 2, T = 4;
+    auto gru = [&](std::size_t in, bool with_state) {
+        GruConfig c;
+        c.input_size = in; c.hidden_size = H;
+        if (with_state) c.initial_state = test::random_vec(rng, H);
+        std::vector<GruWeights> w(1);
+        auto W = test::random_vec(rng, 3 * H * in), R = test::random_vec(rng, 3 * H * H), b = test::random_vec(rng, 3 * H);
+        w[0] = GruWeights{AlignedBuffer(W.data(), W.size()), AlignedBuffer(R.data(), R.size()),
+                          AlignedBuffer(b.data(), b.size()), AlignedBuffer(b.data(), b.size())};
+        return std::make_unique<GruLayer>(c, std::move(w));
+    };
+    Model m;
+    m.add(gru(I, true));
+    m.add(gru(H, false));
+    const std::vector<float> init = static_cast<const GruLayer&>(*m.layers()[0]).config().initial_state;
+    CHECK(std::memcmp(m.layers()[0]->initial_state(), init.data(), H * sizeof(float)) == 0);
+    CHECK(m.layers()[1]->initial_state() == nullptr);
+    GruConfig bad;
+    bad.input_size = I; bad.hidden_size = H; bad.initial_state.assign(H + 1, 0.0f);
+    CHECK_THROWS(bad.validate(), InvalidArgument);
+
+    const auto bytes = serialize_model(m);
+    std::uint32_t version;
+    std::memcpy(&version, bytes.data() + 8, 4);
+    CHECK(version == 4);
+    auto back = load_model_from_memory(bytes.data(), bytes.size());
+    CHECK(serialize_model(*back) == bytes);
+    auto q = back->quantize(WeightFormat::Int8);
+    CHECK(static_cast<const GruLayer&>(*q->layers()[0]).config().initial_state == init);
+    const auto qbytes = serialize_model(*q);
+    CHECK(serialize_model(*load_model_from_memory(qbytes.data(), qbytes.size())) == qbytes);
+
+    // predict: no h0 = the default in every row; an explicit h0 replaces it.
+    const std::vector<float> x = test::random_vec(rng, B * T * I);
+    std::vector<float> h0(2 * B * H, 0.0f), y_default(B * T * H), y_h0(y_default.size()), y_zero(y_default.size());
+    for (std::size_t b = 0; b < B; ++b) std::memcpy(h0.data() + b * H, init.data(), H * sizeof(float));
+    PredictRequest req;
+    req.batch = B; req.steps = T; req.x = x.data(); req.y = y_default.data();
+    back->predict(req);
+    req.h0 = h0.data(); req.y = y_h0.data();
+    back->predict(req);
+    CHECK(y_default == y_h0);
+    std::vector<float> zeros(h0.size(), 0.0f);
+    req.h0 = zeros.data(); req.y = y_zero.data();
+    back->predict(req);
+    CHECK(y_default != y_zero);
+
+    // Streams start from it; reset and reset_slots return to it.
+    Stream s(back, B);
+    CHECK(std::equal(h0.begin(), h0.end(), s.state()));
+    std::vector<float> y(B * H), first(B * T * H);
+    std::vector<float> xt(B * I);
+    auto steps = [&](float* out) {
+        for (std::size_t t = 0; t < T; ++t) {
+            for (std::size_t b = 0; b < B; ++b) std::memcpy(xt.data() + b * I, x.data() + (b * T + t) * I, I * sizeof(float));
+            s.step(xt.data(), y.data());
+            for (std::size_t b = 0; b < B; ++b) std::memcpy(out + (b * T + t) * H, y.data() + b * H, H * sizeof(float));
+        }
+    };
+    steps(first.data());
+    CHECK(test::max_abs_diff(first.data(), y_default.data(), first.size()) <= 1e-6f);
+    s.reset();
+    CHECK(std::equal(h0.begin(), h0.end(), s.state()));
+    const std::size_t slot = 1;
+    s.step(xt.data(), y.data());
+    s.reset_slots(1, &slot);
+    CHECK(std::memcmp(s.state() + H, init.data(), H * sizeof(float)) == 0);
+    CHECK(std::memcmp(s.state(), init.data(), H * sizeof(float)) != 0);
+
+    // The C API's stream resets.
+    gru_infer_model* cm = nullptr;
+    gru_infer_stream* cs = nullptr;
+    CHECK(gru_infer_model_load_memory(bytes.data(), bytes.size(), &cm) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_create(cm, B, &cs) == GRU_INFER_OK);
+    std::vector<float> cstate(gru_infer_stream_state_floats(cs));
+    CHECK(cstate.size() == h0.size());
+    CHECK(gru_infer_stream_step(cs, xt.data(), y.data()) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_reset_slots(cs, 1, &slot) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_state(cs, cstate.data(), cstate.size()) == GRU_INFER_OK);
+    CHECK(std::memcmp(cstate.data() + H, init.data(), H * sizeof(float)) == 0);
+    CHECK(gru_infer_stream_reset(cs) == GRU_INFER_OK);
+    CHECK(gru_infer_stream_get_state(cs, cstate.data(), cstate.size()) == GRU_INFER_OK);
+    CHECK(cstate == h0);
+    gru_infer_stream_free(cs);
+    gru_infer_model_free(cm);
+
+    // Hostile copies: any flipped byte, the flag out of range, the file claiming version 3.
+    for (std::size_t at = 0; at < bytes.size(); at += at < 64 ? 1 : 5) {
+        auto flipped = bytes;
+        flipped[at] ^= 0x5a;
+        bool ok_or_format_error = true;
+        try { load_model_from_memory(flipped.data(), flipped.size()); ok_or_format_error = false; }
+        catch (const FormatError&) {}
+        catch (...) { ok_or_format_error = false; }
+        CHECK(ok_or_format_error);
+    }
+    auto as_v3 = bytes;
+    as_v3[8] = 3;
+    CHECK_THROWS(load_model_from_memory(as_v3.data(), as_v3.size()), FormatError);
+}
+
 std::vector<char> read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -174,6 +281,7 @@ int main(int argc, char** argv) {
     std::mt19937 rng(7);
     round_trip(rng);
     view_mode(rng);
+    initial_state(rng);
     CHECK_THROWS(load_model("/nonexistent/model.gru"), std::runtime_error);
     return test::finish("test_native_file");
 }

@@ -98,7 +98,8 @@ GRU_INFER_C_API size_t gru_infer_model_output_floats(const gru_infer_model* mode
 /* Runs `batch` sequences of `steps` steps (INVALID_ARGUMENT if batch x steps needs buffers past
  * 2^47 bytes: the message names this model's bound). lengths (batch), optional: valid steps per sequence in
  * [1, steps] (PyTorch packed-sequence semantics: GRU outputs past the end are 0 and later layers
- * see those zeros; the final state is taken at the last valid step). h0 (batch * state_size), optional: initial state, else zeros.
+ * see those zeros; the final state is taken at the last valid step). h0 (batch * state_size), optional: initial state, else each GRU layer's default
+ * (zeros unless the model has one: an ONNX constant initial_h).
  * y: output_floats(batch, steps) floats. hn (batch * state_size), optional: final state. */
 GRU_INFER_C_API gru_infer_status gru_infer_predict(const gru_infer_model* model, size_t batch, size_t steps,
                                                    const float* x, const int64_t* lengths, const float* h0,
@@ -111,7 +112,8 @@ GRU_INFER_C_API gru_infer_status gru_infer_predict_ids(const gru_infer_model* mo
 
 /* ---- streams ---------------------------------------------------------------------------------- */
 
-/* A stream of `batch` rows with its state at zero. Fails (INVALID_ARGUMENT) for models that read
+/* A stream of `batch` rows with its state at the model's default initial state (zeros unless the
+ * model has one). Fails (INVALID_ARGUMENT) for models that read
  * the future (reverse or bidirectional GRU layers), and for a batch whose buffers would pass
  * 2^47 bytes (the message names this model's largest batch). */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_create(const gru_infer_model* model, size_t batch,
@@ -153,7 +155,7 @@ GRU_INFER_C_API gru_infer_status gru_infer_stream_step_slots(gru_infer_stream* s
 GRU_INFER_C_API gru_infer_status gru_infer_stream_step_ids_slots(gru_infer_stream* stream, size_t n,
                                                                  const size_t* slots, const int64_t* ids,
                                                                  float* y) GRU_INFER_NOEXCEPT;
-/* The state of those rows back to zeros. */
+/* The state of those rows back to the default initial state (as at creation). */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_reset_slots(gru_infer_stream* stream, size_t n,
                                                               const size_t* slots) GRU_INFER_NOEXCEPT;
 /* One row's state, state_size floats (the state layout of a batch of one). */
@@ -163,7 +165,7 @@ GRU_INFER_C_API gru_infer_status gru_infer_stream_set_slot_state(gru_infer_strea
                                                                  const float* state, size_t count)
     GRU_INFER_NOEXCEPT;
 
-/* State back to zeros. */
+/* State back to the default initial state (as at creation). */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_reset(gru_infer_stream* stream) GRU_INFER_NOEXCEPT;
 /* batch * state_size: the float count of get_state / set_state. */
 GRU_INFER_C_API size_t gru_infer_stream_state_floats(const gru_infer_stream* stream) GRU_INFER_NOEXCEPT;

@@ -37,6 +37,9 @@ struct GruConfig {
     bool return_sequences = true;
     // Keras go_backwards: a reverse-only layer emits outputs in processing order.
     bool reverse_output_in_processing_order = false;
+    // The state each sequence and stream row starts from when the caller gives none (h0): (D, H)
+    // floats, direction d's row for every batch row; empty = zeros (ONNX: a constant initial_h).
+    std::vector<float> initial_state;
 
     std::size_t num_directions() const { return direction == GruDirection::Bidirectional ? 2 : 1; }
     std::size_t output_size() const {
@@ -70,6 +73,9 @@ public:
     std::size_t output_size() const override { return cfg_.output_size(); }
     bool keeps_time() const override { return cfg_.return_sequences; }
     std::size_t state_size() const override { return cfg_.num_directions() * cfg_.hidden_size; }
+    const float* initial_state() const override {
+        return cfg_.initial_state.empty() ? nullptr : cfg_.initial_state.data();
+    }
     std::size_t parameter_count() const override {
         const std::size_t H = cfg_.hidden_size;
         return cfg_.num_directions() * 3 * H * (cfg_.input_size + H + (cfg_.has_bias ? 2 : 0));

@@ -23,7 +23,7 @@ const char* layer_kind_name(LayerKind kind);
 // Per-call context of a whole-sequence forward pass.
 struct SequenceContext {
     const std::int64_t* lengths = nullptr;  // (B,) valid steps per sequence, or null = all T
-    const float* h0 = nullptr;              // this layer's initial state, or null = zeros
+    const float* h0 = nullptr;              // this layer's initial state, or null = its default
     float* hn = nullptr;                    // where to write this layer's final state, or null
     const float* model_input = nullptr;     // the model's input (B, T, model input size), for InputSkip
     bool fast_activations = false;          // GRU: rational sigmoid/tanh (max abs error 1e-4)
@@ -54,6 +54,9 @@ public:
 
     // Recurrent state, in floats per batch row (GRU: num_directions * hidden).
     virtual std::size_t state_size() const { return 0; }
+    // The state a row starts from when the caller gives none (state_size() floats, the same for
+    // every batch row; a GRU's directions one after the other), or null = zeros.
+    virtual const float* initial_state() const { return nullptr; }
 
     // Whole sequences: x is (B, T, input_size) batch-first; y is (B, T, output_size), or
     // (B, output_size) if !keeps_time(). With T == 1 and no time axis on input (has_time false)

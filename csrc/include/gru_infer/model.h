@@ -17,7 +17,8 @@ struct PredictRequest {
     const float* x = nullptr;               // (B, T, input_size), for float models
     const std::int64_t* ids = nullptr;      // (B, T), for models that start with an Embedding
     const std::int64_t* lengths = nullptr;  // (B,) in [1, T], or null = every sequence is T long
-    const float* h0 = nullptr;              // (B * state_size()) in state layout, or null = zeros
+    const float* h0 = nullptr;              // (B * state_size()) in state layout, or null = each layer's
+                                            // initial_state() (zeros unless the layer has one)
     float* y = nullptr;                     // output_floats(B, T) floats
     float* hn = nullptr;                    // (B * state_size()) in state layout, or null
     // Rational sigmoid/tanh in the GRU layers (max abs error 1e-4, about 2x faster activations)

@@ -11,9 +11,9 @@
 namespace gru_infer {
 
 // Version 2 stores GRU weights in the packed layout the kernels use (version 1 files still load).
-// The newest version read; files are written as version 2 unless a layer has reduced-precision
-// weights (version 3).
-constexpr std::uint32_t kNativeFormatVersion = 3;
+// The newest version read; files are written as version 2 unless a GRU layer has an initial
+// state (version 4) or a layer has reduced-precision weights (version 3).
+constexpr std::uint32_t kNativeFormatVersion = 4;
 
 enum class LoadMode {
     Copy,  // the model owns copies of the weights: the buffer can go once loading returns

@@ -67,14 +67,14 @@ public:
     // no state changes.
     void step_slots(std::size_t n, const std::size_t* slots, const float* x, float* y) noexcept;
     void step_ids_slots(std::size_t n, const std::size_t* slots, const std::int64_t* ids, float* y) noexcept;
-    void reset_slots(std::size_t n, const std::size_t* slots) noexcept;  // ignores invalid slots
+    void reset_slots(std::size_t n, const std::size_t* slots) noexcept;  // as reset(); ignores invalid slots
     void check_slots(std::size_t n, const std::size_t* slots) const;    // throws InvalidArgument
     bool slots_valid(std::size_t n, const std::size_t* slots) noexcept;  // the same check, no throw; keeps a copy
     // One row's state (model.state_size() floats, the state layout of a batch of one).
     void get_slot_state(std::size_t slot, float* out) const noexcept;
     void set_slot_state(std::size_t slot, const float* in) noexcept;
 
-    void reset() noexcept;  // state to zeros
+    void reset() noexcept;  // state to each layer's initial_state() (zeros unless it has one), as at creation
     float* state() { return state_.data(); }  // batch * model.state_size() floats, state layout
     const float* state() const { return state_.data(); }
     std::size_t state_floats() const { return state_.size(); }
@@ -86,6 +86,7 @@ private:
     void run_block(std::size_t first_layer, std::size_t steps, const float* x, float* y) noexcept;
     void lookup_ids(const std::int64_t* ids, std::size_t n, float* out) const noexcept;  // bad id -> zeros
     void move_slot_states(std::size_t n, bool gather) noexcept;  // the rows slot_ids_[0..n)
+    void reset_row(std::size_t row) noexcept;  // one row's state to the layers' initial states
 
     std::shared_ptr<const Model> model_;
     std::size_t batch_, max_block_ = 1;

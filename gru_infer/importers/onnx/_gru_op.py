@@ -58,7 +58,7 @@ class GruOp:
         X = self._gru_x(node, X, layout, I)
         dirs = [GRUDirection(W[d], R[d], B[d, :3 * H], B[d, 3 * H:]) for d in range(D)]
         spec = GRU(I, H, dirs, direction, bool(a.get("linear_before_reset", 0)), Bv is not None,
-                   acts[0], acts[1], clip)
+                   acts[0], acts[1], clip, initial_state=self._gru_const_h0(node, h0, layout, D, H))
         final = replace(spec, return_sequences=False)
         meta = GRUMeta(node.name, self._gru_h0(node, h0, layout, D, X.layers), self._gru_lengths(node, lens))
         self.gru_meta[id(spec)] = self.gru_meta[id(final)] = meta
@@ -91,10 +91,7 @@ class GruOp:
     def _gru_h0(self, node, h0, layout: int, D: int, layers):
         if h0 is None or isinstance(h0, Zeros):
             return None
-        if isinstance(h0, Const):
-            if np.any(np.asarray(h0.array)):
-                self._fail(node, "initial_h is a non-zero constant; a fixed initial state cannot be stored in "
-                                 "the layers. Make it a graph input (then pass it as h0=) or zeros")
+        if isinstance(h0, Const):  # the layer's default state (_gru_const_h0), not predict's h0=
             return None
         if not isinstance(h0, StateIn):
             self._fail(node, f"initial_h is {self._describe(h0)}; expected a graph input, a slice of one, or zeros")
@@ -114,6 +111,20 @@ class GruOp:
             self._fail(node, f"initial_h takes rows [{s}:{e}] of axis {ax} of {h0.name!r}; this GRU's state "
                              f"is rows [{start}:{start + D}] of the (layers*directions) axis")
         return h0.name, row_axis, s, s + D, D
+
+    def _gru_const_h0(self, node, h0, layout: int, D: int, H: int) -> Optional[np.ndarray]:
+        """A non-zero constant initial_h as the layer's default initial state (D, H), else None. Its batch
+        axis must be 1 (broadcast to any batch) or hold equal rows."""
+        if not isinstance(h0, Const) or not np.any(np.asarray(h0.array)):
+            return None
+        a = np.asarray(h0.array, np.float32)
+        if a.ndim == 3 and layout == 1:
+            a = a.transpose(1, 0, 2)
+        if a.ndim != 3 or a.shape[0] != D or a.shape[2] != H or np.any(a != a[:, :1]):
+            want = f"({D}, batch, {H})" if layout == 0 else f"(batch, {D}, {H})"
+            self._fail(node, f"initial_h is a constant of shape {np.shape(h0.array)}; expected {want} with batch 1 "
+                             f"or all batch rows equal (it becomes the model's default initial state)")
+        return a[:, 0]
 
     def _gru_lengths(self, node, lens) -> Optional[str]:
         if lens is None:

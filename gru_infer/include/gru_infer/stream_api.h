@@ -42,7 +42,7 @@ typedef struct gru_infer_stream_api {
     /* `steps` steps in a row: x (steps, batch, input_size) -> y (steps, batch, output_size).
      * Returns 0, or -1 as step does (before the first step). */
     int (*run)(void* stream, size_t steps, const float* x, float* y);
-    void (*reset)(void* stream); /* state to zeros */
+    void (*reset)(void* stream); /* state to its start: the model's initial state, else zeros */
     /* Copy the state out / in, in the layout of Stream.state (C API docs: per GRU layer a block
      * (num_directions, batch, hidden)). Return 0, or -1 if count != state_floats. */
     int (*get_state)(const void* stream, float* state, size_t count);
