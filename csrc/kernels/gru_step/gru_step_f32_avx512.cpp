@@ -25,9 +25,9 @@ struct Epilogue {
     __m512 lo, hi;
     explicit Epilogue(const GruStepArgs& a)
         : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm512_set1_ps(-a.clip)), hi(_mm512_set1_ps(a.clip)) {}
-    __m512 pre(__m512 v) const { return clip_on ? _mm512_min_ps(_mm512_max_ps(v, lo), hi) : v; }
+    __m512 pre(__m512 v) const { return clip_on ? avx512::clamp(v, lo, hi) : v; }
     __m256 pre(__m256 v) const {
-        return clip_on ? _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi)) : v;
+        return clip_on ? avx2::clamp(v, _mm512_castps512_ps256(lo), _mm512_castps512_ps256(hi)) : v;
     }
     __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
     __m512 f(__m512 v) const { return fast ? avx512::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
