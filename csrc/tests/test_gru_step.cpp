@@ -107,16 +107,26 @@ void check_nan_propagates(const Kernels& k, std::mt19937& rng) {
             a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
             a.w_gate_major = g.gate_major_or_null();
             a.clip = clip; a.fast = fast; a.scratch = scratch.data();
+            // All rows at once (a batch of >= kStepGemmRows runs paths of its own), then one by one.
             (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
-            for (std::size_t m = 0; m < rows; ++m)
+            std::vector<float> one(rows * H);
+            for (std::size_t m = 0; m < rows; ++m) {
+                GruStepArgs b = a;
+                b.rows = 1; b.x = a.x ? a.x + m * I : nullptr; b.xp = a.xp ? a.xp + m * ldxp : nullptr;
+                b.h = a.h + m * H; b.h_out = one.data() + m * H;
+                (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(b);
+            }
+            out.insert(out.end(), one.begin(), one.end());
+            for (std::size_t m = 0; m < 2 * rows; ++m)
                 for (std::size_t j = 0; j < H; ++j) {
                     const float y = out[m * H + j];
+                    const std::size_t row = m % rows;
                     // +-inf without clip: a gate or the candidate saturates, or inf - inf makes NaN;
                     // only NaN in must give NaN everywhere, and with clip nothing else may.
-                    const bool ok = m < 2 ? std::isnan(y) : (m == 4 || clip > 0.0f ? std::isfinite(y) : true);
+                    const bool ok = row < 2 ? std::isnan(y) : (row == 4 || clip > 0.0f ? std::isfinite(y) : true);
                     if (!ok)
                         std::fprintf(stderr, "%s NaN step H=%zu lbr=%d fused=%d fast=%d clip=%g row %zu unit %zu: %g\n",
-                                     k.name, H, lbr, fused, fast, clip, m, j, y);
+                                     k.name, H, lbr, fused, fast, clip, m, j, y);  // m >= rows: alone
                     CHECK(ok);
                 }
         }

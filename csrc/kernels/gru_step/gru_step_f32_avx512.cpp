@@ -128,7 +128,8 @@ template <int NT, int C, unsigned Odd>
         for (int j = 0; j < NT; ++j)
             if (Odd >> j & 1) {
                 const float* p = w + j * tile_stride;
-                B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(hi, p - 8), B[j][0]);
+                // masked FMA, not b * 0 in the other lanes: an infinite v[0] would make them NaN
+                B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(hi, p - 8), B[j][0], hi);
                 Cc[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p + 8), Cc[j][0]);
             }
     }
@@ -159,7 +160,7 @@ template <int NT, int C, unsigned Odd>
             const float* p = w + j * tile_stride + k * kTileRow;
             const __m512 b = _mm512_set1_ps(v[k]);
             A[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p), A[j][0]);
-            B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0]);
+            B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0], lo);  // (as above)
         }
     }
 }
