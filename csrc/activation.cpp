@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "gru_infer/error.h"
+#include "kernels/clamp.h"
 #include "kernels/kernels.h"
 
 namespace gru_infer {
@@ -58,22 +60,28 @@ bool act_is_elementwise(ActKind kind) {
     return kind != ActKind::Softmax && kind != ActKind::LogSoftmax;
 }
 
+// NaN in gives NaN out for every kind, and +-inf and -0.0 give what torch gives (test:
+// tests/test_nan_activations.py): clamps go through clamp_keep_nan, and the tests that pick a branch
+// are written so that NaN takes the branch computing from x.
 void apply_activation(const ActSpec& act, float* v, std::size_t n) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
     const float a = act.alpha, b = act.beta;
     switch (act.kind) {
         case ActKind::Identity: return;
         case ActKind::Sigmoid: return active_kernels().sigmoid(n, v, v);
         case ActKind::Tanh: return active_kernels().tanh(n, v, v);
-        case ActKind::Relu: return map(v, n, [](float x) { return x > 0.0f ? x : 0.0f; });
-        case ActKind::HardSigmoid:
-            return map(v, n, [=](float x) { return std::min(1.0f, std::max(0.0f, a * x + b)); });
+        case ActKind::Relu: return map(v, n, [=](float x) { return clamp_keep_nan(x, 0.0f, kInf); });
+        case ActKind::HardSigmoid: return map(v, n, [=](float x) { return clamp_keep_nan(a * x + b, 0.0f, 1.0f); });
         case ActKind::LeakyRelu: return map(v, n, [=](float x) { return x >= 0.0f ? x : a * x; });
         case ActKind::Elu: return map(v, n, [=](float x) { return x >= 0.0f ? x : a * std::expm1(x); });
+        // +-inf -> NaN (inf / inf), as torch, onnxruntime and Keras compute it.
         case ActKind::Softsign: return map(v, n, [](float x) { return x / (1.0f + std::fabs(x)); });
         case ActKind::Softplus: return map(v, n, [](float x) { return softplus(x); });
         case ActKind::Affine: return map(v, n, [=](float x) { return a * x + b; });
         case ActKind::ScaledTanh: return map(v, n, [=](float x) { return a * std::tanh(b * x); });
-        case ActKind::ThresholdedRelu: return map(v, n, [=](float x) { return x > a ? x : 0.0f; });
+        // NaN -> NaN as torch's threshold and Keras' x * (x > theta); onnxruntime gives 0.
+        case ActKind::ThresholdedRelu: return map(v, n, [=](float x) { return x <= a ? 0.0f : x; });
+        // +inf -> inf (torch's scalar path; its vectorised erf makes NaN); -inf -> NaN (-inf * 0) as torch.
         case ActKind::Gelu:
             return map(v, n, [](float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); });
         case ActKind::GeluTanh:
@@ -81,13 +89,13 @@ void apply_activation(const ActSpec& act, float* v, std::size_t n) {
                 return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
             });
         case ActKind::Silu: return map(v, n, [](float x) { return x / (1.0f + std::exp(-x)); });
-        case ActKind::Clip: return map(v, n, [=](float x) { return std::min(b, std::max(a, x)); });
-        case ActKind::HardSwish:
-            return map(v, n, [](float x) { return x * std::min(1.0f, std::max(0.0f, x / 6.0f + 0.5f)); });
+        case ActKind::Clip: return map(v, n, [=](float x) { return clamp_keep_nan(x, a, b); });
+        case ActKind::HardSwish:  // -inf -> NaN (-inf * 0) as torch and onnxruntime
+            return map(v, n, [](float x) { return x * clamp_keep_nan(x / 6.0f + 0.5f, 0.0f, 1.0f); });
         case ActKind::Mish: return map(v, n, [](float x) { return x * std::tanh(softplus(x)); });
         case ActKind::Selu: return map(v, n, [=](float x) { return b * (x > 0.0f ? x : a * std::expm1(x)); });
-        case ActKind::Celu:
-            return map(v, n, [=](float x) { return std::max(0.0f, x) + std::min(0.0f, a * std::expm1(x / a)); });
+        // max(0, x) + min(0, alpha (exp(x / alpha) - 1)) for either sign of alpha, without dropping NaN.
+        case ActKind::Celu: return map(v, n, [=](float x) { return x > 0.0f ? x : a * std::expm1(x / a); });
         case ActKind::Softmax:
         case ActKind::LogSoftmax:
         case ActKind::Count: break;

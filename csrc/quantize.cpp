@@ -13,6 +13,19 @@
 #include "kernels/quant_kernels.h"
 
 namespace gru_infer {
+namespace {
+
+// Reduced precision would hide a NaN or inf weight (the int8 row scale is a maximum, which skips
+// NaN) where the fp32 model outputs NaN: refuse it, naming the layer and the tensor.
+void check_finite(const AlignedBuffer& v, std::size_t layer, LayerKind kind, const std::string& tensor) {
+    for (std::size_t k = 0; k < v.size(); ++k)
+        if (!std::isfinite(v.data()[k]))
+            throw InvalidArgument("cannot quantize layer " + std::to_string(layer) + " (" + layer_kind_name(kind) +
+                                  "): its " + tensor + " holds " + (std::isnan(v.data()[k]) ? "NaN" : "inf") +
+                                  " at index " + std::to_string(k) + " (only finite weights can be quantized)");
+}
+
+}  // namespace
 
 std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o) const {
     const std::size_t n = layers_.size();
@@ -45,6 +58,13 @@ std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o)
                 out->layers_[i] = std::make_unique<GruLayer>(c, std::move(w));
                 continue;
             }
+            for (std::size_t d = 0; d < w.size(); ++d) {
+                const std::string dir = w.size() > 1 ? (d == 0 ? " (direction 0, forward)" : " (direction 1, reverse)") : "";
+                check_finite(w[d].W, i, l.kind(), "W" + dir);
+                check_finite(w[d].R, i, l.kind(), "R" + dir);
+                check_finite(w[d].bW, i, l.kind(), "bW" + dir);
+                check_finite(w[d].bR, i, l.kind(), "bR" + dir);
+            }
             std::vector<QuantGru> q;
             for (const auto& d : w) q.push_back(quantize_gru(d, c.input_size, c.hidden_size, f, scale));
             out->layers_[i] = std::make_unique<GruLayer>(c, std::move(q));
@@ -53,10 +73,13 @@ std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o)
             if (d.weight_format() == f) continue;
             const std::size_t in = d.input_size(), o_ = d.output_size();
             AlignedBuffer w = d.weight_fp32(), b = d.bias_fp32();
-            if (f == WeightFormat::F32)
+            if (f == WeightFormat::F32) {
                 out->layers_[i] = std::make_unique<DenseLayer>(in, o_, std::move(w), std::move(b));
-            else
-                out->layers_[i] = std::make_unique<DenseLayer>(in, o_, quantize_dense(w.data(), b.data(), in, o_, f, scale));
+                continue;
+            }
+            check_finite(w, i, l.kind(), "weight");
+            check_finite(b, i, l.kind(), "bias");
+            out->layers_[i] = std::make_unique<DenseLayer>(in, o_, quantize_dense(w.data(), b.data(), in, o_, f, scale));
         }
     }
     out->source = source;

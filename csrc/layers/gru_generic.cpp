@@ -1,8 +1,7 @@
 // GRU layer, generic path: any element-wise gate and candidate activations (the packed kernels
 // cover sigmoid gates with a tanh candidate), as gemm_nt products plus apply_activation.
-#include <algorithm>
-
 #include "gru_infer/gru_layer.h"
+#include "kernels/clamp.h"
 #include "kernels/kernels.h"
 
 namespace gru_infer {
@@ -14,7 +13,7 @@ void GruLayer::update(const GruWeights& w, std::size_t rows, const float* xp, st
     const float clip = cfg_.clip;
     auto clamp = [clip](float* v, std::size_t n) {
         if (clip > 0.0f)
-            for (std::size_t j = 0; j < n; ++j) v[j] = std::min(clip, std::max(-clip, v[j]));
+            for (std::size_t j = 0; j < n; ++j) v[j] = clamp_keep_nan(v[j], -clip, clip);
     };
     // z and r for every row (lbr=1: the candidate's recurrent product comes with them).
     k.gemm_nt(rows, cfg_.linear_before_reset ? 3 * H : 2 * H, H, h, H, w.R.data(), H, w.bR.data(), rec, ld);
@@ -44,7 +43,9 @@ void GruLayer::update(const GruWeights& w, std::size_t rows, const float* xp, st
         clamp(n, H);
         apply_activation(cfg_.candidate_activation, n, H);
         float* hb = h + b * H;
-        for (std::size_t j = 0; j < H; ++j) hb[j] = n[j] + z[j] * (hb[j] - n[j]);
+        // As torch, onnxruntime and Keras write it: an activation without bounds (relu) can give
+        // n = inf, which n + z (h - n) would turn into NaN (inf - inf) where they give inf.
+        for (std::size_t j = 0; j < H; ++j) hb[j] = (1.0f - z[j]) * n[j] + z[j] * hb[j];
     }
 }
 

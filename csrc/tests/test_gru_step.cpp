@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "kernel_test_util.h"
 
@@ -80,11 +81,63 @@ void check_fast_mode_error(const Kernels& k, std::mt19937& rng) {
     CHECK(worst <= 2e-4f);  // sigmoid error <= 5e-5 and tanh <= 1e-4, compounded by the update
 }
 
+// NaN in gives NaN out, with or without clip (x86's max_ps(v, lo) would return lo for a NaN v),
+// and an infinite input is clamped to a finite state. Rows: x NaN, h NaN in one unit, x +inf, x
+// -inf, ordinary; every unit depends on every input and state (random weights, none zero).
+void check_nan_propagates(const Kernels& k, std::mt19937& rng) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    for (std::size_t H : {3, 8, 17, 40})
+        for (int v = 0; v < 16; ++v) {
+            const bool lbr = v % 2, fused = (v / 2) % 2, fast = (v / 4) % 2;
+            const float clip = (v / 8) % 2 ? 0.7f : 0.0f;
+            const std::size_t rows = 5, I = 4;
+            test::RandomGru g(rng, I, H);
+            auto x = test::random_vec(rng, rows * I, 2.0f), h = test::random_vec(rng, rows * H);
+            x[0 * I + 1] = nan;
+            h[1 * H + H / 2] = nan;
+            x[2 * I + 0] = inf;
+            x[3 * I + 3] = -inf;
+            const std::size_t ldxp = g.p.tiles * kTileRow;
+            std::vector<float> xp(rows * ldxp), out(rows * H), scratch(gru_step_scratch_floats(rows, H));
+            k.gemm_packed(rows, I, x.data(), I, g.p.w.data(), g.p.tile_stride, g.p.tiles, g.p.bx.data(), xp.data(), ldxp);
+            GruStepArgs a;
+            a.rows = rows; a.input = I; a.hidden = H;
+            if (fused) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = ldxp; }
+            a.h = h.data(); a.ldh = H; a.h_out = out.data(); a.ldo = H;
+            a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
+            a.w_gate_major = g.gate_major_or_null();
+            a.clip = clip; a.fast = fast; a.scratch = scratch.data();
+            // All rows at once (a batch of >= kStepGemmRows runs paths of its own), then one by one.
+            (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+            std::vector<float> one(rows * H);
+            for (std::size_t m = 0; m < rows; ++m) {
+                GruStepArgs b = a;
+                b.rows = 1; b.x = a.x ? a.x + m * I : nullptr; b.xp = a.xp ? a.xp + m * ldxp : nullptr;
+                b.h = a.h + m * H; b.h_out = one.data() + m * H;
+                (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(b);
+            }
+            out.insert(out.end(), one.begin(), one.end());
+            for (std::size_t m = 0; m < 2 * rows; ++m)
+                for (std::size_t j = 0; j < H; ++j) {
+                    const float y = out[m * H + j];
+                    const std::size_t row = m % rows;
+                    // +-inf without clip: a gate or the candidate saturates, or inf - inf makes NaN;
+                    // only NaN in must give NaN everywhere, and with clip nothing else may.
+                    const bool ok = row < 2 ? std::isnan(y) : (row == 4 || clip > 0.0f ? std::isfinite(y) : true);
+                    if (!ok)
+                        std::fprintf(stderr, "%s NaN step H=%zu lbr=%d fused=%d fast=%d clip=%g row %zu unit %zu: %g\n",
+                                     k.name, H, lbr, fused, fast, clip, m, j, y);  // m >= rows: alone
+                    CHECK(ok);
+                }
+        }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     return test::run_kernel_test(argc, argv, "test_gru_step", [](const Kernels& k, std::mt19937& rng) {
         check_fast_mode_error(k, rng);
+        check_nan_propagates(k, rng);
         std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
         for (int i = 0; i < 300; ++i)
             check_gru_step(k, rng, rows(rng), i % 10 == 0 ? 255 : size(rng), i % 15 == 0 ? 257 : size(rng), i % 2,

@@ -1,9 +1,11 @@
 // Reduced-precision models (Model::quantize) against their fp32 originals: the error bounds of
 // random PyTorch-init GRUs with x ~ N(0, 1), T = 1000; every predict option; save / load / view
 // bit for bit; the stream contract; bad options.
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "gru_infer/gru_infer.h"
 #include "kernels/kernels.h"
@@ -173,6 +175,44 @@ void check_calibration(std::mt19937& rng) {
     CHECK(parse_weight_format("bf16") == WeightFormat::BF16);
 }
 
+// A NaN or inf weight would be hidden by reduced precision (the int8 row scale skips NaN): quantize
+// refuses it, naming the layer and the tensor; keep_fp32 of that layer lets the rest through.
+void check_non_finite_weights(std::mt19937& rng) {
+    struct Where { std::size_t layer; const char* tensor; const char* message; };
+    const Where wheres[] = {{0, "W", "layer 0 (GRU): its W (direction 0, forward) holds"},
+                            {0, "R1", "layer 0 (GRU): its R (direction 1, reverse) holds"},
+                            {0, "bW", "layer 0 (GRU): its bW (direction 0, forward) holds"},
+                            {0, "bR1", "layer 0 (GRU): its bR (direction 1, reverse) holds"},
+                            {1, "weight", "layer 1 (Dense): its weight holds"},
+                            {1, "bias", "layer 1 (Dense): its bias holds"}};
+    for (const auto& w : wheres)
+        for (float bad : {NAN, INFINITY, -INFINITY}) {
+            auto good = random_model(rng, 3, 8, GruDirection::Bidirectional, true, 1, 2);
+            auto gru = static_cast<const GruLayer&>((*good->layers()[0])).weights();
+            auto& dense = static_cast<const DenseLayer&>((*good->layers()[1]));
+            AlignedBuffer dw = dense.weight_fp32(), db = dense.bias_fp32();
+            const std::string t = w.tensor;
+            AlignedBuffer& buf = t == "W" ? gru[0].W : t == "R1" ? gru[1].R : t == "bW" ? gru[0].bW : t == "bR1" ? gru[1].bR
+                                 : t == "weight" ? dw : db;
+            buf.data()[buf.size() - 1] = bad;
+            Model m;
+            m.add(std::make_unique<GruLayer>(static_cast<const GruLayer&>((*good->layers()[0])).config(), std::move(gru)));
+            m.add(std::make_unique<DenseLayer>(dense.input_size(), dense.output_size(), std::move(dw), std::move(db)));
+            for (WeightFormat f : kFormats) {
+                std::string msg;
+                try { m.quantize(f); } catch (const InvalidArgument& e) { msg = e.what(); }
+                const bool ok = msg.find(w.message) != std::string::npos &&
+                                msg.find(std::isnan(bad) ? "NaN at index" : "inf at index") != std::string::npos;
+                if (!ok) std::fprintf(stderr, "quantize with %g in %s: message '%s'\n", bad, w.tensor, msg.c_str());
+                CHECK(ok);
+                QuantizeOptions keep;
+                keep.keep_fp32 = {w.layer};
+                CHECK(m.quantize(f, keep) != nullptr);
+            }
+            CHECK(m.quantize(WeightFormat::F32) != nullptr);  // nothing to hide
+        }
+}
+
 }  // namespace
 
 int main() {
@@ -195,5 +235,6 @@ int main() {
             }
         check_calibration(rng);
     }
+    check_non_finite_weights(rng);
     return test::finish("test_quant_model");
 }

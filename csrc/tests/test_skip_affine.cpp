@@ -160,6 +160,35 @@ void new_activations() {
     }
 }
 
+// NaN in gives NaN out for every element-wise kind, on every ISA (sigmoid and tanh run the
+// kernel table's); softmax of a row with NaN is NaN. The clamps keep -0.0 and saturate +-inf
+// (as torch: tests/test_nan_activations.py compares every kind with it).
+void special_values() {
+    const float nan = NAN, inf = INFINITY;
+    for (std::uint32_t k = 0; k < static_cast<std::uint32_t>(ActKind::Count); ++k) {
+        const ActSpec act{static_cast<ActKind>(k), 0.5f, 0.5f};
+        std::vector<float> v(19, 1.0f);
+        v[3] = nan, v[17] = nan;
+        apply_activation_rows(act, v.data(), 1, v.size());
+        const bool ok = std::isnan(v[3]) && std::isnan(v[17]);
+        if (!ok) std::fprintf(stderr, "activation %s (ISA %s): NaN in, %g out\n", act_name(act.kind), active_isa(), v[3]);
+        CHECK(ok);
+    }
+    struct Case { ActKind kind; float a, b, x, want; };
+    const Case cases[] = {{ActKind::Relu, 0, 0, -0.0f, -0.0f}, {ActKind::Relu, 0, 0, -inf, 0}, {ActKind::Relu, 0, 0, inf, inf},
+                          {ActKind::Clip, 0, 6, -0.0f, -0.0f}, {ActKind::Clip, -1, 1, -inf, -1}, {ActKind::Clip, -1, 1, inf, 1},
+                          {ActKind::HardSigmoid, 0.2f, 0.5f, -inf, 0}, {ActKind::HardSigmoid, 0.2f, 0.5f, inf, 1},
+                          {ActKind::ThresholdedRelu, 1, 0, -0.0f, 0.0f}, {ActKind::ThresholdedRelu, 1, 0, inf, inf},
+                          {ActKind::Celu, 0.7f, 0, -0.0f, -0.0f}, {ActKind::Celu, 0.7f, 0, -inf, -0.7f}};
+    for (const auto& c : cases) {
+        float y = c.x;
+        apply_activation(ActSpec{c.kind, c.a, c.b}, &y, 1);
+        const bool ok = y == c.want && std::signbit(y) == std::signbit(c.want);
+        if (!ok) std::fprintf(stderr, "activation %s(%g): %g, want %g\n", act_name(c.kind), c.x, y, c.want);
+        CHECK(ok);
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -169,6 +198,7 @@ int main() {
         skip_and_affine(rng, 2, 0, 1, 7);
         skip_and_affine(rng, 3, 1, 3, 11);
         skip_and_affine(rng, 17, 15, 5, 40);
+        special_values();
     }
     misuse();
     new_activations();

@@ -20,7 +20,7 @@ struct Epilogue {
     __m256 lo, hi;
     explicit Epilogue(const GruStepArgs& a)
         : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm256_set1_ps(-a.clip)), hi(_mm256_set1_ps(a.clip)) {}
-    __m256 pre(__m256 v) const { return clip_on ? _mm256_min_ps(_mm256_max_ps(v, lo), hi) : v; }
+    __m256 pre(__m256 v) const { return clip_on ? avx2::clamp(v, lo, hi) : v; }
     // The exact gates are pow2_math.h's (AVX-512's and the reduced-precision kernels'): a shorter
     // dependency chain than ExactMath's, which a small layer's step waits on.
     __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx2::Pow2::sigmoid(pre(v)); }

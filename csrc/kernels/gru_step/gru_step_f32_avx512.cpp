@@ -25,9 +25,9 @@ struct Epilogue {
     __m512 lo, hi;
     explicit Epilogue(const GruStepArgs& a)
         : fast(a.fast), clip_on(a.clip > 0.0f), lo(_mm512_set1_ps(-a.clip)), hi(_mm512_set1_ps(a.clip)) {}
-    __m512 pre(__m512 v) const { return clip_on ? _mm512_min_ps(_mm512_max_ps(v, lo), hi) : v; }
+    __m512 pre(__m512 v) const { return clip_on ? avx512::clamp(v, lo, hi) : v; }
     __m256 pre(__m256 v) const {
-        return clip_on ? _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi)) : v;
+        return clip_on ? avx2::clamp(v, _mm512_castps512_ps256(lo), _mm512_castps512_ps256(hi)) : v;
     }
     __m256 f(__m256 v) const { return fast ? avx2::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
     __m512 f(__m512 v) const { return fast ? avx512::fast_sigmoid(pre(v)) : avx512::sigmoid(pre(v)); }
@@ -128,7 +128,8 @@ template <int NT, int C, unsigned Odd>
         for (int j = 0; j < NT; ++j)
             if (Odd >> j & 1) {
                 const float* p = w + j * tile_stride;
-                B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(hi, p - 8), B[j][0]);
+                // masked FMA, not b * 0 in the other lanes: an infinite v[0] would make them NaN
+                B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(hi, p - 8), B[j][0], hi);
                 Cc[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p + 8), Cc[j][0]);
             }
     }
@@ -159,7 +160,7 @@ template <int NT, int C, unsigned Odd>
             const float* p = w + j * tile_stride + k * kTileRow;
             const __m512 b = _mm512_set1_ps(v[k]);
             A[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p), A[j][0]);
-            B[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0]);
+            B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0], lo);  // (as above)
         }
     }
 }

@@ -2,9 +2,9 @@
 // forms: reset gate after the recurrent product ("lbr") and before it ("cho").
 // Per tile of kTile units: accumulate the z, r, n rows over the input (if fused) and the state,
 // then gates, candidate and the new state.
-#include <algorithm>
 #include <cmath>
 
+#include "kernels/clamp.h"
 #include "kernels/kernels.h"
 #include "kernels/simd/fast_math.h"
 
@@ -16,7 +16,7 @@ inline float sigmoid_exact(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 struct Act {
     bool fast;
     float clip;
-    float pre(float v) const { return clip > 0.0f ? std::min(clip, std::max(-clip, v)) : v; }
+    float pre(float v) const { return clip > 0.0f ? clamp_keep_nan(v, -clip, clip) : v; }
     float f(float v) const { return fast ? fast_math::sigmoid(pre(v)) : sigmoid_exact(pre(v)); }
     float g(float v) const { return fast ? fast_math::tanh(pre(v)) : std::tanh(pre(v)); }
 };

@@ -89,6 +89,9 @@ inline __m256 exp_clamped(__m256 x) { return ExactMath<Avx2Lanes>::exp_clamped(x
 inline __m256 sigmoid(__m256 x) { return ExactMath<Avx2Lanes>::sigmoid(x); }
 inline __m256 tanh(__m256 x) { return ExactMath<Avx2Lanes>::tanh(x); }
 
+// clamp(x, lo, hi) keeping NaN (kernels/clamp.h): minps / maxps return x, their second operand, if NaN.
+inline __m256 clamp(__m256 x, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }
+
 inline __m256 keep_nan(__m256 result, __m256 x) {
     return _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }

@@ -75,6 +75,9 @@ inline V tanh_of_u(V u) { return Pow2Math<Lanes<V>>::tanh_of_u(u); }
 template <class V>
 inline V fma_tanh_of_u(V u, V w, V c) { return Pow2Math<Lanes<V>>::fma_tanh_of_u(u, w, c); }
 
+// clamp(x, lo, hi) keeping NaN (kernels/clamp.h): minps / maxps return x, their second operand, if NaN.
+inline __m512 clamp(__m512 x, __m512 lo, __m512 hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); }
+
 // The fast rational mode of kernels/scalar/fast_math.h (max abs error 1e-4), as avx2::fast_tanh.
 inline __m512 fast_tanh(__m512 x) {
     const __m512 lim = _mm512_set1_ps(fast_math::kClamp);

@@ -243,7 +243,7 @@ struct Avx2QOps {
     // Gates on 16 units as two halves of 8 (pow2_math.h's exact sigmoid and tanh, the fast ones of
     // the AVX2 fp32 kernels).
     static __m256 pre(__m256 v, const QAct& a) {
-        return a.clip > 0.0f ? _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-a.clip)), _mm256_set1_ps(a.clip)) : v;
+        return a.clip > 0.0f ? avx2::clamp(v, _mm256_set1_ps(-a.clip), _mm256_set1_ps(a.clip)) : v;
     }
     static __m256 f(__m256 v, const QAct& a) { return a.fast ? avx2::fast_sigmoid(pre(v, a)) : avx2::Pow2::sigmoid(pre(v, a)); }
     static __m256 g(__m256 v, const QAct& a) { return a.fast ? avx2::fast_tanh(pre(v, a)) : avx2::Pow2::tanh(pre(v, a)); }

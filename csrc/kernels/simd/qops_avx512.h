@@ -259,7 +259,7 @@ struct Avx512QOps {
     }
 
     static __m512 pre(__m512 v, const QAct& a) {
-        return a.clip > 0.0f ? _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-a.clip)), _mm512_set1_ps(a.clip)) : v;
+        return a.clip > 0.0f ? avx512::clamp(v, _mm512_set1_ps(-a.clip), _mm512_set1_ps(a.clip)) : v;
     }
     static __m512 f(__m512 v, const QAct& a) {
         return a.fast ? avx512::fast_sigmoid(pre(v, a)) : avx512::sigmoid(pre(v, a));

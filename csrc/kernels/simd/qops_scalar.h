@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../clamp.h"
 #include "../gru_step/quant_step.h"
 #include "../quant_kernels.h"
 #include "vec_math_emulated.h"
@@ -99,7 +100,7 @@ struct ScalarQOps {
         }
     }
 
-    static float pre(float v, const QAct& a) { return a.clip > 0.0f ? emu::mn(emu::mx(v, -a.clip), a.clip) : v; }
+    static float pre(float v, const QAct& a) { return a.clip > 0.0f ? clamp_keep_nan(v, -a.clip, a.clip) : v; }
     static float f(float v, const QAct& a) { return a.fast ? emu::fast_sigmoid(pre(v, a)) : emu::sigmoid(pre(v, a)); }
     static float g(float v, const QAct& a) { return a.fast ? emu::fast_tanh(pre(v, a)) : emu::tanh(pre(v, a)); }
 
