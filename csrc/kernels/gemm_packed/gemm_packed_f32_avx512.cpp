@@ -69,7 +69,9 @@ inline void micro(std::size_t kc, const float* A, std::size_t lda, const float* 
         for (int i = 0; i < MR; ++i) {
             const __m512 a = _mm512_set1_ps(A[i * lda + 2 * pairs]);
             lo[i] = _mm512_fmadd_ps(a, q0, lo[i]);
-            hi[i] = _mm512_fmadd_ps(a, q2, hi[i]);
+            // a in the even lanes only: the odd lanes stand for a row that does not exist, and
+            // 0 * inf there would turn an infinite input into NaN.
+            hi[i] = _mm512_fmadd_ps(_mm512_maskz_mov_ps(0x5555, a), q2, hi[i]);
         }
     }
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
