@@ -6,6 +6,7 @@ import copy
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -390,3 +391,15 @@ def test_quantize_calibrates_a_cell_on_its_calls():
     assert err <= 5e-2
     with pytest.raises(ValueError, match="calibration: only used with quantize="):
         gt.accelerate(net, calibration=x0)
+
+
+def test_readme_example_runs(capsys):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### GRUs inside bigger networks (PyTorch)"):]
+    start = section.index("```python\n") + 10
+    code = section[start:section.index("\n```", start)]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert float(capsys.readouterr().out) <= 1e-5
+    assert isinstance(namespace["fast"].gru, AcceleratedGRU) and type(namespace["net"].gru) is nn.GRU
+    assert namespace["int8"].gru.gru_infer_model.weight_format == "int8"
