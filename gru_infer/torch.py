@@ -228,8 +228,11 @@ class AcceleratedGRUCell(Accelerated, nn.GRUCell):
             h = as_array(hx, "hx")
             if h.shape != x.shape[:-1] + (H,):
                 raise ValueError(f"hx: expected shape {x.shape[:-1] + (H,)}, got {tuple(h.shape)}")
-        free = self.gru_infer_streams.setdefault(B, [])
-        stream = free.pop() if free else self.gru_infer_model.stream(batch=B)  # one per concurrent call
+        free = self.gru_infer_streams.setdefault(B, [])  # streams not in use, per batch size
+        try:
+            stream = free.pop()  # atomic: concurrent calls never share a stream
+        except IndexError:
+            stream = self.gru_infer_model.stream(batch=B)
         try:
             if h is None:
                 stream.reset()

@@ -190,6 +190,22 @@ def test_gru_cell_loop_batched_and_unbatched():
         check(fast.cell(x[0]), net.cell(x[0]))
 
 
+def test_cell_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+    net = seeded(CellLoop)
+    fast = gt.accelerate(net)
+    inputs = [(torch.randn(2, 4), torch.randn(2, 10)) for _ in range(16)]
+    def run(args):
+        with torch.no_grad():  # grad mode is per thread
+            return fast(*args, steps=50)
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(run, inputs))
+    with torch.no_grad():
+        for (x0, h), out in zip(inputs, got):
+            check(out, net(x0, h, steps=50))
+
+
 # ---------------------------------------------------------------------------------------------
 # nn.GRU's contract
 
