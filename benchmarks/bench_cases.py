@@ -86,3 +86,9 @@ class ApiCase:
 
 
 API_CASES = [ApiCase("block", 64), ApiCase("block", 256), ApiCase("slots", 256)]
+
+# gru_infer.torch.accelerate on a CRNN (test_bench_torch_accelerate.py): the module in torch against the
+# same module after accelerate, batch 1, T = 100. Case name -> bidirectional. Issue 23's target: >= 5x.
+ACCELERATED = "gru_infer.torch.accelerate"
+ACCELERATE_CASES = {"CRNN, GRU H=128, B=1 T=100": False, "CRNN, bidirectional GRU H=128, B=1 T=100": True}
+ACCELERATE_TARGET = 5.0
