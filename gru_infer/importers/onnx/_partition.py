@@ -26,6 +26,7 @@ from ._walker import _CONTROL_FLOW, _NONDETERMINISTIC, GraphWalker
 PLUMBING = {"Transpose", "Squeeze", "Unsqueeze", "Reshape", "Slice", "Gather", "Concat", "Identity", "Cast",
             "Flatten"}
 _FLOAT = 1  # TensorProto.FLOAT
+_MOVES_DATA = {"Slice", "Identity", "Cast", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Gather", "Expand"}
 
 
 @dataclass
@@ -141,6 +142,8 @@ class Partitioner:
         n = self.nodes[i]
         name = n.input[5] if len(n.input) > 5 else ""
         p = self.producer.get(name)
+        while p is not None and p not in self.const and self.nodes[p].op_type in _MOVES_DATA:
+            p = self.producer.get(self.nodes[p].input[0])  # a slice, cast, ... of zeros is zeros
         if not name or p is None or p in self.const:
             return False
         src = self.nodes[p]
@@ -165,7 +168,8 @@ class Partitioner:
         n = self.nodes[i]
         lens = n.input[4] if len(n.input) > 4 else ""
         h0 = n.input[5] if len(n.input) > 5 else ""
-        return not lens and (not h0 or self._zero_h0(i) or self._is_const(h0))
+        weights = all(self._is_const(x) for x in n.input[1:4] if x)
+        return weights and not lens and (not h0 or self._zero_h0(i) or self._is_const(h0))
 
     def _grow(self, seed: int, taken: Set[int]) -> _Island:
         isl = _Island(seed, {seed})
@@ -248,6 +252,11 @@ class Partitioner:
     def _island(self, seed: int, taken: Set[int]):
         """Grow the island, then trim it until the walker accepts it: drop the node the walker failed
         on (and what depends on it), or the last one when the island's outputs are what it refused."""
+        gru = self.nodes[seed]
+        for x, what in zip(gru.input[1:4], ("W", "R", "B")):
+            if x and not self._is_const(x):
+                raise OnnxImportError(f"GRU node {gru.name!r}: its {what} ({x!r}) is not a constant (an initializer "
+                                      f"or computed from initializers only); gru_infer runs GRUs with fixed weights")
         isl = self._grow(seed, taken)
         while True:
             ok, failed, err = self._try_island(isl)
