@@ -20,7 +20,7 @@ import numpy as np
 
 from .model import Model
 
-__all__ = ["HybridModel", "load_hybrid"]
+__all__ = ["HybridModel", "load_hybrid", "prepared_graph"]
 
 # TensorProto element types -> NumPy dtypes (inputs are converted to what the graph declares)
 _NUMPY = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64, 9: np.bool_,
@@ -173,21 +173,27 @@ def _threads_of(session_options) -> Optional[Tuple[int, int]]:
     return int(session_options.intra_op_num_threads), int(session_options.inter_op_num_threads)
 
 
-def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridModel:
-    """`gru_infer.load(path, rest="onnxruntime")`: partition the ONNX graph and build its parts."""
+def prepared_graph(path: Union[str, os.PathLike]):
+    """The ONNX model as the partition sees it: external data read, local functions inlined,
+    tf2onnx's Keras GRU loops as GRU nodes (other loops stay, to run in onnxruntime)."""
     import importlib
 
     from .errors import OnnxImportError
-    from .importers.onnx._partition import partition
+    from .importers.onnx._loop_gru import rewrite_gru_loops
     from .importers.onnx._reader import load_onnx_model
     model = load_onnx_model(path)
     if model.functions:
         model = importlib.import_module("onnx.inliner").inline_local_functions(model)
-    from .importers.onnx._loop_gru import rewrite_gru_loops
     try:
-        model = rewrite_gru_loops(model)  # tf2onnx's Keras GRU loops become GRU nodes
+        return rewrite_gru_loops(model)
     except OnnxImportError:
-        pass  # other loops run in onnxruntime as they are
+        return model
+
+
+def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridModel:
+    """`gru_infer.load(path, rest="onnxruntime")`: partition the ONNX graph and build its parts."""
+    from .importers.onnx._partition import partition
+    model = prepared_graph(path)
     inits = {t.name for t in model.graph.initializer}
     inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input if i.name not in inits]
     outputs = [o.name for o in model.graph.output]

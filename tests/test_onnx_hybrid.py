@@ -333,3 +333,31 @@ def test_gru_with_weights_from_an_input_is_refused(tmp_path):
     onnx.save(m, path)
     with pytest.raises(UnsupportedModelError, match="the_gru.*W .*not a constant"):
         gru_infer.load(path, rest="onnxruntime")
+
+
+# ------------------------------------------------------------------------------------------------
+# the command line
+
+def test_cli_info_shows_the_partition_and_mac_share(tmp_path, capsys):
+    from gru_infer import cli
+    torch.manual_seed(15)
+    path = export(CRNN(), torch.randn(2, 11, 8), tmp_path / "crnn.onnx", ["x"], ["y"])
+    assert cli.main(["info", str(path), "--rest", "onnxruntime", "--batch", "2", "--steps", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "part 2: gru_infer" in out and "onnxruntime" in out and "/gru/GRU" in out
+    # Conv1d 8->16 k3, GRU 16->12, Linear 12->5 at batch 2, time 50
+    conv, gru, head = 2 * 50 * 16 * 8 * 3, 2 * 50 * 36 * (16 + 12), 2 * 50 * 12 * 5
+    assert f"gru_infer parts: {gru:,} ({100 * gru / (conv + gru + head):.1f}%)" in out
+    assert "x (2, 50, 8)" in out
+    assert cli.main(["info", str(path)]) == 2  # the plain path refuses, pointing to --rest's API
+    assert 'rest="onnxruntime"' in capsys.readouterr().err
+
+
+def test_cli_verify_compares_with_onnxruntime(tmp_path, capsys):
+    from gru_infer import cli
+    torch.manual_seed(16)
+    path = export(TwoInOut(), (torch.randn(2, 5, 4), torch.randn(2, 3)), tmp_path / "io.onnx", ["x", "s"],
+                  ["y", "h"], dynamic={"x": {0: "batch", 1: "time"}, "s": {0: "batch"}, "h": {1: "batch"}})
+    assert cli.main(["verify", str(path), "--rest", "onnxruntime", "--batch", "3", "--steps", "9"]) == 0
+    out = capsys.readouterr().out
+    assert "x (3, 9, 4)" in out and "s (3, 3)" in out and out.count("OK") == 2

@@ -35,7 +35,7 @@ class Step:
     model: object             # the subgraph as an onnx.ModelProto
     inputs: List[str]
     outputs: List[str]
-    nodes: List[str]          # names of the original nodes it runs
+    nodes: List[str]          # the original nodes it runs (node_label)
     layers: Optional[list] = None   # gru_infer: the walker's layers and info
     info: Optional[dict] = None
 
@@ -58,6 +58,11 @@ class _Walker(GraphWalker):
     def _result(self):
         self.current = None
         return super()._result()
+
+
+def node_label(index: int, node) -> str:
+    """A node's name, or for an unnamed node its op and position in the graph."""
+    return node.name or f"#{index} {node.op_type}"
 
 
 def _subgraph_names(node) -> Set[str]:
@@ -262,7 +267,7 @@ class Partitioner:
             ok, failed, err = self._try_island(isl)
             if ok:
                 model, ins, outs, layers, info = ok
-                names = [self.nodes[i].name for i in sorted(isl.members)]
+                names = [node_label(i, self.nodes[i]) for i in sorted(isl.members)]
                 return isl, Step("gru_infer", model, ins, outs, names, layers, info)
             before = {i for i in isl.members if i < seed}  # the Transpose feeding X, if taken
             idx = None if failed is None else next(
@@ -405,7 +410,7 @@ class Partitioner:
             ins.sort(key=self._order)
             types = {x: self._elem_type(x, steps) for x in ins}
             model = self._model(ref, ins, outs, in_types=types)
-            steps.append(Step("onnxruntime", model, ins, outs, [self.nodes[i].name for i in ref]))
+            steps.append(Step("onnxruntime", model, ins, outs, [node_label(i, self.nodes[i]) for i in ref]))
         const_outs = [o for o in self.graph_outputs if self._is_const(o)]
         if const_outs:
             steps.append(Step("onnxruntime", self._model([], [], const_outs), [], const_outs, []))
