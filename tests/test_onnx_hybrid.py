@@ -361,3 +361,12 @@ def test_cli_verify_compares_with_onnxruntime(tmp_path, capsys):
     assert cli.main(["verify", str(path), "--rest", "onnxruntime", "--batch", "3", "--steps", "9"]) == 0
     out = capsys.readouterr().out
     assert "x (3, 9, 4)" in out and "s (3, 3)" in out and out.count("OK") == 2
+
+
+def test_readme_example_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("### GRUs inside bigger ONNX graphs", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
