@@ -59,7 +59,7 @@ class HybridModel:
     Build it with `gru_infer.load(path, rest="onnxruntime")`."""
 
     def __init__(self, parts: List[dict], inputs: List[Tuple[str, int]], outputs: List[str],
-                 info: Dict[str, Any], threads: Optional[Tuple[int, int]] = None):
+                 info: Dict[str, Any], threads: Optional[Tuple[int, int]] = None, sessions: Optional[dict] = None):
         """parts: in run order, each {"runs_in": "gru_infer", "model": Model, "io": ...} or
         {"runs_in": "onnxruntime", "onnx": bytes}, with "inputs", "outputs", "nodes".
         inputs: the graph's (name, element type); threads: onnxruntime's (intra_op, inter_op) or None."""
@@ -68,8 +68,8 @@ class HybridModel:
         self._outputs = outputs
         self._threads = threads
         self.info = info
-        self._sessions: Dict[int, Any] = {}
-        if any(p["runs_in"] == "onnxruntime" for p in parts):
+        self._sessions: Dict[int, Any] = dict(sessions or {})
+        if not self._sessions and any(p["runs_in"] == "onnxruntime" for p in parts):
             self._open_sessions()
         # after each part, the tensors no later part and no graph output reads
         self._free: List[List[str]] = []
@@ -78,13 +78,9 @@ class HybridModel:
             self._free.append([x for x in set(p["inputs"]) | set(p["outputs"]) if x not in later])
 
     def _open_sessions(self) -> None:
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        if self._threads is not None:
-            options.intra_op_num_threads, options.inter_op_num_threads = self._threads
         for k, p in enumerate(self._parts):
             if p["runs_in"] == "onnxruntime":
-                self._sessions[k] = ort.InferenceSession(p["onnx"], options, providers=["CPUExecutionProvider"])
+                self._sessions[k] = _session(p["onnx"], self._threads)
 
     # ---- description --------------------------------------------------------------------
     @property
@@ -167,6 +163,14 @@ class HybridModel:
         return HybridModel, (parts, list(self._inputs), list(self._outputs), dict(self.info), self._threads)
 
 
+def _session(data: bytes, threads: Optional[Tuple[int, int]]):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
 def _threads_of(session_options) -> Optional[Tuple[int, int]]:
     if session_options is None:
         return None
@@ -198,8 +202,8 @@ def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridMo
     inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input if i.name not in inits]
     outputs = [o.name for o in model.graph.output]
     steps = partition(model)
-    parts, types = [], dict(inputs)
-    ort = None
+    parts, types, sessions = [], dict(inputs), {}
+    threads = _threads_of(session_options)
     for step in steps:
         part = {"runs_in": step.kind, "inputs": step.inputs, "outputs": step.outputs, "nodes": step.nodes}
         if step.kind == "gru_infer":
@@ -212,15 +216,13 @@ def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridMo
                 if not vi.type.tensor_type.elem_type and vi.name in types:
                     vi.type.tensor_type.elem_type = types[vi.name]
             part["onnx"] = step.model.SerializeToString()
-            if ort is None:
-                import onnxruntime as ort
-            session = ort.InferenceSession(part["onnx"], providers=["CPUExecutionProvider"])
+            session = sessions[len(parts)] = _session(part["onnx"], threads)
             types.update({o.name: _ORT_TYPES.get(o.type, 0) for o in session.get_outputs()})
         parts.append(part)
     info = {"format": "onnx", "source": "onnx", "rest": "onnxruntime", "opset": _opset(model),
             "producer": f"{model.producer_name} {model.producer_version}".strip(),
             "inputs": [n for n, _ in inputs], "outputs": outputs}
-    return HybridModel(parts, inputs, outputs, info, _threads_of(session_options))
+    return HybridModel(parts, inputs, outputs, info, threads, sessions)
 
 
 def _opset(model) -> int:
