@@ -8,6 +8,16 @@ import sys
 
 def _info(args) -> int:
     import gru_infer
+    if args.rest:
+        from .hybrid_report import partition_report
+        h = gru_infer.load(args.file, rest=args.rest)
+        print(f"file: {args.file}")
+        print(f"source: onnx ({h.info.get('producer') or 'unknown producer'}, opset {h.info.get('opset')})")
+        for line in partition_report(args.file, h, args.batch or 1, args.steps or 100):
+            print(line)
+        return 0
+    if args.batch or args.steps:
+        raise ValueError("--batch / --steps are the sizes of info --rest's multiply-add estimate")
     m = gru_infer.load(args.file)
     print(f"file: {args.file}")
     print(f"source: {m.source or 'unknown'} ({m.info.get('format', 'native')})")
@@ -61,7 +71,11 @@ def _convert(args) -> int:
 def _verify(args) -> int:
     from .verify import NoReference, verify
     try:
-        ok = verify(args.file, batch=args.batch, steps=args.steps, tolerance=args.tolerance)
+        if args.rest:
+            from .verify import verify_hybrid
+            ok = verify_hybrid(args.file, batch=args.batch, steps=args.steps, tolerance=args.tolerance)
+        else:
+            ok = verify(args.file, batch=args.batch, steps=args.steps, tolerance=args.tolerance)
     except NoReference as e:
         print(f"gru-infer: cannot verify: {e}", file=sys.stderr)
         return 2
@@ -143,6 +157,11 @@ def main(argv=None) -> int:
     sub.add_parser("demo", help="run the shipped vibration-forecasting model").set_defaults(fn=_demo)
     q = sub.add_parser("info", help="layers, sizes and parameter count of a model file")
     q.add_argument("file")
+    q.add_argument("--rest", choices=["onnxruntime"], default=None,
+                   help="an ONNX graph with other operators: show how it is partitioned between gru_infer "
+                        "(the GRU nodes) and onnxruntime (the rest), and the GRU parts' share of the multiply-adds")
+    q.add_argument("--batch", type=_count, default=None, help="with --rest: batch size of the estimate (1)")
+    q.add_argument("--steps", type=_count, default=None, help="with --rest: time steps of the estimate (100)")
     q.set_defaults(fn=_info)
     q = sub.add_parser("convert", help="convert a model file to the native format")
     q.add_argument("file")
@@ -158,6 +177,9 @@ def main(argv=None) -> int:
                    help="sequences (default: the model's declared batch, else 2)")
     q.add_argument("--steps", type=_count, default=None,
                    help="time steps (default: the model's declared length, else 16)")
+    q.add_argument("--rest", choices=["onnxruntime"], default=None,
+                   help="an ONNX graph with other operators: run it as gru_infer.load(FILE, rest=...) does and "
+                        "compare every output with onnxruntime on the full graph")
     q.set_defaults(fn=_verify)
     q = sub.add_parser("bench", help="stream latency, predict time and throughput of FILE on this machine, "
                                      "beside the framework it came from when installed")

@@ -9,10 +9,13 @@ import os
 import tokenize
 import zipfile
 import zlib
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .errors import ModelFormatError, UnsupportedModelError
 from .model import Model
+
+if TYPE_CHECKING:
+    from .hybrid import HybridModel
 
 __all__ = ["load", "from_torch", "detect_format"]
 
@@ -32,8 +35,22 @@ def detect_format(path: str) -> str:
 HEAD_FORMATS = ("pytorch", "safetensors", "npz", "rtneural")
 
 
-def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], format: Optional[str] = None,
-         config: Optional[Union[str, os.PathLike[str]]] = None, head: Optional[str] = None) -> Model:
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+
+@overload
+def load(path: Source, format: Optional[str] = None, config: Optional[Union[str, os.PathLike[str]]] = None,
+         head: Optional[str] = None, rest: None = None, session_options: None = None) -> Model: ...
+
+
+@overload
+def load(path: Source, format: Optional[str] = None, config: Optional[Union[str, os.PathLike[str]]] = None,
+         head: Optional[str] = None, *, rest: Literal["onnxruntime"], session_options: Any = None) -> HybridModel: ...
+
+
+def load(path: Source, format: Optional[str] = None, config: Optional[Union[str, os.PathLike[str]]] = None,
+         head: Optional[str] = None, rest: Optional[str] = None, session_options: Any = None
+         ) -> Union[Model, HybridModel]:
     """Load a model file of any supported format (`gru_infer.importers.FORMATS`), recognised by its content.
 
     `path` is a file name, or the file's contents as bytes, bytearray or memoryview.
@@ -49,10 +66,20 @@ def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], forma
     (`fc(h_n[-1])`, `fc(torch.cat((h_n[-2], h_n[-1]), dim=1))` for a bidirectional GRU). Without it a
     Linear applies to every step (`info["assumed"]` says so), and a Linear after a bidirectional GRU is
     refused (the heads differ there). `gru_infer.from_torch(module)` reads the head from forward().
+
+    `rest="onnxruntime"`: for an ONNX graph with operators outside the GRU / Dense / activation chain,
+    a `gru_infer.hybrid.HybridModel` running every GRU node here and the rest of the graph in
+    onnxruntime (`session_options`: an onnxruntime.SessionOptions for its sessions; pickling keeps
+    its thread counts). Its predict takes and returns the graph's inputs and outputs by name.
     """
+    if rest is not None and rest != "onnxruntime":
+        raise ValueError(f"rest: expected None or \"onnxruntime\", got {rest!r}")
+    if session_options is not None and rest is None:
+        raise ValueError('session_options= is for rest="onnxruntime"')
     if isinstance(path, (bytes, bytearray, memoryview)):  # a file's contents, not its name
         from .serialization import load_bytes
-        return load_bytes(path, format, config=config, head=head)
+        extra = {} if rest is None else {"rest": rest, "session_options": session_options}
+        return load_bytes(path, format, config=config, head=head, **extra)
     path = os.fspath(path)
     if not os.path.isfile(path):
         if os.path.exists(path):  # a folder, device or FIFO: reading it could block or never end
@@ -63,6 +90,11 @@ def load(path: Union[str, os.PathLike[str], bytes, bytearray, memoryview], forma
         importers.importer(format)  # an unknown format is a bad argument (ValueError), not a bad file
     with _file_errors(path):
         fmt = format or importers.detect_format(path)
+        if rest is not None:
+            if fmt != "onnx" or config is not None or head is not None:
+                raise ValueError(f"{path}: rest= is for ONNX graphs (without config= or head=); this is a {fmt} file")
+            from .hybrid import load_hybrid
+            return load_hybrid(path, session_options)
         options = {}
         if config is not None:
             if fmt != "keras":

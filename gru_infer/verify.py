@@ -181,3 +181,45 @@ def verify(path: str, batch: Optional[int] = None, steps: Optional[int] = None, 
         echo(f"  max abs error {err:.3g}, max relative error {rel:.3g} (tolerance {tolerance:g}): "
              f"{'OK' if ok else 'MISMATCH'}")
     return ok
+
+
+def verify_hybrid(path: str, batch: Optional[int] = None, steps: Optional[int] = None, tolerance: float = 1e-5,
+                  seed: int = 0, echo: Optional[Callable[[str], None]] = print) -> bool:
+    """`gru-infer verify --rest onnxruntime`: the hybrid (GRU nodes in gru_infer, the rest in onnxruntime)
+    against onnxruntime on the full graph, every output, on random inputs (float inputs standard normal,
+    integer inputs zeros) of the graph's declared sizes, its free batch / time axes `batch` / `steps`."""
+    import gru_infer
+
+    from .hybrid import prepared_graph
+    from .hybrid_report import concrete_shapes
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise NoReference("onnxruntime is not installed: pip install onnxruntime") from None
+    hybrid = gru_infer.load(path, rest="onnxruntime")
+    shapes = concrete_shapes(prepared_graph(path), hybrid, batch or 2, steps or 16)
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name, elem in hybrid._inputs:
+        dtype = np.dtype({1: np.float32, 10: np.float16, 11: np.float64, 6: np.int32, 7: np.int64, 9: np.bool_}
+                         .get(elem, np.float32))
+        shape = shapes[name]
+        feeds[name] = rng.standard_normal(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    want = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    got = hybrid.predict(feeds)
+    ok = True
+    if echo:
+        echo(f"{path}: onnx, {len(hybrid.parts)} parts (gru_infer + onnxruntime), inputs "
+             + ", ".join(f"{n} {v.shape}" for n, v in feeds.items()))
+    for name, ref in want.items():
+        if got[name].shape != ref.shape:
+            raise ValueError(f"output {name!r}: shapes differ: onnxruntime {ref.shape}, the hybrid {got[name].shape}")
+        ref64 = np.asarray(ref, np.float64)
+        err = float(np.abs(ref64 - got[name].astype(np.float64)).max()) if ref.size else 0.0
+        rel = err / max(float(np.abs(ref64).max()) if ref.size else 0.0, 1e-30)
+        ok = ok and err <= tolerance
+        if echo:
+            echo(f"  {name} {ref.shape}: max abs error {err:.3g}, max relative error {rel:.3g} "
+                 f"(tolerance {tolerance:g}): {'OK' if err <= tolerance else 'MISMATCH'}")
+    return ok
