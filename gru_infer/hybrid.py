@@ -54,6 +54,12 @@ def _to_onnx_layout(y: np.ndarray, letters: str, directions: int) -> np.ndarray:
     return np.ascontiguousarray(y.reshape([1 if c == "1" else next(dims) for c in letters]))
 
 
+def _island_x(io: dict, env: dict) -> np.ndarray:
+    """An island's input as its Model takes it: (B, T, F)."""
+    x = env[io["input_name"]]
+    return np.swapaxes(x, 0, 1) if io["input_layout"] == "seq_first" else x
+
+
 class HybridModel:
     """An ONNX graph whose GRU nodes run in gru_infer and whose other nodes run in onnxruntime.
     Build it with `gru_infer.load(path, rest="onnxruntime")`."""
@@ -108,6 +114,13 @@ class HybridModel:
         """Run the whole graph. inputs: {graph input name: array}, or one array for a graph with one
         input. Returns {graph output name: array}; one array when one array came in and the graph has
         one output. Arrays are in the graph's own layouts (as onnxruntime takes and gives them)."""
+        env, positional = self._feeds(inputs)
+        out = self._run(env)
+        return out[self._outputs[0]] if positional and len(self._outputs) == 1 else out
+
+    def _feeds(self, inputs: Union[Mapping[str, Any], Any]) -> Tuple[Dict[str, np.ndarray], bool]:
+        """The graph inputs checked and converted to their declared element types; and whether one
+        array (not a dict) came in."""
         positional = not isinstance(inputs, Mapping)
         if positional:
             if len(self._inputs) != 1:
@@ -120,7 +133,7 @@ class HybridModel:
             raise ValueError(f"inputs: expected {self.input_names}, got {sorted(inputs)}"
                              + (f" (missing {missing})" if missing else "")
                              + (f" (unknown {unknown})" if unknown else ""))
-        env: Dict[str, Any] = {}
+        env: Dict[str, np.ndarray] = {}
         for name, elem in self._inputs:
             arr = np.asarray(inputs[name])
             want = _NUMPY.get(elem)
@@ -129,22 +142,26 @@ class HybridModel:
                     raise ValueError(f"input {name!r}: expected {np.dtype(want)}, got dtype {arr.dtype}")
                 arr = arr.astype(want)
             env[name] = np.ascontiguousarray(arr)
+        return env, positional
+
+    def _run(self, env: Dict[str, Any], seen: Optional[Dict[int, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+        """Run the parts on env (the checked graph inputs); the graph outputs by name. seen: filled
+        with each island's input x, batch-first, by part index (quantize's calibration)."""
         for k, p in enumerate(self._parts):
             if p["runs_in"] == "onnxruntime":
                 values = self._sessions[k].run(p["outputs"], {x: env[x] for x in p["inputs"]})
                 env.update(zip(p["outputs"], values))
             else:
+                if seen is not None:
+                    seen[k] = _island_x(p["io"], env)
                 env.update(self._run_island(p["model"], p["io"], env))
             for x in self._free[k]:
                 env.pop(x, None)
-        out = {name: env[name] for name in self._outputs}
-        return out[self._outputs[0]] if positional and len(self._outputs) == 1 else out
+        return {name: env[name] for name in self._outputs}
 
     @staticmethod
     def _run_island(model: Model, io: dict, env: dict) -> Dict[str, np.ndarray]:
-        x = env[io["input_name"]]
-        if io["input_layout"] == "seq_first":
-            x = np.swapaxes(x, 0, 1)
+        x = _island_x(io, env)
         lengths = env[io["sequence_lens_input"]] if io["sequence_lens_input"] else None
         h0 = env[io["initial_h_input"]] if io["initial_h_input"] else None
         if h0 is not None and io["initial_h_axes"] == "BDH":
@@ -221,8 +238,15 @@ def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridMo
         parts.append(part)
     info = {"format": "onnx", "source": "onnx", "rest": "onnxruntime", "opset": _opset(model),
             "producer": f"{model.producer_name} {model.producer_version}".strip(),
-            "inputs": [n for n, _ in inputs], "outputs": outputs}
+            "inputs": [n for n, _ in inputs], "outputs": outputs,
+            "input_shapes": {i.name: _dims(i) for i in model.graph.input if i.name not in inits}}
     return HybridModel(parts, inputs, outputs, info, threads, sessions)
+
+
+def _dims(value_info) -> List[Union[int, str, None]]:
+    """A graph input's declared shape: a size, a dimension's name, or None where it is free and unnamed."""
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+            for d in value_info.type.tensor_type.shape.dim]
 
 
 def _opset(model) -> int:

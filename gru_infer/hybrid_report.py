@@ -9,31 +9,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .hybrid import HybridModel, prepared_graph
-
-
-def concrete_shapes(model, hybrid: HybridModel, batch: int, steps: int) -> Dict[str, Tuple[int, ...]]:
-    """Each graph input's shape with its free dimensions set: batch and time for the first two axes (time
-    first where the input feeds a seq-first GRU directly), 1 for any other; a named dimension keeps the
-    value it got first."""
-    seq_first = {p["io"]["input_name"] for p in hybrid._parts
-                 if p["runs_in"] == "gru_infer" and p["io"]["input_layout"] == "seq_first"}
-    named: Dict[str, int] = {}
-    shapes = {}
-    for inp in model.graph.input:
-        if inp.name not in hybrid.input_names:
-            continue
-        free = (steps, batch) if inp.name in seq_first else (batch, steps)
-        dims = []
-        for k, d in enumerate(inp.type.tensor_type.shape.dim):
-            if d.HasField("dim_value") and d.dim_value > 0:
-                dims.append(d.dim_value)
-                continue
-            value = free[k] if k < 2 else 1
-            if d.dim_param:
-                value = named.setdefault(d.dim_param, value)
-            dims.append(value)
-        shapes[inp.name] = tuple(dims)
-    return shapes
+from .hybrid_inputs import concrete_shapes
 
 
 def node_macs(model, shapes: Dict[str, Tuple[int, ...]]) -> List[Tuple[str, str, Optional[int]]]:
@@ -95,7 +71,7 @@ def _macs(n, known) -> Optional[int]:
 
 def partition_report(path: str, hybrid: HybridModel, batch: int, steps: int) -> List[str]:
     model = prepared_graph(path)
-    shapes = concrete_shapes(model, hybrid, batch, steps)
+    shapes = concrete_shapes(hybrid, batch, steps)
     where = {label: p["runs_in"] for p in hybrid.parts for label in p["nodes"]}
     lines = [f"hybrid: {len(hybrid.parts)} parts run in order (GRU nodes in gru_infer, the rest in onnxruntime)",
              f"inputs: {', '.join(hybrid.input_names)}; outputs: {', '.join(hybrid.output_names)}"]

@@ -190,21 +190,13 @@ def verify_hybrid(path: str, batch: Optional[int] = None, steps: Optional[int] =
     integer inputs zeros) of the graph's declared sizes, its free batch / time axes `batch` / `steps`."""
     import gru_infer
 
-    from .hybrid import prepared_graph
-    from .hybrid_report import concrete_shapes
+    from .hybrid_inputs import random_feeds
     try:
         import onnxruntime as ort
     except ImportError:
         raise NoReference("onnxruntime is not installed: pip install onnxruntime") from None
     hybrid = gru_infer.load(path, rest="onnxruntime")
-    shapes = concrete_shapes(prepared_graph(path), hybrid, batch or 2, steps or 16)
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for name, elem in hybrid._inputs:
-        dtype = np.dtype({1: np.float32, 10: np.float16, 11: np.float64, 6: np.int32, 7: np.int64, 9: np.bool_}
-                         .get(elem, np.float32))
-        shape = shapes[name]
-        feeds[name] = rng.standard_normal(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
+    feeds = random_feeds(hybrid, batch or 2, steps or 16, seed)
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     want = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
     got = hybrid.predict(feeds)
