@@ -159,6 +159,17 @@ class HybridModel:
                 env.pop(x, None)
         return {name: env[name] for name in self._outputs}
 
+    # ---- reduced precision ----------------------------------------------------------------
+    def quantize(self, kind: str, calibration: Any = None, input_scale: str = "auto") -> HybridModel:
+        """A new HybridModel whose GRU islands are in "int8", "bf16" or "fp16" (Model.quantize); the
+        onnxruntime parts run as before. calibration: a feed like predict's; each island is calibrated
+        on the input it receives when this hybrid runs on it. input_scale: as Model.quantize's.
+        info["quantization"]["error_vs_fp32"]: max and mean abs error of every graph output against
+        this hybrid, on the calibration feed, or on the synthetic feed gru_infer/hybrid_quantize.py
+        describes (N(0, 1), seed 0, free batch / time axes 4 and 1000)."""
+        from .hybrid_quantize import quantize_hybrid
+        return quantize_hybrid(self, kind, calibration, input_scale)
+
     @staticmethod
     def _run_island(model: Model, io: dict, env: dict) -> Dict[str, np.ndarray]:
         x = _island_x(io, env)
