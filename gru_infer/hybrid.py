@@ -159,6 +159,15 @@ class HybridModel:
                 env.pop(x, None)
         return {name: env[name] for name in self._outputs}
 
+    # ---- streaming ----------------------------------------------------------------------
+    def stream(self, batch: int = 1):
+        """A HybridStream: `step(inputs)` runs one frame (time step) of `batch` sequences through the
+        whole graph, `reset()` starts them again. Only for graphs whose GRUs run forward and whose other
+        parts are frame-local (each time step computed from the same step only): otherwise ValueError
+        naming the node and why (gru_infer/hybrid_stream.py, importers/onnx/_frame_local.py)."""
+        from .hybrid_stream import HybridStream
+        return HybridStream(self, batch)
+
     # ---- reduced precision ----------------------------------------------------------------
     def quantize(self, kind: str, calibration: Any = None, input_scale: str = "auto") -> HybridModel:
         """A new HybridModel whose GRU islands are in "int8", "bf16" or "fp16" (Model.quantize); the
