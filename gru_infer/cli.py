@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 
@@ -84,10 +85,15 @@ def _verify(args) -> int:
 
 def _bench(args) -> int:
     from .bench import bench, format_table, parse_kinds
+    if args.rest:
+        from .hybrid_bench import bench_hybrid, format_hybrid
+        result = bench_hybrid(args.file, batch=args.batch, steps=args.steps, threads=args.threads,
+                              kinds=parse_kinds(args.kinds), budget_s=args.time)
+        print(json.dumps(result, indent=2) if args.json else format_hybrid(result))
+        return 0
     result = bench(args.file, batch=args.batch, steps=args.steps, threads=args.threads,
                    kinds=parse_kinds(args.kinds), budget_s=args.time)
     if args.json:
-        import json
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
@@ -192,6 +198,10 @@ def main(argv=None) -> int:
     q.add_argument("--kinds", default="fp32", help="weight kinds to measure, comma-separated (fp32)")
     q.add_argument("--time", type=_seconds, default=0.5, help="seconds per measurement (0.5)")
     q.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    q.add_argument("--rest", choices=["onnxruntime"], default=None,
+                   help="an ONNX graph with other operators: time the hybrid (gru_infer.load(FILE, rest=...)) "
+                        "against onnxruntime on the full graph, 1 thread each unless --threads, with the max abs "
+                        "difference of every output")
     q.set_defaults(fn=_bench)
     q = sub.add_parser("quantize", help="write an int8, bf16 or fp16 copy of a model; print its size, "
                                         "its error against the original and the step latency of both")

@@ -363,6 +363,35 @@ def test_cli_verify_compares_with_onnxruntime(tmp_path, capsys):
     assert "x (3, 9, 4)" in out and "s (3, 3)" in out and out.count("OK") == 2
 
 
+def test_cli_bench_against_onnxruntime(tmp_path, capsys):
+    import json
+
+    from gru_infer import cli
+    torch.manual_seed(17)
+    path = export(TwoInOut(), (torch.randn(2, 5, 4), torch.randn(2, 3)), tmp_path / "io.onnx", ["x", "s"],
+                  ["y", "h"], dynamic={"x": {0: "batch", 1: "time"}, "s": {0: "batch"}, "h": {1: "batch"}})
+    fast = ["--batch", "3", "--steps", "9", "--time", "0.02"]
+    try:
+        assert cli.main(["bench", str(path), "--rest", "onnxruntime", "--json", "--kinds", "fp32,bf16", *fast]) == 0
+        r = json.loads(capsys.readouterr().out)
+        assert {"model", "format", "rest", "isa", "threads", "batch", "steps", "inputs", "parts", "kinds",
+                "reference"} <= set(r)
+        assert r["threads"] == 1 and (r["batch"], r["steps"]) == (3, 9) and r["inputs"] == {"x": [3, 9, 4], "s": [3, 3]}
+        assert r["parts"] == runs_in(gru_infer.load(path, rest="onnxruntime")) and set(r["kinds"]) == {"fp32", "bf16"}
+        fp32 = r["kinds"]["fp32"]
+        assert {"predict_ms", "predict_per_sequence_us", "throughput_steps_per_s", "max_abs_difference"} <= set(fp32)
+        assert set(fp32["max_abs_difference"]) == {"y", "h"} and fp32["max_abs_error"] <= 1e-5
+        assert 1e-5 < r["kinds"]["bf16"]["max_abs_error"] <= 5e-3
+        ref = r["reference"]
+        assert ref["framework"] == "onnxruntime" and ref["predict_ms"] > 0
+        assert ref["gru_infer_speedup"] == pytest.approx(ref["predict_ms"] / fp32["predict_ms"])
+        assert cli.main(["bench", str(path), "--rest", "onnxruntime", "--threads", "2", *fast]) == 0
+        out = capsys.readouterr().out
+        assert "threads: 2 each" in out and "hybrid fp32" in out and "onnxruntime (full graph)" in out
+    finally:
+        gru_infer.set_num_threads(0)
+
+
 def test_readme_example_runs(tmp_path, monkeypatch):
     from pathlib import Path
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
