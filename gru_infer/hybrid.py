@@ -10,6 +10,7 @@ after the islands become onnxruntime sessions over subgraphs cut by tensor names
 in order, passing tensors by name. onnxruntime is imported only when a part needs it.
 
 Pickling carries everything by value: the subgraphs' ONNX bytes and the islands' native bytes.
+`quantize` (hybrid_quantize.py) and `stream` (hybrid_stream.py) work on the whole graph.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from .hybrid import HybridModel
 from .hybrid_inputs import concrete_shapes, random_feeds
 
 KINDS = ("int8", "bf16", "fp16")
-SYNTHETIC = {"distribution": "N(0, 1)", "batch": 4, "steps": 1000, "seed": 0}
+SYNTHETIC: Dict[str, Any] = {"distribution": "N(0, 1)", "batch": 4, "steps": 1000, "seed": 0}
 
 
 def quantize_hybrid(hybrid: HybridModel, kind: str, calibration: Any = None, input_scale: str = "auto"
