@@ -196,3 +196,56 @@ def test_more_refusals(tmp_path):
                   ["y", "h"], dynamic={"x": {0: "batch", 1: "time"}, "s": {0: "batch"}, "h": {1: "batch"}})
     with pytest.raises(ValueError, match=r"cannot stream: graph input 's' \(shape \['batch', 3\]\)"):
         gru_infer.load(path, rest="onnxruntime").stream()
+
+
+# ------------------------------------------------------------------------------------------------
+# the frame-locality proof, node by node, on hand-built graphs
+
+def one_node(op, inputs, consts=None, rank=3, time_dim="T", **attrs):
+    """x (B, T, 4[, 3]) -> op -> y; consts: {name: array} initializers."""
+    from onnx import TensorProto, helper, numpy_helper
+    dims = ["B", time_dim, 4, 3][:rank]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in (consts or {}).items()]
+    g = helper.make_graph([helper.make_node(op, inputs, ["y"], name="n", **attrs)], "g", [x], [y], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+I64 = np.int64
+PROVED = [
+    ("reshape_copying_batch_and_time", one_node("Reshape", ["x", "s"], {"s": np.array([0, 0, -1], I64)}, rank=4), 1),
+    ("transpose", one_node("Transpose", ["x"], perm=[1, 0, 2]), 0),
+    ("unsqueeze_before", one_node("Unsqueeze", ["x", "a"], {"a": np.array([0], I64)}), 2),
+    ("squeeze_after", one_node("Squeeze", ["x", "a"], {"a": np.array([2], I64)}, rank=4), 1),
+    ("gather_features", one_node("Gather", ["x", "i"], {"i": np.array(1, I64)}, axis=2), 1),
+    ("add_per_feature", one_node("Add", ["x", "c"], {"c": np.ones(4, np.float32)}), 1),
+    ("add_size_one_along_time", one_node("Add", ["x", "c"], {"c": np.ones((1, 1, 4), np.float32)}), 1),
+    ("matmul_features", one_node("MatMul", ["x", "w"], {"w": np.ones((4, 2), np.float32)}), 1),
+    ("softmax_features", one_node("Softmax", ["x"], axis=-1), 1),
+    ("reduce_features", one_node("ReduceMean", ["x"], axes=[2], keepdims=0), 1),
+]
+REFUSED_NODES = [
+    ("reshape_merging_time", one_node("Reshape", ["x", "s"], {"s": np.array([0, -1], I64)}), "does not copy"),
+    ("squeeze_without_axes", one_node("Squeeze", ["x"]), "no axes"),
+    ("constant_along_time", one_node("Add", ["x", "c"], {"c": np.ones((1, 5, 1), np.float32)}), "size 5 along"),
+    ("matmul_over_time", one_node("MatMul", ["x", "w"], {"w": np.ones((2, 3), np.float32)}, rank=2),
+     "contracts the time axis"),
+    ("shape", one_node("Shape", ["x"]), "length of the time axis"),
+    ("cumsum", one_node("CumSum", ["x", "a"], {"a": np.array(1, I64)}), "not an op whose frame-locality"),
+    ("softmax_time", one_node("Softmax", ["x"], axis=1), "normalizes over the time axis"),
+    ("fixed_time", one_node("Relu", ["x"], time_dim=7), "fixed size 7"),
+]
+
+
+@pytest.mark.parametrize("name,model,axis", PROVED, ids=[p[0] for p in PROVED])
+def test_frame_local_proved(name, model, axis):
+    from gru_infer.importers.onnx._frame_local import time_axes
+    assert time_axes(model, {"x": 1})["y"] == axis
+
+
+@pytest.mark.parametrize("name,model,message", REFUSED_NODES, ids=[r[0] for r in REFUSED_NODES])
+def test_frame_local_refused(name, model, message):
+    from gru_infer.importers.onnx._frame_local import NotFrameLocal, time_axes
+    with pytest.raises(NotFrameLocal, match=message):
+        time_axes(model, {"x": 1})
