@@ -2,7 +2,7 @@
 as before; the error on the whole graph's outputs against the fp32 hybrid and onnxruntime.
 
 Bounds, scaled by max(1, max|ref|) per output: int8 2e-2, bf16 5e-3, fp16 1e-3 (measured on these
-models, calibration x ~ N(0, 1) of (8, 200, F): int8 <= 6.4e-3, bf16 <= 1.9e-3, fp16 <= 1.3e-4).
+models, calibration x ~ N(0, 1) of (8, 200, F): int8 <= 6.7e-3, bf16 <= 2.1e-3, fp16 <= 1.8e-4).
 """
 import pickle
 
