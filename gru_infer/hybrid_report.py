@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .hybrid import HybridModel, prepared_graph
+from .layers import describe_layer
 
 
 def concrete_shapes(model, hybrid: HybridModel, batch: int, steps: int) -> Dict[str, Tuple[int, ...]]:
@@ -103,9 +104,8 @@ def partition_report(path: str, hybrid: HybridModel, batch: int, steps: int) -> 
         lines.append(f"  part {k + 1}: {p['runs_in']}, {len(p['nodes'])} nodes; reads {p['inputs']}, "
                      f"writes {p['outputs']}")
         if p["runs_in"] == "gru_infer":
-            from .cli import _describe
             for i, layer in enumerate(p["model"].layers):
-                lines.append(f"    layer {i}: {_describe(layer)}")
+                lines.append(f"    layer {i}: {describe_layer(layer)}")
         lines.append("    nodes: " + ", ".join(p["nodes"]))
     macs = node_macs(model, shapes)
     total = {"gru_infer": 0, "onnxruntime": 0}
