@@ -9,6 +9,8 @@ import sys
 
 def _info(args) -> int:
     import gru_infer
+
+    from .layers import describe_layer
     if args.rest:
         from .hybrid_report import partition_report
         h = gru_infer.load(args.file, rest=args.rest)
@@ -27,31 +29,11 @@ def _info(args) -> int:
     print(f"input: {'ids' if m.takes_ids else f'{m.input_size} features'} per step; output: {m.output_size}")
     formats = [d.get("weight_format") for d in m._core.describe(with_weights=False)]
     for i, layer in enumerate(m.layers):
-        print(f"  layer {i}: {_describe(layer)}" + (f", {formats[i]} weights" if formats[i] else ""))
+        print(f"  layer {i}: {describe_layer(layer)}" + (f", {formats[i]} weights" if formats[i] else ""))
     print(f"weight format: {m.weight_format}")
     print(f"parameters: {m.num_parameters} ({m.num_parameters * 4} weight bytes as float32)")
     print(f"state per sequence: {m.state_shape(1)}")
     return 0
-
-
-def _describe(layer) -> str:
-    from . import layers as L
-    if isinstance(layer, L.GRU):
-        return (f"GRU {layer.input_size} -> {layer.hidden_size}, {layer.direction}, "
-                f"{'linear_before_reset' if layer.linear_before_reset else 'reset before matmul'}, "
-                f"{'bias' if layer.has_bias else 'no bias'}"
-                + ("" if layer.return_sequences else ", final state only"))
-    if isinstance(layer, L.Dense):
-        return f"Dense {layer.weight.shape[1]} -> {layer.weight.shape[0]}"
-    if isinstance(layer, L.ActivationLayer):
-        return f"Activation {layer.activation.kind}"
-    if isinstance(layer, L.Embedding):
-        return f"Embedding {layer.table.shape[0]} x {layer.table.shape[1]}"
-    if isinstance(layer, L.Affine):
-        return f"Affine {len(layer.scale)} features (x * scale + shift)"
-    if isinstance(layer, L.InputSkip):
-        return f"InputSkip (+ the model input's features from {layer.start})"
-    return type(layer).__name__
 
 
 def _convert(args) -> int:

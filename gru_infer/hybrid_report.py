@@ -10,6 +10,7 @@ import numpy as np
 
 from .hybrid import HybridModel, prepared_graph
 from .hybrid_inputs import concrete_shapes
+from .layers import describe_layer
 
 
 def node_macs(model, shapes: Dict[str, Tuple[int, ...]]) -> List[Tuple[str, str, Optional[int]]]:
@@ -79,9 +80,8 @@ def partition_report(path: str, hybrid: HybridModel, batch: int, steps: int) -> 
         lines.append(f"  part {k + 1}: {p['runs_in']}, {len(p['nodes'])} nodes; reads {p['inputs']}, "
                      f"writes {p['outputs']}")
         if p["runs_in"] == "gru_infer":
-            from .cli import _describe
             for i, layer in enumerate(p["model"].layers):
-                lines.append(f"    layer {i}: {_describe(layer)}")
+                lines.append(f"    layer {i}: {describe_layer(layer)}")
         lines.append("    nodes: " + ", ".join(p["nodes"]))
     macs = node_macs(model, shapes)
     total = {"gru_infer": 0, "onnxruntime": 0}

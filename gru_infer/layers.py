@@ -209,3 +209,23 @@ def validated_layers(layers: Sequence[Layer]) -> List[Layer]:
             raise ValueError(f"layer {i}: expected one of {[k.__name__ for k in known]}, got {type(layer).__name__}")
         out.append(layer.validated())
     return out
+
+
+def describe_layer(layer: Layer) -> str:
+    """One line about a layer spec (`gru-infer info` prints one per layer)."""
+    if isinstance(layer, GRU):
+        return (f"GRU {layer.input_size} -> {layer.hidden_size}, {layer.direction}, "
+                f"{'linear_before_reset' if layer.linear_before_reset else 'reset before matmul'}, "
+                f"{'bias' if layer.has_bias else 'no bias'}"
+                + ("" if layer.return_sequences else ", final state only"))
+    if isinstance(layer, Dense):
+        return f"Dense {layer.weight.shape[1]} -> {layer.weight.shape[0]}"
+    if isinstance(layer, ActivationLayer):
+        return f"Activation {layer.activation.kind}"
+    if isinstance(layer, Embedding):
+        return f"Embedding {layer.table.shape[0]} x {layer.table.shape[1]}"
+    if isinstance(layer, Affine):
+        return f"Affine {len(layer.scale)} features (x * scale + shift)"
+    if isinstance(layer, InputSkip):
+        return f"InputSkip (+ the model input's features from {layer.start})"
+    return type(layer).__name__

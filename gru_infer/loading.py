@@ -1,4 +1,5 @@
-"""`gru_infer.load(path)`: recognise a model file by its content, then hand it to its importer.
+"""`gru_infer.load(path)`: recognise a model file by its content, then hand it to its importer;
+`gru_infer.load(bytes)` (`load_bytes`): the same for a file's contents in memory.
 
 The importers (`gru_infer.importers`) return framework-neutral layers (gru_infer.layers) and an
 `info` dict; each one imports its framework (if it needs one at all) only when called.
@@ -6,18 +7,19 @@ The importers (`gru_infer.importers`) return framework-neutral layers (gru_infer
 from __future__ import annotations
 
 import os
+import tempfile
 import tokenize
 import zipfile
 import zlib
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .errors import ModelFormatError, UnsupportedModelError
-from .model import Model
+from .model import NATIVE_MAGIC, BytesLike, Model, _contiguous_bytes, model_from_native_bytes
 
 if TYPE_CHECKING:
     from .hybrid import HybridModel
 
-__all__ = ["load", "from_torch", "detect_format"]
+__all__ = ["load", "load_bytes", "from_torch", "detect_format"]
 
 
 def _fold_affine(layers):
@@ -77,7 +79,6 @@ def load(path: Source, format: Optional[str] = None, config: Optional[Union[str,
     if session_options is not None and rest is None:
         raise ValueError('session_options= is for rest="onnxruntime"')
     if isinstance(path, (bytes, bytearray, memoryview)):  # a file's contents, not its name
-        from .serialization import load_bytes
         extra = {} if rest is None else {"rest": rest, "session_options": session_options}
         return load_bytes(path, format, config=config, head=head, **extra)
     path = os.fspath(path)
@@ -115,6 +116,41 @@ def load(path: Source, format: Optional[str] = None, config: Optional[Union[str,
         model = Model.from_layers(_fold_affine(layers), source=info.get("source", fmt))
     model.info = {"format": fmt, **info}
     return model
+
+
+def load_bytes(data: BytesLike, format: Optional[str] = None, **options: Any) -> Model:
+    """`gru_infer.load` for a model file's contents in memory instead of a path.
+
+    Native bytes load directly; any other format goes through a temporary file to the same
+    content-sniffing importers `load(path)` uses.
+    """
+    view = _contiguous_bytes(data)
+    if len(view) == 0:
+        raise ValueError("model bytes: expected the contents of a model file, got 0 bytes")
+    if format in (None, "native") and bytes(view[:8]) == NATIVE_MAGIC[:len(view[:8])]:
+        return model_from_native_bytes(view)
+    fd, path = tempfile.mkstemp(prefix="gru_infer_", suffix=".model")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(view)
+        model = load(path, format=format, **options)
+    except ValueError as e:  # name the bytes, not the temporary file
+        raise _about_bytes(e, path, view) from None
+    finally:
+        os.unlink(path)
+    if model.info.get("path") == path:
+        del model.info["path"]
+    return model
+
+
+def _about_bytes(e: ValueError, path: str, view: memoryview) -> ValueError:
+    message = str(e).replace(repr(path), "the given bytes").replace(path, "the given bytes")
+    if len(view) < 4096 and b"\0" not in view and os.path.exists(bytes(view)):
+        message += " (bytes are a model file's contents: pass a str or Path for a file name)"
+    try:
+        return type(e)(message)
+    except TypeError:  # an exception class that takes other arguments
+        return ValueError(message)
 
 
 # What reading a malformed file can raise from the importers, the standard library (zipfile, json,

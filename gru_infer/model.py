@@ -2,46 +2,27 @@
 
 All computation is in the C++ core (gru_infer._core); this module checks and converts inputs so
 that a wrong shape or dtype raises a ValueError naming what was expected and what was given.
+A Model by value (its native file bytes, pickling) is here too, at the end: unpickling builds a
+Model, so the function a pickle names lives beside the class (gru_infer/serialization.py).
 """
 from __future__ import annotations
 
 import os
+import pickle
 from typing import Any, Dict, List, Literal, Optional, Sequence, SupportsIndex, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
+from . import _core, quantization
 from . import layers as L
+from ._checks import _c_array, _flag, _numeric  # _numeric: also what the built _stream of 0.2.0 imports from here
 from ._stream import Stream
 from .output_reshape import reshape_output
 
 Array = npt.NDArray[np.float32]
 State = Union[Array, Tuple[Array, ...]]  # h_n / Stream.state: one array, or one per GRU layer
 StateLike = Union[npt.ArrayLike, Sequence[npt.ArrayLike]]  # what h0 / Stream.state = accept
-
-
-def _numeric(a, name: str, kinds: str = "biuf") -> np.ndarray:
-    try:
-        arr = np.asarray(a)
-    except (ValueError, TypeError) as e:  # ragged nested lists and the like
-        raise ValueError(f"{name}: cannot be read as an array ({e})") from None
-    if arr.dtype.kind not in kinds:
-        want = "integer" if kinds == "iu" else "numeric"
-        raise ValueError(f"{name}: expected a {want} array, got dtype {arr.dtype}")
-    return arr
-
-
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
-def _c_array(a, dtype) -> np.ndarray:
-    """`a` as a C-contiguous array of `dtype` aligned to its element size (copied if it is not:
-    np.ascontiguousarray keeps a misaligned view like np.frombuffer(buf, offset=1) as it is)."""
-    return np.require(a, dtype, "CA")
 
 
 class Model:
@@ -154,8 +135,7 @@ class Model:
         this model (max and mean abs, per output) on the calibration data, or on the synthetic input
         N(0, 1) of shape (4, 1000, input_size), seed 0, when none is given.
         """
-        from .quantization import quantize
-        return quantize(self, kind, calibration, keep_fp32, input_scale)
+        return quantization.quantize(self, kind, calibration, keep_fp32, input_scale)
 
     @property
     def num_parameters(self) -> int:
@@ -237,8 +217,7 @@ class Model:
         return self._core.serialize()
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> Tuple[Any, ...]:
-        # Pickled by value, as its native bytes (gru_infer/serialization.py).
-        from .serialization import reduce_model
+        # Pickled by value, as its native bytes (reduce_model, below; gru_infer/serialization.py).
         return reduce_model(self, int(protocol))
 
     # ---- input checking -----------------------------------------------------------------
@@ -349,3 +328,41 @@ def _spec_from_description(d: dict) -> object:
     if kind == "LastStep":
         return L.LastStep()
     raise ValueError(f"unknown layer kind {kind!r} from the core")
+
+
+# ---- by value: native bytes and pickling (gru_infer/serialization.py) ----------------------
+
+NATIVE_MAGIC = b"GRUINFER"
+
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+def _contiguous_bytes(data: BytesLike) -> memoryview:
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise ValueError(f"model bytes: expected bytes, bytearray or memoryview, got {type(data).__name__}") from None
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return view.cast("B")
+
+
+def model_from_native_bytes(data: BytesLike) -> Model:
+    """A Model from native file bytes (bytes, bytearray, memoryview): the weights are copied."""
+    model = Model(_core.Model.from_bytes(_contiguous_bytes(data)))
+    model.info = {"source": model.source, "format": "native"}
+    return model
+
+
+def reduce_model(model: Model, protocol: int) -> Tuple[Any, ...]:
+    data = model.to_bytes()
+    payload: Any = pickle.PickleBuffer(data) if protocol >= 5 else data
+    return _rebuild_model, (payload, dict(model.info), model.fast_activations)
+
+
+def _rebuild_model(data: BytesLike, info: Dict[str, Any], fast_activations: bool) -> Model:
+    """Unpickle a Model. Pickles of gru_infer 0.2.0 name it gru_infer.serialization._rebuild_model,
+    which stays that same function."""
+    model = model_from_native_bytes(data)
+    model.info = info
+    return model.with_options(fast_activations=fast_activations) if fast_activations else model

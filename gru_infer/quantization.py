@@ -5,6 +5,10 @@ from calibration data, builds the quantized model, and measures its error agains
 on the calibration data, or, when none is given, on a synthetic input: x ~ N(0, 1) of shape
 (4, 1000, input_size) drawn with seed 0 (for id models, ids uniform over the table), which is
 what the accuracy bounds of the README are stated for.
+
+It sits below `gru_infer.model` (docs/ARCHITECTURE.md, "Layers"): it works on the model it is
+given (`Model.quantize` passes itself) and builds the result with that model's own class, so it
+imports no gru_infer module.
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ def error_report(reference, candidate, x) -> dict:
 
 
 def quantize(model, kind: str, calibration=None, keep_fp32: Iterable[int] = (), input_scale: str = "auto"):
-    from .model import Model
+    """`model.quantize(...)` (gru_infer.Model.quantize says what the arguments and the result are)."""
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     if input_scale not in ("auto", "dynamic", "calibrated"):
@@ -63,7 +67,7 @@ def quantize(model, kind: str, calibration=None, keep_fp32: Iterable[int] = (), 
     scales = []
     if calibrated:
         scales = [float(a) / 127.0 for a in model._core.layer_input_absmax(data)]
-    q = Model(model._core.quantize(kind, keep, scales))
+    q = type(model)(model._core.quantize(kind, keep, scales))  # a gru_infer.Model
     q.info = dict(model.info)
     q._fast = model._fast  # the run-time default (with_options) carries over
     layers = []

@@ -33,6 +33,7 @@ cdef extern from "stream_handle.h":
         int (*slots_valid)(void*, size_t, const size_t*) noexcept nogil
 
 from . import _core
+from ._checks import _numeric
 
 
 cdef void _release_stream(object capsule) noexcept:
@@ -154,7 +155,6 @@ cdef class Stream:
         The input projection of the block is one matrix product; a block longer than max_block
         runs in pieces. `out`, if given, is a writable C-contiguous float32 array of that shape."""
         if self._ids or not _is_array(x, cnp.NPY_FLOAT32):
-            from .model import _numeric
             arr = _numeric(x, "ids" if self._ids else "x", "iu" if self._ids else "biuf")
         else:
             arr = x
@@ -237,7 +237,6 @@ cdef class Stream:
             if self._h.slots_valid(self._h.stream, cnp.PyArray_DIMS(own)[0], <const size_t*>cnp.PyArray_DATA(own)):
                 return own
             slots = own.view(slots.dtype)  # the messages below name what was checked
-        from .model import _numeric
         arr = np.asarray(slots) if isinstance(slots, (list, tuple)) and len(slots) == 0 else _numeric(slots, "slots", "iu")
         if arr.ndim != 1:
             raise ValueError(f"slots: expected a 1-d array of row indices, got shape {arr.shape}")
@@ -249,7 +248,6 @@ cdef class Stream:
         return np.array(arr, dtype=np.uintp, order="C")  # a copy, even of a uintp array
 
     cdef _step_slots(self, x, out, slots):
-        from .model import _numeric
         ids = self._slots(slots)
         n = len(ids)
         if self._ids:
@@ -297,7 +295,6 @@ cdef class Stream:
         return f"{shape}" + (f" or {shape[1:]}" if self._batch == 1 else "")
 
     cdef tuple _converted(self, x):
-        from .model import _numeric
         arr = _numeric(x, "x")
         single = arr.ndim == 1
         if arr.shape != (self._batch, self._in) and not (single and self._batch == 1 and arr.shape == (self._in,)):
@@ -305,7 +302,6 @@ cdef class Stream:
         return np.require(arr, np.float32, "CA"), single  # C-contiguous and aligned
 
     cdef tuple _checked_ids(self, x):
-        from .model import _numeric
         arr = _numeric(x, "ids", "iu")
         single = arr.ndim == 0
         if arr.shape != (self._batch,) and not (single and self._batch == 1):

@@ -67,7 +67,7 @@ def test_the_check_sees_a_cross_import(tmp_path):
 
 def test_shared_modules_are_private():
     assert all(not module.startswith("_") for _, module in importers.REGISTRY)
-    for name in ("_state_dict", "_keras_layout", "_zip", "_torch_zip", "_torch_fx"):
+    for name in ("_state_dict", "_keras_layout", "_zip", "_torch_zip", "_torch_fx", "_torch_modules", "keras._magic"):
         importlib.import_module(f"gru_infer.importers.{name}")
 
 

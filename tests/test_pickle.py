@@ -4,6 +4,7 @@ PyTorch (within float32 error) where a torch module is the source."""
 import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import model_files
 import numpy as np
@@ -211,3 +212,31 @@ def test_id_model_stream_and_deepcopy():
     twin = copy.deepcopy(model)
     assert twin is not model and twin._core is not model._core
     np.testing.assert_array_equal(twin.predict(ids), model.predict(ids))
+
+
+OLD_PICKLES = Path(__file__).parent / "data" / "pickles"
+
+
+def test_pickles_of_0_2_0_still_load():
+    """Pickles written by gru_infer 0.2.0 (tests/data/pickles, a GRU(2, 3) + Dense) name
+    gru_infer.serialization._rebuild_model and gru_infer._stream._rebuild_stream: both still load,
+    and predict as the model did then."""
+    want = np.load(OLD_PICKLES / "expected_0.2.0.npz")
+    for protocol, fast in ((2, False), (5, True)):
+        data = (OLD_PICKLES / f"model_0.2.0_protocol{protocol}.pkl").read_bytes()
+        assert b"gru_infer.serialization" in data and b"_rebuild_model" in data
+        model = pickle.loads(data)
+        assert type(model) is gru_infer.Model and model.fast_activations is fast
+        assert model.info == {"source": "old", "note": "pickled by gru_infer 0.2.0 before the layering change"}
+        np.testing.assert_array_equal(model.predict(want["x"]), want["y_fast" if fast else "y"])
+    stream = pickle.loads((OLD_PICKLES / "stream_0.2.0_protocol4.pkl").read_bytes())
+    np.testing.assert_array_equal(stream.step(want["x"][:, 1]), want["stream_next"])
+
+
+def test_the_by_value_names_stay_in_serialization():
+    from gru_infer import loading, model, serialization
+    assert serialization._rebuild_model is model._rebuild_model
+    assert serialization.reduce_model is model.reduce_model
+    assert serialization.model_from_native_bytes is model.model_from_native_bytes
+    assert serialization.load_bytes is loading.load_bytes
+    assert serialization.NATIVE_MAGIC == b"GRUINFER"

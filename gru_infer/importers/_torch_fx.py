@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .._optional import require
 from ..errors import UnsupportedModelError
 from ..layers import Activation, ActivationLayer, LastStep
-from .torch_module import (
+from ._torch_modules import (
     SELU,
     batch_norm_affine,
     check_softplus,

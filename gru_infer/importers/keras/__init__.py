@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any, Dict, Tuple
 
 from .._zip import zip_members
+from ._magic import HDF5_MAGIC
 
 FORMAT = "keras"
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first 8 bytes of every HDF5 file (.h5 and .weights.h5)
 
 __all__ = ["FORMAT", "HDF5_MAGIC", "sniff", "read"]
 

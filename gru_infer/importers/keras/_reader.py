@@ -55,7 +55,6 @@ from typing import Any, Dict, List, Tuple
 
 from ...errors import UnsupportedModelError
 from .._untrusted import ZipReader
-from . import HDF5_MAGIC
 from ._config import (
     KerasLayer,
     dtype_name,
@@ -65,6 +64,7 @@ from ._config import (
 )
 from ._convert import convert
 from ._infer import infer_from_keras3_tree, infer_from_legacy_weights
+from ._magic import HDF5_MAGIC
 from ._weights import (
     KERAS3_VARS,
     Weight,
