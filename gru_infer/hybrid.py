@@ -19,17 +19,12 @@ from typing import Any, Dict, List, Mapping, Optional, SupportsIndex, Tuple, Uni
 
 import numpy as np
 
+from .hybrid_layout import ONNX_NUMPY_TYPES, ORT_TYPES, to_onnx_layout
 from .model import Model
 
 __all__ = ["HybridModel", "load_hybrid", "prepared_graph"]
 
 # TensorProto element types -> NumPy dtypes (inputs are converted to what the graph declares)
-_NUMPY = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64, 9: np.bool_,
-          10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64}
-_ORT_TYPES = {"tensor(float)": 1, "tensor(uint8)": 2, "tensor(int8)": 3, "tensor(int16)": 5, "tensor(int32)": 6,
-              "tensor(int64)": 7, "tensor(bool)": 9, "tensor(float16)": 10, "tensor(double)": 11}
-
-
 def _island_io(layers: list, info: dict) -> dict:
     """What running an island needs from the walker's info: where x, h0, lengths come from, the layout
     of its main output, and its state output."""
@@ -38,21 +33,6 @@ def _island_io(layers: list, info: dict) -> dict:
     keys = ("input_name", "input_layout", "output_name", "output_axes", "sequence_lens_input",
             "initial_h_input", "initial_h_axes", "state_output")
     return {**{k: info.get(k) for k in keys}, "directions": grus[-1].num_directions}
-
-
-def _to_onnx_layout(y: np.ndarray, letters: str, directions: int) -> np.ndarray:
-    """predict's (B, T, F) / (B, F) as the ONNX tensor with axes `letters` (the importer's
-    output_axes: B, T, D, H, F, and 1 for a unit axis)."""
-    base = ["B", "T", "F"] if y.ndim == 3 else ["B", "F"]
-    core = [c for c in letters if c != "1"]
-    if "D" in core:
-        y = y.reshape(*y.shape[:-1], directions, y.shape[-1] // directions)
-        base = base[:-1] + ["D", "H"]
-    if sorted(core) != sorted(base):
-        raise ValueError(f"cannot lay out a GRU island's output {base} as {letters!r}")
-    y = y.transpose([base.index(c) for c in core])
-    dims = iter(y.shape)
-    return np.ascontiguousarray(y.reshape([1 if c == "1" else next(dims) for c in letters]))
 
 
 def _island_x(io: dict, env: dict) -> np.ndarray:
@@ -137,7 +117,7 @@ class HybridModel:
         env: Dict[str, np.ndarray] = {}
         for name, elem in self._inputs:
             arr = np.asarray(inputs[name])
-            want = _NUMPY.get(elem)
+            want = ONNX_NUMPY_TYPES.get(elem)
             if want is not None and arr.dtype != want:
                 if arr.dtype.kind not in "biuf" or (np.dtype(want).kind in "iub" and arr.dtype.kind == "f"):
                     raise ValueError(f"input {name!r}: expected {np.dtype(want)}, got dtype {arr.dtype}")
@@ -190,7 +170,7 @@ class HybridModel:
         state = io["state_output"]
         result = model.predict(x, h0=h0, lengths=lengths, return_state=state is not None)
         y, hn = result if state is not None else (result, None)
-        out = {io["output_name"]: _to_onnx_layout(y, io["output_axes"], io["directions"])}
+        out = {io["output_name"]: to_onnx_layout(y, io["output_axes"], io["directions"])}
         if state is not None:
             out[state] = np.concatenate(hn) if isinstance(hn, tuple) else hn
         return out
@@ -255,7 +235,7 @@ def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridMo
                     vi.type.tensor_type.elem_type = types[vi.name]
             part["onnx"] = step.model.SerializeToString()
             session = sessions[len(parts)] = _session(part["onnx"], threads)
-            types.update({o.name: _ORT_TYPES.get(o.type, 0) for o in session.get_outputs()})
+            types.update({o.name: ORT_TYPES.get(o.type, 0) for o in session.get_outputs()})
         parts.append(part)
     info = {"format": "onnx", "source": "onnx", "rest": "onnxruntime", "opset": _opset(model),
             "producer": f"{model.producer_name} {model.producer_version}".strip(),

@@ -3,14 +3,14 @@ random feeds of those shapes (what `verify --rest`, `bench --rest` and `HybridMo
 synthetic input run on)."""
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
-from .hybrid import _NUMPY, HybridModel
+from .hybrid_layout import ONNX_NUMPY_TYPES
 
 
-def concrete_shapes(hybrid: HybridModel, batch: int, steps: int) -> Dict[str, Tuple[int, ...]]:
+def concrete_shapes(hybrid: Any, batch: int, steps: int) -> Dict[str, Tuple[int, ...]]:
     """Each graph input's shape (info["input_shapes"], as the graph declares it) with its free dimensions
     set: batch and time for the first two axes (time first where the input feeds a seq-first GRU
     directly), 1 for any other; a named dimension keeps the value it got first."""
@@ -33,7 +33,7 @@ def concrete_shapes(hybrid: HybridModel, batch: int, steps: int) -> Dict[str, Tu
     return shapes
 
 
-def random_feeds(hybrid: HybridModel, batch: int, steps: int, seed: int = 0, floats_only: bool = False
+def random_feeds(hybrid: Any, batch: int, steps: int, seed: int = 0, floats_only: bool = False
                  ) -> Dict[str, np.ndarray]:
     """Float inputs standard normal, integer and bool inputs zeros (floats_only: refused), at
     concrete_shapes(hybrid, batch, steps)."""
@@ -41,7 +41,7 @@ def random_feeds(hybrid: HybridModel, batch: int, steps: int, seed: int = 0, flo
     rng = np.random.default_rng(seed)
     feeds = {}
     for name, elem in hybrid._inputs:
-        dtype = np.dtype(_NUMPY.get(elem, np.float32))
+        dtype = np.dtype(ONNX_NUMPY_TYPES.get(elem, np.float32))
         if dtype.kind != "f" and floats_only:
             raise ValueError(f"input {name!r} is {dtype}: there is no synthetic input for it; pass calibration=")
         shape = shapes[name]

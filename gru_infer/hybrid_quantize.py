@@ -13,15 +13,14 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .hybrid import HybridModel
 from .hybrid_inputs import concrete_shapes, random_feeds
 
 KINDS = ("int8", "bf16", "fp16")
 SYNTHETIC: Dict[str, Any] = {"distribution": "N(0, 1)", "batch": 4, "steps": 1000, "seed": 0}
 
 
-def quantize_hybrid(hybrid: HybridModel, kind: str, calibration: Any = None, input_scale: str = "auto"
-                    ) -> HybridModel:
+def quantize_hybrid(hybrid: Any, kind: str, calibration: Any = None, input_scale: str = "auto"
+                    ) -> Any:
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     if "quantization" in hybrid.info:
@@ -45,7 +44,7 @@ def quantize_hybrid(hybrid: HybridModel, kind: str, calibration: Any = None, inp
             islands.append({"part": k, "nodes": list(p["nodes"]), "layers": q["layers"],
                             "input_scales": q["input_scales"]})
         parts.append(p)
-    out = HybridModel(parts, list(hybrid._inputs), list(hybrid._outputs), dict(hybrid.info), hybrid._threads,
+    out = type(hybrid)(parts, list(hybrid._inputs), list(hybrid._outputs), dict(hybrid.info), hybrid._threads,
                       hybrid._sessions)
     got = out._run(dict(feeds))
     errors = {}

@@ -18,14 +18,14 @@ from typing import Any, Dict, Mapping, Tuple, Union
 
 import numpy as np
 
-from .hybrid import HybridModel, _to_onnx_layout
+from .hybrid_layout import to_onnx_layout
 
 
 def _island_label(part: dict) -> str:
     return ", ".join(n for n in part["nodes"] if "GRU" in n) or part["nodes"][0]
 
 
-def time_axes(hybrid: HybridModel) -> Tuple[Dict[str, int], Dict[str, int]]:
+def time_axes(hybrid: Any) -> Tuple[Dict[str, int], Dict[str, int]]:
     """The time axis of each graph input and output; ValueError where the hybrid cannot stream.
     Tried with each input's time at axis 1 (axis 0 where it feeds a seq-first GRU directly), then,
     where that fails, at axis 0 for every input: the proof holds for whichever axis it succeeds on."""
@@ -44,7 +44,7 @@ def time_axes(hybrid: HybridModel) -> Tuple[Dict[str, int], Dict[str, int]]:
         raise
 
 
-def _time_axes(hybrid: HybridModel, inputs: Dict[str, int]) -> Tuple[Dict[str, int], Dict[str, int]]:
+def _time_axes(hybrid: Any, inputs: Dict[str, int]) -> Tuple[Dict[str, int], Dict[str, int]]:
     import onnx
 
     from .importers.onnx._frame_local import time_axes as part_time_axes
@@ -91,7 +91,7 @@ class HybridStream:
     array for one array in and one output). `reset()` starts every sequence again. Equal to predict
     on the sequence so far at its last step. One thread at a time."""
 
-    def __init__(self, hybrid: HybridModel, batch: int = 1):
+    def __init__(self, hybrid: Any, batch: int = 1):
         self._hybrid = hybrid
         self.input_time_axes, self.output_time_axes = time_axes(hybrid)
         self._streams = {}
@@ -134,7 +134,7 @@ class HybridStream:
                 io = p["io"]
                 x = np.take(env[io["input_name"]], 0, axis=0 if io["input_layout"] == "seq_first" else 1)
                 y = self._streams[k].step(np.ascontiguousarray(x))
-                env[io["output_name"]] = _to_onnx_layout(y[:, None, :], io["output_axes"], io["directions"])
+                env[io["output_name"]] = to_onnx_layout(y[:, None, :], io["output_axes"], io["directions"])
             for x in h._free[k]:
                 env.pop(x, None)
         out = {n: np.take(env[n], 0, axis=self.output_time_axes[n]) for n in h.output_names}
