@@ -13,7 +13,7 @@
 #   4. the C API shared by several threads under ThreadSanitizer (build/tsan, test_c_api_threads).
 # Run after `pip install -e ".[test]"`; test_c_api and test_python_models use the model files
 # pytest writes (written here first when missing). Arguments pick steps (asan ubsan pytest tsan;
-# default: all). Takes about 10 minutes (565 s measured) on the 2-core machine, most of it compiling the core
+# default: all). Takes about 15 minutes (872 s measured) on the shared 2-core machine, most of it compiling the core
 # three times and the extension once: not part of tests/run_all.sh (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
