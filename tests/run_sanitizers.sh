@@ -7,12 +7,13 @@
 #      there, since it replaces malloc, which ASan needs for itself;
 #   2. test_realtime with UBSan only (build/ubsan);
 #   3. a pytest subset against an ASan+UBSan build of the extension: built with setup.py into
-#      build/asan-ext and put first on PYTHONPATH, run with libasan LD_PRELOADed (detect_leaks=0:
-#      the interpreter itself is not instrumented and keeps memory until exit);
+#      build/asan-ext (the build requirements of pyproject.toml pip installed first) and put first on
+#      PYTHONPATH, run with libasan LD_PRELOADed (detect_leaks=0: the interpreter itself is not
+#      instrumented and keeps memory until exit);
 #   4. the C API shared by several threads under ThreadSanitizer (build/tsan, test_c_api_threads).
 # Run after `pip install -e ".[test]"`; test_c_api and test_python_models use the model files
 # pytest writes (written here first when missing). Arguments pick steps (asan ubsan pytest tsan;
-# default: all). Takes about 10 minutes (565 s measured) on the 2-core machine, most of it compiling the core
+# default: all). Takes about 15 minutes (872 s measured) on the shared 2-core machine, most of it compiling the core
 # three times and the extension once: not part of tests/run_all.sh (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,18 +56,39 @@ rm -rf "$ext/pkg/gru_infer"
 mkdir -p "$ext/pkg"
 cp -r gru_infer "$ext/pkg/"
 find "$ext/pkg/gru_infer" -name '*.so' -delete
+# setup.py runs here, in this environment, not in the isolated one pip builds in: first install the
+# build requirements, read from pyproject.toml's [build-system] requires (pybind11, Cython, ...;
+# tomllib, or on Python < 3.11 pip's own vendored copy of it).
+build_requires=$(python - <<'PY'
+try:
+    import tomllib
+except ImportError:
+    from pip._vendor import tomli as tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["build-system"]["requires"]))
+PY
+)
+mapfile -t build_requires <<< "$build_requires"
+python -m pip install -q "${build_requires[@]}"
 CFLAGS="-fsanitize=address,undefined $flags" CXXFLAGS="-fsanitize=address,undefined $flags" LDFLAGS="-fsanitize=address,undefined" \
   python setup.py -q build_ext --build-temp "$ext/temp" --build-lib "$ext/pkg" > "$ext/build.log" 2>&1 \
   || { tail -30 "$ext/build.log"; exit 1; }
-# python -P: the working directory (this checkout, with the normal build's modules) is not put
-# first on sys.path, so PYTHONPATH's ASan build is the gru_infer imported.
+# Python runs in $ext, not in this checkout: it puts its working directory first on sys.path, before
+# PYTHONPATH, and the checkout's gru_infer/ holds the normal build's modules (python -P would avoid
+# that, but only from Python 3.11; subprocesses the tests start inherit the working directory too).
 # libstdc++ preloaded too: the interpreter does not link it, and ASan must find its __cxa_throw.
-asan_env=(env PYTHONPATH="$PWD/$ext/pkg" LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
-          ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 GRU_INFER_CPP_MODELS_DIR="$PWD/$ext/cpp_models")
-where=$("${asan_env[@]}" python -P -c "import gru_infer; print(gru_infer._core.__file__)")
-case $where in "$PWD/$ext/pkg/"*) ;; *) echo "run_sanitizers: imported $where, not the ASan build" >&2; exit 1;; esac
-"${asan_env[@]}" python -P -m pytest -q -p no:cacheprovider ${GRU_INFER_SANITIZER_PYTEST_ARGS:-} tests/test_hostile_api.py tests/test_bad_input.py \
-  tests/test_stream.py tests/test_native_roundtrip.py tests/test_concurrency.py tests/test_cpp_interop.py
+root=$PWD
+asan_env=(env PYTHONPATH="$root/$ext/pkg" LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
+          ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 GRU_INFER_CPP_MODELS_DIR="$root/$ext/cpp_models")
+where=$(cd "$ext" && "${asan_env[@]}" python -c "import gru_infer; print(gru_infer._core.__file__)")
+case $where in "$root/$ext/pkg/"*) ;; *) echo "run_sanitizers: imported $where, not the ASan build" >&2; exit 1;; esac
+# the caller-array copies (races, slots), atomic writes, GRU initial states, InputSkip/Affine and the
+# reduced-precision kernels among them
+tests=(test_hostile_api.py test_bad_input.py test_stream.py test_native_roundtrip.py test_concurrency.py test_cpp_interop.py
+       test_caller_array_races.py test_stream_slots.py test_atomic_writes.py test_onnx_initial_state.py
+       test_skip_affine_layers.py test_quantize.py)
+(cd "$ext" && "${asan_env[@]}" python -m pytest -q -p no:cacheprovider --rootdir="$root" ${GRU_INFER_SANITIZER_PYTEST_ARGS:-} \
+  "${tests[@]/#/$root/tests/}")
 fi
 
 if want tsan; then

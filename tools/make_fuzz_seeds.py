@@ -1,7 +1,8 @@
 """Write the seed corpus of the native-file fuzz target (csrc/fuzz/fuzz_native_memory.cpp) with the
 project's own writer: small models covering every layer kind, both GRU weight storages, both reset
 placements, bidirectional merges, ids, a model without a time axis, GRU initial states (version 4),
-and one version-1 file.
+InputSkip and Affine layers, reduced-precision GRU and Dense weights (version 3: int8 with dynamic and
+calibrated input scales, bf16, fp16; Model.quantize), and one version-1 file.
 Run once (needs no framework); the files go to tests/data/fuzz/corpus/native_memory/.
 
     python tools/make_fuzz_seeds.py
@@ -49,6 +50,27 @@ MODELS = {
     "gru_initial_state": [gru(3, 4, 2, direction="bidirectional", initial_state=rng.standard_normal((2, 4))),
                           gru(8, 3, linear_before_reset=False, gate_activation=L.Activation("hard_sigmoid", 0.2, 0.5),
                               initial_state=rng.standard_normal((1, 3)))],
+    # InputSkip (a skip from the model input, at an offset) and Affine (BatchNormalization) layers
+    "input_skip": [gru(3, 4), dense(4, 2), L.InputSkip(1)],
+    "affine_batchnorm": [L.Affine(rng.standard_normal(3), rng.standard_normal(3)), gru(3, 5),
+                         L.Affine(rng.standard_normal(5), rng.standard_normal(5)), dense(5, 2)],
+}
+
+# format version 3: the same writer after Model.quantize(kind, **options); drawn after MODELS, so that
+# the files above keep their bytes.
+QUANTIZED = {
+    "quant_int8_dynamic": ([gru(3, 8), dense(8, 4), act("softmax")], "int8", {}),
+    "quant_int8_calibrated": ([gru(2, 5, 2, direction="bidirectional"), L.LastStep(), dense(10, 3)], "int8",
+                              {"calibration": rng.standard_normal((2, 6, 2))}),
+    "quant_bf16": ([L.Affine(rng.standard_normal(3), rng.standard_normal(3)), gru(3, 6), dense(6, 3),
+                    L.InputSkip(0)], "bf16", {}),
+    "quant_fp16_ids": ([L.Embedding(rng.standard_normal((5, 3))), gru(3, 4, direction="reverse"), dense(4, 2)],
+                       "fp16", {}),
+    # a quantized GRU with a default initial state (versions 3 and 4), then a GRU with a generic gate
+    # activation (kept in fp32: plain storage in a version 3 file) and a Dense kept fp32 (format 0)
+    "quant_int8_mixed": ([gru(2, 4, initial_state=rng.standard_normal((1, 4))),
+                          gru(4, 3, gate_activation=L.Activation("hard_sigmoid", 0.2, 0.5)), dense(3, 3), dense(3, 2)],
+                         "int8", {"keep_fp32": [2]}),
 }
 
 
@@ -79,6 +101,11 @@ def main():
             v1 = version1(data)
             assert gru_infer.Model(gru_infer._core.Model.from_bytes(v1)).predict(np.ones((1, 2, 4))).shape == (1, 2, 3)
             (OUT / f"{name}_v1.gru").write_bytes(v1)
+    for name, (layers, kind, options) in QUANTIZED.items():
+        model = gru_infer.Model.from_layers(layers, source="fuzz-seed").quantize(kind, **options)
+        data = model.to_bytes()
+        assert struct.unpack_from("<I", data, 8)[0] >= 3, name
+        (OUT / f"{name}.gru").write_bytes(data)
     print(f"wrote {len(list(OUT.iterdir()))} seeds to {OUT}")
 
 
