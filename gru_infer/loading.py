@@ -194,7 +194,11 @@ def from_torch(module: Any) -> Model:
     """Convert a live PyTorch module (nn.GRU, nn.GRUCell, nn.Sequential, or a module whose forward
     is GRU -> last step or all steps -> Linear/activations). predict always takes batch-first input."""
     from .importers.torch_module import layers_from_torch
-    layers, info = layers_from_torch(module)
+    try:
+        layers, info = layers_from_torch(module)
+    except UnsupportedModelError as e:
+        raise UnsupportedModelError(f"{e}; gru_infer.torch.accelerate(module) runs such a module: its GRUs in "
+                                    f"gru_infer, the rest in torch") from None
     model = Model.from_layers(_fold_affine(layers), source=info.get("source", "pytorch"))
     model.info = info
     return model

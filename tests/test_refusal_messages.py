@@ -69,3 +69,33 @@ def test_refusals_name_layer_file_and_alternative(tmp_path):
              gamma=np.ones(4))
     with pytest.raises(gru_infer.UnsupportedModelError, match=r"bn\.npz.*gamma \(4,\)"):
         gru_infer.load(tmp_path / "bn.npz")
+
+
+class AttentionGRU(nn.Module):
+    """Attention pooling over a GRU's outputs: no chain of our layers, but accelerate() runs it."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(3, 6, batch_first=True)
+        self.score = nn.Linear(6, 1)
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, x):
+        y = self.gru(x)[0]
+        w = torch.softmax(self.score(y), dim=1)
+        return self.head((w * y).sum(1))
+
+
+def test_refusals_of_bigger_networks_point_to_accelerate(tmp_path):
+    torch.manual_seed(4)
+    net = AttentionGRU().eval()
+    with pytest.raises(gru_infer.errors.UnsupportedModelError, match=r"gru_infer\.torch\.accelerate\(module\)"):
+        gru_infer.from_torch(net)
+    torch.save(net.state_dict(), tmp_path / "attention.pt")
+    with pytest.raises(gru_infer.errors.UnsupportedModelError, match=r"gru_infer\.torch\.accelerate\(module\)"):
+        gru_infer.load(tmp_path / "attention.pt")
+    # and what the message points to does run it, equal to torch
+    from gru_infer.torch import accelerate
+    x = torch.randn(2, 9, 3)
+    with torch.no_grad():
+        np.testing.assert_allclose(accelerate(net)(x).numpy(), net(x).numpy(), atol=TOL)

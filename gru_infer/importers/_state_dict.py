@@ -18,7 +18,8 @@ from ..errors import UnsupportedModelError
 from ..layers import GRU, Dense, Embedding, GRUDirection, swap_rz_blocks
 from ._state_dict_head import HEADS, check_head, with_head
 
-FROM_TORCH_HINT = "build the module and use gru_infer.from_torch(module)"
+FROM_TORCH_HINT = ("build the module and use gru_infer.from_torch(module) (a chain of GRU and Linear layers), "
+                   "or gru_infer.torch.accelerate(module) (any module: its GRUs run in gru_infer, the rest in torch)")
 
 
 def to_f32(value, name: str) -> np.ndarray:
