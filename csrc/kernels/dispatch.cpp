@@ -13,17 +13,18 @@
 #else
 #define GRU_INFER_ON_X86_64(...)
 #endif
-#if defined(__aarch64__)
-#define GRU_INFER_ON_AARCH64(...) __VA_ARGS__
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON  // aarch64, and armv7 (neon_config.h)
+#define GRU_INFER_ON_NEON(...) __VA_ARGS__
 #else
-#define GRU_INFER_ON_AARCH64(...)
+#define GRU_INFER_ON_NEON(...)
 #endif
 
 namespace gru_infer {
 namespace {
 
 // Whether this CPU runs an ISA's kernels.
-bool cpu_any() { return true; }  // scalar; NEON (Advanced SIMD is part of the aarch64 base)
+bool cpu_any() { return true; }  // scalar (NEON: cpu_has_neon, quant_dispatch.cpp)
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #elif defined(__x86_64__) || defined(_M_X64)
@@ -45,7 +46,7 @@ bool cpu_has_avx512_all() { return cpu_has_avx2_fma() && cpu_has_avx512(); }
     X(scalar, cpu_any)                                 \
     GRU_INFER_ON_X86_64(X(avx2, cpu_has_avx2_fma))     \
     GRU_INFER_ON_X86_64(X(avx512, cpu_has_avx512_all)) \
-    GRU_INFER_ON_AARCH64(X(neon, cpu_any))
+    GRU_INFER_ON_NEON(X(neon, cpu_has_neon))
 
 // Every ISA's kernels, declared once per ISA suffix. A new operation (or dtype of one) is one line
 // in each of these two macros, plus its entry in the Kernels table (kernels.h).

@@ -3,10 +3,11 @@
 
 #include "kernels.h"
 #include "quant_kernels.h"
+#include "simd/neon_config.h"
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #endif
-#if defined(__aarch64__) && defined(__linux__)
+#if (defined(__aarch64__) || defined(GRU_INFER_NEON_ARMV7)) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
 #endif
@@ -33,10 +34,14 @@ GRU_INFER_DECLARE_QKERNELS(bf16, avx2)
 GRU_INFER_DECLARE_QKERNELS(fp16, avx2)
 #endif
 
-#if defined(__aarch64__)
+#if GRU_INFER_NEON  // (kernels/simd/neon_config.h)
 GRU_INFER_DECLARE_QKERNELS(int8, neon)
 GRU_INFER_DECLARE_QKERNELS(bf16, neon)
+#endif
+#if GRU_INFER_NEON_FP16
 GRU_INFER_DECLARE_QKERNELS(fp16, neon)
+#endif
+#if defined(__aarch64__)
 GRU_INFER_DECLARE_QKERNELS(int8, neondot)
 #endif
 
@@ -108,19 +113,41 @@ bool cpu_has_neon_dotprod() {
 #endif
 }
 
+bool cpu_has_neon() {
+#if defined(__aarch64__)
+    return true;  // Advanced SIMD is part of the aarch64 base
+#elif defined(GRU_INFER_NEON_ARMV7) && defined(__linux__) && defined(HWCAP_NEON) && defined(HWCAP_VFPv4)
+    // NEON is optional on armv7 (Cortex-A7 and A9 come without it too), and the kernels need
+    // VFPv4's fused multiply-add, which Cortex-A8/A9 lack (neon_config.h).
+    const unsigned long hw = getauxval(AT_HWCAP);
+    return (hw & HWCAP_NEON) && (hw & HWCAP_VFPv4);
+#else
+    return false;
+#endif
+}
+
 const QKernels* q_kernels(WeightFormat f, const std::string& isa) {
     static const QKernels int8_scalar = GRU_INFER_QTABLE(int8, scalar), bf16_scalar = GRU_INFER_QTABLE(bf16, scalar),
                           fp16_scalar = GRU_INFER_QTABLE(fp16, scalar);
     if (isa == "scalar")
         return f == WeightFormat::Int8 ? &int8_scalar : f == WeightFormat::BF16 ? &bf16_scalar
                                                       : f == WeightFormat::F16 ? &fp16_scalar : nullptr;
-#if defined(__aarch64__)
-    static const QKernels int8_neon = GRU_INFER_QTABLE(int8, neon), bf16_neon = GRU_INFER_QTABLE(bf16, neon),
-                          fp16_neon = GRU_INFER_QTABLE(fp16, neon), int8_neondot = GRU_INFER_QTABLE(int8, neondot);
+#if GRU_INFER_NEON
+    static const QKernels int8_neon = GRU_INFER_QTABLE(int8, neon), bf16_neon = GRU_INFER_QTABLE(bf16, neon);
+#if GRU_INFER_NEON_FP16
+    static const QKernels fp16_neon = GRU_INFER_QTABLE(fp16, neon);
+    const QKernels* fp16 = &fp16_neon;
+#else
+    const QKernels* fp16 = nullptr;  // armv7 without the IEEE half format: the scalar reference
+#endif
     // "neon": sdot where the CPU has it; "neon-widening": the int8 fallback without it (tests).
-    if (isa == "neon" || isa == "neon-widening") {
-        if (f == WeightFormat::Int8) return isa == "neon" && cpu_has_neon_dotprod() ? &int8_neondot : &int8_neon;
-        return f == WeightFormat::BF16 ? &bf16_neon : f == WeightFormat::F16 ? &fp16_neon : nullptr;
+    if ((isa == "neon" || isa == "neon-widening") && cpu_has_neon()) {
+#if defined(__aarch64__)
+        static const QKernels int8_neondot = GRU_INFER_QTABLE(int8, neondot);
+        if (f == WeightFormat::Int8 && isa == "neon" && cpu_has_neon_dotprod()) return &int8_neondot;
+#endif
+        return f == WeightFormat::Int8 ? &int8_neon : f == WeightFormat::BF16 ? &bf16_neon
+                                                    : f == WeightFormat::F16 ? fp16 : nullptr;
     }
 #endif
 #if defined(__x86_64__) || defined(_M_X64)

@@ -202,6 +202,9 @@ bool cpu_has_avx512();  // AVX-512 F/BW/DQ/VL with the OS saving ZMM state (XCR0
 bool cpu_has_avx512_vnni();
 bool cpu_has_avx512_bf16();
 bool cpu_has_neon_dotprod();  // aarch64 dot-product extension (sdot), from the kernel's HWCAP
+// The NEON kernels run here: always on aarch64; on armv7 if the kernel reports NEON and VFPv4
+// (AT_HWCAP; neon_config.h); never elsewhere.
+bool cpu_has_neon();
 
 // bf16 / fp16 conversions of the arithmetic above (scalar; also used by the packers).
 std::uint16_t to_bf16(float v);  // RNE, denormals flushed, NaN kept quiet

@@ -7,6 +7,7 @@
 #include "gru_infer/error.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_kernels.h"
+#include "runtime/checked_size.h"
 
 namespace gru_infer {
 
@@ -15,7 +16,7 @@ DenseLayer::DenseLayer(std::size_t in, std::size_t out, AlignedBuffer weight, Al
     if (in == 0 || out == 0)
         throw InvalidArgument("Dense sizes must be positive, got in=" + std::to_string(in) +
                               ", out=" + std::to_string(out));
-    if (w_.size() != in * out)
+    if (w_.size() != checked_mul(in, out, "Dense weight (out x in)"))  // (no wrap on 32-bit hosts)
         throw InvalidArgument("Dense weight: expected " + std::to_string(out) + " x " +
                               std::to_string(in) + " values, got " + std::to_string(w_.size()));
     if (b_.size() != out)

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gru_infer/error.h"
+#include "runtime/checked_size.h"
 
 namespace gru_infer {
 
@@ -12,7 +13,7 @@ EmbeddingLayer::EmbeddingLayer(std::size_t num_embeddings, std::size_t dim, Alig
     if (num_ == 0 || dim_ == 0)
         throw InvalidArgument("Embedding sizes must be positive, got " + std::to_string(num_) + " x " +
                               std::to_string(dim_));
-    if (table_.size() != num_ * dim_)
+    if (table_.size() != checked_mul(num_, dim_, "Embedding table (rows x dim)"))  // (no wrap on 32-bit hosts)
         throw InvalidArgument("Embedding table: expected " + std::to_string(num_) + " x " +
                               std::to_string(dim_) + " values, got " + std::to_string(table_.size()));
 }

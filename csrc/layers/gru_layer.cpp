@@ -8,6 +8,7 @@
 
 #include "gru_infer/error.h"
 #include "kernels/kernels.h"
+#include "runtime/checked_size.h"
 
 namespace gru_infer {
 
@@ -44,10 +45,11 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
                 throw InvalidArgument(std::string("GRU ") + name + ": expected " + std::to_string(n) +
                                       " values, got " + std::to_string(b.size()));
         };
-        check(w.W, 3 * H * I, "W (3*hidden x input)");
-        check(w.R, 3 * H * H, "R (3*hidden x hidden)");
-        check(w.bW, 3 * H, "bW (3*hidden)");
-        check(w.bR, 3 * H, "bR (3*hidden)");
+        const std::size_t H3 = checked_mul(3, H, "GRU hidden_size");  // (no wrap on 32-bit hosts)
+        check(w.W, checked_mul(H3, I, "GRU W (3*hidden x input)"), "W (3*hidden x input)");
+        check(w.R, checked_mul(H3, H, "GRU R (3*hidden x hidden)"), "R (3*hidden x hidden)");
+        check(w.bW, H3, "bW (3*hidden)");
+        check(w.bR, H3, "bR (3*hidden)");
     }
     if (uses_packed_kernels()) {  // keep one copy of the weights: the packed one
         for (const auto& w : w_) packed_.push_back(pack_gru(w, I, H));
@@ -77,8 +79,10 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<PackedGru> packed) : cfg
         throw InvalidArgument("GRU needs " + std::to_string(cfg_.num_directions()) + " packed weight sets, got " +
                               std::to_string(packed_.size()));
     for (const auto& p : packed_)
-        if (p.input != I || p.hidden != H || p.tiles != tiles || p.tile_stride != (I + H) * kTileRow ||
-            p.w.size() != tiles * p.tile_stride || p.bx.size() != tiles * kTileRow || p.bh.size() != tiles * kTileRow)
+        if (p.input != I || p.hidden != H || p.tiles != tiles ||
+            p.tile_stride != checked_mul(I + H, kTileRow, "GRU packed row") ||
+            p.w.size() != checked_mul(tiles, p.tile_stride, "GRU packed weights") ||
+            p.bx.size() != tiles * kTileRow || p.bh.size() != tiles * kTileRow)
             throw InvalidArgument("packed GRU weights do not match input_size=" + std::to_string(I) +
                                   ", hidden_size=" + std::to_string(H));
     for (const auto& p : packed_) gate_major_.push_back(pack_gate_major_recurrent(p));

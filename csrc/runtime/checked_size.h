@@ -2,10 +2,12 @@
 // the one checked multiply that every size product of them goes through: a product that wrapped
 // around would allocate a tiny buffer and then write past it.
 //
-// Why these bounds keep every internal product exact: a layer is at most kMaxLayerWidth wide, and
-// a request (stream batch, predict batch x steps) is refused once its buffers would pass
-// kMaxBufferBytes. Below those, sizes are at most 2^45 floats times small factors (3 gates, 2
-// directions, tile rounding), far from 2^64.
+// Why these bounds keep every internal product exact: a layer is at most kMaxLayerWidth wide, its
+// weight counts are checked products (checked_mul in the layers' constructors: 3 x 2^20 x 2^20 does
+// not fit a 32-bit size_t), and a request (stream batch, predict batch x steps) is refused once
+// its buffers would pass kMaxBufferBytes. Below those, sizes are at most 2^45 floats (64-bit) or
+// 2^27 floats (32-bit) times small factors (3 gates, 2 directions, tile rounding, 4 bytes a float),
+// far from 2^64, and below 2^32 on a 32-bit host.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,11 +18,13 @@
 namespace gru_infer {
 
 // The most bytes any one request may need for its buffers: 2^47, the user address space of the
-// 64-bit CPUs we run on (x86-64, aarch64 with 48-bit virtual addresses); half the address space
-// on a 32-bit host. Requests past it cannot be allocated anyway: they get an InvalidArgument that
-// names the bound, not a wrapped size. Requests under it may still fail with bad_alloc.
+// 64-bit CPUs we run on (x86-64, aarch64 with 48-bit virtual addresses); on a 32-bit host (armv7)
+// 2^29 - 1 (an eighth of the address space, which a process gets at most 3/4 of): a size of up to
+// kMaxBufferFloats floats times 8 in bytes still fits in 32 bits. Requests past it get an
+// InvalidArgument that names the bound, not a wrapped size. Requests under it may still fail with
+// bad_alloc.
 constexpr std::size_t kMaxBufferBytes =
-    sizeof(std::size_t) >= 8 ? static_cast<std::size_t>(std::uint64_t(1) << 47) : SIZE_MAX / 2;
+    sizeof(std::size_t) >= 8 ? static_cast<std::size_t>(std::uint64_t(1) << 47) : SIZE_MAX / 8;
 constexpr std::size_t kMaxBufferFloats = kMaxBufferBytes / sizeof(float);
 
 // The widest a layer may be (features in, out, or GRU hidden units): 2^20. Real GRUs are at most

@@ -32,6 +32,24 @@ private:
 private:
     static constexpr std::uint64_t kFz = std::uint64_t(1) << 24;  // FPCR.FZ
     std::uint64_t saved_;
+#elif defined(__arm__) && defined(__ARM_FP)
+    // 32-bit ARM with VFP: FPSCR.FZ flushes VFP's (scalar) results and inputs; NEON flushes always,
+    // whatever FPSCR says, so with FZ set the scalar code computes what the NEON kernels do.
+    FlushDenormals() noexcept {
+        asm volatile("vmrs %0, fpscr" : "=r"(saved_));
+        if (!(saved_ & kFz)) asm volatile("vmsr fpscr, %0" : : "r"(saved_ | kFz));
+    }
+    ~FlushDenormals() {
+        if (!(saved_ & kFz)) asm volatile("vmsr fpscr, %0" : : "r"(saved_));
+    }
+    static bool active() noexcept {
+        std::uint32_t v;
+        asm volatile("vmrs %0, fpscr" : "=r"(v));
+        return v & kFz;
+    }
+private:
+    static constexpr std::uint32_t kFz = std::uint32_t(1) << 24;  // FPSCR.FZ
+    std::uint32_t saved_;
 #else
     FlushDenormals() noexcept {}
 #endif

@@ -1,3 +1,8 @@
+// (32-bit hosts: stat() on 64-bit inode numbers and sizes; CMake defines it for every file, this
+// keeps builds that do not, e.g. setup.py's, right.)
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
 #include "runtime/file_io.h"
 
 #include <fcntl.h>

@@ -126,9 +126,10 @@ std::shared_ptr<Model> small_model() {
 void huge_stream_batches_are_refused() {
     auto m = small_model();
     const std::size_t max = Stream::max_batch(*m);
-    CHECK(max > 1000 && max < (std::size_t(1) << 47));
-    for (std::size_t batch : {std::numeric_limits<std::size_t>::max(), (std::size_t(1) << 62) - 1,
-                              std::size_t(1) << 62, max + 1, std::size_t(0)}) {
+    CHECK(max > 1000 && max < kMaxBufferFloats);
+    // SIZE_MAX / 4 (+ 1): 2^62 - 1 and 2^62 on a 64-bit host, 2^30 - 1 and 2^30 on a 32-bit one.
+    const std::size_t quarter = std::numeric_limits<std::size_t>::max() / 4;
+    for (std::size_t batch : {std::numeric_limits<std::size_t>::max(), quarter, quarter + 1, max + 1, std::size_t(0)}) {
         std::string msg;
         try {
             Stream s(m, batch);
@@ -145,8 +146,7 @@ void huge_stream_batches_are_refused() {
     const auto bytes = serialize_model(*m);
     gru_infer_model* cm = nullptr;
     CHECK(gru_infer_model_load_memory(bytes.data(), bytes.size(), &cm) == GRU_INFER_OK);
-    for (std::size_t batch : {std::numeric_limits<std::size_t>::max(), (std::size_t(1) << 62) - 1,
-                              std::size_t(1) << 62}) {
+    for (std::size_t batch : {std::numeric_limits<std::size_t>::max(), quarter, quarter + 1}) {
         gru_infer_stream* s = reinterpret_cast<gru_infer_stream*>(1);
         CHECK(gru_infer_stream_create(cm, batch, &s) == GRU_INFER_ERROR_INVALID_ARGUMENT);
         CHECK(s == nullptr);
@@ -158,7 +158,8 @@ void huge_stream_batches_are_refused() {
 void huge_predict_requests_are_refused() {
     auto m = small_model();
     float x = 0, y = 0;
-    const std::size_t big = std::size_t(1) << 40;
+    // big x big does not fit in size_t: 2^40 on a 64-bit host, 2^20 on a 32-bit one.
+    const std::size_t big = std::size_t(1) << (std::numeric_limits<std::size_t>::digits * 5 / 8);
     for (auto bt : {std::pair<std::size_t, std::size_t>{big, big}, {std::numeric_limits<std::size_t>::max(), 2},
                     {2, m->max_batch_steps() / 2 + 1}}) {
         PredictRequest req;
@@ -185,12 +186,32 @@ void huge_predict_requests_are_refused() {
 }
 
 void checked_mul_refuses_what_wraps() {
+    constexpr int half = std::numeric_limits<std::size_t>::digits / 2;  // 32, or 16 on a 32-bit host
     std::size_t n = 7;
-    CHECK(mul_fits(std::size_t(1) << 31, std::size_t(1) << 32, &n) && n == std::size_t(1) << 63);
+    CHECK(mul_fits(std::size_t(1) << (half - 1), std::size_t(1) << half, &n) && n == std::size_t(1) << (2 * half - 1));
     n = 7;
-    CHECK(!mul_fits(std::size_t(1) << 32, std::size_t(1) << 32, &n) && n == 7);
+    CHECK(!mul_fits(std::size_t(1) << half, std::size_t(1) << half, &n) && n == 7);
     CHECK(mul_fits(0, std::numeric_limits<std::size_t>::max(), &n) && n == 0);
     CHECK_THROWS(checked_mul(std::numeric_limits<std::size_t>::max(), 2, "x"), InvalidArgument);
+}
+
+// Layers whose weight counts do not fit in a 32-bit size_t (3 x 2^16 x 2^16 = 3 x 2^32; 2^16 x
+// 2^16 = 2^32) with no weights at all: refused on every host. On a 32-bit one the counts would
+// wrap to 0 and match the empty buffers, were they not checked products.
+void weight_counts_that_wrap_are_refused() {
+    const std::size_t w = std::size_t(1) << 16;
+    GruConfig c;
+    c.input_size = w;
+    c.hidden_size = w;
+    std::vector<GruWeights> gw(1);
+    gw[0].bW = AlignedBuffer(3 * w);
+    gw[0].bR = AlignedBuffer(3 * w);
+    CHECK_THROWS(GruLayer(c, std::move(gw)), InvalidArgument);
+    CHECK_THROWS(DenseLayer(w, w, AlignedBuffer(), AlignedBuffer(w)), InvalidArgument);
+    CHECK_THROWS(EmbeddingLayer(w, w, AlignedBuffer()), InvalidArgument);
+    // Bounds that hold on this host: a request's buffers fit in size_t with room to spare.
+    static_assert(kMaxBufferBytes <= std::numeric_limits<std::size_t>::max() / 8, "no room for small factors");
+    static_assert(3 * kMaxLayerWidth < kMaxBufferFloats, "a layer's rows must fit under the buffer bound");
 }
 
 }  // namespace
@@ -198,6 +219,7 @@ void checked_mul_refuses_what_wraps() {
 int main() {
     weightless_wide_layers_are_refused();
     huge_stream_batches_are_refused();
+    weight_counts_that_wrap_are_refused();
     huge_predict_requests_are_refused();
     checked_mul_refuses_what_wraps();
     return test::finish("test_hostile_sizes");

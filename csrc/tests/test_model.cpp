@@ -1,6 +1,7 @@
 // The GRU layer and model against a plain double-precision loop written from the equations,
 // for every ISA: both formulations, directions, lengths, h0; and the stream contract.
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -225,7 +226,8 @@ int main() {
         big->add(std::make_unique<GruLayer>(c, random_weights(r2, c)));
         std::vector<float> x(4), y(5);
         PredictRequest req;
-        req.batch = std::size_t(1) << 40; req.steps = std::size_t(1) << 30; req.x = x.data(); req.y = y.data();
+        // batch x steps wraps: 2^40 x 2^30 on a 64-bit host, 2^8 x 2^30 on a 32-bit one.
+        req.batch = (SIZE_MAX >> 24) + 1; req.steps = std::size_t(1) << 30; req.x = x.data(); req.y = y.data();
         CHECK_THROWS(big->predict(req), InvalidArgument);
     }
     // A float step into a model that takes ids gives NaN (step never throws).

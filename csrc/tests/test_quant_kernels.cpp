@@ -9,6 +9,7 @@
 
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
+#include "kernel_test_util.h"
 #include "kernels/kernels.h"
 #include "runtime/denormals.h"
 #include "test_util.h"
@@ -294,6 +295,9 @@ void check_conversions(std::mt19937& rng) {
 // test_quant_kernels [--isa scalar|avx512|avx2|neon]: one ISA's kernels (all when none is given).
 // An ISA this CPU or build lacks prints NOT RUN and exits 77 (ctest: Skipped).
 int main(int argc, char** argv) {
+    // On armv7 everything below runs flushed, the "caller's mode" passes too: NEON there cannot do
+    // otherwise, and the scalar reference then flushes as it does (FlushLikeArmv7Neon).
+    const test::FlushLikeArmv7Neon flush_on_armv7;
     std::mt19937 rng(4321);
     const std::string only = argc == 3 && std::string(argv[1]) == "--isa" ? argv[2] : "";
     check_conversions(rng);

@@ -1,5 +1,6 @@
 // Which kernels run: every hot loop has a scalar reference and SIMD versions (AVX2 + FMA and
-// AVX-512 on x86-64, NEON on aarch64), picked once at start-up from the CPU (or from
+// AVX-512 on x86-64, NEON on aarch64 and on armv7 CPUs with NEON and VFPv4), picked once at
+// start-up from the CPU (or from
 // GRU_INFER_ISA=scalar|avx2|avx512|neon).
 #pragma once
 #include <string>

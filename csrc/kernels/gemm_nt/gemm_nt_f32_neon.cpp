@@ -1,7 +1,9 @@
 // NEON gemm_nt: C = A B^T + bias (dense layers and the generic GRU path), tiles of 2 rows of A x
 // 4 rows of B, dot products over K in 4-float lanes with a scalar tail.
-#if defined(__aarch64__)
-#include <arm_neon.h>
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON
+#include "kernels/simd/neon_target_begin.h"
+#include "kernels/simd/neon_compat.h"
 
 #include <cstddef>
 
@@ -51,4 +53,4 @@ void gemm_nt_f32_neon(std::size_t M, std::size_t N, std::size_t K, const float* 
 }
 
 }  // namespace gru_infer
-#endif  // aarch64
+#endif  // GRU_INFER_NEON

@@ -1,5 +1,7 @@
 // NEON bf16 packed GEMM (input projections, Dense), products by widening to fp32; same results as the scalar reference.
-#if defined(__aarch64__)
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON
+#include "kernels/simd/neon_target_begin.h"
 #include "../simd/qops_neon.h"
 
 namespace gru_infer {
@@ -10,4 +12,4 @@ void gemm_packed_bf16_neon(std::size_t M, const float* A, std::size_t lda, const
 }
 
 }  // namespace gru_infer
-#endif  // aarch64
+#endif  // GRU_INFER_NEON

@@ -1,8 +1,10 @@
 // NEON C = A P + bias over gate-interleaved packed tiles (the input projection of whole sequences).
 // Micro-kernel: 4 rows of A x one 24-column tile, 6 registers per row; the cache blocking is in
 // blocking.h.
-#if defined(__aarch64__)
-#include <arm_neon.h>
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON
+#include "kernels/simd/neon_target_begin.h"
+#include "kernels/simd/neon_compat.h"
 
 #include "kernels/kernels.h"
 #include "kernels/gemm_packed/blocking.h"
@@ -41,4 +43,4 @@ void gemm_packed_f32_neon(std::size_t M, std::size_t K, const float* A, std::siz
 }
 
 }  // namespace gru_infer
-#endif  // aarch64
+#endif  // GRU_INFER_NEON

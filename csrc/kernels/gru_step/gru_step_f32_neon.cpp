@@ -2,8 +2,10 @@
 // product; "cho": before it), each 8-unit tile in two registers. Laid out like the AVX2 kernel
 // (gru_step_f32_avx2.cpp) but simpler: no tile pairing in lbr_row, no odd/even accumulators, no
 // batched-GEMM path for 4+ rows, and it ignores walk_backward (the walk order is a cache hint).
-#if defined(__aarch64__)
-#include <arm_neon.h>
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON
+#include "kernels/simd/neon_target_begin.h"
+#include "kernels/simd/neon_compat.h"
 
 #include "kernels/kernels.h"
 #include "kernels/simd/neon_math.h"
@@ -134,4 +136,4 @@ void gru_step_reset_before_f32_neon(const GruStepArgs& a) {
 }
 
 }  // namespace gru_infer
-#endif  // aarch64
+#endif  // GRU_INFER_NEON

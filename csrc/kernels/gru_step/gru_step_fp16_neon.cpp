@@ -1,5 +1,7 @@
 // NEON fp16 GRU step (both forms), products by widening to fp32; same results as the scalar reference.
-#if defined(__aarch64__)
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON_FP16
+#include "kernels/simd/neon_target_begin.h"
 #include "../simd/qops_neon.h"
 
 namespace gru_infer {
@@ -8,4 +10,4 @@ void gru_step_reset_after_fp16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<
 void gru_step_reset_before_fp16_neon(const QGruStepArgs& a) { QuantStep<NeonQOps<WeightFormat::F16, false>>::cho(a); }
 
 }  // namespace gru_infer
-#endif  // aarch64
+#endif  // GRU_INFER_NEON_FP16

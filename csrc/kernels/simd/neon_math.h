@@ -3,7 +3,7 @@
 // polynomials as avx2_math.h (max abs error below 2e-7); fast ones the shared rational of
 // fast_math.h.
 #pragma once
-#include <arm_neon.h>
+#include "kernels/simd/neon_compat.h"
 
 #include <cstddef>
 

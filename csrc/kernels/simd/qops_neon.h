@@ -4,13 +4,12 @@
 // (bf16 in vdpbf16ps's order, flushed). Rows are prepared by the scalar code; the gates are
 // pow2_math.h's. Same results as ScalarQOps<F> bit for bit.
 #pragma once
-#include <arm_neon.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
-#include "neon_math.h"
+#include "neon_math.h"  // (and neon_compat.h: <arm_neon.h>, armv7 equivalents)
 #include "../gru_step/quant_step.h"
 #include "../quant_kernels.h"
 #include "qops_scalar.h"
@@ -92,6 +91,7 @@ struct NeonQOps {
                                 acc[j][s][c] = ftz(vfmaq_n_f32(r, w0, x0));
                             }
                 } else {
+#if GRU_INFER_NEON_FP16  // (armv7 without -mfp16-format=ieee has no fp16 conversions: no fp16 kernel)
                     const float x = reinterpret_cast<const float*>(v)[q];
                     for (int j = 0; j < NT; ++j)
                         for (int s = 0; s < NS; ++s)
@@ -100,6 +100,7 @@ struct NeonQOps {
                                     vld1_u16(reinterpret_cast<const std::uint16_t*>(wq + j * bb + s * step + 8 * c)));
                                 acc[j][s][c] = vfmaq_n_f32(acc[j][s][c], vcvt_f32_f16(h), x);
                             }
+#endif
                 }
             }
             for (int j = 0; j < NT; ++j)

@@ -1,6 +1,8 @@
 // NEON vector activations: y = sigmoid(x), y = tanh(x) over n values (neon_math.h).
-#if defined(__aarch64__)
-#include <arm_neon.h>
+#include "kernels/simd/neon_config.h"
+#if GRU_INFER_NEON
+#include "kernels/simd/neon_target_begin.h"
+#include "kernels/simd/neon_compat.h"
 
 #include <cstddef>
 
@@ -26,4 +28,4 @@ void sigmoid_f32_neon(std::size_t n, const float* x, float* y) { map8(n, x, y, [
 void tanh_f32_neon(std::size_t n, const float* x, float* y) { map8(n, x, y, [](V8 v) { return neon::tanh(v); }); }
 
 }  // namespace gru_infer
-#endif  // aarch64
+#endif  // GRU_INFER_NEON
