@@ -99,36 +99,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"gru-infer: error: {message} (see {self.prog} --help)\n")
 
 
-def _count(text: str) -> int:
-    """A positive integer argument."""
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+def _checked(parse, ok, want: str):
+    """An argparse type: `parse(text)`, accepted when `ok`, else one line naming what was expected."""
+    def check(text: str):
+        try:
+            v = parse(text)
+        except ValueError:
+            v = None
+        if v is None or not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return v
+    return check
 
 
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = math.nan
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
-    return v
-
-
-def _tolerance(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = math.nan
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
+_count = _checked(int, lambda v: v >= 1, "a positive integer")
+_seconds = _checked(float, lambda v: math.isfinite(v) and v > 0, "a positive, finite number of seconds")
+_tolerance = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
 def _one_line(e: BaseException) -> str:

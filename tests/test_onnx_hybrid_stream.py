@@ -7,15 +7,11 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
-from test_onnx_hybrid import CRNN, Attention, Skip, TwoGrus, TwoInOut, export, rand  # noqa: E402
+from test_onnx_hybrid import CRNN, Attention, Skip, TwoGrus, TwoInOut, _tol, export, rand  # noqa: E402
 
 import gru_infer  # noqa: E402
 
 nn = torch.nn
-
-
-def _tol(ref):
-    return 1e-5 * max(1.0, float(np.max(np.abs(ref))))
 
 
 class Block(nn.Module):
