@@ -377,6 +377,8 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
             if (storage == kStorageQuant && r.version() >= 3) {
                 if (!GruLayer::uses_packed_kernels(c)) Reader::fail("reduced-precision GRU weights need sigmoid/tanh activations");
                 const WeightFormat f = read_format(r, "GRU weight format");
+                if (!kHasReducedPrecision)
+                    Reader::fail(std::string("GRU weights in ") + weight_format_name(f) + ": " + kNoReducedPrecision);
                 const float xs = read_scale(r);
                 std::vector<QuantGru> q;
                 const std::size_t tiles = (H + kQLanes - 1) / kQLanes;
@@ -409,6 +411,8 @@ std::unique_ptr<Layer> read_layer(Reader& r) {
         case LayerKind::Dense: {
             const WeightFormat f = r.version() >= 3 ? read_format(r, "Dense weight format", true) : WeightFormat::F32;
             if (f != WeightFormat::F32) {
+                if (!kHasReducedPrecision)
+                    Reader::fail(std::string("Dense weights in ") + weight_format_name(f) + ": " + kNoReducedPrecision);
                 QuantDense q;
                 q.x_scale = read_scale(r);
                 q.W = read_qmatrix(r, f, out, in, 1, (out + kQLanes - 1) / kQLanes, dense_row_of, "Dense weight");

@@ -27,6 +27,27 @@ void check_finite(const AlignedBuffer& v, std::size_t layer, LayerKind kind, con
 
 }  // namespace
 
+const char* weight_format_name(WeightFormat f) {
+    switch (f) {
+        case WeightFormat::F32: return "fp32";
+        case WeightFormat::F16: return "fp16";
+        case WeightFormat::BF16: return "bf16";
+        case WeightFormat::Int8: return "int8";
+    }
+    return "unknown";
+}
+
+WeightFormat parse_weight_format(const std::string& s) {
+    for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16, WeightFormat::BF16, WeightFormat::Int8})
+        if (s == weight_format_name(f)) return f;
+    if (s == "float32" || s == "f32") return WeightFormat::F32;
+    if (s == "float16" || s == "half") return WeightFormat::F16;
+    if (s == "bfloat16") return WeightFormat::BF16;
+    throw InvalidArgument("weight format must be 'fp32', 'fp16', 'bf16' or 'int8', got '" + s + "'");
+}
+
+bool has_reduced_precision() { return kHasReducedPrecision; }
+
 std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o) const {
     const std::size_t n = layers_.size();
     if (static_cast<std::uint32_t>(f) > static_cast<std::uint32_t>(WeightFormat::Int8))
@@ -38,6 +59,8 @@ std::shared_ptr<Model> Model::quantize(WeightFormat f, const QuantizeOptions& o)
     if (o.input_scales.size() > n)
         throw InvalidArgument("input_scales: " + std::to_string(o.input_scales.size()) + " values for " +
                               std::to_string(n) + " layers");
+    if (f != WeightFormat::F32 && !kHasReducedPrecision)
+        throw InvalidArgument(std::string("cannot quantize to ") + weight_format_name(f) + ": " + kNoReducedPrecision);
     for (float s : o.input_scales)
         if (!(s >= 0.0f) || std::isinf(s))
             throw InvalidArgument("input_scales must be finite and >= 0 (0 = dynamic), got " + std::to_string(s));

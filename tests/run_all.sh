@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: ruff (lint, configured in pyproject.toml), pytest (which also writes model files
 # for the C++ tests), a short fuzz smoke of the Python importers (tests/run_fuzz_python.sh, when
-# atheris is installed), then the C++ core built on its own with CMake and its ctest suite. Run
+# atheris is installed), then the C++ core built on its own with CMake and its ctest suite, and
+# in its size variants (tests/run_size_options.sh). Run
 # from the repository root after `pip install -e ".[test]"` (and ".[fuzz]" for the smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ fi
 cmake -S csrc -B build/csrc -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRU_INFER_PYTHON_MODELS_DIR="$GRU_INFER_CPP_MODELS_DIR" > /dev/null
 cmake --build build/csrc
 ctest --test-dir build/csrc --output-on-failure
+bash tests/run_size_options.sh  # reduced precision off, scalar only: their ctest and stripped sizes (~1.5 min)
 bash tests/run_consumer.sh && bash tests/run_aarch64.sh  # install + find_package app vs Python; aarch64 under qemu
 # armv7 (NEON picked at run time, 32-bit size_t) and riscv64 (scalar) under qemu, cut to fit CI's
 # few minutes: test_realtime, test_quant_model and the scalar reduced-precision kernels take

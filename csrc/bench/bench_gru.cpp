@@ -310,6 +310,7 @@ void slots_section(bool quick) {
     for (std::size_t H : sizes)
       for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8, WeightFormat::BF16}) {
         auto m = gru_model(H, H, true);
+        if (f != WeightFormat::F32 && !has_reduced_precision()) continue;  // GRU_INFER_REDUCED_PRECISION=OFF
         if (f != WeightFormat::F32) m = m->quantize(f);
         Stream slots(m, N), lone(m, 1);
         std::vector<std::vector<std::size_t>> sets(calls);

@@ -8,33 +8,40 @@
 #include "kernels/kernels.h"
 #include "kernels/quant_kernels.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define GRU_INFER_ON_X86_64(...) __VA_ARGS__
+// Each ISA on its target, unless the build left it out (CMake's GRU_INFER_ISAS list defines
+// GRU_INFER_NO_<ISA> for the others, and leaves their kernel files out; scalar is always there).
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(GRU_INFER_NO_AVX2)
+#define GRU_INFER_WITH_AVX2(...) __VA_ARGS__
 #else
-#define GRU_INFER_ON_X86_64(...)
+#define GRU_INFER_WITH_AVX2(...)
+#endif
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(GRU_INFER_NO_AVX512)
+#define GRU_INFER_WITH_AVX512(...) __VA_ARGS__
+#else
+#define GRU_INFER_WITH_AVX512(...)
 #endif
 #include "kernels/simd/neon_config.h"
-#if GRU_INFER_NEON  // aarch64, and armv7 (neon_config.h)
-#define GRU_INFER_ON_NEON(...) __VA_ARGS__
+#if GRU_INFER_NEON && !defined(GRU_INFER_NO_NEON)  // aarch64, and armv7 (neon_config.h)
+#define GRU_INFER_WITH_NEON(...) __VA_ARGS__
 #else
-#define GRU_INFER_ON_NEON(...)
+#define GRU_INFER_WITH_NEON(...)
 #endif
 
 namespace gru_infer {
 namespace {
 
 // Whether this CPU runs an ISA's kernels.
-bool cpu_any() { return true; }  // scalar (NEON: cpu_has_neon, quant_dispatch.cpp)
+[[maybe_unused]] bool cpu_any() { return true; }  // scalar (NEON: cpu_has_neon, cpu_features.cpp)
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+[[maybe_unused]] bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #elif defined(__x86_64__) || defined(_M_X64)
-bool cpu_has_avx2_fma() { return false; }
+[[maybe_unused]] bool cpu_has_avx2_fma() { return false; }
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
-// AVX-512 F/BW/DQ/VL with the OS saving the opmask and ZMM state (CPUID + XCR0: quant_dispatch.cpp).
+// AVX-512 F/BW/DQ/VL with the OS saving the opmask and ZMM state (CPUID + XCR0: cpu_features.cpp).
 // The fp32 entries are kernels/<op>/<op>_f32_avx512.cpp; the reduced-precision kernels are picked
 // per weight format by quant_dispatch.cpp (vpdpbusd, vdpbf16ps need their own CPUID bits).
-bool cpu_has_avx512_all() { return cpu_has_avx2_fma() && cpu_has_avx512(); }
+[[maybe_unused]] bool cpu_has_avx512_all() { return cpu_has_avx2_fma() && cpu_has_avx512(); }
 #endif
 
 }  // namespace
@@ -42,11 +49,11 @@ bool cpu_has_avx512_all() { return cpu_has_avx2_fma() && cpu_has_avx512(); }
 // The kernel tables of this build, worst first: X(isa, cpu check). The default is the last one the
 // CPU runs. A new ISA is one line here plus one file per operation, kernels/<op>/<op>_f32_<isa>.cpp,
 // defining <op>_f32_<isa> (every entry of the Kernels table).
-#define GRU_INFER_ISAS(X)                              \
-    X(scalar, cpu_any)                                 \
-    GRU_INFER_ON_X86_64(X(avx2, cpu_has_avx2_fma))     \
-    GRU_INFER_ON_X86_64(X(avx512, cpu_has_avx512_all)) \
-    GRU_INFER_ON_NEON(X(neon, cpu_has_neon))
+#define GRU_INFER_ISAS(X)                                \
+    X(scalar, cpu_any)                                   \
+    GRU_INFER_WITH_AVX2(X(avx2, cpu_has_avx2_fma))       \
+    GRU_INFER_WITH_AVX512(X(avx512, cpu_has_avx512_all)) \
+    GRU_INFER_WITH_NEON(X(neon, cpu_has_neon))
 
 // Every ISA's kernels, declared once per ISA suffix. A new operation (or dtype of one) is one line
 // in each of these two macros, plus its entry in the Kernels table (kernels.h).

@@ -31,6 +31,18 @@ namespace gru_infer {
 
 struct GruWeights;
 
+// Whether the reduced-precision kernels are built in: CMake's GRU_INFER_REDUCED_PRECISION=OFF
+// leaves them out (no int8/bf16/fp16 kernel file, no packing) and defines
+// GRU_INFER_NO_REDUCED_PRECISION; quant_none.cpp then stands in for them, refusing with this message.
+#if defined(GRU_INFER_NO_REDUCED_PRECISION)
+constexpr bool kHasReducedPrecision = false;
+#else
+constexpr bool kHasReducedPrecision = true;
+#endif
+constexpr const char* kNoReducedPrecision =
+    "this build of gru_infer has no reduced precision (int8, bf16, fp16): it was built with "
+    "GRU_INFER_REDUCED_PRECISION=OFF";
+
 constexpr std::size_t kQLanes = 16;
 constexpr std::size_t kQTileRow = 3 * kQLanes;  // a GRU tile: z, r, n of 16 units
 

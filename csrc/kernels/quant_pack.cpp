@@ -10,25 +10,6 @@
 
 namespace gru_infer {
 
-const char* weight_format_name(WeightFormat f) {
-    switch (f) {
-        case WeightFormat::F32: return "fp32";
-        case WeightFormat::F16: return "fp16";
-        case WeightFormat::BF16: return "bf16";
-        case WeightFormat::Int8: return "int8";
-    }
-    return "unknown";
-}
-
-WeightFormat parse_weight_format(const std::string& s) {
-    for (WeightFormat f : {WeightFormat::F32, WeightFormat::F16, WeightFormat::BF16, WeightFormat::Int8})
-        if (s == weight_format_name(f)) return f;
-    if (s == "float32" || s == "f32") return WeightFormat::F32;
-    if (s == "float16" || s == "half") return WeightFormat::F16;
-    if (s == "bfloat16") return WeightFormat::BF16;
-    throw InvalidArgument("weight format must be 'fp32', 'fp16', 'bf16' or 'int8', got '" + s + "'");
-}
-
 std::uint16_t to_bf16(float v) {
     std::uint32_t b;
     std::memcpy(&b, &v, 4);

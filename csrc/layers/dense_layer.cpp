@@ -26,6 +26,7 @@ DenseLayer::DenseLayer(std::size_t in, std::size_t out, AlignedBuffer weight, Al
 
 DenseLayer::DenseLayer(std::size_t in, std::size_t out, QuantDense quant)
     : in_(in), out_(out), q_(std::make_shared<const QuantDense>(std::move(quant))) {
+    if (!kHasReducedPrecision) throw InvalidArgument(kNoReducedPrecision);
     const QMatrix& m = q_->W;
     if (in == 0 || out == 0 || m.cols != in || m.rows != out || m.subs != 1 || m.blocks != (out + kQLanes - 1) / kQLanes ||
         q_->bias.size() != m.packed_rows())

@@ -32,6 +32,22 @@ void GruConfig::validate() const {
                               " values (directions x hidden), got " + std::to_string(initial_state.size()));
 }
 
+namespace {
+
+// The gate-major recurrent copy (pack_gate_major_recurrent, layers of 9 to 32 units) serves the
+// AVX-512 step alone; the other tables ignore it. So it is made when the layer is built while the
+// AVX-512 table is the active one, and an AVX2, NEON or scalar machine does not hold it. A layer
+// built under another table and then run on AVX-512 (set_isa later) runs AVX-512's general step,
+// which gives the same results within the kernels' tolerance, a little slower at those sizes.
+std::vector<AlignedBuffer> gate_major_copies(const std::vector<PackedGru>& packed) {
+    std::vector<AlignedBuffer> out;
+    if (std::strcmp(active_kernels().name, "avx512") != 0) return out;
+    for (const auto& p : packed) out.push_back(pack_gate_major_recurrent(p));
+    return out;
+}
+
+}  // namespace
+
 GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
     : cfg_(config), w_(std::move(weights)) {
     cfg_.validate();
@@ -53,7 +69,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<GruWeights> weights)
     }
     if (uses_packed_kernels()) {  // keep one copy of the weights: the packed one
         for (const auto& w : w_) packed_.push_back(pack_gru(w, I, H));
-        for (const auto& p : packed_) gate_major_.push_back(pack_gate_major_recurrent(p));
+        gate_major_ = gate_major_copies(packed_);
         w_.clear();
     }
 }
@@ -85,7 +101,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<PackedGru> packed) : cfg
             p.bx.size() != tiles * kTileRow || p.bh.size() != tiles * kTileRow)
             throw InvalidArgument("packed GRU weights do not match input_size=" + std::to_string(I) +
                                   ", hidden_size=" + std::to_string(H));
-    for (const auto& p : packed_) gate_major_.push_back(pack_gate_major_recurrent(p));
+    gate_major_ = gate_major_copies(packed_);
 }
 
 std::size_t GruLayer::xp_row_floats() const {

@@ -10,6 +10,7 @@
 namespace gru_infer {
 
 GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(config) {
+    if (!kHasReducedPrecision) throw InvalidArgument(kNoReducedPrecision);
     cfg_.validate();
     if (!uses_packed_kernels())
         throw InvalidArgument("reduced-precision GRU weights need sigmoid gates and a tanh candidate");

@@ -153,10 +153,12 @@ void initial_state(std::mt19937& rng) {
     CHECK(version == 4);
     auto back = load_model_from_memory(bytes.data(), bytes.size());
     CHECK(serialize_model(*back) == bytes);
-    auto q = back->quantize(WeightFormat::Int8);
-    CHECK(static_cast<const GruLayer&>(*q->layers()[0]).config().initial_state == init);
-    const auto qbytes = serialize_model(*q);
-    CHECK(serialize_model(*load_model_from_memory(qbytes.data(), qbytes.size())) == qbytes);
+    if (has_reduced_precision()) {
+        auto q = back->quantize(WeightFormat::Int8);
+        CHECK(static_cast<const GruLayer&>(*q->layers()[0]).config().initial_state == init);
+        const auto qbytes = serialize_model(*q);
+        CHECK(serialize_model(*load_model_from_memory(qbytes.data(), qbytes.size())) == qbytes);
+    }
 
     // predict: no h0 = the default in every row; an explicit h0 replaces it.
     const std::vector<float> x = test::random_vec(rng, B * T * I);
@@ -276,12 +278,49 @@ int python_models(const std::string& dir) {
 
 }  // namespace
 
+// A build without reduced precision (GRU_INFER_REDUCED_PRECISION=OFF): quantize refuses, and
+// files with int8/bf16/fp16 weights (the fuzz seeds quant_*.gru) are refused with a FormatError
+// (C++) / GRU_INFER_ERROR_FORMAT (C API) that says so.
+void without_reduced_precision(std::mt19937& rng) {
+    if (has_reduced_precision()) return;
+    const std::string why = "GRU_INFER_REDUCED_PRECISION=OFF";
+    auto m = small_model(rng);
+    for (WeightFormat f : {WeightFormat::Int8, WeightFormat::BF16, WeightFormat::F16}) {
+        bool said = false;
+        try { m->quantize(f); } catch (const InvalidArgument& e) { said = std::string(e.what()).find(why) != std::string::npos; }
+        CHECK(said);
+    }
+    CHECK(m->quantize(WeightFormat::F32)->layers().size() == m->layers().size());  // an fp32 copy still works
+    int files = 0;
+    const std::string dir = GRU_INFER_TEST_FUZZ_CORPUS;
+    for (const char* name : {"quant_fp16_ids.gru", "quant_bf16.gru", "quant_int8_dynamic.gru",
+                             "quant_int8_calibrated.gru", "quant_int8_mixed.gru"}) {
+        std::ifstream in(dir + "/" + name, std::ios::binary);
+        const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (bytes.empty()) continue;
+        ++files;
+        bool said = false;
+        try {
+            load_model_from_memory(bytes.data(), bytes.size());
+        } catch (const FormatError& e) {
+            said = std::string(e.what()).find(why) != std::string::npos;
+            if (!said) std::fprintf(stderr, "%s: %s\n", name, e.what());
+        }
+        CHECK(said);
+        gru_infer_model* cm = nullptr;
+        CHECK(gru_infer_model_load_memory(bytes.data(), bytes.size(), &cm) == GRU_INFER_ERROR_FORMAT && !cm);
+        CHECK(std::strstr(gru_infer_last_error(), why.c_str()) != nullptr);
+    }
+    CHECK(files == 5);
+}
+
 int main(int argc, char** argv) {
     if (argc > 1) return python_models(argv[1]);
     std::mt19937 rng(7);
     round_trip(rng);
     view_mode(rng);
     initial_state(rng);
+    without_reduced_precision(rng);
     CHECK_THROWS(load_model("/nonexistent/model.gru"), std::runtime_error);
     return test::finish("test_native_file");
 }

@@ -225,6 +225,7 @@ std::vector<TestModel> models() {
     m->add(activation(2, ActKind::Celu, 0.5f));
     out.push_back({"GRU, Dense, InputSkip, Affine, gelu/silu/clip/... activations", m});
     // Reduced-precision copies (Model::quantize) of the first two: the same contract.
+    if (!has_reduced_precision()) return out;  // a build without them (GRU_INFER_REDUCED_PRECISION=OFF)
     out.push_back({"int8: GRU lbr=1, GRU lbr=0, Dense, every activation", out[0].model->quantize(WeightFormat::Int8)});
     out.push_back({"bf16: GRU lbr=1, GRU lbr=0, Dense, every activation", out[0].model->quantize(WeightFormat::BF16)});
     out.push_back({"fp16: GRU lbr=1, GRU lbr=0, Dense, every activation", out[0].model->quantize(WeightFormat::F16)});

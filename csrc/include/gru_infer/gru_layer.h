@@ -94,7 +94,8 @@ public:
     // The packed weights, per direction; empty on the generic path and for reduced precision.
     const std::vector<PackedGru>& packed() const { return packed_; }
     // Direction d's gate-major recurrent copy (pack_gate_major_recurrent) for the step kernels, or
-    // null (layers outside 9-32 units, generic path, reduced precision).
+    // null (layers outside 9-32 units, generic path, reduced precision, and layers built while the
+    // active kernel table was not AVX-512: only the AVX-512 step uses the copy).
     const float* gate_major_recurrent(std::size_t d) const {
         return d < gate_major_.size() && gate_major_[d].size() ? gate_major_[d].data() : nullptr;
     }
@@ -157,7 +158,7 @@ private:
     GruConfig cfg_;
     std::vector<GruWeights> w_;      // per direction, on the generic path only
     std::vector<PackedGru> packed_;  // per direction, on the packed path only
-    std::vector<AlignedBuffer> gate_major_;  // per direction, from packed_ (small layers)
+    std::vector<AlignedBuffer> gate_major_;  // per direction, from packed_ (small layers, AVX-512 only)
     std::shared_ptr<const std::vector<QuantGru>> quant_;  // per direction, reduced precision only
 };
 
