@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from . import _core, quantization
 from . import layers as L
-from ._checks import _c_array, _flag, _numeric  # _numeric: also what the built _stream of 0.2.0 imports from here
+from ._checks import _c_array, _flag, _numeric
 from ._stream import Stream
 from .output_reshape import reshape_output
 

@@ -31,8 +31,10 @@ constexpr long long kMaxThreads = 1024;
 bool is_aligned(const py::array& a) { return (a.flags() & kAligned) != 0; }
 using Slots = py::array_t<std::size_t, py::array::c_style | py::array::forcecast | kAligned>;
 
-// Index arrays (ids, lengths, slots) are checked and then trusted by C++ running without the GIL,
-// while the caller's array may be changed by another thread: check and use a copy of our own.
+// Ids are checked and then used by C++ running without the GIL, while the caller's array may be
+// changed by another thread: check and use a copy of our own (an id changed after the check would
+// give a zero row in a stream). Lengths and slots need none here: the core copies them itself
+// (Model::predict, Stream::slots_valid), and get/set_slot_state bounds-check every slot.
 template <typename A>
 A owned_copy(const A& a) {
     if (!a) return a;
@@ -175,7 +177,7 @@ py::tuple predict(const Model& m, py::object x, py::object lengths, py::object h
     req.steps = T;
     m.check_sizes(B, T);  // before allocating the output
     if (!lengths.is_none()) {
-        lens = owned_copy<I64>(lengths);
+        lens = I64::ensure(lengths);  // the core checks and uses its own copy (Model::predict)
         require(lens && static_cast<std::size_t>(lens.size()) == B, "lengths must have one entry per sequence");
         req.lengths = lens.data();
     }
@@ -285,8 +287,9 @@ public:
         }
     }
     // One step of some slots: x (n, input_size) floats or (n,) ids; out (n, output_size).
-    void step_slots(const Slots& given, py::object x, py::object out_obj) {
-        const Slots slots = owned_copy(given);
+    // Slots: the core reads each once and keeps the checked copy (Stream::slots_valid), so the
+    // caller's array is used as given here.
+    void step_slots(const Slots& slots, py::object x, py::object out_obj) {
         F32 out = caller_buffer(out_obj);
         const Model& m = s_.model();
         const std::size_t n = static_cast<std::size_t>(slots.size());
@@ -306,14 +309,12 @@ public:
             s_.step_slots(n, slots.data(), xf.data(), yp);
         }
     }
-    void reset_slots(const Slots& given) {
-        const Slots slots = owned_copy(given);
+    void reset_slots(const Slots& slots) {
         s_.check_slots(static_cast<std::size_t>(slots.size()), slots.data());
         s_.reset_slots(static_cast<std::size_t>(slots.size()), slots.data());
     }
     // The state of some slots in the state layout of a batch of len(slots) (and back).
-    F32 get_slot_states(const Slots& given) const {
-        const Slots slots = owned_copy(given);
+    F32 get_slot_states(const Slots& slots) const {
         const std::size_t n = static_cast<std::size_t>(slots.size()), S = s_.model().state_size();
         check_slot_range(slots);
         F32 out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(n * S)});
@@ -326,8 +327,7 @@ public:
         }
         return out;
     }
-    void set_slot_states(const Slots& given, const F32& v) {
-        const Slots slots = owned_copy(given);
+    void set_slot_states(const Slots& slots, const F32& v) {
         const std::size_t n = static_cast<std::size_t>(slots.size()), S = s_.model().state_size();
         s_.check_slots(n, slots.data());
         require(static_cast<std::size_t>(v.size()) == n * S, "state must hold " + std::to_string(n * S) + " floats");

@@ -14,10 +14,11 @@ namespace gru_infer {
 
 namespace {
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+// What this CPU and OS run, read once (all false on other CPUs and compilers).
 struct X86Features {
     bool avx2 = false, avx512 = false, vnni = false, bf16 = false;
     X86Features() {
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
         unsigned a, b, c, d;
         if (!__get_cpuid(1, &a, &b, &c, &d)) return;
         const bool osxsave = c & (1u << 27), f16c = c & (1u << 29), fma = c & (1u << 12);
@@ -33,44 +34,20 @@ struct X86Features {
         avx512 = zmm && avx2 && f && dq && bw && vl;
         vnni = avx512 && (c & (1u << 11));
         if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) bf16 = avx512 && (a & (1u << 5));
+#endif
     }
 };
 const X86Features& x86() {
     static const X86Features f;
     return f;
 }
-#endif
 
 }  // namespace
 
-bool cpu_has_avx2_f16c() {
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-    return x86().avx2;
-#else
-    return false;
-#endif
-}
-bool cpu_has_avx512() {
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-    return x86().avx512;
-#else
-    return false;
-#endif
-}
-bool cpu_has_avx512_vnni() {
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-    return x86().vnni;
-#else
-    return false;
-#endif
-}
-bool cpu_has_avx512_bf16() {
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-    return x86().bf16;
-#else
-    return false;
-#endif
-}
+bool cpu_has_avx2_f16c() { return x86().avx2; }
+bool cpu_has_avx512() { return x86().avx512; }
+bool cpu_has_avx512_vnni() { return x86().vnni; }
+bool cpu_has_avx512_bf16() { return x86().bf16; }
 
 bool cpu_has_neon_dotprod() {
 #if defined(__aarch64__) && defined(__linux__) && defined(HWCAP_ASIMDDP)
