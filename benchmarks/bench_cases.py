@@ -50,6 +50,41 @@ QUANT_CASES = [
 # accuracy bounds for random PyTorch-init GRUs with x ~ N(0, 1)).
 QUANT_MAX_ERROR = {"int8": 3e-2, "bf16": 1e-2}
 
+
+@dataclass(frozen=True)
+class BatchCase:
+    """A big batch through a GRU(I=H) (test_bench_batch.py): every engine, one and two threads."""
+    batch: int
+    hidden_size: int
+    steps: int
+    rounds: int = 5
+
+    @property
+    def input_size(self) -> int:
+        return self.hidden_size
+
+    @property
+    def name(self) -> str:
+        return f"predict I=H={self.hidden_size} T={self.steps} B={self.batch}"
+
+
+# Issue 24: B = 32 and 256 at I = H = 256 and 1024 (T shorter at 1024: the same order of work).
+BATCH_CASES = [BatchCase(32, 256, 100), BatchCase(256, 256, 100), BatchCase(64, 1024, 50, rounds=3),
+               BatchCase(256, 1024, 25, rounds=3)]
+BATCH_THREADS = [1, 2]
+
+
+def batch_group(case: BatchCase, threads: int) -> str:
+    """The benchmark group (and report row) of a batch case at a thread count."""
+    return f"{case.name}, {threads} thread{'s' if threads > 1 else ''}"
+
+BATCH_ENGINES = ["gru_infer fp32", "gru_infer int8", "gru_infer bf16", "onnxruntime fp32", "OpenVINO",
+                 "PyTorch fp32", "PyTorch qint8", "PyTorch bf16"]
+# Issue 24's targets: ours fp32 >= 1.15x the fastest fp32 peer; bf16 >= 1.3x and int8 >= 2x our fp32
+# (on AVX512_BF16 / VNNI without AMX).
+BATCH_TARGET_FP32 = 1.15
+BATCH_TARGET_VS_OUR_FP32 = {"gru_infer bf16": 1.3, "gru_infer int8": 2.0}
+
 FRAMEWORKS = ["gru_infer", "torch", "onnxruntime"]
 OURS_FP32 = "gru_infer fp32"  # quantized cases: the fp32 model ours was quantized from
 TWO_THREADS = "gru_infer, 2 threads"  # extra rows: a batch of one with the projection on a second thread

@@ -24,10 +24,15 @@ from bench_cases import (
     ACCELERATE_TARGET,
     ACCELERATED,
     API_CASES,
+    BATCH_CASES,
+    BATCH_TARGET_FP32,
+    BATCH_TARGET_VS_OUR_FP32,
+    BATCH_THREADS,
     CASES,
     OURS_FP32,
     QUANT_CASES,
     TWO_THREADS,
+    batch_group,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -199,6 +204,60 @@ def accelerate_lines(runs: list) -> list:
             *lines, ""]
 
 
+def batch_lines(runs: list, data: dict) -> list:
+    """The big-batch table (test_bench_batch.py): per case and thread count, ours fp32 against the
+    fastest fp32 peer, ours int8 / bf16 against our fp32 and against OpenVINO, errors vs PyTorch fp32."""
+    info = {(b["extra_info"]["case"], b["extra_info"]["framework"]): b["extra_info"] for b in data["benchmarks"]
+            if "threads" in b["extra_info"]}
+    if not info:
+        return []
+
+    def med(name, engine):
+        values = [m[name, engine] for m in runs if (name, engine) in m]
+        return statistics.median(values) if values else None
+
+    lines = ["## Big batches (servers)", "",
+             "One `torch.nn.GRU(H, H)` on x ~ N(0, 1), from h = 0, in every engine; medians per call; "
+             "x = their time / ours. fp32 peers: onnxruntime, PyTorch, and OpenVINO when it runs fp32 "
+             f"(precision in brackets). Targets (issue 24): ours fp32 >= {BATCH_TARGET_FP32:g}x the fastest "
+             "fp32 peer; " + ", ".join(f"{k.split()[1]} >= {v:g}x our fp32" for k, v in
+                                      BATCH_TARGET_VS_OUR_FP32.items()) + ". Errors: max abs vs PyTorch fp32.", "",
+             "| case | ours fp32 | fastest fp32 peer | x | ours int8 (x our fp32, err) | ours bf16 (x our fp32, err) "
+             "| OpenVINO | PyTorch qint8 / bf16 | met? |",
+             "|---|---:|---|---:|---|---|---|---|---|"]
+    for case in BATCH_CASES:
+        for threads in BATCH_THREADS:
+            name = batch_group(case, threads)
+            ours = med(name, "gru_infer fp32")
+            if ours is None:
+                continue
+            ov_precision = info.get((name, "OpenVINO"), {}).get("precision", "")
+            peers = {e: med(name, e) for e in ("onnxruntime fp32", "PyTorch fp32")}
+            if med(name, "OpenVINO") is not None and "f32" in ov_precision:
+                peers["OpenVINO"] = med(name, "OpenVINO")
+            peer, peer_t = min(((e, t) for e, t in peers.items() if t is not None), key=lambda p: p[1])
+            missed = [] if peer_t / ours >= BATCH_TARGET_FP32 else ["fp32"]
+            cells = []
+            for engine in ("gru_infer int8", "gru_infer bf16"):
+                t = med(name, engine)
+                if t is None:
+                    cells.append("-")
+                    continue
+                err = info[name, engine]["max_abs_err_vs_fp32"]
+                cells.append(f"{fmt_time(t)} ({ours / t:.2f}x, {err:.1g})")
+                if ours / t < BATCH_TARGET_VS_OUR_FP32[engine]:
+                    missed.append(engine.split()[1])
+            ov = med(name, "OpenVINO")
+            ov_cell = "-" if ov is None else (f"{fmt_time(ov)} [{ov_precision}], err "
+                                              f"{info[name, 'OpenVINO']['max_abs_err_vs_fp32']:.1g}")
+            pt = [med(name, e) for e in ("PyTorch qint8", "PyTorch bf16")]
+            pt_cell = " / ".join("-" if t is None else fmt_time(t) for t in pt)
+            met = "yes" if not missed else "no (" + ", ".join(missed) + ")"
+            lines.append(f"| {name} | {fmt_time(ours)} | {peer} {fmt_time(peer_t)} | {peer_t / ours:.2f}x | {cells[0]} "
+                         f"| {cells[1]} | {ov_cell} | {pt_cell} | {met} |")
+    return lines + [""]
+
+
 def machine_lines(data: dict, quick: bool) -> list:
     info = data["machine_info"]["gru_infer_bench"]
     v, t = info["versions"], info["threads"]
@@ -221,7 +280,7 @@ NOTES_HEADING = "## Notes and history"
 
 
 def write_markdown(data: dict, rows, two_rows, quant, api, quick: bool, n_runs: int, path: Path,
-                   accelerate: Optional[list] = None) -> None:
+                   accelerate: Optional[list] = None, batch: Optional[list] = None) -> None:
     def ratio(median, lo_hi):
         return f"{median:.2f}x" if n_runs == 1 else f"{median:.2f}x ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})"
 
@@ -258,6 +317,7 @@ def write_markdown(data: dict, rows, two_rows, quant, api, quick: bool, n_runs: 
     lines += quant_lines(quant)
     lines += api_lines(api)
     lines += accelerate or []
+    lines += batch or []
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if NOTES_HEADING in old:  # the hand-written notes below the tables survive a re-render
         lines += ["", old[old.index(NOTES_HEADING):].rstrip("\n"), ""]
@@ -320,7 +380,7 @@ def main() -> None:
     meds = [medians(d) for d in runs]
     rows = speedups(meds)
     write_markdown(data, rows, two_thread_rows(meds), quant_rows(meds, data), api_rows(meds), quick, len(runs),
-                   HERE / "results.md", accelerate_lines(meds))
+                   HERE / "results.md", accelerate_lines(meds), batch_lines(meds, data))
     write_chart(data, rows, quick, HERE / "speedup.png")
     print((HERE / "results.md").read_text(encoding="utf-8"))
 

@@ -5,9 +5,11 @@
 //   slots    16 of 64 slots stepped per call against a lone stream's step, per stream-step
 //   kernels  ns per step and GFLOP/s per ISA and size, both GRU forms: the streaming step (input
 //            fused in), the sequence recurrence, and the input-projection GEMM
+//   batch    predict of big batches (servers): ms, GFLOP/s and % of peak per ISA, the whole predict
+//            and its two halves (the input projection GEMM; the recurrent steps, B rows each)
 // Fraction of peak: of --peak-gflops N, or by default of the FMA peak measured at start (12
 // independent FMA chains on the widest vectors of the ISA in use, best of 5 runs).
-//     bench_gru [--quick] [--only eigen|run|slots|kernels] [--isa NAME] [--peak-gflops N]
+//     bench_gru [--quick] [--only eigen|run|slots|kernels|batch] [--isa NAME] [--peak-gflops N]
 #include <algorithm>
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -335,6 +337,7 @@ void slots_section(bool quick) {
 }
 
 void kernels_section(bool quick);
+void batch_section(bool quick);
 
 }  // namespace
 
@@ -347,7 +350,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) only_isa = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels] [--isa NAME] [--peak-gflops N]\n");
+            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels|batch] [--isa NAME] [--peak-gflops N]\n");
             return 2;
         }
     }
@@ -366,6 +369,7 @@ int main(int argc, char** argv) {
     if (want("run")) run_section(quick);
     if (want("slots")) slots_section(quick);
     if (want("kernels")) kernels_section(quick);
+    if (want("batch")) batch_section(quick);
     return ok ? 0 : 1;
 }
 
@@ -415,6 +419,48 @@ void kernels_section(bool quick) {
                 k.gemm_packed(M, n, A.data(), n, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), C.data(), p.tiles * kTileRow);
             }, reps, 1);
             report("input projection GEMM", isa, n, n, M, ns, 2.0 * M * n * 3 * n);
+        }
+    }
+}
+
+}  // namespace
+
+namespace {
+
+// Big batches, lbr = 1, I = H: predict (B, T) against its input projection alone (one GEMM of
+// B * T rows) and so its recurrent part (the difference), each at % of the FMA peak.
+void batch_section(bool quick) {
+    struct Case { std::size_t B, H, T; };
+    std::vector<Case> cases{{32, 256, 100}, {256, 256, 100}, {64, 1024, 50}, {32, 1024, 50}};
+    if (quick) cases = {{32, 256, 20}};
+    const int reps = quick ? 3 : 7;
+    const double given_peak = peak;
+    for (const auto& isa : available_isas()) {
+        if (isa == "scalar" || (!only_isa.empty() && isa != only_isa)) continue;
+        set_isa(isa);
+        peak = given_peak > 0.0 ? given_peak : fma_peak_gflops();
+        std::printf("\nbatch predict, lbr=1, one thread, %s (peak %.1f GFLOP/s); medians of %d\n", isa.c_str(), peak, reps);
+        for (const Case& c : cases) {
+            const GruWeights w = random_weights(c.H, c.H);
+            auto m = gru_model(w, c.H, c.H, true);
+            const std::vector<float> x = random_inputs(c.B * c.T * c.H, 7);
+            std::vector<float> y(c.B * c.T * c.H);
+            PredictRequest req;
+            req.batch = c.B; req.steps = c.T; req.x = x.data(); req.y = y.data();
+            const PackedGru p = pack_gru(w, c.H, c.H);
+            AlignedBuffer xp(c.B * c.T * p.tiles * kTileRow);
+            const Kernels& k = active_kernels();
+            const auto ns = interleaved_median_ns(
+                {[&] { m->predict(req); },
+                 [&] { k.gemm_packed(c.B * c.T, c.H, x.data(), c.H, p.w.data(), p.tile_stride, p.tiles, p.bx.data(),
+                                     xp.data(), p.tiles * kTileRow); }},
+                reps, 1);
+            const double half = 2.0 * c.B * c.T * 3 * c.H * c.H;  // FLOPs of each half
+            auto pct = [&](double flops, double t) { return peak > 0.0 ? 100.0 * flops / t / peak : 0.0; };
+            std::printf("B=%-4zu H=%-5zu T=%-4zu predict %8.2f ms %5.1f%% | projection %7.2f ms %5.1f%% | "
+                        "recurrence %7.2f ms %5.1f%%\n",
+                        c.B, c.H, c.T, ns[0] / 1e6, pct(2 * half, ns[0]), ns[1] / 1e6, pct(half, ns[1]),
+                        (ns[0] - ns[1]) / 1e6, pct(half, ns[0] - ns[1]));
         }
     }
 }

@@ -556,6 +556,20 @@ inline void lbr_rows_of_tile_pair_recurrent(const GruStepArgs& a, const Epilogue
     }
 }
 
+// The precomputed input rows (xp) of the next 8 rows' tiles [t, t + nt): a big batch's xp comes
+// from memory, each block of rows reading a few lines of each of its rows, too scattered for the
+// hardware prefetchers; fetched while the current block's products run, they are in cache in time.
+inline void prefetch_xp_rows(const GruStepArgs& a, std::size_t m0, std::size_t t, std::size_t nt) {
+    const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
+    if (t >= tiles) return;
+    if (t + nt > tiles) nt = tiles - t;
+    const std::size_t m1 = m0 + 8 < a.rows ? m0 + 8 : a.rows;
+    for (std::size_t m = m0; m < m1; ++m) {
+        const char* p = reinterpret_cast<const char*>(a.xp + m * a.ldxp + t * kTileRow);
+        for (std::size_t b = 0; b < nt * kTileRow * sizeof(float); b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+    }
+}
+
 // Tiles outermost, so that a tile's packed rows stay in L1 or L2 while every block of rows uses
 // them. Two tiles at a time (lbr_rows_of_tile_pair), four rows at a time, while the pair's rows
 // (input + hidden of them, 192 bytes each) are at most 96 KB; past that the pair, read from L2 by
@@ -568,7 +582,10 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
     std::size_t t = 0;
     for (; pairs && t + 2 <= tiles; t += 2) {
         if (!a.x) {  // (every row the same operations, whichever group of rows it falls in)
-            for (std::size_t m = 0; m < m8; m += 8) lbr_rows_of_tile_pair_recurrent<8>(a, ep, m, t);
+            for (std::size_t m = 0; m < m8; m += 8) {
+                prefetch_xp_rows(a, m + 8 < a.rows ? m + 8 : 0, m + 8 < a.rows ? t : t + 2, 2);
+                lbr_rows_of_tile_pair_recurrent<8>(a, ep, m, t);
+            }
             for (std::size_t m = m8; m < m4; m += 4) lbr_rows_of_tile_pair_recurrent<4>(a, ep, m, t);
             for (std::size_t m = m4; m < a.rows; ++m) lbr_rows_of_tile_pair_recurrent<1>(a, ep, m, t);
             continue;
@@ -577,7 +594,10 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
         for (std::size_t m = r4; m < a.rows; ++m) lbr_rows_of_tile_pair<1>(a, ep, m, t);
     }
     for (; t < tiles; ++t) {
-        for (std::size_t m = 0; m < m8; m += 8) lbr_rows_of_tile<8>(a, ep, m, t);
+        for (std::size_t m = 0; m < m8; m += 8) {
+            if (!a.x) prefetch_xp_rows(a, m + 8 < a.rows ? m + 8 : 0, m + 8 < a.rows ? t : t + 1, 1);
+            lbr_rows_of_tile<8>(a, ep, m, t);
+        }
         for (std::size_t m = m8; m < m4; m += 4) lbr_rows_of_tile<4>(a, ep, m, t);
         for (std::size_t m = m4; m < a.rows; ++m) lbr_rows_of_tile<1>(a, ep, m, t);
     }

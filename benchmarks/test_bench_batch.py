@@ -1,0 +1,158 @@
+"""Big batches (servers): gru_infer fp32 / int8 / bf16 against onnxruntime, OpenVINO and PyTorch (fp32,
+and PyTorch's own reduced precision: `quantize_dynamic` qint8 and bf16 weights), one and two threads.
+
+    python -m pytest benchmarks/test_bench_batch.py      # or python benchmarks/run.py (the report's batch table)
+
+Every engine runs the same torch.nn.GRU(H, H) on x ~ N(0, 1) of (B, T, H) from h = 0. Before timing, each
+output's max abs difference from PyTorch fp32 is measured and kept (`max_abs_err_vs_fp32`); the fp32
+engines must agree within 1e-4 (long sequences, big sums) and our int8 / bf16 within QUANT_MAX_ERROR
+(the peers' reduced precision is only recorded). OpenVINO (`pip install openvino`, optional) runs at
+the precision it picks for this CPU (bf16 where the CPU has AMX or AVX512_BF16, else fp32), recorded. Nothing is
+asserted about time: compare medians per group (speed-up = theirs / ours).
+"""
+import copy
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from bench_cases import BATCH_CASES, BATCH_ENGINES, BATCH_THREADS, QUANT_MAX_ERROR, batch_group
+
+import gru_infer
+
+FP32_TOLERANCE = 1e-4
+
+
+def _export(gru, path, case):
+    x, h0 = torch.zeros(case.batch, 3, case.input_size), torch.zeros(1, case.batch, case.hidden_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(gru, (x, h0), str(path), dynamo=False, opset_version=14, input_names=["X", "h0"],
+                          output_names=["Y", "hn"], dynamic_axes={"X": {1: "time"}})
+    return path
+
+
+def _onnxruntime(path, threads):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def _openvino(path, case, threads):
+    """(compiled model, the precision it runs at), or None without the optional openvino package."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    core = ov.Core()
+    model = core.read_model(str(path))
+    model.reshape({"X": [case.batch, case.steps, case.input_size], "h0": [1, case.batch, case.hidden_size]})
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+                                                  "PERFORMANCE_HINT": "LATENCY"})
+    return compiled, str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+
+
+class BatchEngines:
+    """Per case and thread count: {engine: zero-argument callable}, checked against PyTorch fp32."""
+
+    def __init__(self, case, threads, tmp_path):
+        torch.manual_seed(0)
+        self.case, self.threads = case, threads
+        gru = torch.nn.GRU(case.input_size, case.hidden_size, batch_first=True).eval()
+        x = np.random.default_rng(1).standard_normal((case.batch, case.steps, case.input_size), dtype=np.float32)
+        x_t = torch.from_numpy(x)
+        h0 = np.zeros((1, case.batch, case.hidden_size), np.float32)
+        path = _export(gru, tmp_path / "gru.onnx", case)
+        ours = gru_infer.from_torch(gru)
+        int8, bf16 = ours.quantize("int8"), ours.quantize("bf16")
+        # (quantize_dynamic swaps a model's children, never the model itself: the GRU goes in a holder)
+        torch_int8 = torch.ao.quantization.quantize_dynamic(torch.nn.ModuleDict({"gru": gru}), {torch.nn.GRU},
+                                                            dtype=torch.qint8)["gru"]
+        torch_bf16, x_bf16 = copy.deepcopy(gru).to(torch.bfloat16), x_t.to(torch.bfloat16)
+        session = _onnxruntime(path, threads)
+        feed = {"X": x, "h0": h0}
+        self.precision = {}
+        self.calls = {
+            "gru_infer fp32": lambda: ours.predict(x),
+            "gru_infer int8": lambda: int8.predict(x),
+            "gru_infer bf16": lambda: bf16.predict(x),
+            "PyTorch fp32": lambda: gru(x_t)[0],
+            "PyTorch qint8": lambda: torch_int8(x_t)[0],
+            "PyTorch bf16": lambda: torch_bf16(x_bf16)[0],
+            "onnxruntime fp32": lambda: session.run(["Y"], feed)[0],
+        }
+        ov_model = _openvino(path, case, threads)
+        if ov_model is not None:
+            compiled, self.precision["OpenVINO"] = ov_model
+            request = compiled.create_infer_request()
+            self.calls["OpenVINO"] = lambda: request.infer(feed)[compiled.output(0)]
+        self.errors = self._check()
+
+    def _check(self):
+        with torch.no_grad():
+            ref = self.calls["PyTorch fp32"]().numpy().astype(np.float64)
+            errors = {}
+            for name, call in self.calls.items():
+                with _threads(self.threads):
+                    out = call()
+                out = out.float().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+                out = out.reshape(ref.shape).astype(np.float64)
+                err = float(np.max(np.abs(out - ref)))
+                errors[name] = err
+                if name in ("gru_infer int8", "gru_infer bf16"):  # the peers' reduced precision: recorded only
+                    limit = QUANT_MAX_ERROR[name.split()[1]]
+                elif name.endswith("fp32"):
+                    limit = FP32_TOLERANCE
+                else:
+                    continue
+                assert err <= limit, f"{self.case.name}: {name} differs from PyTorch fp32 by {err:.3g} (<= {limit:g})"
+        return errors
+
+
+class _threads:
+    """Every engine's thread count for the duration (ours and PyTorch's are process-wide settings)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.saved = gru_infer.get_num_threads(), torch.get_num_threads()
+        gru_infer.set_num_threads(self.n)
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        gru_infer.set_num_threads(self.saved[0])
+        torch.set_num_threads(self.saved[1])
+
+
+@pytest.fixture(scope="module")
+def batch_engines(tmp_path_factory):
+    built = {}
+
+    def get(case, threads):
+        if (case, threads) not in built:
+            built.clear()  # one case's engines at a time: the big ones hold hundreds of MB
+            built[case, threads] = BatchEngines(case, threads, tmp_path_factory.mktemp("batch"))
+        return built[case, threads]
+
+    return get
+
+
+TIMED = [(c, n, e) for c in BATCH_CASES for n in BATCH_THREADS for e in BATCH_ENGINES]
+
+
+@pytest.mark.parametrize(("case", "threads", "engine"), TIMED,
+                         ids=[f"{c.name.replace(' ', '-')}-{n}t-{e.replace(' ', '-')}" for c, n, e in TIMED])
+def test_batch(benchmark, batch_engines, case, threads, engine):
+    engines = batch_engines(case, threads)
+    if engine not in engines.calls:
+        pytest.skip(f"{engine} is not installed (pip install openvino)")
+    benchmark.group = batch_group(case, threads)
+    benchmark.extra_info.update(case=benchmark.group, framework=engine, threads=threads,
+                                max_abs_err_vs_fp32=engines.errors[engine],
+                                precision=engines.precision.get(engine, ""))
+    with torch.no_grad(), _threads(threads):
+        benchmark.pedantic(engines.calls[engine], rounds=case.rounds, iterations=1, warmup_rounds=1)
