@@ -574,11 +574,12 @@ inline void prefetch_xp_rows(const GruStepArgs& a, std::size_t m0, std::size_t t
 // them. Two tiles at a time (lbr_rows_of_tile_pair), four rows at a time, while the pair's rows
 // (input + hidden of them, 192 bytes each) are at most 96 KB; past that the pair, read from L2 by
 // every 4 rows, costs more than the 256-bit FMAs it saves (measured: I=H=512 16 rows 31 -> 35 us
-// per row) and one tile goes 8 rows at a time.
+// per row) and one tile goes 8 rows at a time. The recurrent step alone (xp given) takes pairs 8
+// rows at a time at every size: twice the rows per read of the pair's weights.
 void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile, m8 = a.rows / 8 * 8, m4 = m8 + (a.rows - m8) / 4 * 4;
     const std::size_t r4 = a.rows / 4 * 4;
-    const bool pairs = (a.x ? a.input : 0) + a.hidden <= 512;
+    const bool pairs = !a.x || a.input + a.hidden <= 512;
     std::size_t t = 0;
     for (; pairs && t + 2 <= tiles; t += 2) {
         if (!a.x) {  // (every row the same operations, whichever group of rows it falls in)
