@@ -100,8 +100,9 @@ bool read_gru(Reader& r, Layer& l) {
     const uint32_t storage = r.u32();
     l.hidden = H;
     if (r.err != GRU_MICRO_OK) return false;
-    if (l.out != H || direction > 2 || !(l.clip >= 0.0f)) return r.fail(GRU_MICRO_BAD_MODEL);
+    if (direction > 2 || !(l.clip >= 0.0f)) return r.fail(GRU_MICRO_BAD_MODEL);
     if (direction != 0 || gate != kSigmoid || cand != kTanh) return r.fail(GRU_MICRO_UNSUPPORTED);
+    if (l.out != H) return r.fail(GRU_MICRO_BAD_MODEL);
     if (storage == 1) {  // fp32, packed tiles of 8 units
         const uint64_t tiles = (H + kTile - 1) / kTile;
         l.format = kFormatF32;
