@@ -2,7 +2,7 @@
 // with the hosted scalar reference's arithmetic: the same row quantization and gate functions
 // (ScalarQOps<Int8> of kernels/simd/qops_scalar.h, shared, not copied), exact int32 dot products,
 // and out = fma(float(sum), row scale * input scale, init) in the same order. Only the dot product
-// is this file's own: one row at a time, 4 inputs per 32-bit word, by SMLAD on int16 pairs where
+// is this file's own: two rows at a time, 4 inputs per 32-bit word, by SMLAD on int16 pairs where
 // the core has the DSP extension (Cortex-M4/M7), by plain int8 multiplies elsewhere.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")
@@ -20,27 +20,38 @@ namespace {
 using Ops = gru_infer::ScalarQOps<gru_infer::WeightFormat::Int8>;
 constexpr float kStateScale = gru_infer::QuantStep<Ops>::kStateScale;
 
-// sum over the row's kpad inputs of w * x; w: the row's first word, `stride` words between groups.
-inline int32_t dot_row(const uint32_t* w, size_t stride, const uint32_t* x, size_t groups) {
-    int32_t acc = 0;
+// The dot products of two adjacent packed rows (their words are adjacent) with x over kpad inputs:
+// sums[0] for the row at w, sums[1] for the next one; `stride` words between groups. Two rows
+// per pass widen each word of x once.
+inline void dot_rows2(const uint32_t* w, size_t stride, const uint32_t* x, size_t groups, int32_t* sums) {
+    int32_t a0 = 0, a1 = 0;
 #if defined(__ARM_FEATURE_DSP) && !defined(GRU_MICRO_NO_DSP)
     for (size_t q = 0; q < groups; ++q, w += stride) {
-        uint32_t we, wo, xe, xo;  // elements 0, 2 and 1, 3 sign-extended to int16 pairs
-        __asm__("sxtb16 %0, %1" : "=r"(we) : "r"(*w));
-        __asm__("sxtb16 %0, %1, ror #8" : "=r"(wo) : "r"(*w));
+        uint32_t xe, xo, we, wo;  // elements 0, 2 and 1, 3 sign-extended to int16 pairs: SMLAD operands
         __asm__("sxtb16 %0, %1" : "=r"(xe) : "r"(x[q]));
         __asm__("sxtb16 %0, %1, ror #8" : "=r"(xo) : "r"(x[q]));
-        __asm__("smlad %0, %1, %2, %0" : "+r"(acc) : "r"(we), "r"(xe));
-        __asm__("smlad %0, %1, %2, %0" : "+r"(acc) : "r"(wo), "r"(xo));
+        __asm__("sxtb16 %0, %1" : "=r"(we) : "r"(w[0]));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(wo) : "r"(w[0]));
+        __asm__("smlad %0, %1, %2, %0" : "+r"(a0) : "r"(we), "r"(xe));
+        __asm__("smlad %0, %1, %2, %0" : "+r"(a0) : "r"(wo), "r"(xo));
+        __asm__("sxtb16 %0, %1" : "=r"(we) : "r"(w[1]));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(wo) : "r"(w[1]));
+        __asm__("smlad %0, %1, %2, %0" : "+r"(a1) : "r"(we), "r"(xe));
+        __asm__("smlad %0, %1, %2, %0" : "+r"(a1) : "r"(wo), "r"(xo));
     }
 #else
     for (size_t q = 0; q < groups; ++q, w += stride) {
-        const auto* a = reinterpret_cast<const int8_t*>(w);
-        const auto* b = reinterpret_cast<const int8_t*>(x + q);
-        acc += int32_t(a[0]) * b[0] + int32_t(a[1]) * b[1] + int32_t(a[2]) * b[2] + int32_t(a[3]) * b[3];
+        const auto* v = reinterpret_cast<const int8_t*>(x + q);
+        const auto* b0 = reinterpret_cast<const int8_t*>(w);
+        const auto* b1 = reinterpret_cast<const int8_t*>(w + 1);
+        for (int e = 0; e < 4; ++e) {
+            a0 += int32_t(b0[e]) * v[e];
+            a1 += int32_t(b1[e]) * v[e];
+        }
     }
 #endif
-    return acc;
+    sums[0] = a0;
+    sums[1] = a1;
 }
 
 // out[s * 16 + l] = fma(float(row . x), scale * sx, init[s * 16 + l]) for subs [s0, s0 + ns) of
@@ -48,15 +59,23 @@ inline int32_t dot_row(const uint32_t* w, size_t stride, const uint32_t* x, size
 void dot_block(const QMat& m, size_t b, size_t s0, size_t ns, size_t lanes, const int8_t* xq, float sx,
                const float* init, float* out) {
     const size_t groups = m.kpad / kQGroup, stride = m.subs * kQLanes;
-    const auto* words = reinterpret_cast<const uint32_t*>(m.w);
     const auto* x = reinterpret_cast<const uint32_t*>(xq);
-    for (size_t s = s0; s < s0 + ns; ++s)
-        for (size_t l = 0; l < kQLanes; ++l) {
-            const size_t i = s * kQLanes + l, p = b * stride + i;
-            if (l >= lanes) { out[i] = init[i]; continue; }
-            const int32_t sum = dot_row(words + (b * groups * m.subs + s) * kQLanes + l, stride, x, groups);
-            out[i] = __builtin_fmaf(static_cast<float>(sum), m.scale[p] * sx, init[i]);
+    for (size_t s = s0; s < s0 + ns; ++s) {
+        const auto* w = reinterpret_cast<const uint32_t*>(m.w) + (b * groups * m.subs + s) * kQLanes;
+        const float* scale = m.scale + b * stride + s * kQLanes;
+        const size_t i0 = s * kQLanes;
+        for (size_t l = 0; l < kQLanes; l += 2) {  // an odd last lane computes its padding neighbour too
+            if (l >= lanes) {
+                out[i0 + l] = init[i0 + l];
+                out[i0 + l + 1] = init[i0 + l + 1];
+                continue;
+            }
+            int32_t sums[2];
+            dot_rows2(w + l, stride, x, groups, sums);
+            out[i0 + l] = __builtin_fmaf(static_cast<float>(sums[0]), scale[l] * sx, init[i0 + l]);
+            out[i0 + l + 1] = __builtin_fmaf(static_cast<float>(sums[1]), scale[l + 1] * sx, init[i0 + l + 1]);
         }
+    }
 }
 
 }  // namespace
