@@ -2,7 +2,8 @@
 # The whole suite: ruff (lint, configured in pyproject.toml), pytest (which also writes model files
 # for the C++ tests), a short fuzz smoke of the Python importers (tests/run_fuzz_python.sh, when
 # atheris is installed), then the C++ core built on its own with CMake and its ctest suite, and
-# in its size variants (tests/run_size_options.sh). Run
+# in its size variants (tests/run_size_options.sh), cross builds under qemu and the micro runtime's
+# firmware (tests/run_micro.sh). Run
 # from the repository root after `pip install -e ".[test]"` (and ".[fuzz]" for the smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
