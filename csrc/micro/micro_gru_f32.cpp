@@ -3,7 +3,11 @@
 // file's packed rows, in place.
 #include <string.h>
 
+#include "gru_infer/activation.h"
+#include "gru_infer/layer.h"
+#include "gru_infer/weight_format.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 #include "micro_model.h"
 
 namespace gru_infer {
@@ -12,6 +16,20 @@ void gru_step_reset_before_f32_scalar(const GruStepArgs& a);
 }  // namespace gru_infer
 
 namespace gru_micro_impl {
+
+// micro_model.h restates the native format's numbers (so that the parser needs none of the hosted
+// headers); they must stay the hosted library's.
+static_assert(kTile == gru_infer::kTile && kTileRow == gru_infer::kTileRow, "fp32 packed layout");
+static_assert(kQLanes == gru_infer::kQLanes && kFormatInt8 == uint32_t(gru_infer::WeightFormat::Int8), "int8 layout");
+static_assert(kGru == uint32_t(gru_infer::LayerKind::Gru) && kDense == uint32_t(gru_infer::LayerKind::Dense) &&
+              kActivation == uint32_t(gru_infer::LayerKind::Activation) &&
+              kLastStep == uint32_t(gru_infer::LayerKind::LastStep) && kAffine == uint32_t(gru_infer::LayerKind::Affine),
+              "layer kinds");
+static_assert(kSigmoid == uint32_t(gru_infer::ActKind::Sigmoid) && kTanh == uint32_t(gru_infer::ActKind::Tanh) &&
+              kSoftmax == uint32_t(gru_infer::ActKind::Softmax) && kClip == uint32_t(gru_infer::ActKind::Clip) &&
+              kSilu == uint32_t(gru_infer::ActKind::Silu) && kHardSwish == uint32_t(gru_infer::ActKind::HardSwish) &&
+              kScaledTanh == uint32_t(gru_infer::ActKind::ScaledTanh) && kElu == uint32_t(gru_infer::ActKind::Elu),
+              "activation kinds");
 
 void gru_step_f32(const Layer& l, const float* x, float* h, float* y, void* scratch) {
     gru_infer::GruStepArgs a;
