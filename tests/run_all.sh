@@ -2,7 +2,8 @@
 # The whole suite: ruff (lint, configured in pyproject.toml), pytest (which also writes model files
 # for the C++ tests), a short fuzz smoke of the Python importers (tests/run_fuzz_python.sh, when
 # atheris is installed), then the C++ core built on its own with CMake and its ctest suite, and
-# in its size variants (tests/run_size_options.sh). Run
+# in its size variants (tests/run_size_options.sh), cross builds under qemu and the micro runtime's
+# firmware (tests/run_micro.sh). Run
 # from the repository root after `pip install -e ".[test]"` (and ".[fuzz]" for the smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,6 @@ bash tests/run_consumer.sh && bash tests/run_aarch64.sh  # install + find_packag
 # `bash tests/run_armv7.sh` / `bash tests/run_riscv64.sh` alone run everything.
 bash tests/run_armv7.sh -j "$(nproc)" -E "^(test_realtime|test_quant_model|quant_kernels_scalar)$"
 bash tests/run_riscv64.sh -j "$(nproc)" -R "^(.*_scalar|test_model|test_native_file|test_python_models|test_c_api|test_hostile_sizes)$"
+# The micro runtime (csrc/micro): its malformed-array test on the host, and its firmware on
+# Cortex-M4 and M7 under qemu-system-arm against the hosted library and PyTorch (~40 s).
+bash tests/run_micro.sh

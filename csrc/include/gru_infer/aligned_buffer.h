@@ -73,6 +73,11 @@ public:
     const float& operator[](std::size_t i) const { return data_[i]; }
 
 private:
+#if !defined(__cpp_exceptions)
+    // Only the micro runtime (csrc/micro) builds without exceptions: its kernels include this
+    // header for the types around them and never allocate.
+    void allocate(std::size_t, bool) { std::abort(); }
+#else
     void allocate(std::size_t n, bool long_lived) {
         release();
         if (n == 0) return;
@@ -91,6 +96,7 @@ private:
         size_ = n;
         owned_ = true;
     }
+#endif
     void release() {
         if (owned_) std::free(data_);
         data_ = nullptr;

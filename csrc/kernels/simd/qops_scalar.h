@@ -17,7 +17,7 @@ namespace gru_infer {
 // One value of an int8 row quantized with the factor inv: min(max(v inv, -127), 127) (minps/maxps'
 // NaN rule) rounded to nearest even. The vector quantizations compute the same per lane.
 inline std::int8_t int8_value(float v, float inv) {
-    return static_cast<std::int8_t>(std::nearbyint(emu::mn(emu::mx(v * inv, -127.0f), 127.0f)));
+    return static_cast<std::int8_t>(emu::round_even(emu::mn(emu::mx(v * inv, -127.0f), 127.0f)));
 }
 
 // Quantize v[0..n) with scale s (s > 0), its own absmax / 127 (s == 0), or, for the state

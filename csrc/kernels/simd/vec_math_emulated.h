@@ -18,6 +18,21 @@ namespace emu {
 inline float mn(float a, float b) { return a < b ? a : b; }
 inline float mx(float a, float b) { return a > b ? a : b; }
 
+// nearbyint in the default rounding mode (to nearest, ties to even). 32-bit ARM has no
+// single-instruction float rounding before ARMv8 (Cortex-M4's FPv4, ARMv7-A's VFPv4), where libm's
+// is some 30 instructions of bit fiddling; there, for |x| < 2^23, adding and subtracting 2^23 rounds
+// the same way (the sum's ulp is 1) in a few (the micro runtime's int8 step: measured in
+// benchmarks/results.md). Beyond 2^23 every float is an integer; NaN and infinities pass through.
+inline float round_even(float x) {
+#if defined(__arm__) && !defined(__ARM_FEATURE_DIRECTED_ROUNDING)
+    float a = std::fabs(x);
+    if (a < 8388608.0f) a = (a + 8388608.0f) - 8388608.0f;
+    return std::copysign(a, x);
+#else
+    return std::nearbyint(x);
+#endif
+}
+
 // One float as pow2_math.h's lane type: the operations of the vector lanes, each rounding once.
 struct ScalarLanes {
     using V = float;
@@ -29,7 +44,7 @@ struct ScalarLanes {
     static float fma(float a, float b, float c) { return std::fma(a, b, c); }
     static float min(float a, float b) { return mn(a, b); }
     static float max(float a, float b) { return mx(a, b); }
-    static float round(float x) { return std::nearbyint(x); }
+    static float round(float x) { return round_even(x); }
     static float abs(float x) { return std::fabs(x); }
     static float sign_of(float x, float mag) {
         std::uint32_t xb, mb;
