@@ -85,6 +85,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         // run() steps a stateless layer over every (row, step) of a block at once.
         scratch = std::max(scratch, l->step_scratch_size(l->state_size() ? batch : checked_product(batch, max_block_, 1)));
         xp_row = std::max(xp_row, block_projection_floats(*l, batch));
+        scratch = std::max(scratch, block_scratch_floats(*l, batch, max_block_));
         state_offset_.push_back(offset);
         state_row_offset_.push_back(offset / batch);
         offset += l->state_size() * batch;

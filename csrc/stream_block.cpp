@@ -1,6 +1,7 @@
 // Stream::run: a block of steps at once, layer by layer as predict does. A GRU layer's input
-// projection for the whole block is one GEMM, then its recurrence runs step by step, each step's
-// state written straight into the block output and read from there by the next step.
+// projection for the whole block is one GEMM (qgemm for reduced precision), then its recurrence
+// runs step by step, each step's state written straight into the block output and read from there
+// by the next step.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "gru_infer/input_skip_layer.h"
 #include "gru_infer/stream.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 #include "runtime/denormals.h"
 #include "stream_block.h"
 
@@ -20,12 +22,26 @@ bool packed_gru(const Layer& l) {
     return l.kind() == LayerKind::Gru && !static_cast<const GruLayer&>(l).packed().empty();
 }
 
+// A GRU on reduced-precision weights (forward: a stream has no other).
+bool quant_gru(const Layer& l) {
+    return l.kind() == LayerKind::Gru && static_cast<const GruLayer&>(l).quantized();
+}
+
 }  // namespace
 
 std::size_t block_projection_floats(const Layer& l, std::size_t batch) {
+    if (quant_gru(l)) {
+        const auto& g = static_cast<const GruLayer&>(l);
+        return g.fuses_input(batch) ? 0 : (*g.quantized())[0].tiles * kQTileRow;
+    }
     if (!packed_gru(l)) return 0;
     const auto& g = static_cast<const GruLayer&>(l);
     return g.fuses_input(batch) ? 0 : g.packed()[0].tiles * kTileRow;
+}
+
+std::size_t block_scratch_floats(const Layer& l, std::size_t batch, std::size_t steps) {
+    if (!quant_gru(l)) return 0;
+    return static_cast<const GruLayer&>(l).quant_block_scratch(batch, steps);
 }
 
 void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const float* x, float* y, float* state,
@@ -69,6 +85,9 @@ void Stream::run_block(std::size_t first, std::size_t steps, const float* x, flo
         if (packed_gru(l)) {
             gru_block(static_cast<const GruLayer&>(l), B, steps, cur, out, state, block_xp_.data(), scratch_.data(),
                       ctx_);
+        } else if (quant_gru(l)) {  // the input projection hoisted too, as predict runs it
+            static_cast<const GruLayer&>(l).quant_block(B, steps, cur, out, state, block_xp_.data(), scratch_.data(),
+                                                        ctx_.walk_backward, ctx_.fast_activations);
         } else if (l.state_size()) {  // generic GRU: step by step, each step's rows gathered
             const std::size_t O = l.output_size();
             for (std::size_t s = 0; s < steps; ++s) {

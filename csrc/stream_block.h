@@ -12,6 +12,8 @@ class GruLayer;
 // rows (0 if none: not a GRU on the packed kernels, or few enough inputs to multiply inside the
 // step kernel).
 std::size_t block_projection_floats(const Layer& layer, std::size_t batch);
+// Floats of scratch that a block of `steps` steps of `layer` needs beyond its step_scratch_size.
+std::size_t block_scratch_floats(const Layer& layer, std::size_t batch, std::size_t steps);
 
 // `steps` steps of a forward GRU layer on the packed kernels: x (rows, steps, input) -> y (rows,
 // steps, hidden), state (rows, hidden) read and left at the last step. xp: rows * steps *

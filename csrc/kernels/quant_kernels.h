@@ -185,6 +185,8 @@ struct QStepScratch {
 inline std::size_t q_step_scratch_bytes(std::size_t rows, const QuantGru& w) {
     return rows * QStepScratch(w).row_bytes;
 }
+// Products of at least this many rows run blocked as a GEMM (batch kernels, e.g. qbatch_avx512.h).
+constexpr std::size_t kQBatchRows = 4;
 // qgemm quantizes A in chunks of kQGemmRows rows: its scratch does not grow with M.
 constexpr std::size_t kQGemmRows = 256;
 inline std::size_t q_gemm_row_bytes(const QMatrix& m) {

@@ -1,6 +1,7 @@
 // The GRU layer on reduced-precision weights (int8, bf16, fp16): the same sequence and stream
 // logic as fp32 (gru_layer.cpp), through the kernels of kernels/quant_kernels.h.
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "../kernels/quant_kernels.h"
@@ -43,11 +44,20 @@ std::vector<GruWeights> GruLayer::quant_weights() const {
 
 std::size_t GruLayer::quant_xp_row_floats() const { return (*quant_)[0].tiles * kQTileRow; }
 
-void GruLayer::quant_project(std::size_t d, const float* x, std::size_t rows, float* xp) const {
+std::size_t GruLayer::quant_block_scratch(std::size_t rows, std::size_t steps) const {
+    return q_gemm_scratch_bytes(rows * steps, (*quant_)[0].W) / sizeof(float) + 16;  // + room to align to 64 bytes
+}
+
+void GruLayer::quant_project(std::size_t d, const float* x, std::size_t rows, float* xp, float* scratch) const {
     const QuantGru& q = (*quant_)[d];
-    AlignedBuffer scratch = AlignedBuffer::uninitialized(q_gemm_scratch_bytes(rows, q.W) / sizeof(float) + 1);
+    AlignedBuffer own;
+    if (!scratch) {
+        own = AlignedBuffer::uninitialized(quant_block_scratch(rows, 1));
+        scratch = own.data();
+    }
+    auto* s = reinterpret_cast<char*>(scratch);
     q_active(q.format).gemm(rows, x, cfg_.input_size, q.W, q.x_scale, q.bx.data(), xp, quant_xp_row_floats(),
-                            scratch.data());
+                            s + (64 - reinterpret_cast<std::uintptr_t>(s) % 64) % 64);
 }
 
 std::size_t GruLayer::quant_scratch_floats(std::size_t rows) const {
@@ -68,6 +78,25 @@ void GruLayer::quant_step_rows(std::size_t d, std::size_t rows, const float* xp,
     a.scratch = s + (64 - reinterpret_cast<std::uintptr_t>(s) % 64) % 64;
     const QKernels& k = q_active(q.format);
     (cfg_.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+}
+
+void GruLayer::quant_block(std::size_t rows, std::size_t steps, const float* x, float* y, float* state, float* xp,
+                           float* scratch, bool walk_backward, bool fast) const {
+    const std::size_t H = cfg_.hidden_size, I = cfg_.input_size;
+    const bool fused = fuses_input(rows);
+    const std::size_t G = fused ? I : quant_xp_row_floats();
+    if (!fused) quant_project(0, x, rows * steps, xp, scratch);  // before the steps use scratch
+    const float* in = fused ? x : xp;
+    float* rest = scratch + rows * quant_xp_row_floats();  // as step() lays out its scratch
+    const float* prev = state;
+    std::size_t ld_prev = H;
+    for (std::size_t s = 0; s < steps; ++s) {
+        quant_step_rows(0, rows, in + s * G, steps * G, prev, ld_prev, y + s * H, steps * H, rest,
+                        walk_backward != (s % 2 == 1), fused, fast);
+        prev = y + s * H;
+        ld_prev = steps * H;
+    }
+    for (std::size_t b = 0; b < rows; ++b) std::memcpy(state + b * H, prev + b * ld_prev, H * sizeof(float));
 }
 
 }  // namespace gru_infer

@@ -113,6 +113,15 @@ public:
     bool prepare_step(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const;
     void step_prepared(GruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
                        bool walk_backward) const;
+    // Stream::run's block of `steps` steps on reduced-precision weights, as predict runs them: x
+    // (rows, steps, input) -> y (rows, steps, hidden), the input projection of every row and step
+    // at once into xp (rows * steps * quant_xp_row_floats() floats; unused when fuses_input(rows)),
+    // then the steps from it; state (rows, hidden) read and left at the last step. scratch:
+    // max(step_scratch_size(rows), quant_block_scratch(rows, steps)) floats. walk_backward: the
+    // first step's walk (then alternated).
+    void quant_block(std::size_t rows, std::size_t steps, const float* x, float* y, float* state, float* xp,
+                     float* scratch, bool walk_backward, bool fast) const;
+    std::size_t quant_block_scratch(std::size_t rows, std::size_t steps) const;
 
 private:
     // The fused packed kernels cover sigmoid gates with a tanh candidate (every framework's
@@ -148,7 +157,8 @@ private:
                 float* h, float* rec) const;
 
     // The reduced-precision versions of project_inputs, step_rows and step (gru_quant.cpp).
-    void quant_project(std::size_t d, const float* x, std::size_t rows, float* xp) const;
+    // scratch: quant_block_scratch(rows, 1) floats, or null (allocated here).
+    void quant_project(std::size_t d, const float* x, std::size_t rows, float* xp, float* scratch = nullptr) const;
     void quant_step_rows(std::size_t d, std::size_t rows, const float* xp, std::size_t xp_stride, const float* h,
                          std::size_t ldh, float* h_out, std::size_t ldo, float* scratch, bool walk_backward,
                          bool raw_input, bool fast) const;

@@ -18,6 +18,12 @@ struct QAct {
     bool fast;
 };
 
+// Ops::lbr_rows(a), where Ops has it (batch kernels: true when it ran the step), else false.
+template <class Ops>
+auto q_lbr_rows(const QGruStepArgs& a, int) -> decltype(Ops::lbr_rows(a)) { return Ops::lbr_rows(a); }
+template <class Ops>
+bool q_lbr_rows(const QGruStepArgs&, long) { return false; }
+
 template <class Ops>
 struct QuantStep {
     // |h| <= 1 for sigmoid/tanh GRUs once a step has run: the state's scale is 1/127, unless a row
@@ -73,6 +79,7 @@ struct QuantStep {
     }
 
     static void lbr(const QGruStepArgs& a) {
+        if (q_lbr_rows<Ops>(a, 0)) return;
         const QuantGru& w = *a.w;
         const QStepScratch L(w);
         char* S = static_cast<char*>(a.scratch);

@@ -268,11 +268,16 @@ struct Avx512QOps {
         return a.fast ? avx512::fast_tanh(pre(v, a)) : avx512::tanh(pre(v, a));
     }
 
+    // The lbr gates on registers: the new state from pre-activations z, r, n (B), nx and h.
+    static __m512 lbr_out(__m512 bz, __m512 br, __m512 bn, __m512 nx, __m512 h, const QAct& a) {
+        const __m512 z = f(bz, a), r = f(br, a);
+        const __m512 n = g(_mm512_fmadd_ps(r, bn, nx), a);
+        return _mm512_fmadd_ps(z, _mm512_sub_ps(h, n), n);
+    }
     static void lbr_gates(const float* b, const float* nx, const float* h, float* out, std::size_t lanes, const QAct& a) {
         const __mmask16 k = avx512q::lane_mask(lanes);
-        const __m512 z = f(_mm512_loadu_ps(b), a), r = f(_mm512_loadu_ps(b + kQLanes), a);
-        const __m512 n = g(_mm512_fmadd_ps(r, _mm512_loadu_ps(b + 2 * kQLanes), _mm512_loadu_ps(nx)), a);
-        _mm512_mask_storeu_ps(out, k, _mm512_fmadd_ps(z, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, h), n), n));
+        _mm512_mask_storeu_ps(out, k, lbr_out(_mm512_loadu_ps(b), _mm512_loadu_ps(b + kQLanes), _mm512_loadu_ps(b + 2 * kQLanes),
+                                              _mm512_loadu_ps(nx), _mm512_maskz_loadu_ps(k, h), a));
     }
     static void cho_zr(float* b, const float* h, float* rh, std::size_t lanes, const QAct& a) {
         const __mmask16 k = avx512q::lane_mask(lanes);
