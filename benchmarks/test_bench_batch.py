@@ -7,8 +7,9 @@ Every engine runs the same torch.nn.GRU(H, H) on x ~ N(0, 1) of (B, T, H) from h
 output's max abs difference from PyTorch fp32 is measured and kept (`max_abs_err_vs_fp32`); the fp32
 engines must agree within 1e-4 (long sequences, big sums) and our int8 / bf16 within QUANT_MAX_ERROR
 (the peers' reduced precision is only recorded). OpenVINO (`pip install openvino`, optional) runs at
-the precision it picks for this CPU (bf16 where the CPU has AMX or AVX512_BF16, else fp32), recorded. Nothing is
-asserted about time: compare medians per group (speed-up = theirs / ours).
+the precision it picks for this CPU (bf16 where the CPU has AMX or AVX512_BF16, else fp32), recorded,
+and as "OpenVINO fp32" forced to f32 (INFERENCE_PRECISION_HINT). Nothing is asserted about time:
+compare medians per group (speed-up = theirs / ours).
 """
 import copy
 import warnings
@@ -41,8 +42,9 @@ def _onnxruntime(path, threads):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def _openvino(path, case, threads):
-    """(compiled model, the precision it runs at), or None without the optional openvino package."""
+def _openvino(path, case, threads, precision=None):
+    """(compiled model, the precision it runs at), or None without the optional openvino package.
+    precision: None for OpenVINO's own choice on this CPU, or e.g. "f32"."""
     try:
         import openvino as ov
     except ImportError:
@@ -50,8 +52,10 @@ def _openvino(path, case, threads):
     core = ov.Core()
     model = core.read_model(str(path))
     model.reshape({"X": [case.batch, case.steps, case.input_size], "h0": [1, case.batch, case.hidden_size]})
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
-                                                  "PERFORMANCE_HINT": "LATENCY"})
+    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    if precision:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    compiled = core.compile_model(model, "CPU", config)
     return compiled, str(compiled.get_property("INFERENCE_PRECISION_HINT"))
 
 
@@ -84,11 +88,10 @@ class BatchEngines:
             "PyTorch bf16": lambda: torch_bf16(x_bf16)[0],
             "onnxruntime fp32": lambda: session.run(["Y"], feed)[0],
         }
-        ov_model = _openvino(path, case, threads)
-        if ov_model is not None:
-            compiled, self.precision["OpenVINO"] = ov_model
-            request = compiled.create_infer_request()
-            self.calls["OpenVINO"] = lambda: request.infer(feed)[compiled.output(0)]
+        for engine, precision in (("OpenVINO", None), ("OpenVINO fp32", "f32")):
+            ov_model = _openvino(path, case, threads, precision)
+            if ov_model is not None:
+                self.calls[engine], self.precision[engine] = _openvino_call(*ov_model, feed)
         self.errors = self._check()
 
     def _check(self):
@@ -110,6 +113,11 @@ class BatchEngines:
                     continue
                 assert err <= limit, f"{self.case.name}: {name} differs from PyTorch fp32 by {err:.3g} (<= {limit:g})"
         return errors
+
+
+def _openvino_call(compiled, precision, feed):
+    request = compiled.create_infer_request()
+    return (lambda: request.infer(feed)[compiled.output(0)]), precision
 
 
 class _threads:
