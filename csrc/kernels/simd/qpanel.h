@@ -22,7 +22,6 @@
 #include <cstring>
 
 #include "../quant_kernels.h"
-#include "gru_infer/aligned_buffer.h"
 
 namespace gru_infer {
 
@@ -35,34 +34,42 @@ struct QPanel {
     static constexpr int kMaxVec = V::kMaxVec;                // vectors per micro-kernel call
     static constexpr int kMR = V::kMR;                        // rows per micro-kernel call
     static_assert(kMaxVec % kPer16 == 0, "a pass takes whole groups of 16 lanes");
-    // A chunk of the panel (L2): K in one chunk up to 1024 at 48 columns (each extra chunk re-reads
-    // and re-writes the outputs, as gemm_packed's K blocks, blocking.h).
-    static constexpr std::size_t kPanelBytes = 192u << 10;
+    // A chunk of the panel, on the stack: K in one chunk up to 256 at 48 columns (each extra chunk
+    // re-reads and re-writes the outputs, as gemm_packed's K blocks, blocking.h).
+    static constexpr std::size_t kPanelFloats = 12u << 10;
 
     // acc[i * C + c] += the products of row i (X + i * ldx) and vector c of the panel (P, ps floats
     // per input) over kk inputs: the accumulators only in and out at the ends, for the reason
     // given at Avx512QOps::products (else GCC 12 -O3 stores them every input).
+    // The input k of a row (bytes at x) broadcast: fp16, an fp32; bf16, element k of the pairs
+    // widened in the order of the panel (odd element first).
+    static T input(const char* x, std::size_t k) {
+        if constexpr (F == WeightFormat::F16) return V::bcast(reinterpret_cast<const float*>(x) + k);
+        else return k % 2 == 0 ? V::bf16_odd(x + k / 2 * 4) : V::bf16_even(x + k / 2 * 4);
+    }
+
     template <int MR, int C>
-    static void products(std::size_t kk, const float* X, std::size_t ldx, const float* P,
-                                                   std::size_t ps, T* io) {
+    static void products(std::size_t kk, const char* X, std::size_t ldx, const float* P, std::size_t ps, T* io) {
         T acc[MR][C];
         for (int i = 0; i < MR; ++i)
             for (int c = 0; c < C; ++c) acc[i][c] = io[i * C + c];
-        for (std::size_t k = 0; k < kk; ++k) {
-            T w[C];
-            for (int c = 0; c < C; ++c) w[c] = V::load(P + k * ps + c * kW);
-            for (int i = 0; i < MR; ++i) {
-                const T x = V::bcast(X + i * ldx + k);
-                for (int c = 0; c < C; ++c) acc[i][c] = V::fma(x, w[c], acc[i][c]);
+        constexpr std::size_t G = F == WeightFormat::F16 ? 1 : 2;  // kk is a multiple of it
+        for (std::size_t k0 = 0; k0 < kk; k0 += G)
+            for (std::size_t k = k0; k < k0 + G; ++k) {
+                T w[C];
+                for (int c = 0; c < C; ++c) w[c] = V::load(P + k * ps + c * kW);
+                for (int i = 0; i < MR; ++i) {
+                    const T x = input(X + i * ldx, k);
+                    for (int c = 0; c < C; ++c) acc[i][c] = V::fma(x, w[c], acc[i][c]);
+                }
             }
-        }
         for (int i = 0; i < MR; ++i)
             for (int c = 0; c < C; ++c) io[i * C + c] = acc[i][c];
     }
 
     // MR rows x C vectors: from src (init / the previous chunk; null: zero), to dst.
     template <int MR, int C>
-    static void micro(std::size_t kk, const float* X, std::size_t ldx, const float* P, std::size_t ps,
+    static void micro(std::size_t kk, const char* X, std::size_t ldx, const float* P, std::size_t ps,
                       const std::size_t* col, const float* src, std::size_t ld_src, float* dst, std::size_t ld_dst) {
         T acc[MR * C];
         for (int i = 0; i < MR; ++i)
@@ -73,7 +80,7 @@ struct QPanel {
     }
 
     template <int MR>
-    static void micro_c(int C, std::size_t kk, const float* X, std::size_t ldx, const float* P, std::size_t ps,
+    static void micro_c(int C, std::size_t kk, const char* X, std::size_t ldx, const float* P, std::size_t ps,
                         const std::size_t* col, const float* src, std::size_t ld_src, float* dst, std::size_t ld_dst) {
         switch (C) {
             case 1: return micro<MR, 1>(kk, X, ldx, P, ps, col, src, ld_src, dst, ld_dst);
@@ -84,37 +91,19 @@ struct QPanel {
     }
 
     // The avx*QOps::dot contract (sv unused: no scales) for rows of prepared inputs v (fp16: fp32
-    // rows; bf16: bf16 rows, widened here into fp32 with each pair swapped).
+    // rows; bf16: bf16 rows, each pair widened as it is read, odd element first).
     static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns,
                     const void* v, std::size_t v_stride, const float* init, std::size_t ld_init, float* out,
                     std::size_t ld_out) {
         const std::size_t K = m.kpad, S = m.subs, bb = m.block_bytes();
-        const float* X = static_cast<const float*>(v);
-        std::size_t ldx = v_stride / sizeof(float);
-        thread_local AlignedBuffer xw, panel;
-        if constexpr (F == WeightFormat::BF16) {
-            if (xw.size() < rows * K) xw = AlignedBuffer::uninitialized(rows * K);
-            for (std::size_t r = 0; r < rows; ++r) {
-                const char* src = static_cast<const char*>(v) + r * v_stride;
-                float* d = xw.data() + r * K;
-                for (std::size_t q = 0; q < K / 2; ++q) {
-                    std::uint32_t p, odd, even;
-                    std::memcpy(&p, src + 4 * q, 4);
-                    odd = p & 0xffff0000u;
-                    even = p << 16;
-                    std::memcpy(d + 2 * q, &odd, 4);
-                    std::memcpy(d + 2 * q + 1, &even, 4);
-                }
-            }
-            X = xw.data();
-            ldx = K;
-        }
+        const char* X = static_cast<const char*>(v);
+        constexpr std::size_t xe = F == WeightFormat::F16 ? 4 : 2;  // bytes of a prepared input
         // Runs of NT blocks: NT x ns x 16 floats per input, kMaxVec vectors per pass of the
         // micro-kernel over the run's columns.
         const std::size_t nt = std::max<std::size_t>(1, std::size_t(kMaxVec) * kW / (ns * 16));
         const std::size_t max_cols = nt * ns * 16;
-        const std::size_t kc = std::max<std::size_t>(16, kPanelBytes / (max_cols * sizeof(float)) / 2 * 2);
-        if (panel.size() < kc * max_cols) panel = AlignedBuffer::uninitialized(kc * max_cols);
+        const std::size_t kc = kPanelFloats / max_cols / 2 * 2;
+        alignas(64) float panel[kPanelFloats];  // on the stack: a stream's steps allocate nothing
         constexpr std::size_t step = F == WeightFormat::F16 ? 32 : 64;  // bytes of one (group, sub)
         constexpr std::size_t G = F == WeightFormat::F16 ? 1 : 2;
         std::size_t col[64];
@@ -128,7 +117,7 @@ struct QPanel {
                 const std::size_t kk = std::min(kc, K - k0);
                 // The panel chunk-major: the kMaxVec vectors of each micro-kernel pass contiguous
                 // over the inputs (a pass reads its own kk x cw floats, not every cols-th).
-                float* P = panel.data();
+                float* P = panel;
                 auto chunk = [&](std::size_t vi, std::size_t& cw) {
                     const std::size_t c = vi / kMaxVec;
                     cw = std::min<std::size_t>(kMaxVec, nv - c * kMaxVec) * kW;
@@ -150,7 +139,7 @@ struct QPanel {
                     std::size_t cw;
                     const float* Pc = chunk(c0, cw);
                     auto pass = [&](auto mr, std::size_t r) {
-                        micro_c<decltype(mr)::value>(int(cw / kW), kk, X + r * ldx + k0, ldx, Pc, cw, col + c0,
+                        micro_c<decltype(mr)::value>(int(cw / kW), kk, X + r * v_stride + k0 * xe, v_stride, Pc, cw, col + c0,
                                                      src ? src + r * ld_src : nullptr, ld_src, out + r * ld_out, ld_out);
                     };
                     std::size_t r = 0;
