@@ -31,14 +31,9 @@ struct Avx512PanelVec {
     }
     // A bf16 pair (x[2q] low, x[2q+1] high) at p: its odd element, its even one, as fp32.
     static T bf16_odd(const char* p) {
-        return _mm512_castsi512_ps(_mm512_and_si512(_mm512_set1_epi32(avx2_load32(p)), _mm512_set1_epi32(int(0xffff0000u))));
+        return _mm512_castsi512_ps(_mm512_and_si512(_mm512_set1_epi32(qpanel_load32(p)), _mm512_set1_epi32(int(0xffff0000u))));
     }
-    static T bf16_even(const char* p) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_set1_epi32(avx2_load32(p)), 16)); }
-    static std::int32_t avx2_load32(const char* p) {
-        std::int32_t x;
-        std::memcpy(&x, p, 4);
-        return x;
-    }
+    static T bf16_even(const char* p) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_set1_epi32(qpanel_load32(p)), 16)); }
     template <WeightFormat F>
     static void widen16(const char* src, float* d0, float* d1) {
         if constexpr (F == WeightFormat::F16) {

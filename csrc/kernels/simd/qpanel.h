@@ -25,6 +25,12 @@
 
 namespace gru_infer {
 
+inline std::int32_t qpanel_load32(const char* p) {
+    std::int32_t x;
+    std::memcpy(&x, p, 4);
+    return x;
+}
+
 template <class V, WeightFormat F>
 struct QPanel {
     static_assert(F == WeightFormat::BF16 || F == WeightFormat::F16, "panels are for bf16 and fp16");
