@@ -1,4 +1,4 @@
-// C++ benchmark of reduced-precision batches next to fp32 (issue 24): the input projection over
+// C++ benchmark of reduced-precision batches (int8, bf16, fp16) next to fp32 (issue 24): the input projection over
 // B * T rows (qgemm / gemm_packed) and one recurrent step of B rows (lbr form, input projected),
 // ms per call, interleaved rounds, the best round. With FTZ and DAZ set, as predict runs them.
 //     bench_qbatch [B,H,T ...]   (default 32,256,100 256,256,100 64,1024,50; I = H)
@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
         for (auto& v : x) v = d(rng) * std::sqrt(float(H));
         for (auto& v : h) v = d(rng) * std::sqrt(float(H)) * 0.9f;
         const PackedGru p = pack_gru(w, I, H);
-        const WeightFormat formats[] = {WeightFormat::Int8, WeightFormat::BF16};
+        const WeightFormat formats[] = {WeightFormat::Int8, WeightFormat::BF16, WeightFormat::F16};
+        constexpr int NQ = 3;
         std::vector<QuantGru> q;
         for (WeightFormat f : formats) q.push_back(quantize_gru(w, I, H, f));
         const Kernels& k = active_kernels();
@@ -61,10 +62,10 @@ int main(int argc, char** argv) {
         a.rows = B; a.input = I; a.hidden = H; a.xp = xp.data(); a.ldxp = p.tiles * kTileRow;
         a.h = h.data(); a.ldh = H; a.h_out = out.data(); a.ldo = H;
         a.w = p.w.data(); a.tile_stride = p.tile_stride; a.bx = p.bx.data(); a.bh = p.bh.data(); a.scratch = fs.data();
-        std::vector<std::vector<float>> qxp(2);
+        std::vector<std::vector<float>> qxp(NQ);
         std::vector<std::vector<char>> gs, ss;
-        std::vector<QGruStepArgs> qa(2);
-        for (int i = 0; i < 2; ++i) {
+        std::vector<QGruStepArgs> qa(NQ);
+        for (int i = 0; i < NQ; ++i) {
             qxp[i].resize(M * q[i].tiles * kQTileRow);
             gs.emplace_back(q_gemm_scratch_bytes(M, q[i].W) + 64);
             ss.emplace_back(q_step_scratch_bytes(B, q[i]) + 64);
@@ -73,14 +74,14 @@ int main(int argc, char** argv) {
             b.h_out = out.data(); b.ldo = H; b.w = &q[i]; b.scratch = align64(ss[i]);
         }
         const int gin = std::max(1, int(2e8 / (2.0 * M * I * 3 * H))), sin = std::max(1, int(2e8 / (2.0 * B * H * 3 * H)));
-        double best[3][2];
+        double best[NQ + 1][2];
         for (auto& r : best) r[0] = r[1] = 1e300;
         for (int r = 0; r < 7; ++r) {
             best[0][0] = std::min(best[0][0], time_ms([&] {
                 k.gemm_packed(M, I, x.data(), I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp.data(), p.tiles * kTileRow);
             }, gin));
             best[0][1] = std::min(best[0][1], time_ms([&] { k.gru_step_reset_after(a); a.walk_backward = !a.walk_backward; }, sin));
-            for (int i = 0; i < 2; ++i) {
+            for (int i = 0; i < NQ; ++i) {
                 const QKernels& qk = q_active(formats[i]);
                 best[i + 1][0] = std::min(best[i + 1][0], time_ms([&] {
                     qk.gemm(M, x.data(), I, q[i].W, 0.0f, q[i].bx.data(), qxp[i].data(), q[i].tiles * kQTileRow, align64(gs[i]));
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
         char name[64];
         std::snprintf(name, sizeof name, "B=%zu H=%zu T=%zu", B, H, T);
         const double f32 = best[0][0] + T * best[0][1];
-        for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i <= NQ; ++i) {
             const double tot = best[i][0] + T * best[i][1];
             std::printf("%-16s %-14s %10.2f %10.3f %10.1f %8.2f\n", name,
                         i == 0 ? k.name : q_active(formats[i - 1]).name, best[i][0], best[i][1], tot, f32 / tot);

@@ -327,6 +327,24 @@ int main(int argc, char** argv) {
                 check_step(*k, ref, rng, f, rows(rng), I, H, i % 2, (i / 2) % 2, (i / 4) % 4 != 0, i % 11 == 5,
                            i % 7 == 3 ? 0.7f : 0.0f, i % 5 == 1 ? 0.015f : 0.0f);
             }
+            // The batch paths explicitly (kQBatchRows+ rows run blocked kernels, fewer the row ones):
+            // rows x H x I, both GRU forms, fused input or projected, with denormals flushed (as
+            // predict runs them: bf16 and fp16 batches then run as widened fp32 GEMMs) and not.
+            for (int flush = 0; flush < 2; ++flush) {
+                std::optional<FlushDenormals> guard;
+                if (flush) guard.emplace();
+                int n = 0;
+                for (std::size_t rows : {1, 3, 4, 5, 8, 17, 33})
+                    for (std::size_t H : {1, 3, 17, 255})
+                        for (std::size_t I : {1, 3, 17}) {
+                            ++n;
+                            check_step(*k, ref, rng, f, rows, I, H, n % 2, (n / 2) % 2, n % 3 != 0, false,
+                                       0.0f, 0.0f, false, false);
+                            check_step(*k, ref, rng, f, rows, I, H, (n + 1) % 2, (n / 2 + 1) % 2, true, false,
+                                       0.0f, 0.0f, n % 5 == 0, false);
+                            check_gemm(*k, ref, rng, f, rows * 3, I, H, n % 2, 0.0f, n % 4 == 0);
+                        }
+            }
             // Denormals and tiny values (vdpbf16ps flushes them; bf16 also on hand-made cases), with
             // the caller's floating-point mode and with denormals flushed (as predict and stream run
             // the kernels).

@@ -5,13 +5,13 @@
 #elif defined(__GNUC__)
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
 #endif
-#include "../simd/qops_avx512.h"
+#include "../simd/qbatch_avx512.h"
 
 namespace gru_infer {
 
 void gemm_packed_fp16_avx512(std::size_t M, const float* A, std::size_t lda, const QMatrix& m, float a_scale,
                             const float* init, float* C, std::size_t ldc, void* scratch) {
-    QuantStep<Avx512QOps<WeightFormat::F16>>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
+    QuantStep<Avx512QBatchOps<WeightFormat::F16>>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
 }
 
 }  // namespace gru_infer

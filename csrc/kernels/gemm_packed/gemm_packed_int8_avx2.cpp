@@ -5,13 +5,13 @@
 #elif defined(__GNUC__)
 #pragma GCC target("avx2,fma,f16c")
 #endif
-#include "../simd/qops_avx2.h"
+#include "../simd/qbatch_avx2.h"
 
 namespace gru_infer {
 
 void gemm_packed_int8_avx2(std::size_t M, const float* A, std::size_t lda, const QMatrix& m, float a_scale,
                           const float* init, float* C, std::size_t ldc, void* scratch) {
-    QuantStep<Avx2QOps<WeightFormat::Int8>>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
+    QuantStep<Avx2QBatchOps<WeightFormat::Int8>>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
 }
 
 }  // namespace gru_infer

@@ -11,8 +11,40 @@
 // Include after a target pragma with avx512f/bw/dq/vl, fma, f16c and the format's extension.
 #pragma once
 #include "qops_avx512.h"
+#include "qpanel.h"
 
 namespace gru_infer {
+
+// fp16 batches as an fp32 GEMM on weights widened once per run of blocks (qpanel.h): vcvtph2ps
+// per row group was slower than fp32 itself.
+struct Avx512PanelVec {
+    using T = __m512;
+    static constexpr int kW = 16, kMaxVec = 3, kMR = 8;  // 8 rows x 3 accumulators, 3 weights, 1 input: 28 zmm
+    static T zero() { return _mm512_setzero_ps(); }
+    static T load(const float* p) { return _mm512_load_ps(p); }
+    static T loadu(const float* p) { return _mm512_loadu_ps(p); }
+    static void storeu(float* p, T v) { _mm512_storeu_ps(p, v); }
+    static T bcast(const float* p) { return _mm512_set1_ps(*p); }
+    static T fma(T a, T b, T c) {  // on registers (see avx512q::dpbusd)
+        asm("vfmadd231ps %2, %1, %0" : "+v"(c) : "v"(a), "v"(b));
+        return c;
+    }
+    // A bf16 pair (x[2q] low, x[2q+1] high) at p: its odd element, its even one, as fp32.
+    static T bf16_odd(const char* p) {
+        return _mm512_castsi512_ps(_mm512_and_si512(_mm512_set1_epi32(qpanel_load32(p)), _mm512_set1_epi32(int(0xffff0000u))));
+    }
+    static T bf16_even(const char* p) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_set1_epi32(qpanel_load32(p)), 16)); }
+    template <WeightFormat F>
+    static void widen16(const char* src, float* d0, float* d1) {
+        if constexpr (F == WeightFormat::F16) {
+            _mm512_store_ps(d0, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(src))));
+        } else {
+            const __m512i p = _mm512_load_si512(src);
+            _mm512_store_ps(d0, _mm512_castsi512_ps(_mm512_and_si512(p, _mm512_set1_epi32(int(0xffff0000u)))));
+            _mm512_store_ps(d1, _mm512_castsi512_ps(_mm512_slli_epi32(p, 16)));
+        }
+    }
+};
 
 namespace avx512q {
 
@@ -133,6 +165,8 @@ struct Avx512QBatchOps : Avx512QOps<F> {
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
         if constexpr (F == WeightFormat::F16) {
+            if (rows >= kQBatchRows)
+                return QPanel<Avx512PanelVec, F>::dot(m, blocks, rows, s0, ns, v, v_stride, init, ld_init, out, ld_out);
             Base::dot(m, blocks, rows, s0, ns, v, v_stride, sv, ldsv, init, ld_init, out, ld_out);
         } else {
             if (rows < kQBatchRows)
