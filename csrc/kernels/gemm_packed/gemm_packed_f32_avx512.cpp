@@ -13,10 +13,12 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/kernels.h"
 #include "kernels/gemm_packed/blocking.h"
+#include "kernels/simd/avx512_tile_pair.h"
 
 namespace gru_infer {
 namespace {
@@ -93,6 +95,59 @@ inline void rows_of_tile(std::size_t m0, std::size_t m1, std::size_t kc, bool fi
     }
 }
 
+// Long rows (K > kKc): MR rows of A times tiles t and t + 1 over the whole of K
+// (tile_pair_products: three 512-bit FMAs a row and k, every lane summed in k order), started from
+// the bias, stored once. Without K blocks, C is written once instead of once per block.
+template <int MR>
+inline void pair_rows(std::size_t K, const float* A, std::size_t lda, const float* P0, const float* P1,
+                      const float* bias, float* C, std::size_t ldc) {
+    __m512 X0[MR], X1[MR], X2[MR];
+    for (int i = 0; i < MR; ++i) {
+        X0[i] = _mm512_loadu_ps(bias);
+        X1[i] = _mm512_loadu_ps(bias + 16);
+        X2[i] = _mm512_loadu_ps(bias + 32);
+    }
+    tile_pair_products<MR>(P0, P1, A, lda, K, X0, X1, X2);
+    for (int i = 0; i < MR; ++i) {
+        _mm512_storeu_ps(C + i * ldc, X0[i]);
+        _mm512_storeu_ps(C + i * ldc + 16, X1[i]);
+        _mm512_storeu_ps(C + i * ldc + 32, X2[i]);
+    }
+}
+
+// Rows of A in blocks whose K floats fit L2 (kLongRowsFloats), each block through every pair of
+// tiles; a pair's rows (K x 48 floats) stay in L2 while the block's rows go through them 8 at a time.
+constexpr std::size_t kLongRowsFloats = 64 * 1024;
+
+void gemm_long_rows(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
+                    std::size_t tile_stride, std::size_t tiles, const float* bias, float* C, std::size_t ldc) {
+    static const float zeros[2 * kTileRow] = {};
+    const std::size_t mc = std::max<std::size_t>(8, kLongRowsFloats / K / 8 * 8);
+    for (std::size_t m0 = 0; m0 < M; m0 += mc) {
+        const std::size_t m1 = std::min(M, m0 + mc), m8 = m0 + (m1 - m0) / 8 * 8;
+        for (std::size_t t = 0; t < tiles; t += 2) {
+            const float* P0 = P + t * tile_stride;
+            if (t + 1 == tiles) {  // an odd last tile: the 24-column kernel in K blocks
+                for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
+                    alignas(64) float Q[kKc * kTileRow];
+                    const std::size_t kc = std::min(kKc, K - k0);
+                    repack_pairs(P0 + k0 * kTileRow, kc, Q);
+                    const float* b = bias ? bias + t * kTileRow : zeros;
+                    const std::size_t m4 = m8 + (m1 - m8) / 4 * 4;
+                    rows_of_tile<8>(m0, m8, kc, k0 == 0, A + k0, lda, Q, b, C + t * kTileRow, ldc);
+                    rows_of_tile<4>(m8, m4, kc, k0 == 0, A + k0, lda, Q, b, C + t * kTileRow, ldc);
+                    rows_of_tile<1>(m4, m1, kc, k0 == 0, A + k0, lda, Q, b, C + t * kTileRow, ldc);
+                }
+                continue;
+            }
+            const float* b = bias ? bias + t * kTileRow : zeros;
+            std::size_t m = m0;
+            for (; m < m8; m += 8) pair_rows<8>(K, A + m * lda, lda, P0, P0 + tile_stride, b, C + m * ldc + t * kTileRow, ldc);
+            for (; m < m1; ++m) pair_rows<1>(K, A + m * lda, lda, P0, P0 + tile_stride, b, C + m * ldc + t * kTileRow, ldc);
+        }
+    }
+}
+
 }  // namespace
 
 void gemm_packed_f32_avx512(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* P,
@@ -105,6 +160,7 @@ void gemm_packed_f32_avx512(std::size_t M, std::size_t K, const float* A, std::s
                 micro<1>(0, A, lda, P, bias ? bias + t * kTileRow : zeros, 0, C + m * ldc + t * kTileRow, ldc);
         return;
     }
+    if (K > kKc) return gemm_long_rows(M, K, A, lda, P, tile_stride, tiles, bias, C, ldc);
     alignas(64) float Q[kKc * kTileRow];
     for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
         const std::size_t kc = K - k0 < kKc ? K - k0 : kKc;

@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "kernels/simd/avx2_math.h"
 #include "kernels/simd/avx512_math.h"
+#include "kernels/simd/avx512_tile_pair.h"
 
 namespace gru_infer {
 
@@ -163,10 +164,6 @@ template <int NT, int C, unsigned Odd>
             B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0], lo);  // (as above)
         }
     }
-}
-
-[[gnu::always_inline]] inline __m512 concat(__m256 lo, __m256 hi) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
 template <int C>
@@ -475,25 +472,6 @@ inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size
         }
     }
     for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t, zr[i], nh[i], nx[i]);
-}
-
-// A[i] += v_i[k] [z r], B[i] += v_i[k] [n z'], C[i] += v_i[k] [r' n'] over k < K for the packed
-// rows of tiles w0 and w1 = w0's next (the middle vector from two 32-byte loads).
-template <int MR>
-[[gnu::always_inline]] inline void tile_pair_products(const float* w0, const float* w1, const float* v, std::size_t ldv,
-                                                      std::size_t K, __m512 (&A)[MR], __m512 (&B)[MR], __m512 (&C)[MR]) {
-    for (std::size_t k = 0; k < K; ++k) {
-        const float* p0 = w0 + k * kTileRow;
-        const float* p1 = w1 + k * kTileRow;
-        const __m512 q0 = _mm512_loadu_ps(p0), q1 = concat(_mm256_load_ps(p0 + 16), _mm256_load_ps(p1)),
-                     q2 = _mm512_loadu_ps(p1 + 8);
-        for (int i = 0; i < MR; ++i) {
-            const __m512 b = _mm512_set1_ps(v[i * ldv + k]);
-            A[i] = _mm512_fmadd_ps(b, q0, A[i]);
-            B[i] = _mm512_fmadd_ps(b, q1, B[i]);
-            C[i] = _mm512_fmadd_ps(b, q2, C[i]);
-        }
-    }
 }
 
 // MR rows of tiles t and t + 1 together, the input multiplied in (a.x; without it:
