@@ -9,10 +9,9 @@
 #include <type_traits>
 
 #include "../simd/qops_avx512.h"
+#include "quant_small.h"
 
 namespace gru_infer {
-
-constexpr std::size_t kQSmallTiles = 8;
 
 template <WeightFormat F>
 struct Avx512QSmall {
@@ -124,7 +123,7 @@ struct Avx512QSmall {
     // The step, or false (nothing done) when the layer or batch is not small.
     static bool lbr(const QGruStepArgs& a) {
         const QuantGru& w = *a.w;
-        if (a.rows > 3 || w.tiles > kQSmallTiles) return false;
+        if (a.rows > kQSmallRows || w.tiles > kQSmallTiles) return false;
         const QStepScratch L(w);
         char* S = static_cast<char*>(a.scratch);
         const QAct act{a.clip, a.fast};
