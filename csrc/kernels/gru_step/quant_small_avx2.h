@@ -96,8 +96,8 @@ struct Avx2QSmall {
 
     // Tiles t0..t0+TG of row m (NH halves of each): as Avx512QSmall::tiles.
     template <int TG, int NH, bool HwFtz>
-    static void tiles(const QGruStepArgs& a, const QStepScratch& L, float* pre, std::size_t m, std::size_t t0,
-                      const char* xq, float sx, const char* hq, float sh, const QAct& act) {
+    static void tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m, std::size_t t0,
+                      const QAct& act) {
         const QuantGru& w = *a.w;
         __m256 A[TG][3][2], B[TG][3][2];
         auto at = [&](int j, int s, int hh) { return (t0 + j) * kQTileRow + s * kQLanes + 8 * hh; };
@@ -106,7 +106,7 @@ struct Avx2QSmall {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s)
                     for (int hh = 0; hh < NH; ++hh) bx[j][s][hh] = _mm256_loadu_ps(w.bx.data() + at(j, s, hh));
-            dot<TG, NH, HwFtz>(w.W, t0, xq, sx, bx, A);
+            dot<TG, NH, HwFtz>(w.W, t0, row.xq, row.sx, bx, A);
         } else {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s)
@@ -118,18 +118,18 @@ struct Avx2QSmall {
                 B[j][1][hh] = _mm256_add_ps(A[j][1][hh], _mm256_loadu_ps(w.bh.data() + at(j, 1, hh)));
                 B[j][2][hh] = _mm256_loadu_ps(w.bh.data() + at(j, 2, hh));
             }
-        dot<TG, NH, HwFtz>(w.R, t0, hq, sh, B, B);
+        dot<TG, NH, HwFtz>(w.R, t0, row.hq, row.sh, B, B);
         // A and B where QuantStep leaves them (the tests compare them; the gates hide last bits).
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
                 for (int hh = 0; hh < NH; ++hh) {
-                    if (a.x) _mm256_store_ps(pre + L.a / sizeof(float) + at(j, s, hh), A[j][s][hh]);
-                    _mm256_store_ps(pre + L.b / sizeof(float) + at(j, s, hh), B[j][s][hh]);
+                    if (a.x) _mm256_store_ps(row.pre + L.a / sizeof(float) + at(j, s, hh), A[j][s][hh]);
+                    _mm256_store_ps(row.pre + L.b / sizeof(float) + at(j, s, hh), B[j][s][hh]);
                 }
         if (NH == 1)  // the lanes past a layer of 8 units: zero products of zero weights
             for (int s = 0; s < 3; ++s) {
-                if (a.x) _mm256_store_ps(pre + L.a / sizeof(float) + at(0, s, 1), _mm256_setzero_ps());
-                _mm256_store_ps(pre + L.b / sizeof(float) + at(0, s, 1), _mm256_setzero_ps());
+                if (a.x) _mm256_store_ps(row.pre + L.a / sizeof(float) + at(0, s, 1), _mm256_setzero_ps());
+                _mm256_store_ps(row.pre + L.b / sizeof(float) + at(0, s, 1), _mm256_setzero_ps());
             }
         const float* h = a.h + m * a.ldh;
         float* out = a.h_out + m * a.ldo;
@@ -148,24 +148,11 @@ struct Avx2QSmall {
     template <int NH, bool HwFtz>
     static void row(const QGruStepArgs& a, const QStepScratch& L, char* S, std::size_t m, const QAct& act) {
         const QuantGru& w = *a.w;
-        const char *xq = nullptr, *hq;
-        float sx = 1.0f, sh = 1.0f;
-        if constexpr (F == WeightFormat::F16) {  // fp16 prepares a copy of the row (kpad = cols): read it in place
-            xq = reinterpret_cast<const char*>(a.x + m * a.ldx);
-            hq = reinterpret_cast<const char*>(a.h + m * a.ldh);
-        } else {
-            sh = Ops::prepare(a.h + m * a.ldh, w.hidden, w.R.kpad, -QuantStep<Ops>::kStateScale, S + L.hq);
-            hq = S + L.hq;
-            if (a.x) {
-                sx = Ops::prepare(a.x + m * a.ldx, w.input, w.W.kpad, w.x_scale, S + L.xq);
-                xq = S + L.xq;
-            }
-        }
-        float* pre = reinterpret_cast<float*>(S + m * L.row_bytes);
-        if (NH == 1) return tiles<1, 1, HwFtz>(a, L, pre, m, 0, xq, sx, hq, sh, act);
+        const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+        if (NH == 1) return tiles<1, 1, HwFtz>(a, L, row, m, 0, act);
         for (std::size_t t0 = 0; t0 < w.tiles; t0 += 2) {
-            if (w.tiles - t0 == 1) tiles<1, 2, HwFtz>(a, L, pre, m, t0, xq, sx, hq, sh, act);
-            else tiles<2, 2, HwFtz>(a, L, pre, m, t0, xq, sx, hq, sh, act);
+            if (w.tiles - t0 == 1) tiles<1, 2, HwFtz>(a, L, row, m, t0, act);
+            else tiles<2, 2, HwFtz>(a, L, row, m, t0, act);
         }
     }
 

@@ -81,15 +81,15 @@ struct Avx512QSmall {
     // Tiles t0..t0+TG of row m: the input product (or the projected input), the recurrent one
     // from z and r's input part plus bh and n's bh (QuantStep::input_part), the gates (lbr_gates).
     template <int TG>
-    static void tiles(const QGruStepArgs& a, const QStepScratch& L, float* pre, std::size_t m, std::size_t t0,
-                      const char* xq, float sx, const char* hq, float sh, const QAct& act) {
+    static void tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m, std::size_t t0,
+                      const QAct& act) {
         const QuantGru& w = *a.w;
         __m512 A[TG][3], B[TG][3];
         if (a.x) {
             __m512 bx[TG][3];
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) bx[j][s] = _mm512_loadu_ps(w.bx.data() + (t0 + j) * kQTileRow + s * kQLanes);
-            dot<TG>(w.W, t0, xq, sx, bx, A);
+            dot<TG>(w.W, t0, row.xq, row.sx, bx, A);
         } else {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) A[j][s] = _mm512_loadu_ps(a.xp + m * a.ldxp + (t0 + j) * kQTileRow + s * kQLanes);
@@ -100,10 +100,10 @@ struct Avx512QSmall {
             B[j][1] = _mm512_add_ps(A[j][1], _mm512_loadu_ps(bh + kQLanes));
             B[j][2] = _mm512_loadu_ps(bh + 2 * kQLanes);
         }
-        dot<TG>(w.R, t0, hq, sh, B, B);
+        dot<TG>(w.R, t0, row.hq, row.sh, B, B);
         // A and B where QuantStep leaves them (a few stores: the tests compare them, the gates hide
         // a pre-activation's last bits).
-        float* pa = pre + (t0 * kQTileRow);
+        float* pa = row.pre + t0 * kQTileRow;
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s) {
                 if (a.x) _mm512_store_ps(pa + L.a / sizeof(float) + j * kQTileRow + s * kQLanes, A[j][s]);
@@ -128,26 +128,13 @@ struct Avx512QSmall {
         char* S = static_cast<char*>(a.scratch);
         const QAct act{a.clip, a.fast};
         for (std::size_t m = 0; m < a.rows; ++m) {
-            const char *xq = nullptr, *hq;
-            float sx = 1.0f, sh = 1.0f;
-            if constexpr (F == WeightFormat::F16) {  // fp16 prepares a copy of the row (kpad = cols): read it in place
-                xq = reinterpret_cast<const char*>(a.x + m * a.ldx);
-                hq = reinterpret_cast<const char*>(a.h + m * a.ldh);
-            } else {
-                sh = Ops::prepare(a.h + m * a.ldh, w.hidden, w.R.kpad, -QuantStep<Ops>::kStateScale, S + L.hq);
-                hq = S + L.hq;
-                if (a.x) {
-                    sx = Ops::prepare(a.x + m * a.ldx, w.input, w.W.kpad, w.x_scale, S + L.xq);
-                    xq = S + L.xq;
-                }
-            }
-            float* pre = reinterpret_cast<float*>(S + m * L.row_bytes);
+            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
             for (std::size_t t0 = 0; t0 < w.tiles; t0 += 4) {
                 switch (w.tiles - t0) {
-                    case 1: tiles<1>(a, L, pre, m, t0, xq, sx, hq, sh, act); break;
-                    case 2: tiles<2>(a, L, pre, m, t0, xq, sx, hq, sh, act); break;
-                    case 3: tiles<3>(a, L, pre, m, t0, xq, sx, hq, sh, act); break;
-                    default: tiles<4>(a, L, pre, m, t0, xq, sx, hq, sh, act); break;
+                    case 1: tiles<1>(a, L, row, m, t0, act); break;
+                    case 2: tiles<2>(a, L, row, m, t0, act); break;
+                    case 3: tiles<3>(a, L, row, m, t0, act); break;
+                    default: tiles<4>(a, L, row, m, t0, act); break;
                 }
             }
         }
