@@ -16,7 +16,8 @@
 
 namespace gru_infer {
 
-struct GruStepArgs;  // kernels/kernels.h (private)
+struct GruStepArgs;   // kernels/kernels.h (private)
+struct QGruStepArgs;  // kernels/quant_kernels.h (private)
 
 class ProjectionPipeline;
 struct QuantGru;
@@ -112,6 +113,10 @@ public:
     // step as step() does.
     bool prepare_step(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const;
     void step_prepared(GruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
+                       bool walk_backward) const;
+    // The same for reduced-precision layers: false (a untouched) for fp32 ones.
+    bool prepare_step(std::size_t rows, float* scratch, bool fast, QGruStepArgs& a) const;
+    void step_prepared(QGruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
                        bool walk_backward) const;
 
 private:
