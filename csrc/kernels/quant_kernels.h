@@ -99,7 +99,18 @@ struct QuantGru {
     QMatrix W, R;              // (3H, I) and (3H, H), S = 3, one block per tile
     AlignedBuffer bx, bh;      // tiles * kQTileRow: input and recurrent biases, packed like rows
     float x_scale = 0.0f;      // int8: calibrated input scale; 0 = dynamic (absmax / 127 per row)
+    // fp16 small layers (widen_small_fp16): W and R widened to fp32 in their packed order (the
+    // same values), read by the small step kernels in place of a vcvtph2ps per weight vector.
+    AlignedBuffer W32, R32;
 };
+
+// The small-layer steps (gru_step/quant_small*.h) serve batches of 1 to kQSmallRows rows of
+// layers of at most kQSmallTiles tiles (H <= 128); larger ones run QuantStep.
+constexpr std::size_t kQSmallTiles = 8;
+constexpr std::size_t kQSmallRows = 3;
+// Makes q's W32 and R32 when q is fp16, small and its widened copy at most 384 KB (H = I = 128);
+// without them the small steps leave an fp16 layer to QuantStep. quantize_gru calls it.
+void widen_small_fp16(QuantGru& q);
 
 // A Dense layer in reduced precision: out = x W^T + b with W packed S = 1.
 struct QuantDense {

@@ -1,6 +1,5 @@
-// The small-layer reduced-precision step (quant_small_avx512.h, quant_small_avx2.h) serves
-// batches of 1 to 3 rows of layers of at most this many tiles of 16 units (H <= 128); larger ones
-// run QuantStep.
+// The small-layer reduced-precision step (quant_small_avx512.h, quant_small_avx2.h): batches of
+// 1 to kQSmallRows rows of layers of at most kQSmallTiles tiles of 16 units (quant_kernels.h).
 #pragma once
 #include <cstddef>
 
@@ -8,8 +7,21 @@
 
 namespace gru_infer {
 
-constexpr std::size_t kQSmallTiles = 8;
-constexpr std::size_t kQSmallRows = 3;
+// The weights the small steps read: int8 and bf16 packed, fp16 its widened fp32 copy (W32, R32),
+// every format 64 bytes per (group, sub). Only a layer that small_ready says is small comes here.
+template <WeightFormat F>
+struct QSmallWeights {
+    static constexpr std::size_t kStep = 64;  // bytes of one (group, sub)
+    static const char* bytes(const QuantGru& w, const QMatrix& m) {
+        if constexpr (F == WeightFormat::F16) return reinterpret_cast<const char*>((&m == &w.W ? w.W32 : w.R32).data());
+        else return static_cast<const char*>(m.bytes());
+    }
+    static std::size_t block_bytes(const QMatrix& m) { return (F == WeightFormat::F16 ? 2 : 1) * m.block_bytes(); }
+    // Whether the small step serves a (1 to kQSmallRows rows, at most kQSmallTiles, fp16 widened).
+    static bool small_ready(const QGruStepArgs& a) {
+        return a.rows <= kQSmallRows && a.w->tiles <= kQSmallTiles && (F != WeightFormat::F16 || a.w->R32.size());
+    }
+};
 
 // Row m of a step made ready for the small kernels: the input and state prepared by Ops as
 // QuantStep prepares them (fp16's preparation is a plain copy of the row, kpad = cols: read in

@@ -19,13 +19,15 @@ template <WeightFormat F>
 struct Avx2QSmall {
     using Ops = Avx2QOps<F>;
     using Acc = std::conditional_t<F == WeightFormat::Int8, __m256i, __m256>;
-    static constexpr std::size_t kStep = F == WeightFormat::F16 ? 32 : 64;  // bytes of one (group, sub)
+    using Wt = QSmallWeights<F>;
+    static constexpr std::size_t kStep = Wt::kStep;
 
-    // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products).
+    // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products;
+    // fp16 from its widened copy: the same values, so the same FMAs).
     template <int TG, int NH, bool HwFtz>
-    [[gnu::always_inline]] static void products(const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
-        const std::size_t bb = m.block_bytes(), groups = m.groups();
-        const char* base = static_cast<const char*>(m.bytes()) + t0 * bb;
+    [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
+        const std::size_t bb = Wt::block_bytes(m), groups = m.groups();
+        const char* base = Wt::bytes(g, m) + t0 * bb;
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
             if constexpr (F == WeightFormat::Int8) {
@@ -59,18 +61,16 @@ struct Avx2QSmall {
                 const __m256 xb = _mm256_set1_ps(reinterpret_cast<const float*>(v)[q]);
                 for (int j = 0; j < TG; ++j)
                     for (int s = 0; s < 3; ++s)
-                        for (int hh = 0; hh < NH; ++hh) {
-                            const __m256 w = _mm256_cvtph_ps(
-                                _mm_load_si128(reinterpret_cast<const __m128i*>(wq + j * bb + s * kStep + 16 * hh)));
-                            acc[j][s][hh] = _mm256_fmadd_ps(xb, w, acc[j][s][hh]);
-                        }
+                        for (int hh = 0; hh < NH; ++hh)
+                            acc[j][s][hh] = _mm256_fmadd_ps(
+                                xb, _mm256_load_ps(reinterpret_cast<const float*>(wq + j * bb + s * kStep + 32 * hh)), acc[j][s][hh]);
             }
         }
     }
 
     // init + the products of m and v (scale sv), as Avx2QOps::block.
     template <int TG, int NH, bool HwFtz>
-    [[gnu::always_inline]] static void dot(const QMatrix& m, std::size_t t0, const char* v, float sv,
+    [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m256 (&init)[TG][3][2], __m256 (&out)[TG][3][2]) {
         Acc acc[TG][3][2];
         for (int j = 0; j < TG; ++j)
@@ -80,7 +80,7 @@ struct Avx2QSmall {
                     else if constexpr (F == WeightFormat::BF16) acc[j][s][hh] = Ops::ftz(init[j][s][hh]);  // as vdpbf16ps reads it
                     else acc[j][s][hh] = init[j][s][hh];
                 }
-        products<TG, NH, HwFtz>(m, t0, v, acc);
+        products<TG, NH, HwFtz>(w, m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
                 for (int hh = 0; hh < NH; ++hh) {
@@ -106,7 +106,7 @@ struct Avx2QSmall {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s)
                     for (int hh = 0; hh < NH; ++hh) bx[j][s][hh] = _mm256_loadu_ps(w.bx.data() + at(j, s, hh));
-            dot<TG, NH, HwFtz>(w.W, t0, row.xq, row.sx, bx, A);
+            dot<TG, NH, HwFtz>(w, w.W, t0, row.xq, row.sx, bx, A);
         } else {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s)
@@ -118,7 +118,7 @@ struct Avx2QSmall {
                 B[j][1][hh] = _mm256_add_ps(A[j][1][hh], _mm256_loadu_ps(w.bh.data() + at(j, 1, hh)));
                 B[j][2][hh] = _mm256_loadu_ps(w.bh.data() + at(j, 2, hh));
             }
-        dot<TG, NH, HwFtz>(w.R, t0, row.hq, row.sh, B, B);
+        dot<TG, NH, HwFtz>(w, w.R, t0, row.hq, row.sh, B, B);
         // A and B where QuantStep leaves them (the tests compare them; the gates hide last bits).
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
@@ -169,7 +169,7 @@ struct Avx2QSmall {
 
     // The step, or false (nothing done) when the layer or batch is not small.
     static bool lbr(const QGruStepArgs& a) {
-        if (a.rows > kQSmallRows || a.w->tiles > kQSmallTiles) return false;
+        if (!Wt::small_ready(a)) return false;
         // bf16: with FTZ and DAZ set (as predict and Stream run the kernels) the FMAs flush by themselves.
         if (F == WeightFormat::BF16 && FlushDenormals::active()) rows<true>(a);
         else rows<false>(a);

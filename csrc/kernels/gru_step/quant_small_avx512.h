@@ -17,13 +17,15 @@ template <WeightFormat F>
 struct Avx512QSmall {
     using Ops = Avx512QOps<F>;
     using Acc = std::conditional_t<F == WeightFormat::Int8, __m512i, __m512>;
-    static constexpr std::size_t kStep = F == WeightFormat::F16 ? 32 : 64;  // bytes of one (group, sub)
+    using Wt = QSmallWeights<F>;
+    static constexpr std::size_t kStep = Wt::kStep;
 
-    // acc[j][s] += sub s of block t0 + j times the prepared row v, over all groups (Avx512QOps::products).
+    // acc[j][s] += sub s of block t0 + j times the prepared row v, over all groups (Avx512QOps::products;
+    // fp16 from its widened copy: the same values, so the same FMAs).
     template <int TG>
-    [[gnu::always_inline]] static void products(const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3]) {
-        const std::size_t bb = m.block_bytes(), groups = m.groups();
-        const char* base = static_cast<const char*>(m.bytes()) + t0 * bb;
+    [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3]) {
+        const std::size_t bb = Wt::block_bytes(m), groups = m.groups();
+        const char* base = Wt::bytes(g, m) + t0 * bb;
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
             if constexpr (F == WeightFormat::Int8) {
@@ -45,17 +47,15 @@ struct Avx512QSmall {
             } else {
                 const __m512 xb = _mm512_set1_ps(reinterpret_cast<const float*>(v)[q]);
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s) {
-                        const __m512 w = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * kStep)));
-                        acc[j][s] = _mm512_fmadd_ps(xb, w, acc[j][s]);
-                    }
+                    for (int s = 0; s < 3; ++s)
+                        acc[j][s] = _mm512_fmadd_ps(xb, _mm512_load_ps(reinterpret_cast<const float*>(wq + j * bb + s * kStep)), acc[j][s]);
             }
         }
     }
 
     // init + the products of m (rows of blocks t0..t0+TG) and v (scale sv), as Avx512QOps::block.
     template <int TG>
-    [[gnu::always_inline]] static void dot(const QMatrix& m, std::size_t t0, const char* v, float sv,
+    [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m512 (&init)[TG][3], __m512 (&out)[TG][3]) {
         Acc acc[TG][3];
         for (int j = 0; j < TG; ++j)
@@ -63,7 +63,7 @@ struct Avx512QSmall {
                 if constexpr (F == WeightFormat::Int8) acc[j][s] = _mm512_setzero_si512();
                 else acc[j][s] = init[j][s];
             }
-        products<TG>(m, t0, v, acc);
+        products<TG>(w, m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s) {
                 if constexpr (F == WeightFormat::Int8) {
@@ -89,7 +89,7 @@ struct Avx512QSmall {
             __m512 bx[TG][3];
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) bx[j][s] = _mm512_loadu_ps(w.bx.data() + (t0 + j) * kQTileRow + s * kQLanes);
-            dot<TG>(w.W, t0, row.xq, row.sx, bx, A);
+            dot<TG>(w, w.W, t0, row.xq, row.sx, bx, A);
         } else {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) A[j][s] = _mm512_loadu_ps(a.xp + m * a.ldxp + (t0 + j) * kQTileRow + s * kQLanes);
@@ -100,7 +100,7 @@ struct Avx512QSmall {
             B[j][1] = _mm512_add_ps(A[j][1], _mm512_loadu_ps(bh + kQLanes));
             B[j][2] = _mm512_loadu_ps(bh + 2 * kQLanes);
         }
-        dot<TG>(w.R, t0, row.hq, row.sh, B, B);
+        dot<TG>(w, w.R, t0, row.hq, row.sh, B, B);
         // A and B where QuantStep leaves them (a few stores: the tests compare them, the gates hide
         // a pre-activation's last bits).
         float* pa = row.pre + t0 * kQTileRow;
@@ -123,7 +123,7 @@ struct Avx512QSmall {
     // The step, or false (nothing done) when the layer or batch is not small.
     static bool lbr(const QGruStepArgs& a) {
         const QuantGru& w = *a.w;
-        if (a.rows > kQSmallRows || w.tiles > kQSmallTiles) return false;
+        if (!Wt::small_ready(a)) return false;
         const QStepScratch L(w);
         char* S = static_cast<char*>(a.scratch);
         const QAct act{a.clip, a.fast};
