@@ -112,11 +112,10 @@ struct Avx512QSmall {
         const float* h = a.h + m * a.ldh;
         float* out = a.h_out + m * a.ldo;
         for (int j = 0; j < TG; ++j) {
-            const std::size_t u0 = (t0 + j) * kQLanes;
-            const __mmask16 k = avx512q::lane_mask(w.hidden - u0);
+            const std::size_t u0 = (t0 + j) * kQLanes, lanes = w.hidden - u0;
             const __m512 z = Ops::f(B[j][0], act), r = Ops::f(B[j][1], act);
             const __m512 n = Ops::g(_mm512_fmadd_ps(r, B[j][2], A[j][2]), act);
-            _mm512_mask_storeu_ps(out + u0, k, _mm512_fmadd_ps(z, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, h + u0), n), n));
+            avx512q::store_upto16(out + u0, _mm512_fmadd_ps(z, _mm512_sub_ps(avx512q::load_upto16(h + u0, lanes), n), n), lanes);
         }
     }
 
