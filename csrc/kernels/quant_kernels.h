@@ -108,8 +108,10 @@ struct QuantGru {
 // layers of at most kQSmallTiles tiles (H <= 128); larger ones run QuantStep.
 constexpr std::size_t kQSmallTiles = 8;
 constexpr std::size_t kQSmallRows = 3;
-// Makes q's W32 and R32 when q is fp16, small and its widened copy at most 384 KB (H = I = 128);
-// without them the small steps leave an fp16 layer to QuantStep. quantize_gru calls it.
+// Makes q's W32 (R32) when q is fp16 and small, of the widened W (R) that are at most
+// kQWideFp16Bytes: a larger copy streams from L2 (measured slower than converting per use on Zen 4,
+// benchmarks/results.md). quantize_gru and the layer's constructor call it.
+constexpr std::size_t kQWideFp16Bytes = 32u << 10;
 void widen_small_fp16(QuantGru& q);
 
 // A Dense layer in reduced precision: out = x W^T + b with W packed S = 1.

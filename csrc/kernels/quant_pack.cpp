@@ -167,18 +167,16 @@ QuantGru quantize_gru(const GruWeights& w, std::size_t I, std::size_t H, WeightF
 }
 
 void widen_small_fp16(QuantGru& q) {
-    const std::size_t nw = q.W.blocks * q.W.block_bytes() / 2, nr = q.R.blocks * q.R.block_bytes() / 2;  // fp16 values
-    if (q.format != WeightFormat::F16 || q.tiles > kQSmallTiles || (nw + nr) * sizeof(float) > (384u << 10) ||
-        q.R32.size())
-        return;
-    auto widen = [](const QMatrix& m, std::size_t n) {
-        AlignedBuffer out = AlignedBuffer::weights(n);
+    if (q.format != WeightFormat::F16 || q.tiles > kQSmallTiles) return;
+    auto widen = [&](const QMatrix& m, AlignedBuffer& out) {
+        const std::size_t n = m.blocks * m.block_bytes() / 2;  // fp16 values
+        if (out.size() || n * sizeof(float) > kQWideFp16Bytes) return;
+        out = AlignedBuffer::weights(n);
         const auto* h = reinterpret_cast<const std::uint16_t*>(m.bytes());
         for (std::size_t i = 0; i < n; ++i) out[i] = from_fp16(h[i]);
-        return out;
     };
-    q.W32 = widen(q.W, nw);
-    q.R32 = widen(q.R, nr);
+    widen(q.W, q.W32);
+    widen(q.R, q.R32);
 }
 
 QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::size_t out, WeightFormat f,

@@ -7,20 +7,26 @@
 
 namespace gru_infer {
 
-// The weights the small steps read: int8 and bf16 packed, fp16 its widened fp32 copy (W32, R32),
-// every format 64 bytes per (group, sub). Only a layer that small_ready says is small comes here.
+// The weights the small steps read: int8 and bf16 packed (64 bytes per (group, sub)); fp16 its
+// matrix's widened fp32 copy where widen_small_fp16 made one (Wide: 64 bytes, the same values),
+// else the packed fp16 (32 bytes, widened per use).
 template <WeightFormat F>
 struct QSmallWeights {
-    static constexpr std::size_t kStep = 64;  // bytes of one (group, sub)
+    static const float* wide(const QuantGru& w, const QMatrix& m) {
+        const AlignedBuffer& c = &m == &w.W ? w.W32 : w.R32;
+        return F == WeightFormat::F16 && c.size() ? c.data() : nullptr;
+    }
+    template <bool Wide>
+    static constexpr std::size_t step() { return F == WeightFormat::F16 && !Wide ? 32 : 64; }
+    template <bool Wide>
     static const char* bytes(const QuantGru& w, const QMatrix& m) {
-        if constexpr (F == WeightFormat::F16) return reinterpret_cast<const char*>((&m == &w.W ? w.W32 : w.R32).data());
+        if constexpr (Wide) return reinterpret_cast<const char*>(wide(w, m));
         else return static_cast<const char*>(m.bytes());
     }
-    static std::size_t block_bytes(const QMatrix& m) { return (F == WeightFormat::F16 ? 2 : 1) * m.block_bytes(); }
-    // Whether the small step serves a (1 to kQSmallRows rows, at most kQSmallTiles, fp16 widened).
-    static bool small_ready(const QGruStepArgs& a) {
-        return a.rows <= kQSmallRows && a.w->tiles <= kQSmallTiles && (F != WeightFormat::F16 || a.w->R32.size());
-    }
+    template <bool Wide>
+    static std::size_t block_bytes(const QMatrix& m) { return (Wide ? 2 : 1) * m.block_bytes(); }
+    // Whether the small step serves a: 1 to kQSmallRows rows, at most kQSmallTiles tiles.
+    static bool small_ready(const QGruStepArgs& a) { return a.rows <= kQSmallRows && a.w->tiles <= kQSmallTiles; }
 };
 
 // Row m of a step made ready for the small kernels: the input and state prepared by Ops as

@@ -20,14 +20,14 @@ struct Avx2QSmall {
     using Ops = Avx2QOps<F>;
     using Acc = std::conditional_t<F == WeightFormat::Int8, __m256i, __m256>;
     using Wt = QSmallWeights<F>;
-    static constexpr std::size_t kStep = Wt::kStep;
 
     // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products;
-    // fp16 from its widened copy: the same values, so the same FMAs).
-    template <int TG, int NH, bool HwFtz>
+    // Wide: fp16 from its widened copy, the same values, so the same FMAs).
+    template <int TG, int NH, bool HwFtz, bool Wide>
     [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
-        const std::size_t bb = Wt::block_bytes(m), groups = m.groups();
-        const char* base = Wt::bytes(g, m) + t0 * bb;
+        constexpr std::size_t kStep = Wt::template step<Wide>();
+        const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
+        const char* base = Wt::template bytes<Wide>(g, m) + t0 * bb;
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
             if constexpr (F == WeightFormat::Int8) {
@@ -61,17 +61,22 @@ struct Avx2QSmall {
                 const __m256 xb = _mm256_set1_ps(reinterpret_cast<const float*>(v)[q]);
                 for (int j = 0; j < TG; ++j)
                     for (int s = 0; s < 3; ++s)
-                        for (int hh = 0; hh < NH; ++hh)
-                            acc[j][s][hh] = _mm256_fmadd_ps(
-                                xb, _mm256_load_ps(reinterpret_cast<const float*>(wq + j * bb + s * kStep + 32 * hh)), acc[j][s][hh]);
+                        for (int hh = 0; hh < NH; ++hh) {
+                            const char* p = wq + j * bb + s * kStep;
+                            const __m256 w = Wide ? _mm256_load_ps(reinterpret_cast<const float*>(p + 32 * hh))
+                                                  : _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16 * hh)));
+                            acc[j][s][hh] = _mm256_fmadd_ps(xb, w, acc[j][s][hh]);
+                        }
             }
         }
     }
 
     // init + the products of m and v (scale sv), as Avx2QOps::block.
-    template <int TG, int NH, bool HwFtz>
+    template <int TG, int NH, bool HwFtz, bool Wide = false>
     [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m256 (&init)[TG][3][2], __m256 (&out)[TG][3][2]) {
+        if constexpr (F == WeightFormat::F16 && !Wide)
+            if (Wt::wide(w, m)) return dot<TG, NH, HwFtz, true>(w, m, t0, v, sv, init, out);
         Acc acc[TG][3][2];
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
@@ -80,7 +85,7 @@ struct Avx2QSmall {
                     else if constexpr (F == WeightFormat::BF16) acc[j][s][hh] = Ops::ftz(init[j][s][hh]);  // as vdpbf16ps reads it
                     else acc[j][s][hh] = init[j][s][hh];
                 }
-        products<TG, NH, HwFtz>(w, m, t0, v, acc);
+        products<TG, NH, HwFtz, Wide>(w, m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
                 for (int hh = 0; hh < NH; ++hh) {

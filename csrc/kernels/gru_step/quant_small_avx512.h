@@ -18,14 +18,14 @@ struct Avx512QSmall {
     using Ops = Avx512QOps<F>;
     using Acc = std::conditional_t<F == WeightFormat::Int8, __m512i, __m512>;
     using Wt = QSmallWeights<F>;
-    static constexpr std::size_t kStep = Wt::kStep;
 
     // acc[j][s] += sub s of block t0 + j times the prepared row v, over all groups (Avx512QOps::products;
-    // fp16 from its widened copy: the same values, so the same FMAs).
-    template <int TG>
+    // Wide: fp16 from its widened copy, the same values, so the same FMAs).
+    template <int TG, bool Wide>
     [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3]) {
-        const std::size_t bb = Wt::block_bytes(m), groups = m.groups();
-        const char* base = Wt::bytes(g, m) + t0 * bb;
+        constexpr std::size_t kStep = Wt::template step<Wide>();
+        const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
+        const char* base = Wt::template bytes<Wide>(g, m) + t0 * bb;
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
             if constexpr (F == WeightFormat::Int8) {
@@ -47,23 +47,29 @@ struct Avx512QSmall {
             } else {
                 const __m512 xb = _mm512_set1_ps(reinterpret_cast<const float*>(v)[q]);
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s)
-                        acc[j][s] = _mm512_fmadd_ps(xb, _mm512_load_ps(reinterpret_cast<const float*>(wq + j * bb + s * kStep)), acc[j][s]);
+                    for (int s = 0; s < 3; ++s) {
+                        const char* p = wq + j * bb + s * kStep;
+                        const __m512 w = Wide ? _mm512_load_ps(reinterpret_cast<const float*>(p))
+                                              : _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+                        acc[j][s] = _mm512_fmadd_ps(xb, w, acc[j][s]);
+                    }
             }
         }
     }
 
     // init + the products of m (rows of blocks t0..t0+TG) and v (scale sv), as Avx512QOps::block.
-    template <int TG>
+    template <int TG, bool Wide = false>
     [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m512 (&init)[TG][3], __m512 (&out)[TG][3]) {
+        if constexpr (F == WeightFormat::F16 && !Wide)
+            if (Wt::wide(w, m)) return dot<TG, true>(w, m, t0, v, sv, init, out);
         Acc acc[TG][3];
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s) {
                 if constexpr (F == WeightFormat::Int8) acc[j][s] = _mm512_setzero_si512();
                 else acc[j][s] = init[j][s];
             }
-        products<TG>(w, m, t0, v, acc);
+        products<TG, Wide>(w, m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s) {
                 if constexpr (F == WeightFormat::Int8) {
