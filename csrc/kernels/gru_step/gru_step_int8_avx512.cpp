@@ -12,7 +12,9 @@ namespace gru_infer {
 void gru_step_reset_after_int8_avx512(const QGruStepArgs& a) {
     if (!Avx512QSmall<WeightFormat::Int8>::lbr(a)) QuantStep<Avx512QOps<WeightFormat::Int8>>::lbr(a);
 }
-void gru_step_reset_before_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QOps<WeightFormat::Int8>>::cho(a); }
+void gru_step_reset_before_int8_avx512(const QGruStepArgs& a) {
+    if (!Avx512QSmall<WeightFormat::Int8>::cho(a)) QuantStep<Avx512QOps<WeightFormat::Int8>>::cho(a);
+}
 
 }  // namespace gru_infer
 

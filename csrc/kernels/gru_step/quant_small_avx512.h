@@ -21,7 +21,7 @@ struct Avx512QSmall {
 
     // acc[j][s] += sub s of block t0 + j times the prepared row v, over all groups (Avx512QOps::products;
     // Wide: fp16 from its widened copy, the same values, so the same FMAs).
-    template <int TG, bool Wide>
+    template <int TG, bool Wide, int S0, int NS>
     [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3]) {
         constexpr std::size_t kStep = Wt::template step<Wide>();
         const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
@@ -31,14 +31,14 @@ struct Avx512QSmall {
             if constexpr (F == WeightFormat::Int8) {
                 const __m512i xb = _mm512_set1_epi32(avx512q::load32(v + q * 4));
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s)
+                    for (int s = S0; s < S0 + NS; ++s)
                         acc[j][s] = avx512q::dpbusd(acc[j][s], xb, _mm512_load_si512(wq + j * bb + s * kStep));
             } else if constexpr (F == WeightFormat::BF16) {
                 const __m512i xi = _mm512_set1_epi32(avx512q::load32(v + q * 4));
                 __m512bh xb;
                 std::memcpy(&xb, &xi, 64);
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s) {
+                    for (int s = S0; s < S0 + NS; ++s) {
                         const __m512i wi = _mm512_load_si512(wq + j * bb + s * kStep);
                         __m512bh w;
                         std::memcpy(&w, &wi, 64);
@@ -47,7 +47,7 @@ struct Avx512QSmall {
             } else {
                 const __m512 xb = _mm512_set1_ps(reinterpret_cast<const float*>(v)[q]);
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s) {
+                    for (int s = S0; s < S0 + NS; ++s) {
                         const char* p = wq + j * bb + s * kStep;
                         const __m512 w = Wide ? _mm512_load_ps(reinterpret_cast<const float*>(p))
                                               : _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
@@ -58,20 +58,21 @@ struct Avx512QSmall {
     }
 
     // init + the products of m (rows of blocks t0..t0+TG) and v (scale sv), as Avx512QOps::block.
-    template <int TG, bool Wide = false>
+    // Subs S0..S0+NS only (the others of out untouched).
+    template <int TG, bool Wide = false, int S0 = 0, int NS = 3>
     [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m512 (&init)[TG][3], __m512 (&out)[TG][3]) {
         if constexpr (F == WeightFormat::F16 && !Wide)
-            if (Wt::wide(w, m)) return dot<TG, true>(w, m, t0, v, sv, init, out);
+            if (Wt::wide(w, m)) return dot<TG, true, S0, NS>(w, m, t0, v, sv, init, out);
         Acc acc[TG][3];
         for (int j = 0; j < TG; ++j)
-            for (int s = 0; s < 3; ++s) {
+            for (int s = S0; s < S0 + NS; ++s) {
                 if constexpr (F == WeightFormat::Int8) acc[j][s] = _mm512_setzero_si512();
                 else acc[j][s] = init[j][s];
             }
-        products<TG, Wide>(w, m, t0, v, acc);
+        products<TG, Wide, S0, NS>(w, m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
-            for (int s = 0; s < 3; ++s) {
+            for (int s = S0; s < S0 + NS; ++s) {
                 if constexpr (F == WeightFormat::Int8) {
                     const std::size_t p = ((t0 + j) * 3 + s) * kQLanes;
                     const __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(m.rowsums() + p), 7);
@@ -84,18 +85,20 @@ struct Avx512QSmall {
             }
     }
 
-    // Tiles t0..t0+TG of row m: the input product (or the projected input), the recurrent one
-    // from z and r's input part plus bh and n's bh (QuantStep::input_part), the gates (lbr_gates).
+    // A of tiles t0..t0+TG of row m: the input product, or the projected input; and B's start:
+    // z and r from A plus bh, n from bh (QuantStep::input_part). A is stored where QuantStep
+    // leaves it (a few stores: the tests compare the pre-activations, the gates hide last bits).
     template <int TG>
-    static void tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m, std::size_t t0,
-                      const QAct& act) {
+    [[gnu::always_inline]] static void inputs(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m,
+                                              std::size_t t0, __m512 (&A)[TG][3], __m512 (&B)[TG][3]) {
         const QuantGru& w = *a.w;
-        __m512 A[TG][3], B[TG][3];
         if (a.x) {
             __m512 bx[TG][3];
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) bx[j][s] = _mm512_loadu_ps(w.bx.data() + (t0 + j) * kQTileRow + s * kQLanes);
             dot<TG>(w, w.W, t0, row.xq, row.sx, bx, A);
+            for (int j = 0; j < TG; ++j)
+                for (int s = 0; s < 3; ++s) _mm512_store_ps(row.pre + L.a / sizeof(float) + (t0 + j) * kQTileRow + s * kQLanes, A[j][s]);
         } else {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) A[j][s] = _mm512_loadu_ps(a.xp + m * a.ldxp + (t0 + j) * kQTileRow + s * kQLanes);
@@ -106,15 +109,21 @@ struct Avx512QSmall {
             B[j][1] = _mm512_add_ps(A[j][1], _mm512_loadu_ps(bh + kQLanes));
             B[j][2] = _mm512_loadu_ps(bh + 2 * kQLanes);
         }
+    }
+    static float* pre_b(const QStepScratch& L, const QSmallRow& row, std::size_t t, int s) {
+        return row.pre + L.b / sizeof(float) + t * kQTileRow + s * kQLanes;
+    }
+
+    // Tiles t0..t0+TG of row m: inputs, the recurrent product, the gates (lbr_gates).
+    template <int TG>
+    static void tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m, std::size_t t0,
+                      const QAct& act) {
+        const QuantGru& w = *a.w;
+        __m512 A[TG][3], B[TG][3];
+        inputs<TG>(a, L, row, m, t0, A, B);
         dot<TG>(w, w.R, t0, row.hq, row.sh, B, B);
-        // A and B where QuantStep leaves them (a few stores: the tests compare them, the gates hide
-        // a pre-activation's last bits).
-        float* pa = row.pre + t0 * kQTileRow;
         for (int j = 0; j < TG; ++j)
-            for (int s = 0; s < 3; ++s) {
-                if (a.x) _mm512_store_ps(pa + L.a / sizeof(float) + j * kQTileRow + s * kQLanes, A[j][s]);
-                _mm512_store_ps(pa + L.b / sizeof(float) + j * kQTileRow + s * kQLanes, B[j][s]);
-            }
+            for (int s = 0; s < 3; ++s) _mm512_store_ps(pre_b(L, row, t0 + j, s), B[j][s]);
         const float* h = a.h + m * a.ldh;
         float* out = a.h_out + m * a.ldo;
         for (int j = 0; j < TG; ++j) {
@@ -123,6 +132,85 @@ struct Avx512QSmall {
             const __m512 n = Ops::g(_mm512_fmadd_ps(r, B[j][2], A[j][2]), act);
             avx512q::store_upto16(out + u0, _mm512_fmadd_ps(z, _mm512_sub_ps(avx512q::load_upto16(h + u0, lanes), n), n), lanes);
         }
+    }
+
+    // The reset_before form (QuantStep::cho), first half for tiles t0..t0+TG of row m: inputs,
+    // z and r's recurrent products, z activated into B (as cho_zr), r h into rh; B's n from bh.
+    template <int TG>
+    static void cho_zr_tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m,
+                             std::size_t t0, const QAct& act) {
+        const QuantGru& w = *a.w;
+        __m512 A[TG][3], B[TG][3];
+        inputs<TG>(a, L, row, m, t0, A, B);
+        dot<TG, false, 0, 2>(w, w.R, t0, row.hq, row.sh, B, B);
+        const float* h = a.h + m * a.ldh;
+        float* rh = row.pre + L.rh / sizeof(float);
+        for (int j = 0; j < TG; ++j) {
+            const std::size_t t = t0 + j, u0 = t * kQLanes;
+            _mm512_store_ps(pre_b(L, row, t, 0), Ops::f(B[j][0], act));
+            _mm512_store_ps(pre_b(L, row, t, 1), B[j][1]);
+            _mm512_store_ps(pre_b(L, row, t, 2), B[j][2]);
+            const __mmask16 k = avx512q::lane_mask(w.hidden - u0);
+            _mm512_store_ps(rh + u0, _mm512_maskz_mul_ps(k, Ops::f(B[j][1], act), avx512q::load_upto16(h + u0, w.hidden - u0)));
+        }
+    }
+
+    // Second half (cho's Rn (r h) + bh and cho_out) for tiles t0..t0+TG; rhq and srh: r h prepared.
+    template <int TG>
+    static void cho_n_tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m,
+                            std::size_t t0, const char* rhq, float srh, const QAct& act) {
+        const QuantGru& w = *a.w;
+        __m512 B[TG][3];
+        for (int j = 0; j < TG; ++j) B[j][2] = _mm512_load_ps(pre_b(L, row, t0 + j, 2));
+        dot<TG, false, 2, 1>(w, w.R, t0, rhq, srh, B, B);
+        const float* h = a.h + m * a.ldh;
+        float* out = a.h_out + m * a.ldo;
+        for (int j = 0; j < TG; ++j) {
+            const std::size_t t = t0 + j, u0 = t * kQLanes, lanes = w.hidden - u0;
+            _mm512_store_ps(pre_b(L, row, t, 2), B[j][2]);
+            const float* nx = (a.x ? row.pre + L.a / sizeof(float) : a.xp + m * a.ldxp) + t * kQTileRow + 2 * kQLanes;
+            const __m512 n = Ops::g(_mm512_add_ps(_mm512_loadu_ps(nx), B[j][2]), act);
+            const __m512 z = _mm512_load_ps(pre_b(L, row, t, 0));
+            avx512q::store_upto16(out + u0, _mm512_fmadd_ps(z, _mm512_sub_ps(avx512q::load_upto16(h + u0, lanes), n), n), lanes);
+        }
+    }
+
+    // run(TG, t0) over a row's tiles, up to four at a time.
+    template <class Tiles>
+    [[gnu::always_inline]] static void groups_of_four(std::size_t tiles, Tiles&& run) {
+        for (std::size_t t0 = 0; t0 < tiles; t0 += 4) {
+            switch (tiles - t0) {
+                case 1: run(std::integral_constant<int, 1>{}, t0); break;
+                case 2: run(std::integral_constant<int, 2>{}, t0); break;
+                case 3: run(std::integral_constant<int, 3>{}, t0); break;
+                default: run(std::integral_constant<int, 4>{}, t0); break;
+            }
+        }
+    }
+
+    // The reset_before step, or false (nothing done) when the layer or batch is not small.
+    static bool cho(const QGruStepArgs& a) {
+        const QuantGru& w = *a.w;
+        if (!Wt::small_ready(a)) return false;
+        const QStepScratch L(w);
+        char* S = static_cast<char*>(a.scratch);
+        const QAct act{a.clip, a.fast};
+        for (std::size_t m = 0; m < a.rows; ++m) {
+            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+            groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_zr_tiles<decltype(tg)::value>(a, L, row, m, t0, act); });
+            // r h prepared as the state (|r h| <= |h|); fp16 reads it in place (its zeros past H).
+            char* rs = S + m * L.row_bytes;
+            const float* rh = reinterpret_cast<const float*>(rs + L.rh);
+            const char* rhq = reinterpret_cast<const char*>(rh);
+            float srh = 1.0f;
+            if constexpr (F != WeightFormat::F16) {
+                srh = Ops::prepare(rh, w.hidden, w.R.kpad, -QuantStep<Ops>::kStateScale, rs + L.rhq);
+                rhq = rs + L.rhq;
+            }
+            *reinterpret_cast<float*>(rs + L.sh) = srh;
+            groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_n_tiles<decltype(tg)::value>(a, L, row, m, t0, rhq, srh, act); });
+        }
+        return true;
     }
 
     // The step, or false (nothing done) when the layer or batch is not small.
@@ -134,14 +222,7 @@ struct Avx512QSmall {
         const QAct act{a.clip, a.fast};
         for (std::size_t m = 0; m < a.rows; ++m) {
             const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
-            for (std::size_t t0 = 0; t0 < w.tiles; t0 += 4) {
-                switch (w.tiles - t0) {
-                    case 1: tiles<1>(a, L, row, m, t0, act); break;
-                    case 2: tiles<2>(a, L, row, m, t0, act); break;
-                    case 3: tiles<3>(a, L, row, m, t0, act); break;
-                    default: tiles<4>(a, L, row, m, t0, act); break;
-                }
-            }
+            groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { tiles<decltype(tg)::value>(a, L, row, m, t0, act); });
         }
         return true;
     }
