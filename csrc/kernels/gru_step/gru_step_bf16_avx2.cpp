@@ -12,7 +12,9 @@ namespace gru_infer {
 void gru_step_reset_after_bf16_avx2(const QGruStepArgs& a) {
     if (!Avx2QSmall<WeightFormat::BF16>::lbr(a)) QuantStep<Avx2QOps<WeightFormat::BF16>>::lbr(a);
 }
-void gru_step_reset_before_bf16_avx2(const QGruStepArgs& a) { QuantStep<Avx2QOps<WeightFormat::BF16>>::cho(a); }
+void gru_step_reset_before_bf16_avx2(const QGruStepArgs& a) {
+    if (!Avx2QSmall<WeightFormat::BF16>::cho(a)) QuantStep<Avx2QOps<WeightFormat::BF16>>::cho(a);
+}
 
 }  // namespace gru_infer
 

@@ -12,7 +12,9 @@ namespace gru_infer {
 void gru_step_reset_after_fp16_avx2(const QGruStepArgs& a) {
     if (!Avx2QSmall<WeightFormat::F16>::lbr(a)) QuantStep<Avx2QOps<WeightFormat::F16>>::lbr(a);
 }
-void gru_step_reset_before_fp16_avx2(const QGruStepArgs& a) { QuantStep<Avx2QOps<WeightFormat::F16>>::cho(a); }
+void gru_step_reset_before_fp16_avx2(const QGruStepArgs& a) {
+    if (!Avx2QSmall<WeightFormat::F16>::cho(a)) QuantStep<Avx2QOps<WeightFormat::F16>>::cho(a);
+}
 
 }  // namespace gru_infer
 

@@ -12,7 +12,9 @@ namespace gru_infer {
 void gru_step_reset_after_int8_avx2(const QGruStepArgs& a) {
     if (!Avx2QSmall<WeightFormat::Int8>::lbr(a)) QuantStep<Avx2QOps<WeightFormat::Int8>>::lbr(a);
 }
-void gru_step_reset_before_int8_avx2(const QGruStepArgs& a) { QuantStep<Avx2QOps<WeightFormat::Int8>>::cho(a); }
+void gru_step_reset_before_int8_avx2(const QGruStepArgs& a) {
+    if (!Avx2QSmall<WeightFormat::Int8>::cho(a)) QuantStep<Avx2QOps<WeightFormat::Int8>>::cho(a);
+}
 
 }  // namespace gru_infer
 

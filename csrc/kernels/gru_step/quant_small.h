@@ -56,6 +56,21 @@ struct QSmallRow {
         }
         return r;
     }
+
+    // Row m's r h (the reset_before form, in scratch at L.rh) prepared as the state (|r h| <= |h|)
+    // into hq and sh, as QuantStep::cho (its scale where QuantStep leaves it); fp16 reads it in place.
+    template <class Ops, WeightFormat F>
+    static QSmallRow prepare_rh(const QuantGru& w, const QStepScratch& L, char* S, std::size_t m) {
+        char* rs = S + m * L.row_bytes;
+        QSmallRow r;
+        r.hq = rs + L.rh;
+        if constexpr (F != WeightFormat::F16) {
+            r.sh = Ops::prepare(reinterpret_cast<const float*>(rs + L.rh), w.hidden, w.R.kpad, -QuantStep<Ops>::kStateScale, rs + L.rhq);
+            r.hq = rs + L.rhq;
+        }
+        *reinterpret_cast<float*>(rs + L.sh) = r.sh;
+        return r;
+    }
 };
 
 }  // namespace gru_infer

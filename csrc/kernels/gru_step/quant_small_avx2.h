@@ -23,7 +23,7 @@ struct Avx2QSmall {
 
     // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products;
     // Wide: fp16 from its widened copy, the same values, so the same FMAs).
-    template <int TG, int NH, bool HwFtz, bool Wide>
+    template <int TG, int NH, bool HwFtz, bool Wide, int S0, int NS>
     [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
         constexpr std::size_t kStep = Wt::template step<Wide>();
         const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
@@ -34,7 +34,7 @@ struct Avx2QSmall {
                 const __m256i ones = _mm256_set1_epi16(1);
                 const __m256i xb = _mm256_set1_epi32(Ops::avx2_load32(v + q * 4)), ax = _mm256_sign_epi8(xb, xb);
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s)
+                    for (int s = S0; s < S0 + NS; ++s)
                         for (int hh = 0; hh < NH; ++hh) {
                             const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * kStep + 32 * hh));
                             const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, xb));
@@ -45,7 +45,7 @@ struct Avx2QSmall {
                 const __m256i xp = _mm256_set1_epi32(Ops::avx2_load32(v + q * 4));
                 const __m256 x0 = _mm256_castsi256_ps(_mm256_slli_epi32(xp, 16)), x1 = _mm256_castsi256_ps(_mm256_and_si256(xp, odd));
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s)
+                    for (int s = S0; s < S0 + NS; ++s)
                         for (int hh = 0; hh < NH; ++hh) {
                             const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * kStep + 32 * hh));
                             const __m256 w0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
@@ -60,7 +60,7 @@ struct Avx2QSmall {
             } else {
                 const __m256 xb = _mm256_set1_ps(reinterpret_cast<const float*>(v)[q]);
                 for (int j = 0; j < TG; ++j)
-                    for (int s = 0; s < 3; ++s)
+                    for (int s = S0; s < S0 + NS; ++s)
                         for (int hh = 0; hh < NH; ++hh) {
                             const char* p = wq + j * bb + s * kStep;
                             const __m256 w = Wide ? _mm256_load_ps(reinterpret_cast<const float*>(p + 32 * hh))
@@ -71,23 +71,23 @@ struct Avx2QSmall {
         }
     }
 
-    // init + the products of m and v (scale sv), as Avx2QOps::block.
-    template <int TG, int NH, bool HwFtz, bool Wide = false>
+    // init + the products of m and v (scale sv), as Avx2QOps::block; subs S0..S0+NS only.
+    template <int TG, int NH, bool HwFtz, bool Wide = false, int S0 = 0, int NS = 3>
     [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m256 (&init)[TG][3][2], __m256 (&out)[TG][3][2]) {
         if constexpr (F == WeightFormat::F16 && !Wide)
-            if (Wt::wide(w, m)) return dot<TG, NH, HwFtz, true>(w, m, t0, v, sv, init, out);
+            if (Wt::wide(w, m)) return dot<TG, NH, HwFtz, true, S0, NS>(w, m, t0, v, sv, init, out);
         Acc acc[TG][3][2];
         for (int j = 0; j < TG; ++j)
-            for (int s = 0; s < 3; ++s)
+            for (int s = S0; s < S0 + NS; ++s)
                 for (int hh = 0; hh < NH; ++hh) {
                     if constexpr (F == WeightFormat::Int8) acc[j][s][hh] = _mm256_setzero_si256();
                     else if constexpr (F == WeightFormat::BF16) acc[j][s][hh] = Ops::ftz(init[j][s][hh]);  // as vdpbf16ps reads it
                     else acc[j][s][hh] = init[j][s][hh];
                 }
-        products<TG, NH, HwFtz, Wide>(w, m, t0, v, acc);
+        products<TG, NH, HwFtz, Wide, S0, NS>(w, m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
-            for (int s = 0; s < 3; ++s)
+            for (int s = S0; s < S0 + NS; ++s)
                 for (int hh = 0; hh < NH; ++hh) {
                     if constexpr (F == WeightFormat::Int8) {
                         const std::size_t p = ((t0 + j) * 3 + s) * kQLanes + 8 * hh;
@@ -99,43 +99,50 @@ struct Avx2QSmall {
                 }
     }
 
+    static std::size_t at(std::size_t t, int s, int hh) { return t * kQTileRow + s * kQLanes + 8 * hh; }
+
+    // A of tiles t0..t0+TG of row m (NH halves of each) and B's start, A stored: as Avx512QSmall::inputs.
+    template <int TG, int NH, bool HwFtz>
+    [[gnu::always_inline]] static void inputs(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m,
+                                              std::size_t t0, __m256 (&A)[TG][3][2], __m256 (&B)[TG][3][2]) {
+        const QuantGru& w = *a.w;
+        if (a.x) {
+            __m256 bx[TG][3][2];
+            for (int j = 0; j < TG; ++j)
+                for (int s = 0; s < 3; ++s)
+                    for (int hh = 0; hh < NH; ++hh) bx[j][s][hh] = _mm256_loadu_ps(w.bx.data() + at(t0 + j, s, hh));
+            dot<TG, NH, HwFtz>(w, w.W, t0, row.xq, row.sx, bx, A);
+            for (int j = 0; j < TG; ++j)
+                for (int s = 0; s < 3; ++s)
+                    for (int hh = 0; hh < 2; ++hh)  // (the lanes past a layer of 8 units: zero products of zero weights)
+                        _mm256_store_ps(row.pre + L.a / sizeof(float) + at(t0 + j, s, hh), hh < NH ? A[j][s][hh] : _mm256_setzero_ps());
+        } else {
+            for (int j = 0; j < TG; ++j)
+                for (int s = 0; s < 3; ++s)
+                    for (int hh = 0; hh < NH; ++hh) A[j][s][hh] = _mm256_loadu_ps(a.xp + m * a.ldxp + at(t0 + j, s, hh));
+        }
+        for (int j = 0; j < TG; ++j)
+            for (int hh = 0; hh < NH; ++hh) {
+                B[j][0][hh] = _mm256_add_ps(A[j][0][hh], _mm256_loadu_ps(w.bh.data() + at(t0 + j, 0, hh)));
+                B[j][1][hh] = _mm256_add_ps(A[j][1][hh], _mm256_loadu_ps(w.bh.data() + at(t0 + j, 1, hh)));
+                B[j][2][hh] = _mm256_loadu_ps(w.bh.data() + at(t0 + j, 2, hh));
+            }
+    }
+    static float* pre_b(const QStepScratch& L, const QSmallRow& row, std::size_t t, int s, int hh) {
+        return row.pre + L.b / sizeof(float) + at(t, s, hh);
+    }
+
     // Tiles t0..t0+TG of row m (NH halves of each): as Avx512QSmall::tiles.
     template <int TG, int NH, bool HwFtz>
     static void tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m, std::size_t t0,
                       const QAct& act) {
         const QuantGru& w = *a.w;
         __m256 A[TG][3][2], B[TG][3][2];
-        auto at = [&](int j, int s, int hh) { return (t0 + j) * kQTileRow + s * kQLanes + 8 * hh; };
-        if (a.x) {
-            __m256 bx[TG][3][2];
-            for (int j = 0; j < TG; ++j)
-                for (int s = 0; s < 3; ++s)
-                    for (int hh = 0; hh < NH; ++hh) bx[j][s][hh] = _mm256_loadu_ps(w.bx.data() + at(j, s, hh));
-            dot<TG, NH, HwFtz>(w, w.W, t0, row.xq, row.sx, bx, A);
-        } else {
-            for (int j = 0; j < TG; ++j)
-                for (int s = 0; s < 3; ++s)
-                    for (int hh = 0; hh < NH; ++hh) A[j][s][hh] = _mm256_loadu_ps(a.xp + m * a.ldxp + at(j, s, hh));
-        }
-        for (int j = 0; j < TG; ++j)
-            for (int hh = 0; hh < NH; ++hh) {
-                B[j][0][hh] = _mm256_add_ps(A[j][0][hh], _mm256_loadu_ps(w.bh.data() + at(j, 0, hh)));
-                B[j][1][hh] = _mm256_add_ps(A[j][1][hh], _mm256_loadu_ps(w.bh.data() + at(j, 1, hh)));
-                B[j][2][hh] = _mm256_loadu_ps(w.bh.data() + at(j, 2, hh));
-            }
+        inputs<TG, NH, HwFtz>(a, L, row, m, t0, A, B);
         dot<TG, NH, HwFtz>(w, w.R, t0, row.hq, row.sh, B, B);
-        // A and B where QuantStep leaves them (the tests compare them; the gates hide last bits).
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
-                for (int hh = 0; hh < NH; ++hh) {
-                    if (a.x) _mm256_store_ps(row.pre + L.a / sizeof(float) + at(j, s, hh), A[j][s][hh]);
-                    _mm256_store_ps(row.pre + L.b / sizeof(float) + at(j, s, hh), B[j][s][hh]);
-                }
-        if (NH == 1)  // the lanes past a layer of 8 units: zero products of zero weights
-            for (int s = 0; s < 3; ++s) {
-                if (a.x) _mm256_store_ps(row.pre + L.a / sizeof(float) + at(0, s, 1), _mm256_setzero_ps());
-                _mm256_store_ps(row.pre + L.b / sizeof(float) + at(0, s, 1), _mm256_setzero_ps());
-            }
+                for (int hh = 0; hh < 2; ++hh) _mm256_store_ps(pre_b(L, row, t0 + j, s, hh), hh < NH ? B[j][s][hh] : _mm256_setzero_ps());
         const float* h = a.h + m * a.ldh;
         float* out = a.h_out + m * a.ldo;
         for (int j = 0; j < TG; ++j) {
@@ -150,34 +157,110 @@ struct Avx2QSmall {
         }
     }
 
-    template <int NH, bool HwFtz>
-    static void row(const QGruStepArgs& a, const QStepScratch& L, char* S, std::size_t m, const QAct& act) {
+    // The reset_before form's first half (as Avx512QSmall::cho_zr_tiles, Avx2QOps::cho_zr).
+    template <int TG, int NH, bool HwFtz>
+    static void cho_zr_tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m,
+                             std::size_t t0, const QAct& act) {
         const QuantGru& w = *a.w;
-        const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
-        if (NH == 1) return tiles<1, 1, HwFtz>(a, L, row, m, 0, act);
-        for (std::size_t t0 = 0; t0 < w.tiles; t0 += 2) {
-            if (w.tiles - t0 == 1) tiles<1, 2, HwFtz>(a, L, row, m, t0, act);
-            else tiles<2, 2, HwFtz>(a, L, row, m, t0, act);
+        __m256 A[TG][3][2], B[TG][3][2];
+        inputs<TG, NH, HwFtz>(a, L, row, m, t0, A, B);
+        dot<TG, NH, HwFtz, false, 0, 2>(w, w.R, t0, row.hq, row.sh, B, B);
+        const float* h = a.h + m * a.ldh;
+        float* rh = row.pre + L.rh / sizeof(float);
+        for (int j = 0; j < TG; ++j) {
+            const std::size_t t = t0 + j, u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
+            for (int hh = 0; hh < 2; ++hh) {  // past NH: a layer of 8 units' zero pre-activations (z: f(0))
+                const __m256 zp = hh < NH ? B[j][0][hh] : _mm256_setzero_ps(), rp = hh < NH ? B[j][1][hh] : _mm256_setzero_ps();
+                _mm256_store_ps(pre_b(L, row, t, 0, hh), Ops::f(zp, act));
+                _mm256_store_ps(pre_b(L, row, t, 1, hh), rp);
+                _mm256_store_ps(pre_b(L, row, t, 2, hh), hh < NH ? B[j][2][hh] : _mm256_setzero_ps());
+                const std::size_t n = Ops::half_lanes(lanes, hh);
+                _mm256_store_ps(rh + u0 + 8 * hh, n ? _mm256_and_ps(_mm256_mul_ps(Ops::f(rp, act), Ops::load_h(h + u0 + 8 * hh, n)),
+                                                                     _mm256_castsi256_ps(avx2::tail_mask(n)))
+                                                    : _mm256_setzero_ps());
+            }
+        }
+    }
+
+    // Second half (as Avx512QSmall::cho_n_tiles, Avx2QOps::cho_out).
+    template <int TG, int NH, bool HwFtz>
+    static void cho_n_tiles(const QGruStepArgs& a, const QStepScratch& L, const QSmallRow& row, std::size_t m,
+                            std::size_t t0, const char* rhq, float srh, const QAct& act) {
+        const QuantGru& w = *a.w;
+        __m256 B[TG][3][2];
+        for (int j = 0; j < TG; ++j)
+            for (int hh = 0; hh < NH; ++hh) B[j][2][hh] = _mm256_load_ps(pre_b(L, row, t0 + j, 2, hh));
+        dot<TG, NH, HwFtz, false, 2, 1>(w, w.R, t0, rhq, srh, B, B);
+        const float* h = a.h + m * a.ldh;
+        float* out = a.h_out + m * a.ldo;
+        for (int j = 0; j < TG; ++j) {
+            const std::size_t t = t0 + j, u0 = t * kQLanes, lanes = w.hidden - u0 < kQLanes ? w.hidden - u0 : kQLanes;
+            const float* nx = (a.x ? row.pre + L.a / sizeof(float) : a.xp + m * a.ldxp) + t * kQTileRow + 2 * kQLanes;
+            for (int hh = 0; hh < NH; ++hh) {
+                _mm256_store_ps(pre_b(L, row, t, 2, hh), B[j][2][hh]);
+                const std::size_t n = Ops::half_lanes(lanes, hh), o = u0 + 8 * hh;
+                if (!n) continue;
+                const __m256 c = Ops::g(_mm256_add_ps(_mm256_loadu_ps(nx + 8 * hh), B[j][2][hh]), act);
+                Ops::store_h(out + o, _mm256_fmadd_ps(_mm256_load_ps(pre_b(L, row, t, 0, hh)), _mm256_sub_ps(Ops::load_h(h + o, n), c), c), n);
+            }
+        }
+    }
+
+    // run(TG, NH, t0) over a row's tiles, two at a time (one half for a layer of at most 8 units).
+    template <class Run>
+    [[gnu::always_inline]] static void groups_of_two(std::size_t hidden, std::size_t tiles, Run&& run) {
+        using One = std::integral_constant<int, 1>;
+        using Two = std::integral_constant<int, 2>;
+        if (hidden <= 8) return run(One{}, One{}, 0);
+        for (std::size_t t0 = 0; t0 < tiles; t0 += 2) {
+            if (tiles - t0 == 1) run(One{}, Two{}, t0);
+            else run(Two{}, Two{}, t0);
         }
     }
 
     template <bool HwFtz>
-    static void rows(const QGruStepArgs& a) {
+    static void lbr_rows(const QGruStepArgs& a) {
         const QStepScratch L(*a.w);
         char* S = static_cast<char*>(a.scratch);
         const QAct act{a.clip, a.fast};
         for (std::size_t m = 0; m < a.rows; ++m) {
-            if (a.w->hidden <= 8) row<1, HwFtz>(a, L, S, m, act);
-            else row<2, HwFtz>(a, L, S, m, act);
+            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+            groups_of_two(a.w->hidden, a.w->tiles, [&](auto tg, auto nh, std::size_t t0) {
+                tiles<decltype(tg)::value, decltype(nh)::value, HwFtz>(a, L, row, m, t0, act);
+            });
         }
     }
 
-    // The step, or false (nothing done) when the layer or batch is not small.
+    template <bool HwFtz>
+    static void cho_rows(const QGruStepArgs& a) {
+        const QuantGru& w = *a.w;
+        const QStepScratch L(w);
+        char* S = static_cast<char*>(a.scratch);
+        const QAct act{a.clip, a.fast};
+        for (std::size_t m = 0; m < a.rows; ++m) {
+            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+            groups_of_two(w.hidden, w.tiles, [&](auto tg, auto nh, std::size_t t0) {
+                cho_zr_tiles<decltype(tg)::value, decltype(nh)::value, HwFtz>(a, L, row, m, t0, act);
+            });
+            const QSmallRow rh = QSmallRow::prepare_rh<Ops, F>(w, L, S, m);
+            groups_of_two(w.hidden, w.tiles, [&](auto tg, auto nh, std::size_t t0) {
+                cho_n_tiles<decltype(tg)::value, decltype(nh)::value, HwFtz>(a, L, row, m, t0, rh.hq, rh.sh, act);
+            });
+        }
+    }
+
+    // The steps, or false (nothing done) when the layer or batch is not small. bf16: with FTZ and
+    // DAZ set (as predict and Stream run the kernels) the FMAs flush by themselves.
     static bool lbr(const QGruStepArgs& a) {
         if (!Wt::small_ready(a)) return false;
-        // bf16: with FTZ and DAZ set (as predict and Stream run the kernels) the FMAs flush by themselves.
-        if (F == WeightFormat::BF16 && FlushDenormals::active()) rows<true>(a);
-        else rows<false>(a);
+        if (F == WeightFormat::BF16 && FlushDenormals::active()) lbr_rows<true>(a);
+        else lbr_rows<false>(a);
+        return true;
+    }
+    static bool cho(const QGruStepArgs& a) {
+        if (!Wt::small_ready(a)) return false;
+        if (F == WeightFormat::BF16 && FlushDenormals::active()) cho_rows<true>(a);
+        else cho_rows<false>(a);
         return true;
     }
 };

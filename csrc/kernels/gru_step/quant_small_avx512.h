@@ -198,17 +198,8 @@ struct Avx512QSmall {
         for (std::size_t m = 0; m < a.rows; ++m) {
             const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
             groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_zr_tiles<decltype(tg)::value>(a, L, row, m, t0, act); });
-            // r h prepared as the state (|r h| <= |h|); fp16 reads it in place (its zeros past H).
-            char* rs = S + m * L.row_bytes;
-            const float* rh = reinterpret_cast<const float*>(rs + L.rh);
-            const char* rhq = reinterpret_cast<const char*>(rh);
-            float srh = 1.0f;
-            if constexpr (F != WeightFormat::F16) {
-                srh = Ops::prepare(rh, w.hidden, w.R.kpad, -QuantStep<Ops>::kStateScale, rs + L.rhq);
-                rhq = rs + L.rhq;
-            }
-            *reinterpret_cast<float*>(rs + L.sh) = srh;
-            groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_n_tiles<decltype(tg)::value>(a, L, row, m, t0, rhq, srh, act); });
+            const QSmallRow rh = QSmallRow::prepare_rh<Ops, F>(w, L, S, m);
+            groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_n_tiles<decltype(tg)::value>(a, L, row, m, t0, rh.hq, rh.sh, act); });
         }
         return true;
     }
