@@ -73,4 +73,13 @@ struct QSmallRow {
     }
 };
 
+// f(L, S, row, m, act) for each row m of a small step, its input and state prepared (QSmallRow).
+template <class Ops, WeightFormat F, class Fn>
+inline void q_small_rows(const QGruStepArgs& a, Fn&& f) {
+    const QStepScratch L(*a.w);
+    char* S = static_cast<char*>(a.scratch);
+    const QAct act{a.clip, a.fast};
+    for (std::size_t m = 0; m < a.rows; ++m) f(L, S, QSmallRow::prepare<Ops, F>(a, L, S, m), m, act);
+}
+
 }  // namespace gru_infer

@@ -220,25 +220,17 @@ struct Avx2QSmall {
 
     template <bool HwFtz>
     static void lbr_rows(const QGruStepArgs& a) {
-        const QStepScratch L(*a.w);
-        char* S = static_cast<char*>(a.scratch);
-        const QAct act{a.clip, a.fast};
-        for (std::size_t m = 0; m < a.rows; ++m) {
-            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+        q_small_rows<Ops, F>(a, [&](const QStepScratch& L, char*, const QSmallRow& row, std::size_t m, const QAct& act) {
             groups_of_two(a.w->hidden, a.w->tiles, [&](auto tg, auto nh, std::size_t t0) {
                 tiles<decltype(tg)::value, decltype(nh)::value, HwFtz>(a, L, row, m, t0, act);
             });
-        }
+        });
     }
 
     template <bool HwFtz>
     static void cho_rows(const QGruStepArgs& a) {
-        const QuantGru& w = *a.w;
-        const QStepScratch L(w);
-        char* S = static_cast<char*>(a.scratch);
-        const QAct act{a.clip, a.fast};
-        for (std::size_t m = 0; m < a.rows; ++m) {
-            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+        q_small_rows<Ops, F>(a, [&](const QStepScratch& L, char* S, const QSmallRow& row, std::size_t m, const QAct& act) {
+            const QuantGru& w = *a.w;
             groups_of_two(w.hidden, w.tiles, [&](auto tg, auto nh, std::size_t t0) {
                 cho_zr_tiles<decltype(tg)::value, decltype(nh)::value, HwFtz>(a, L, row, m, t0, act);
             });
@@ -246,7 +238,7 @@ struct Avx2QSmall {
             groups_of_two(w.hidden, w.tiles, [&](auto tg, auto nh, std::size_t t0) {
                 cho_n_tiles<decltype(tg)::value, decltype(nh)::value, HwFtz>(a, L, row, m, t0, rh.hq, rh.sh, act);
             });
-        }
+        });
     }
 
     // The steps, or false (nothing done) when the layer or batch is not small. bf16: with FTZ and

@@ -212,34 +212,23 @@ struct Avx512QSmall {
         }
     }
 
-    // The reset_before step, or false (nothing done) when the layer or batch is not small.
+    // The steps, or false (nothing done) when the layer or batch is not small.
     static bool cho(const QGruStepArgs& a) {
-        const QuantGru& w = *a.w;
         if (!Wt::small_ready(a)) return false;
-        const QStepScratch L(w);
-        char* S = static_cast<char*>(a.scratch);
-        const QAct act{a.clip, a.fast};
-        for (std::size_t m = 0; m < a.rows; ++m) {
-            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
+        q_small_rows<Ops, F>(a, [&](const QStepScratch& L, char* S, const QSmallRow& row, std::size_t m, const QAct& act) {
+            const QuantGru& w = *a.w;
             groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_zr_tiles<decltype(tg)::value>(a, L, row, m, t0, act); });
             const QSmallRow rh = QSmallRow::prepare_rh<Ops, F>(w, L, S, m);
             groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { cho_n_tiles<decltype(tg)::value>(a, L, row, m, t0, rh.hq, rh.sh, act); });
-        }
+        });
         return true;
     }
-
-    // The step, or false (nothing done) when the layer or batch is not small.
     static bool lbr(const QGruStepArgs& a) {
-        const QuantGru& w = *a.w;
         if (!Wt::small_ready(a)) return false;
-        const QStepScratch L(w);
-        char* S = static_cast<char*>(a.scratch);
-        const QAct act{a.clip, a.fast};
-        for (std::size_t m = 0; m < a.rows; ++m) {
-            const QSmallRow row = QSmallRow::prepare<Ops, F>(a, L, S, m);
-            if (w.hidden <= 8) tiles<1, true>(a, L, row, m, 0, act);
-            else groups_of_four(w.tiles, [&](auto tg, std::size_t t0) { tiles<decltype(tg)::value>(a, L, row, m, t0, act); });
-        }
+        q_small_rows<Ops, F>(a, [&](const QStepScratch& L, char*, const QSmallRow& row, std::size_t m, const QAct& act) {
+            if (a.w->hidden <= 8) tiles<1, true>(a, L, row, m, 0, act);
+            else groups_of_four(a.w->tiles, [&](auto tg, std::size_t t0) { tiles<decltype(tg)::value>(a, L, row, m, t0, act); });
+        });
         return true;
     }
 };
