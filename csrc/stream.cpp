@@ -10,6 +10,7 @@
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/input_skip_layer.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 #include "runtime/checked_size.h"
 #include "runtime/denormals.h"
 #include "stream_block.h"
@@ -18,8 +19,14 @@ namespace gru_infer {
 
 // A GRU layer's step with its kernel arguments prepared (GruLayer::prepare_step).
 struct StreamGruStep {
-    const GruLayer* layer = nullptr;  // null: not an fp32 packed GRU layer
+    const GruLayer* layer = nullptr;  // null: not a packed GRU layer (fp32 or reduced precision)
+    bool quant = false;               // which of args and qargs the layer runs
     GruStepArgs args;
+    QGruStepArgs qargs;
+    void run(const float* x, float* y, std::size_t rows, float* state, bool walk_backward) {
+        if (quant) layer->step_prepared(qargs, x, y, rows, state, walk_backward);
+        else layer->step_prepared(args, x, y, rows, state, walk_backward);
+    }
 };
 
 namespace {
@@ -111,9 +118,13 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     slot_ids_.resize(batch);
     takes_ids_ = model_->takes_ids();
     gru_steps_.reset(new StreamGruStep[layers]);
-    for (std::size_t i = 0; i < layers; ++i)
-        if (const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get()))
-            if (g->prepare_step(batch, scratch_.data(), fast_activations, gru_steps_[i].args)) gru_steps_[i].layer = g;
+    for (std::size_t i = 0; i < layers; ++i) {
+        const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get());
+        if (!g) continue;
+        StreamGruStep& s = gru_steps_[i];
+        s.quant = g->prepare_step(batch, scratch_.data(), fast_activations, s.qargs);
+        if (s.quant || g->prepare_step(batch, scratch_.data(), fast_activations, s.args)) s.layer = g;
+    }
     single_gru_ = layers == 1 && gru_steps_[0].layer;
 }
 
@@ -143,7 +154,7 @@ void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t r
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());
         float* layer_state = state + state_row_offset_[i] * rows;
         if (StreamGruStep& g = gru_steps_[i]; g.layer) {  // as layers[i]->step, its arguments prepared
-            g.layer->step_prepared(g.args, cur, out, rows, layer_state, ctx_.walk_backward);
+            g.run(cur, out, rows, layer_state, ctx_.walk_backward);
         } else if (layers[i]->kind() == LayerKind::InputSkip) {  // first == 0 here: skips need float input
             static_cast<const InputSkipLayer&>(*layers[i]).step_with_input(cur, x, out, rows);
         } else {
@@ -160,10 +171,10 @@ void Stream::step(const float* x, float* y) noexcept {
         for (std::size_t i = 0; i < batch_ * model_->output_size(); ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
         return;
     }
-    if (single_gru_) {  // a model of one fp32 GRU layer: run_from without its layer loop (a tiny
+    if (single_gru_) {  // a model of one GRU layer: run_from without its layer loop (a tiny
         FlushDenormals flush;  // model's step is tens of ns, and the loop's bookkeeping showed)
         StreamGruStep& g = gru_steps_[0];
-        g.layer->step_prepared(g.args, x, y, batch_, state_.data(), ctx_.walk_backward);
+        g.run(x, y, batch_, state_.data(), ctx_.walk_backward);
         ctx_.walk_backward = !ctx_.walk_backward;
         return;
     }

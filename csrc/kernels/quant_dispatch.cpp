@@ -1,5 +1,6 @@
 // The reduced-precision kernel tables (quant_kernels.h), picked with the CPU checks of
 // cpu_features.cpp.
+#include <atomic>
 #include <string>
 
 #include "kernels.h"
@@ -89,7 +90,9 @@ const QKernels* q_kernels(WeightFormat f, const std::string& isa) {
     return nullptr;
 }
 
-const QKernels& q_active(WeightFormat f) {
+namespace {
+
+const QKernels& q_resolve(WeightFormat f) {
     // The fp32 table in use names the ISA (GRU_INFER_ISA / set_isa choose it). The avx512 table
     // falls back to AVX2 for a format whose extension this CPU lacks (e.g. bf16 without AVX512_BF16).
     const std::string isa = active_kernels().name;
@@ -100,6 +103,27 @@ const QKernels& q_active(WeightFormat f) {
     if (isa == "neon")
         if (const QKernels* k = q_kernels(f, "neon")) return *k;
     return *q_kernels(f, "scalar");
+}
+
+}  // namespace
+
+const QKernels& q_active(WeightFormat f) {
+    // Resolved once per fp32 table and format, not per call (the string work cost a small layer's
+    // step ~25% of its time). Another thread's set_isa can at worst pair a key with the table of
+    // the ISA active a moment before: a table this CPU runs, with the same results bit for bit.
+    struct Cache {
+        std::atomic<const Kernels*> key{nullptr};
+        std::atomic<const QKernels*> table{nullptr};
+    };
+    static Cache cache[4];
+    const Kernels* k = &active_kernels();
+    Cache& c = cache[static_cast<std::uint32_t>(f) & 3];
+    if (c.key.load(std::memory_order_acquire) == k)
+        if (const QKernels* t = c.table.load(std::memory_order_acquire)) return *t;
+    const QKernels& t = q_resolve(f);
+    c.table.store(&t, std::memory_order_release);
+    c.key.store(k, std::memory_order_release);
+    return t;
 }
 
 }  // namespace gru_infer

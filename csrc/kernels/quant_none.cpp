@@ -24,6 +24,7 @@ long dense_row_of(std::size_t, std::size_t, std::size_t) { refuse(); }
 QuantDense quantize_dense(const float*, const float*, std::size_t, std::size_t, WeightFormat, float) { refuse(); }
 QuantGru quantize_gru(const GruWeights&, std::size_t, std::size_t, WeightFormat, float) { refuse(); }
 GruWeights dequantize_gru(const QuantGru&) { refuse(); }
+void widen_small_fp16(QuantGru&) { refuse(); }
 
 }  // namespace gru_infer
 #endif

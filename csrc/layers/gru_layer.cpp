@@ -3,11 +3,13 @@
 #include "gru_infer/gru_layer.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "gru_infer/error.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 #include "runtime/checked_size.h"
 
 namespace gru_infer {
@@ -202,6 +204,25 @@ void GruLayer::step_prepared(GruStepArgs& a, const float* x, float* y, std::size
                              bool walk_backward) const {
     a.rows = rows; a.x = x; a.h = state; a.h_out = y; a.walk_backward = walk_backward;
     run_packed(cfg_, a);
+    copy_state(state, y, rows * cfg_.hidden_size);
+}
+
+bool GruLayer::prepare_step(std::size_t rows, float* scratch, bool fast, QGruStepArgs& a) const {
+    if (!quant_) return false;
+    const std::size_t H = cfg_.hidden_size;
+    a = QGruStepArgs{};
+    a.rows = rows; a.ldx = cfg_.input_size; a.ldh = H; a.ldo = H;
+    a.w = &(*quant_)[0]; a.clip = cfg_.clip; a.fast = fast;
+    auto* s = reinterpret_cast<char*>(scratch + rows * xp_row_floats());  // as step(): 64-byte aligned
+    a.scratch = s + (64 - reinterpret_cast<std::uintptr_t>(s) % 64) % 64;
+    return true;
+}
+
+void GruLayer::step_prepared(QGruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
+                             bool walk_backward) const {
+    a.rows = rows; a.x = x; a.h = state; a.h_out = y; a.walk_backward = walk_backward;
+    const QKernels& k = q_active(a.w->format);
+    (cfg_.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
     copy_state(state, y, rows * cfg_.hidden_size);
 }
 

@@ -29,6 +29,7 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(
             throw InvalidArgument("reduced-precision GRU weights do not match input_size=" + std::to_string(I) +
                                   ", hidden_size=" + std::to_string(H));
     }
+    for (auto& q : quant) widen_small_fp16(q);  // (weights read from a file)
     quant_ = std::make_shared<const std::vector<QuantGru>>(std::move(quant));
 }
 

@@ -294,6 +294,25 @@ void check_conversions(std::mt19937& rng) {
 
 // test_quant_kernels [--isa scalar|avx512|avx2|neon]: one ISA's kernels (all when none is given).
 // An ISA this CPU or build lacks prints NOT RUN and exits 77 (ctest: Skipped).
+// The small-layer steps (quant_small.h: 1 to 3 rows, H <= 128) against the scalar reference on
+// every size class they handle: one tile (H <= 8 takes AVX2's half path), partial and whole tiles,
+// one to four tile groups, both forms, fused or projected input, ordinary and tiny values (their
+// pre-activations compared too) with and without flushed denormals, and one size past them.
+void check_small_layers(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f) {
+    int i = 0;
+    for (std::size_t H : {1, 3, 8, 16, 17, 31, 32, 33, 64, 65, 128, 129})
+        for (std::size_t I : {1, 3, 17})
+            for (std::size_t rows = 1; rows <= 3; ++rows)
+                for (int lbr = 0; lbr < 2; ++lbr)
+                    for (int fused = 0; fused < 2; ++fused, ++i) {
+                        check_step(k, ref, rng, f, rows, I, H, lbr, fused, true, i % 3 == 1, i % 5 == 2 ? 0.7f : 0.0f,
+                                   i % 4 == 3 ? 0.015f : 0.0f, false, false);
+                        std::optional<FlushDenormals> guard;
+                        if (i % 2) guard.emplace();
+                        check_step(k, ref, rng, f, rows, I, H, lbr, fused, true, i % 3 == 2, 0.0f, 0.0f, true);
+                    }
+}
+
 int main(int argc, char** argv) {
     // On armv7 everything below runs flushed, the "caller's mode" passes too: NEON there cannot do
     // otherwise, and the scalar reference then flushes as it does (FlushLikeArmv7Neon).
@@ -319,6 +338,7 @@ int main(int argc, char** argv) {
             std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
             check_gemm_edges(*k, ref, rng, f);
             check_step_edges(*k, ref, rng, f);
+            check_small_layers(*k, ref, rng, f);
             for (std::size_t i = 0; i < sizeof odd / sizeof odd[0]; ++i)
                 check_gemm(*k, ref, rng, f, 1 + i % 9, odd[i], odd[(i * 7 + 3) % 20], i % 2, i % 3 == 0 ? 0.02f : 0.0f);
             for (int i = 0; i < 240; ++i) {

@@ -16,7 +16,8 @@
 
 namespace gru_infer {
 
-struct GruStepArgs;  // kernels/kernels.h (private)
+struct GruStepArgs;   // kernels/kernels.h (private)
+struct QGruStepArgs;  // kernels/quant_kernels.h (private)
 
 class ProjectionPipeline;
 struct QuantGru;
@@ -113,6 +114,11 @@ public:
     bool prepare_step(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const;
     void step_prepared(GruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
                        bool walk_backward) const;
+    // The same for reduced-precision layers: false (a untouched) for fp32 ones.
+    bool prepare_step(std::size_t rows, float* scratch, bool fast, QGruStepArgs& a) const;
+    void step_prepared(QGruStepArgs& a, const float* x, float* y, std::size_t rows, float* state,
+                       bool walk_backward) const;
+
     // Stream::run's block of `steps` steps on reduced-precision weights, as predict runs them: x
     // (rows, steps, input) -> y (rows, steps, hidden), the input projection of every row and step
     // at once into xp (rows * steps * quant_xp_row_floats() floats; unused when fuses_input(rows)),

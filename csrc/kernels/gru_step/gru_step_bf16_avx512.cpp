@@ -6,11 +6,17 @@
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c")
 #endif
 #include "../simd/qbatch_avx512.h"
+#include "quant_small_avx512.h"
 
 namespace gru_infer {
 
-void gru_step_reset_after_bf16_avx512(const QGruStepArgs& a) { QuantStep<Avx512QBatchOps<WeightFormat::BF16>>::lbr(a); }
-void gru_step_reset_before_bf16_avx512(const QGruStepArgs& a) { QuantStep<Avx512QBatchOps<WeightFormat::BF16>>::cho(a); }
+// Small layers (1-3 rows) in registers when Avx512QSmall takes them; otherwise the general step.
+void gru_step_reset_after_bf16_avx512(const QGruStepArgs& a) {
+    if (!Avx512QSmall<WeightFormat::BF16>::lbr(a)) QuantStep<Avx512QBatchOps<WeightFormat::BF16>>::lbr(a);
+}
+void gru_step_reset_before_bf16_avx512(const QGruStepArgs& a) {
+    if (!Avx512QSmall<WeightFormat::BF16>::cho(a)) QuantStep<Avx512QBatchOps<WeightFormat::BF16>>::cho(a);
+}
 
 }  // namespace gru_infer
 

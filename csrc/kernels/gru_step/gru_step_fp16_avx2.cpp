@@ -6,11 +6,17 @@
 #pragma GCC target("avx2,fma,f16c")
 #endif
 #include "../simd/qbatch_avx2.h"
+#include "quant_small_avx2.h"
 
 namespace gru_infer {
 
-void gru_step_reset_after_fp16_avx2(const QGruStepArgs& a) { QuantStep<Avx2QBatchOps<WeightFormat::F16>>::lbr(a); }
-void gru_step_reset_before_fp16_avx2(const QGruStepArgs& a) { QuantStep<Avx2QBatchOps<WeightFormat::F16>>::cho(a); }
+// Small layers (1-3 rows) in registers when Avx2QSmall takes them; otherwise the general step.
+void gru_step_reset_after_fp16_avx2(const QGruStepArgs& a) {
+    if (!Avx2QSmall<WeightFormat::F16>::lbr(a)) QuantStep<Avx2QBatchOps<WeightFormat::F16>>::lbr(a);
+}
+void gru_step_reset_before_fp16_avx2(const QGruStepArgs& a) {
+    if (!Avx2QSmall<WeightFormat::F16>::cho(a)) QuantStep<Avx2QBatchOps<WeightFormat::F16>>::cho(a);
+}
 
 }  // namespace gru_infer
 

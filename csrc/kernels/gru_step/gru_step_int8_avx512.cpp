@@ -6,11 +6,17 @@
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")
 #endif
 #include "../simd/qbatch_avx512.h"
+#include "quant_small_avx512.h"
 
 namespace gru_infer {
 
-void gru_step_reset_after_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QBatchOps<WeightFormat::Int8>>::lbr(a); }
-void gru_step_reset_before_int8_avx512(const QGruStepArgs& a) { QuantStep<Avx512QBatchOps<WeightFormat::Int8>>::cho(a); }
+// Small layers (1-3 rows) in registers when Avx512QSmall takes them; otherwise the general step.
+void gru_step_reset_after_int8_avx512(const QGruStepArgs& a) {
+    if (!Avx512QSmall<WeightFormat::Int8>::lbr(a)) QuantStep<Avx512QBatchOps<WeightFormat::Int8>>::lbr(a);
+}
+void gru_step_reset_before_int8_avx512(const QGruStepArgs& a) {
+    if (!Avx512QSmall<WeightFormat::Int8>::cho(a)) QuantStep<Avx512QBatchOps<WeightFormat::Int8>>::cho(a);
+}
 
 }  // namespace gru_infer
 

@@ -3,7 +3,7 @@
 // (both in [-127, 127], so a pair sums to at most 32258: never saturates) then vpmaddwd, exact
 // int32 sums of the same 8-bit weights; bf16 and fp16 widened to fp32 (bf16 keeping vdpbf16ps's
 // order and flushing: by the FMAs themselves when MXCSR has FTZ and DAZ, as predict and Stream
-// set it, else by explicit masks). Rows are prepared by the scalar code. Same results as ScalarQOps<F> bit
+// set it, else by explicit masks). fp16 rows are prepared by the scalar code. Same results as ScalarQOps<F> bit
 // for bit. Include after a target pragma with avx2, fma, f16c.
 #pragma once
 #include <immintrin.h>
@@ -25,51 +25,71 @@ template <WeightFormat F>
 struct Avx2QOps {
     static float prepare(const float* v, std::size_t n, std::size_t kpad, float s, void* dst) {
         if constexpr (F == WeightFormat::Int8) return quantize_int8(v, n, kpad, s, static_cast<std::int8_t*>(dst));
+        if constexpr (F == WeightFormat::BF16) return round_bf16(v, n, kpad, static_cast<std::uint16_t*>(dst));
         return ScalarQOps<F>::prepare(v, n, kpad, s, dst);
     }
 
+    // v[k..k+8), zeros past n (whole vectors stored past n stay inside the destination: every
+    // prepared row's room is rounded up to 64 bytes, QStepScratch and q_gemm_row_bytes).
+    static __m256 load_upto(const float* v, std::size_t k, std::size_t n) {
+        if (k + 8 <= n) return _mm256_loadu_ps(v + k);
+        const __m256i left = _mm256_set1_epi32(static_cast<int>(n > k ? n - k : 0));
+        return _mm256_maskload_ps(v + k, _mm256_cmpgt_epi32(left, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+    }
+
     // quantize_row_int8 (qops_scalar.h) on 8 lanes: the same scale, and per element the same
-    // min(max(v * inv, -127), 127) rounded to nearest even, so the same bytes.
+    // min(max(v * inv, -127), 127) rounded to nearest even, so the same bytes (zeros past n).
     static float quantize_int8(const float* v, std::size_t n, std::size_t kpad, float s, std::int8_t* q) {
-        const std::size_t n8 = n / 8 * 8;
         float am = 0.0f;
-        if (!(s > 0.0f)) {  // dynamic, or the state: the row's absmax
+        if (!(s > 0.0f)) {  // dynamic, or the state: the row's absmax (a max: any order gives it)
             const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
             __m256 amax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
-            for (std::size_t k = 0; k < n8; k += 8) {
-                const __m256 a = _mm256_and_ps(_mm256_loadu_ps(v + k), mag);
+            for (std::size_t k = 0; k < n; k += 8) {
+                const __m256 a = _mm256_and_ps(load_upto(v, k, n), mag);
                 bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, _mm256_set1_ps(3.402823466e38f), _CMP_NLE_UQ));
                 amax = _mm256_max_ps(amax, a);
             }
-            float lanes[8];
-            _mm256_storeu_ps(lanes, amax);
-            bool any_bad = _mm256_movemask_ps(bad) != 0;
-            for (float a : lanes) am = a > am ? a : am;
-            for (std::size_t k = n8; k < n; ++k) {
-                const float a = std::fabs(v[k]);
-                any_bad = any_bad || !(a <= 3.402823466e38f);
-                am = a > am ? a : am;
-            }
-            if (any_bad) {
+            if (_mm256_movemask_ps(bad)) {
                 std::memset(q, 0, kpad);
                 return NAN;
             }
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            am = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
         }
         float inv;
         s = int8_row_scale(s, am, inv);
         const __m256 vi = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
         const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        std::size_t k = 0;
-        for (; k + 32 <= n; k += 32) {  // 32 values -> 32 bytes: packs work within 128-bit lanes
+        for (std::size_t k = 0; k < n; k += 32) {  // 32 values -> 32 bytes: packs work within 128-bit lanes
             __m256i r[4];
             for (int c = 0; c < 4; ++c)
-                r[c] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(v + k + 8 * c), vi), lo), hi));
+                r[c] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(load_upto(v, k + 8 * c, n), vi), lo), hi));
             const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k), _mm256_permutevar8x32_epi32(b, order));
         }
-        for (; k < n; ++k) q[k] = int8_value(v[k], inv);
-        for (k = n; k < kpad; ++k) q[k] = 0;
+        for (std::size_t k = (n + 31) / 32 * 32; k < kpad; ++k) q[k] = 0;
         return s;
+    }
+
+    // to_bf16 (quant_pack.cpp) on 8 lanes, in the low half of each: NaN quiet, denormal -> zero
+    // of its sign, else round to nearest even.
+    static __m256i bf16_bits(__m256 x) {
+        const __m256i b = _mm256_castps_si256(x), hi = _mm256_srli_epi32(b, 16);
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+        const __m256i den = _mm256_cmpeq_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7f800000)), _mm256_setzero_si256());
+        const __m256i rne = _mm256_srli_epi32(
+            _mm256_add_epi32(b, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(hi, _mm256_set1_epi32(1)))), 16);
+        const __m256i r = _mm256_blendv_epi8(rne, _mm256_and_si256(hi, _mm256_set1_epi32(0x8000)), den);
+        return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+    }
+    static float round_bf16(const float* v, std::size_t n, std::size_t kpad, std::uint16_t* b) {
+        for (std::size_t k = 0; k < n; k += 16) {
+            const __m256i p = _mm256_packus_epi32(bf16_bits(load_upto(v, k, n)), bf16_bits(load_upto(v, k + 8, n)));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + k), _mm256_permute4x64_epi64(p, 0xd8));
+        }
+        for (std::size_t k = (n + 15) / 16 * 16; k < kpad; ++k) b[k] = 0;
+        return 1.0f;
     }
 
     static __m256 ftz(__m256 r) {  // denormal -> zero of its sign (NaN kept)

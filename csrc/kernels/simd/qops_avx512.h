@@ -30,6 +30,22 @@ namespace avx512q {
 
 inline __mmask16 lane_mask(std::size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
+// p[0..n) of a row (zeros past n, n >= 1), by plain loads where whole and store_upto16 by plain
+// stores: a small layer's step reads the state row the last one just wrote, and a load does not
+// forward from a masked store (it waits for the store to leave the core), nor a masked load well.
+inline __m512 load_upto16(const float* p, std::size_t n) {
+    if (n >= 16) return _mm512_loadu_ps(p);
+    if (n < 8) return _mm512_maskz_loadu_ps(lane_mask(n), p);
+    const __m512 lo = _mm512_zextps256_ps512(_mm256_loadu_ps(p));
+    return n == 8 ? lo : _mm512_insertf32x8(lo, _mm256_maskz_loadu_ps(__mmask8((1u << (n - 8)) - 1), p + 8), 1);
+}
+inline void store_upto16(float* p, __m512 v, std::size_t n) {
+    if (n >= 16) return _mm512_storeu_ps(p, v);
+    if (n < 8) return _mm512_mask_storeu_ps(p, lane_mask(n), v);
+    _mm256_storeu_ps(p, _mm512_castps512_ps256(v));
+    if (n > 8) _mm256_mask_storeu_ps(p + 8, __mmask8((1u << (n - 8)) - 1), _mm512_extractf32x8_ps(v, 1));
+}
+
 // acc + vpdpbusd(x, w), as inline asm on registers: with the intrinsic, GCC 12 -O3 kept the
 // accumulators of block() in memory (a store per product per group, four rows at once no faster
 // than four single rows) or copied each to a fresh register and back every group.
@@ -57,7 +73,7 @@ struct Avx512QOps {
                 __m512 amax = _mm512_setzero_ps();
                 __mmask16 bad = 0;
                 for (std::size_t k = 0; k < n; k += 16) {
-                    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(n - k), v + k));
+                    const __m512 a = _mm512_abs_ps(load_upto16(v + k, n - k));
                     bad |= _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.402823466e38f), _CMP_NLE_UQ);
                     amax = _mm512_max_ps(amax, a);
                 }
@@ -71,24 +87,25 @@ struct Avx512QOps {
             s = int8_row_scale(s, am, inv);
             const __m512 vi = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
             for (std::size_t k = 0; k < n; k += 16) {
-                const __mmask16 mk = lane_mask(n - k);
-                const __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, v + k), vi), lo), hi);
+                const __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(load_upto16(v + k, n - k), vi), lo), hi);
                 const __m512i u = _mm512_add_epi32(_mm512_cvtps_epi32(y), _mm512_set1_epi32(128));
-                _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, u);
+                // Whole 16 bytes (128 past n), not a masked store: a masked store does not forward to
+                // the step's 4-byte loads (a small layer's state row waited for it every step). Every
+                // prepared row's room is rounded up to 64 bytes (QStepScratch, q_gemm_row_bytes).
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(u));
             }
-            for (std::size_t k = n; k < kpad; ++k) q[k] = 128;
+            for (std::size_t k = (n + 15) / 16 * 16; k < kpad; ++k) q[k] = 128;
             return s;
         }
         if constexpr (F == WeightFormat::BF16) {
             auto* b = static_cast<std::uint16_t*>(dst);
             for (std::size_t k = 0; k < n; k += 16) {
-                const __mmask16 mk = lane_mask(n - k);
-                const __m256bh c = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mk, v + k));
+                const __m256bh c = _mm512_cvtneps_pbh(load_upto16(v + k, n - k));
                 __m256i ci;
                 std::memcpy(&ci, &c, 32);
-                _mm256_mask_storeu_epi16(b + k, mk, ci);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + k), ci);  // whole, as int8's above
             }
-            for (std::size_t k = n; k < kpad; ++k) b[k] = 0;
+            for (std::size_t k = (n + 15) / 16 * 16; k < kpad; ++k) b[k] = 0;
             return 1.0f;
         } else {
             auto* f = static_cast<float*>(dst);
