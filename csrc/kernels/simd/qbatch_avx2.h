@@ -21,10 +21,11 @@ struct Avx2PanelVec {
         asm("vfmadd231ps %2, %1, %0" : "+x"(c) : "x"(a), "x"(b));
         return c;
     }
-    // A bf16 pair (x[2q] low, x[2q+1] high) at p: its odd element, its even one, as fp32.
-    static T bf16_odd(const char* p) {
-        return _mm256_castsi256_ps(_mm256_and_si256(_mm256_set1_epi32(qpanel_load32(p)), _mm256_set1_epi32(int(0xffff0000u))));
-    }
+    // A bf16 pair (x[2q] low, x[2q+1] high) at p: its odd element, its even one, as fp32. Both by
+    // a shift, the odd one of the word at p + 2: no mask register (6 x 2 accumulators, 2 weights,
+    // an input and a mask overflowed AVX2's 16 and spilled). The 2 bytes past a row's last pair
+    // are inside the scratch (every prepared row is followed by more of it) and shifted out.
+    static T bf16_odd(const char* p) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_set1_epi32(qpanel_load32(p + 2)), 16)); }
     static T bf16_even(const char* p) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_set1_epi32(qpanel_load32(p)), 16)); }
     template <WeightFormat F>
     static void widen16(const char* src, float* d0, float* d1) {
