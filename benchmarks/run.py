@@ -12,6 +12,7 @@ median of its N per-run ratios, and their range.
 """
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -233,6 +234,7 @@ def batch_lines(runs: list, data: dict) -> list:
             if ours is None:
                 continue
             ov_precision = info.get((name, "OpenVINO"), {}).get("precision", "")
+            ov_precision = re.sub(r"<Type: '(.*)'>", r"\1", ov_precision)  # (older runs kept the repr)
             peers = {e: med(name, e) for e in ("onnxruntime fp32", "OpenVINO fp32", "PyTorch fp32")}
             peer, peer_t = min(((e, t) for e, t in peers.items() if t is not None), key=lambda p: p[1])
             missed = [] if peer_t / ours >= BATCH_TARGET_FP32 else ["fp32"]

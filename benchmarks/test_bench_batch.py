@@ -56,7 +56,7 @@ def _openvino(path, case, threads, precision=None):
     if precision:
         config["INFERENCE_PRECISION_HINT"] = precision
     compiled = core.compile_model(model, "CPU", config)
-    return compiled, str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    return compiled, compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
 
 class BatchEngines:
