@@ -27,20 +27,6 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
                              std::size_t y_stride, bool raw_input, ProjectionPipeline* pipeline, bool fast,
                              const float* x_batch) const {
     const std::size_t H = cfg_.hidden_size, I = cfg_.input_size, G = raw_input ? I : xp_row_floats();
-    const bool time_major = x_batch != nullptr;
-    // Projects the inputs of times [t0, t1) into out, time-major: x_batch's rows gathered into
-    // (T, B) order, so that a step's rows are contiguous (the (B, T) order puts them T rows apart:
-    // no prefetching, and a cache-set conflict when that is a multiple of 4 KB).
-    AlignedBuffer x_times;
-    auto project_times = [&](std::size_t t0, std::size_t t1, float* out) {
-        x_times.resize((t1 - t0) * B * I);
-        for (std::size_t t = t0; t < t1; ++t)
-            for (std::size_t b = 0; b < B; ++b)
-                std::memcpy(x_times.data() + ((t - t0) * B + b) * I, x_batch + (b * T + t) * I, I * sizeof(float));
-        project_inputs(d, x_times.data(), (t1 - t0) * B, out);
-    };
-    auto xp_row = [&](std::size_t b, std::size_t t) { return xp + (time_major ? t * B + b : b * T + t) * G; };
-    const std::size_t xp_stride = time_major ? G : T * G;  // between the rows of one time step
     // Two state buffers (a kernel reads one and writes the other), gathered rows and scratch.
     AlignedBuffer h2(B * H), hg(B * H), hg2(B * H), xg(B * G), scratch(step_rows_scratch(B));
     float* cur = h;
@@ -58,14 +44,19 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         std::size_t t_out = out_in_processing_order ? s : t;
         std::memcpy(y_dir + (b * T + t_out) * y_stride, hb, H * sizeof(float));
     };
-    if (time_major && equal_lengths) {
-        // A few steps' inputs projected at a time, just before those steps: the projection's output
-        // is still in cache when they read it, and stays small however long the sequences are.
-        const std::size_t L = len(0), block = std::max<std::size_t>(1, kProjectedRowsPerBlock / B);
-        AlignedBuffer xb = AlignedBuffer::uninitialized(std::min(block, std::max<std::size_t>(L, 1)) * B * G);
+    if (x_batch && equal_lengths) {
+        // A few steps' inputs projected at a time, just before those steps, time-major (the rows of
+        // a step contiguous; in (B, T) order they are T rows apart: no prefetching, and a cache-set
+        // conflict when that is a multiple of 4 KB): the projection's output is still in cache
+        // when the steps read it, and stays small however long the sequences are.
+        const std::size_t L = len(0), block = std::min(std::max<std::size_t>(1, kProjectedRowsPerBlock / B), L);
+        AlignedBuffer xt = AlignedBuffer::uninitialized(block * B * I), xb = AlignedBuffer::uninitialized(block * B * G);
         for (std::size_t s0 = 0; s0 < L; s0 += block) {
             const std::size_t s1 = std::min(L, s0 + block), t0 = reverse ? L - s1 : s0;
-            project_times(t0, reverse ? L - s0 : s1, xb.data());
+            for (std::size_t t = t0; t < t0 + (s1 - s0); ++t)
+                for (std::size_t b = 0; b < B; ++b)
+                    std::memcpy(xt.data() + ((t - t0) * B + b) * I, x_batch + (b * T + t) * I, I * sizeof(float));
+            project_inputs(d, xt.data(), (s1 - s0) * B, xb.data());
             for (std::size_t s = s0; s < s1; ++s) {
                 const std::size_t t = reverse ? L - 1 - s : s;
                 step_rows(d, B, xb.data() + (t - t0) * B * G, G, cur, H, next, H, scratch.data(), s % 2 == 1, false,
@@ -77,10 +68,10 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         if (cur != h) std::memcpy(h, cur, B * H * sizeof(float));
         return;
     }
-    AlignedBuffer xp_all;  // ragged time-major batches: every step projected up front
-    if (time_major) {
-        xp_all = AlignedBuffer::uninitialized(T * B * G);
-        project_times(0, T, xp_all.data());
+    AlignedBuffer xp_all;  // ragged batches: every step projected up front (their rows are gathered below)
+    if (x_batch) {
+        xp_all = AlignedBuffer::uninitialized(B * T * G);
+        project_inputs(d, x_batch, B * T, xp_all.data());
         xp = xp_all.data();
     }
     if (equal_lengths && y_dir && uses_packed_kernels()) {
@@ -92,7 +83,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             const std::size_t t = reverse ? len(0) - 1 - s : s;
             float* out = y_dir + (out_in_processing_order ? s : t) * y_stride;
             if (pipeline) pipeline->wait_for(s);
-            step_rows(d, B, xp_row(0, t), xp_stride, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1,
+            step_rows(d, B, xp + t * G, T * G, prev, ld_prev, out, T * y_stride, scratch.data(), s % 2 == 1,
                       raw_input, fast);
             prev = out;
             ld_prev = T * y_stride;
@@ -105,7 +96,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
         if (equal_lengths) {  // every row at the same time index: one kernel call for the batch
             const std::size_t t = reverse ? len(0) - 1 - s : s;
             if (pipeline) pipeline->wait_for(s);
-            step_rows(d, B, xp_row(0, t), xp_stride, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input, fast);
+            step_rows(d, B, xp + t * G, T * G, cur, H, next, H, scratch.data(), s % 2 == 1, raw_input, fast);
             std::swap(cur, next);
             for (std::size_t b = 0; b < B; ++b) emit(b, t, s, cur + b * H);
             continue;
@@ -115,7 +106,7 @@ void GruLayer::run_direction(std::size_t d, const float* xp, std::size_t B, std:
             if (s >= len(b)) continue;
             const std::size_t t = reverse ? len(b) - 1 - s : s;
             std::memcpy(hg.data() + n * H, cur + b * H, H * sizeof(float));
-            std::memcpy(xg.data() + n * G, xp_row(b, t), G * sizeof(float));
+            std::memcpy(xg.data() + n * G, xp + (b * T + t) * G, G * sizeof(float));
             ++n;
         }
         // A batch of kStepGemmRows+ rows steps every row through the GEMM path, also when fewer
@@ -189,10 +180,10 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
     const std::size_t steps1 = B == 1 && ctx.lengths ? static_cast<std::size_t>(ctx.lengths[0]) : T;
     const bool pipelined = !raw_input && B == 1 && uses_packed_kernels() && get_num_threads() >= 2 &&
                            2.0 * steps1 * cfg_.input_size * 3 * H >= kPipelineMinFlops;
-    // Batches project their inputs inside run_direction, time-major, a few steps at a time.
-    const bool time_major = !raw_input && B >= kStepGemmRows;
+    // Batches project their inputs inside run_direction (x_batch): a few steps at a time.
+    const bool projects_in_run = !raw_input && B >= kStepGemmRows;
     auto direction = [&](std::size_t d) {
-        AlignedBuffer xp = AlignedBuffer::uninitialized(raw_input || time_major ? 0 : B * T * xp_row_floats());
+        AlignedBuffer xp = AlignedBuffer::uninitialized(raw_input || projects_in_run ? 0 : B * T * xp_row_floats());
         const bool reverse = d == 1 || cfg_.direction == GruDirection::Reverse;
         float* y_dir = nullptr;
         std::size_t y_stride = H;
@@ -202,10 +193,10 @@ void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
         }
         auto run = [&](const float* in, ProjectionPipeline* pipeline) {
             run_direction(d, in, B, T, ctx.lengths, reverse, h.data() + d * B * H, y_dir, y_stride, raw_input, pipeline,
-                          ctx.fast_activations, time_major ? x : nullptr);
+                          ctx.fast_activations, projects_in_run ? x : nullptr);
         };
         if (raw_input) return run(x, nullptr);
-        if (time_major) return run(nullptr, nullptr);
+        if (projects_in_run) return run(nullptr, nullptr);
         // inside_parallel_for: the directions already run on two threads (or the batch was split).
         if (!pipelined || inside_parallel_for()) {
             project_inputs(d, x, B * T, xp.data());

@@ -154,7 +154,7 @@ private:
     // One direction over whole sequences; the final state ends in h (B, H). raw_input: xp is the
     // (B, T, input_size) input itself (see step_rows). pipeline: xp is being filled by it (B = 1),
     // each step waits for its row. x_batch: instead of xp, the (B, T, input_size) input, projected
-    // here in time-major blocks of steps (batches).
+    // here (batches): a few steps at a time when the lengths are equal, else all at once.
     void run_direction(std::size_t d, const float* xp, std::size_t B, std::size_t T, const std::int64_t* lengths,
                        bool reverse, float* h, float* y_dir, std::size_t y_stride, bool raw_input,
                        ProjectionPipeline* pipeline, bool fast, const float* x_batch) const;

@@ -95,6 +95,21 @@ inline void rows_of_tile(std::size_t m0, std::size_t m1, std::size_t kc, bool fi
     }
 }
 
+// Rows [m0, m1) of C times one tile (P_t, bias b, C_t = C + t * kTileRow) in K blocks of kKc, each
+// repacked in pairs on the stack.
+void rows_times_tile(std::size_t m0, std::size_t m1, std::size_t K, const float* A, std::size_t lda, const float* Pt,
+                     const float* b, float* Ct, std::size_t ldc) {
+    alignas(64) float Q[kKc * kTileRow];
+    const std::size_t m8 = m0 + (m1 - m0) / 8 * 8, m4 = m8 + (m1 - m8) / 4 * 4;
+    for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
+        const std::size_t kc = K - k0 < kKc ? K - k0 : kKc;
+        repack_pairs(Pt + k0 * kTileRow, kc, Q);
+        rows_of_tile<8>(m0, m8, kc, k0 == 0, A + k0, lda, Q, b, Ct, ldc);
+        rows_of_tile<4>(m8, m4, kc, k0 == 0, A + k0, lda, Q, b, Ct, ldc);
+        rows_of_tile<1>(m4, m1, kc, k0 == 0, A + k0, lda, Q, b, Ct, ldc);
+    }
+}
+
 // Long rows (K > kKc): MR rows of A times tiles t and t + 1 over the whole of K
 // (tile_pair_products: three 512-bit FMAs a row and k, every lane summed in k order), started from
 // the bias, stored once. Without K blocks, C is written once instead of once per block.
@@ -127,20 +142,11 @@ void gemm_long_rows(std::size_t M, std::size_t K, const float* A, std::size_t ld
         const std::size_t m1 = std::min(M, m0 + mc), m8 = m0 + (m1 - m0) / 8 * 8;
         for (std::size_t t = 0; t < tiles; t += 2) {
             const float* P0 = P + t * tile_stride;
-            if (t + 1 == tiles) {  // an odd last tile: the 24-column kernel in K blocks
-                for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
-                    alignas(64) float Q[kKc * kTileRow];
-                    const std::size_t kc = std::min(kKc, K - k0);
-                    repack_pairs(P0 + k0 * kTileRow, kc, Q);
-                    const float* b = bias ? bias + t * kTileRow : zeros;
-                    const std::size_t m4 = m8 + (m1 - m8) / 4 * 4;
-                    rows_of_tile<8>(m0, m8, kc, k0 == 0, A + k0, lda, Q, b, C + t * kTileRow, ldc);
-                    rows_of_tile<4>(m8, m4, kc, k0 == 0, A + k0, lda, Q, b, C + t * kTileRow, ldc);
-                    rows_of_tile<1>(m4, m1, kc, k0 == 0, A + k0, lda, Q, b, C + t * kTileRow, ldc);
-                }
+            const float* b = bias ? bias + t * kTileRow : zeros;
+            if (t + 1 == tiles) {  // an odd last tile alone
+                rows_times_tile(m0, m1, K, A, lda, P0, b, C + t * kTileRow, ldc);
                 continue;
             }
-            const float* b = bias ? bias + t * kTileRow : zeros;
             std::size_t m = m0;
             for (; m < m8; m += 8) pair_rows<8>(K, A + m * lda, lda, P0, P0 + tile_stride, b, C + m * ldc + t * kTileRow, ldc);
             for (; m < m1; ++m) pair_rows<1>(K, A + m * lda, lda, P0, P0 + tile_stride, b, C + m * ldc + t * kTileRow, ldc);
@@ -161,22 +167,11 @@ void gemm_packed_f32_avx512(std::size_t M, std::size_t K, const float* A, std::s
         return;
     }
     if (K > kKc) return gemm_long_rows(M, K, A, lda, P, tile_stride, tiles, bias, C, ldc);
-    alignas(64) float Q[kKc * kTileRow];
-    for (std::size_t k0 = 0; k0 < K; k0 += kKc) {
-        const std::size_t kc = K - k0 < kKc ? K - k0 : kKc;
-        for (std::size_t m0 = 0; m0 < M; m0 += kGemmMc) {
-            const std::size_t m1 = M - m0 < kGemmMc ? M : m0 + kGemmMc, m8 = m0 + (m1 - m0) / 8 * 8;
-            const std::size_t m4 = m8 + (m1 - m8) / 4 * 4;
-            for (std::size_t t = 0; t < tiles; ++t) {
-                repack_pairs(P + t * tile_stride + k0 * kTileRow, kc, Q);
-                const float* b = bias ? bias + t * kTileRow : zeros;
-                const float* Ak = A + k0;
-                float* Ct = C + t * kTileRow;
-                rows_of_tile<8>(m0, m8, kc, k0 == 0, Ak, lda, Q, b, Ct, ldc);
-                rows_of_tile<4>(m8, m4, kc, k0 == 0, Ak, lda, Q, b, Ct, ldc);
-                rows_of_tile<1>(m4, m1, kc, k0 == 0, Ak, lda, Q, b, Ct, ldc);
-            }
-        }
+    for (std::size_t m0 = 0; m0 < M; m0 += kGemmMc) {
+        const std::size_t m1 = M - m0 < kGemmMc ? M : m0 + kGemmMc;
+        for (std::size_t t = 0; t < tiles; ++t)
+            rows_times_tile(m0, m1, K, A, lda, P + t * tile_stride, bias ? bias + t * kTileRow : zeros, C + t * kTileRow,
+                            ldc);
     }
 }
 
