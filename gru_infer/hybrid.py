@@ -24,7 +24,7 @@ from .model import Model
 
 __all__ = ["HybridModel", "load_hybrid", "prepared_graph"]
 
-# TensorProto element types -> NumPy dtypes (inputs are converted to what the graph declares)
+
 def _island_io(layers: list, info: dict) -> dict:
     """What running an island needs from the walker's info: where x, h0, lengths come from, the layout
     of its main output, and its state output."""

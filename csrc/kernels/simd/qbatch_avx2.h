@@ -1,8 +1,8 @@
 // AVX2 reduced-precision batches (issue 24): products of kQBatchRows+ rows (the input projection
 // of a sequence batch, the steps of B rows). bf16 (when MXCSR flushes denormals) and fp16 as an
-// fp32 GEMM on weights widened once per run of blocks (qpanel.h); int8 with MR rows per weight
-// load (the int8 products of Avx2QOps, rows blocked). Fewer rows run Avx2QOps as before; the
-// values are the same bit for bit either way. Include after a target pragma with avx2, fma, f16c.
+// fp32 GEMM on weights widened once per run of blocks (qpanel.h); int8 runs Avx2QOps' products
+// unchanged (row blocking measured no faster: benchmarks/results.md). Fewer rows run Avx2QOps as
+// before; the values are the same bit for bit either way. Include after a target pragma with avx2, fma, f16c.
 #pragma once
 #include "qops_avx2.h"
 #include "qpanel.h"

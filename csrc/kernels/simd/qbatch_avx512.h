@@ -29,20 +29,11 @@ struct Avx512PanelVec {
         asm("vfmadd231ps %2, %1, %0" : "+v"(c) : "v"(a), "v"(b));
         return c;
     }
-    // A bf16 pair (x[2q] low, x[2q+1] high) at p: its odd element, its even one, as fp32.
-    static T bf16_odd(const char* p) {
-        return _mm512_castsi512_ps(_mm512_and_si512(_mm512_set1_epi32(qpanel_load32(p)), _mm512_set1_epi32(int(0xffff0000u))));
-    }
-    static T bf16_even(const char* p) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_set1_epi32(qpanel_load32(p)), 16)); }
+    // (fp16 only: AVX-512 bf16 batches run vdpbf16ps, not the panel.)
     template <WeightFormat F>
-    static void widen16(const char* src, float* d0, float* d1) {
-        if constexpr (F == WeightFormat::F16) {
-            _mm512_store_ps(d0, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(src))));
-        } else {
-            const __m512i p = _mm512_load_si512(src);
-            _mm512_store_ps(d0, _mm512_castsi512_ps(_mm512_and_si512(p, _mm512_set1_epi32(int(0xffff0000u)))));
-            _mm512_store_ps(d1, _mm512_castsi512_ps(_mm512_slli_epi32(p, 16)));
-        }
+    static void widen16(const char* src, float* d0, float*) {
+        static_assert(F == WeightFormat::F16, "the AVX-512 panel is for fp16");
+        _mm512_store_ps(d0, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(src))));
     }
 };
 
