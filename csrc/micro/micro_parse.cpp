@@ -91,7 +91,7 @@ bool read_gru(Reader& r, Layer& l) {
     const uint32_t direction = r.u32();
     l.reset_after = r.flag();
     r.flag();                     // has_bias (zeros when false)
-    r.u32();                      // merge mode (bidirectional only)
+    if (r.u32() > 3) return r.fail(GRU_MICRO_BAD_MODEL);  // merge mode (bidirectional only), as the hosted reader checks it
     r.flag();                     // return_sequences: a stream step gives the state either way
     r.flag();                     // reverse output order (reverse layers only)
     const uint32_t gate = r.act(), cand = r.act();

@@ -73,9 +73,9 @@ public:
     const float& operator[](std::size_t i) const { return data_[i]; }
 
 private:
-#if !defined(__cpp_exceptions)
-    // Only the micro runtime (csrc/micro) builds without exceptions: its kernels include this
-    // header for the types around them and never allocate.
+#if defined(GRU_INFER_MICRO)
+    // The micro runtime (csrc/micro, no exceptions, no heap): its kernels include this header for
+    // the types around them and never allocate.
     void allocate(std::size_t, bool) { std::abort(); }
 #else
     void allocate(std::size_t n, bool long_lived) {
