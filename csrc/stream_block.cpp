@@ -22,9 +22,9 @@ bool packed_gru(const Layer& l) {
     return l.kind() == LayerKind::Gru && !static_cast<const GruLayer&>(l).packed().empty();
 }
 
-// A GRU on reduced-precision weights (forward: a stream has no other).
+// A GRU on the reduced-precision kernels (forward: a stream has no other).
 bool quant_gru(const Layer& l) {
-    return l.kind() == LayerKind::Gru && static_cast<const GruLayer&>(l).quantized();
+    return l.kind() == LayerKind::Gru && static_cast<const GruLayer&>(l).runs_quantized();
 }
 
 }  // namespace

@@ -76,6 +76,9 @@ def quantize(model, kind: str, calibration=None, keep_fp32: Iterable[int] = (), 
         if before["kind"] in ("GRU", "Dense") and after["weight_format"] == "fp32":
             entry["kept_fp32"] = ("keep_fp32" if i in keep else
                                   "activations other than sigmoid/tanh run the fp32 path")
+        if after.get("computes_in", entry["weight_format"]) != entry["weight_format"]:
+            entry["computes_in"] = (f"{after['computes_in']}: the weights dequantized (faster at this size than "
+                                    f"the {kind} kernels of this CPU, docs/quantization.md)")
         if calibrated and after.get("weight_format") == "int8":
             entry["input_scale"] = scales[i] if scales[i] > 0 else "dynamic"
         layers.append(entry)

@@ -175,13 +175,14 @@ def test_max_block_default_and_given():
 @pytest.mark.parametrize("isa", gru_infer.available_isas())
 @pytest.mark.parametrize("fmt", ["int8", "bf16", "fp16"])
 @pytest.mark.parametrize("features,batch", [(40, 1), (40, 3), (40, 5), (40, 8), (6, 2), (6, 4)])
-def test_quantized_run_blocks_equal_predict_bit_for_bit(fmt, features, batch, isa, restore_isa):
+@pytest.mark.parametrize("hidden", [37, 70])  # 37: on the fp32 kernels for some formats and ISAs
+def test_quantized_run_blocks_equal_predict_bit_for_bit(fmt, features, batch, hidden, isa, restore_isa):
     """A quantized GRU's run hoists its block's input projection (qgemm over rows x steps) as
     predict does: chained blocks give predict's values bit for bit, and step calls' too (the step
     kernels' fused input product equals qgemm's). Batches of 4+ rows take the batch kernels."""
     gru_infer.set_isa(isa)
     torch.manual_seed(features + batch)
-    model = gru_infer.from_torch(nn.GRU(features, 37, num_layers=2, batch_first=True).eval()).quantize(fmt)
+    model = gru_infer.from_torch(nn.GRU(features, hidden, num_layers=2, batch_first=True).eval()).quantize(fmt)
     x = np.random.default_rng(batch).standard_normal((batch, 45, features), dtype=np.float32)
     ref, ref_h = model.predict(x, return_state=True)
     stream = model.stream(batch, max_block=16)
@@ -192,4 +193,7 @@ def test_quantized_run_blocks_equal_predict_bit_for_bit(fmt, features, batch, is
     np.testing.assert_array_equal(np.concatenate(ys, axis=1), ref)
     np.testing.assert_array_equal(np.asarray(stream.state)[-1], ref_h[-1])
     steps = model.stream(batch)
-    np.testing.assert_array_equal(steps_of(steps, x[:, :20]), ref[:, :20])
+    if all(d["computes_in"] == fmt for d in model._core.describe(with_weights=False)):
+        np.testing.assert_array_equal(steps_of(steps, x[:, :20]), ref[:, :20])
+    else:  # small layers on the fp32 kernels (docs/quantization.md): step calls as fp32's, 1e-6
+        np.testing.assert_allclose(steps_of(steps, x[:, :20]), ref[:, :20], rtol=0, atol=1e-6)

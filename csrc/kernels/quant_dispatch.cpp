@@ -126,4 +126,15 @@ const QKernels& q_active(WeightFormat f) {
     return t;
 }
 
+std::size_t q_fp32_max_hidden(WeightFormat f) {
+    // The hidden sizes below each table's crossover with fp32, step and predict, both GRU forms
+    // (AMD Zen 4; NEON unmeasured: AVX2's values, which widen the same way).
+    const std::string name = q_active(f).name;
+    const auto isa = name.substr(name.find('_') + 1);
+    const bool i8 = f == WeightFormat::Int8, b16 = f == WeightFormat::BF16;
+    if (isa == "avx512") return i8 ? 16 : b16 ? 32 : 64;
+    if (isa == "avx2" || isa == "neon" || isa == "neondot") return i8 ? 16 : b16 ? 64 : 32;
+    return 0;
+}
+
 }  // namespace gru_infer

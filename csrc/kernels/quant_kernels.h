@@ -220,6 +220,12 @@ struct QKernels {
     void (*gru_step_reset_before)(const QGruStepArgs& a);
 };
 
+// Reduced-precision GRU layers of at most this many units run the fp32 kernels instead, on their
+// weights dequantized (GruLayer keeps both): the table in use (q_active) runs their steps slower
+// than fp32 does (the state quantized every step, one accumulation chain per output; crossovers
+// measured per ISA, benchmarks/results.md). 0 for the scalar references, which are the spec.
+std::size_t q_fp32_max_hidden(WeightFormat f);
+
 // Kernel tables by format and ISA; null when this build has none for the pair.
 const QKernels* q_kernels(WeightFormat f, const std::string& isa);
 // The table for the ISA in use (active_kernels().name), falling back to the best one that exists.

@@ -25,6 +25,7 @@ QuantDense quantize_dense(const float*, const float*, std::size_t, std::size_t, 
 QuantGru quantize_gru(const GruWeights&, std::size_t, std::size_t, WeightFormat, float) { refuse(); }
 GruWeights dequantize_gru(const QuantGru&) { refuse(); }
 void widen_small_fp16(QuantGru&) { refuse(); }
+std::size_t q_fp32_max_hidden(WeightFormat) { refuse(); }
 
 }  // namespace gru_infer
 #endif

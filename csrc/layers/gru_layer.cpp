@@ -107,14 +107,14 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<PackedGru> packed) : cfg
 }
 
 std::size_t GruLayer::xp_row_floats() const {
-    if (quant_) return quant_xp_row_floats();
+    if (runs_quantized()) return quant_xp_row_floats();
     return uses_packed_kernels() ? packed_[0].tiles * kTileRow : 3 * cfg_.hidden_size;
 }
 
 std::size_t GruLayer::project_inputs(std::size_t d, const float* x, std::size_t rows, float* xp) const {
     const Kernels& k = active_kernels();
     const std::size_t I = cfg_.input_size, ld = xp_row_floats();
-    if (quant_) {
+    if (runs_quantized()) {
         quant_project(d, x, rows, xp);
     } else if (uses_packed_kernels()) {
         const PackedGru& p = packed_[d];
@@ -127,7 +127,7 @@ std::size_t GruLayer::project_inputs(std::size_t d, const float* x, std::size_t 
 
 std::size_t GruLayer::step_rows_scratch(std::size_t rows) const {
     const std::size_t H = cfg_.hidden_size;
-    if (quant_) return quant_scratch_floats(rows);
+    if (runs_quantized()) return quant_scratch_floats(rows);
     return uses_packed_kernels() ? gru_step_scratch_floats(rows, H) : rows * 4 * H;
 }
 
@@ -178,7 +178,7 @@ void GruLayer::step_rows(std::size_t d, std::size_t rows, const float* xp, std::
         update(w_[d], rows, xp, xp_stride, h_out, scratch);
         return;
     }
-    if (quant_)
+    if (runs_quantized())
         return quant_step_rows(d, rows, xp, xp_stride, h, ldh, h_out, ldo, scratch, walk_backward, raw_input, fast);
     run_packed(cfg_, packed_args(cfg_, packed_[d], gate_major_recurrent(d), fast, rows, xp, xp_stride, raw_input, h, ldh, h_out, ldo, scratch,
                                  walk_backward));
@@ -193,7 +193,7 @@ const char* GruLayer::stream_unsupported_reason() const {
 }
 
 bool GruLayer::prepare_step(std::size_t rows, float* scratch, bool fast, GruStepArgs& a) const {
-    if (quant_ || !uses_packed_kernels()) return false;
+    if (runs_quantized() || !uses_packed_kernels()) return false;
     const std::size_t H = cfg_.hidden_size;
     a = packed_args(cfg_, packed_[0], gate_major_recurrent(0), fast, rows, nullptr, cfg_.input_size, /*raw_input=*/true, nullptr, H, nullptr, H,
                     scratch + rows * xp_row_floats(), false);
@@ -208,7 +208,7 @@ void GruLayer::step_prepared(GruStepArgs& a, const float* x, float* y, std::size
 }
 
 bool GruLayer::prepare_step(std::size_t rows, float* scratch, bool fast, QGruStepArgs& a) const {
-    if (!quant_) return false;
+    if (!runs_quantized()) return false;
     const std::size_t H = cfg_.hidden_size;
     a = QGruStepArgs{};
     a.rows = rows; a.ldx = cfg_.input_size; a.ldh = H; a.ldo = H;
@@ -234,7 +234,7 @@ void GruLayer::step(const float* x, float* y, std::size_t B, float* state, float
                     const StepContext& ctx) const {
     const std::size_t H = cfg_.hidden_size;
     float* rest = scratch + B * xp_row_floats();
-    if (quant_) {  // the input product fused in, as below
+    if (runs_quantized()) {  // the input product fused in, as below
         quant_step_rows(0, B, x, cfg_.input_size, state, H, y, H, rest, ctx.walk_backward, true, ctx.fast_activations);
         std::memcpy(state, y, B * H * sizeof(float));
         return;

@@ -31,6 +31,11 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(
     }
     for (auto& q : quant) widen_small_fp16(q);  // (weights read from a file)
     quant_ = std::make_shared<const std::vector<QuantGru>>(std::move(quant));
+    if (H <= q_fp32_max_hidden((*quant_)[0].format)) {  // faster in fp32: see runs_quantized
+        GruLayer fp32(cfg_, quant_weights());
+        packed_ = std::move(fp32.packed_);
+        gate_major_ = std::move(fp32.gate_major_);
+    }
 }
 
 GruLayer::~GruLayer() = default;

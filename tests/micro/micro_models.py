@@ -102,6 +102,9 @@ def scaled_err(y, ref):
 
 def make(out: Path):
     out.mkdir(parents=True, exist_ok=True)
+    # The micro runtime runs the reference arithmetic of the scalar kernels; the hosted vector ones
+    # run small int8 layers in fp32 on the dequantized weights (faster there), a different result.
+    gru_infer.set_isa("scalar")
     expected, entries, lines = {}, [], []
     max_out = max_model = 0
     for name, (m32, x, ref) in cases().items():

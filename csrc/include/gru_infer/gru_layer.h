@@ -92,7 +92,8 @@ public:
     const GruConfig& config() const { return cfg_; }
     // The weights in the plain layout (unpacked again on the packed path, which keeps only one copy).
     std::vector<GruWeights> weights() const;
-    // The packed weights, per direction; empty on the generic path and for reduced precision.
+    // The packed fp32 weights, per direction; empty on the generic path and for reduced-precision
+    // layers that run the reduced-precision kernels (runs_quantized).
     const std::vector<PackedGru>& packed() const { return packed_; }
     // Direction d's gate-major recurrent copy (pack_gate_major_recurrent) for the step kernels, or
     // null (layers outside 9-32 units, generic path, reduced precision, and layers built while the
@@ -101,8 +102,13 @@ public:
         return d < gate_major_.size() && gate_major_[d].size() ? gate_major_[d].data() : nullptr;
     }
     WeightFormat weight_format() const;
-    // The reduced-precision weights per direction, or null for fp32 layers.
+    // The reduced-precision weights per direction (what the layer stores and saves), or null for
+    // fp32 layers.
     const std::vector<QuantGru>* quantized() const { return quant_.get(); }
+    // Whether it computes with them: false for fp32 layers and for reduced-precision layers small
+    // enough that the fp32 kernels are faster (q_fp32_max_hidden), which run on packed() made from
+    // the dequantized weights (the same values; fp32 arithmetic, the state not quantized).
+    bool runs_quantized() const { return quant_ && packed_.empty(); }
     // Whether steps of `rows` rows multiply the raw input inside the step kernel instead of a
     // separate input-projection pass (few input features, fewer rows than the step's GEMM path).
     bool fuses_input(std::size_t rows) const;
