@@ -225,3 +225,32 @@ def test_quantize_keeps_the_fast_activations_default():
     # the default decides predict: the fast model equals an exact one asked for fast activations
     assert np.array_equal(q.predict(x), exact.predict(x, fast_activations=True))
     assert not np.array_equal(q.predict(x), exact.predict(x))
+
+
+@pytest.mark.parametrize("isa", gru_infer.available_isas())
+@pytest.mark.parametrize("kind", ["fp16", "bf16", "int8"])
+def test_small_layers_compute_in_fp32_where_faster(kind, isa, restore_isa):
+    """A GRU of 8 units runs the fp32 kernels on its dequantized weights on every vector ISA (its
+    format's kernels are slower there; docs/quantization.md), the scalar reference keeps the
+    format's arithmetic: the report says which, the file keeps the format, and the results are an
+    fp32 model's on the dequantized weights (bit for bit) or within the format's bound."""
+    gru_infer.set_isa(isa)
+    g = torch_gru(3, 8, seed=8)
+    m = gru_infer.from_torch(g)
+    q = m.quantize(kind)
+    entry = q.info["quantization"]["layers"][0]
+    assert entry["weight_format"] == kind and q.weight_format == kind
+    x = np.random.default_rng(3).standard_normal((2, 50, 3)).astype(np.float32)
+    yq = q.predict(x)
+    assert np.abs(yq - torch_out(g, x)[0]).max() <= BOUND[kind]
+    dequantized = gru_infer.Model.from_layers(q.layers)  # fp32 layers with the weights q computes with
+    assert dequantized.weight_format == "fp32"
+    if isa == "scalar":
+        assert "computes_in" not in entry
+        assert not np.array_equal(yq, dequantized.predict(x))  # the state is quantized / rounded
+    else:
+        assert entry["computes_in"].startswith("fp32")
+        np.testing.assert_array_equal(yq, dequantized.predict(x))
+    back = gru_infer.Model(gru_infer._core.Model.from_bytes(q.to_bytes()))
+    assert back.weight_format == kind and back.to_bytes() == q.to_bytes()
+    np.testing.assert_array_equal(back.predict(x), yq)
