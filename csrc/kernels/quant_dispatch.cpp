@@ -133,7 +133,7 @@ std::size_t q_fp32_max_hidden(WeightFormat f) {
     const auto isa = name.substr(name.find('_') + 1);
     const bool i8 = f == WeightFormat::Int8, b16 = f == WeightFormat::BF16;
     if (isa == "avx512") return i8 ? 16 : b16 ? 32 : 64;
-    if (isa == "avx2" || isa == "neon" || isa == "neondot") return i8 ? 16 : b16 ? 64 : 32;
+    if (isa == "avx2" || isa == "neon" || isa == "neondot") return i8 ? 32 : b16 ? 64 : 32;
     return 0;
 }
 
