@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "micro_model.h"
+#include "runtime/fnv1a64.h"
 
 namespace gru_micro_impl {
 namespace {
@@ -178,12 +179,6 @@ bool read_layer(Reader& r, Layer& l) {
     }
 }
 
-uint64_t fnv1a64(const uint8_t* p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-
 }  // namespace
 
 size_t gru_scratch_bytes(const Layer& l) {
@@ -207,7 +202,7 @@ gru_micro_status parse(const uint8_t* p, size_t size, Layer* layers, Plan* plan)
     if (version < kMinVersion || version > kMaxVersion) return GRU_MICRO_BAD_VERSION;
     if (flags != 0 || reserved != 0 || meta_offset != kHeader || meta_size > size - kHeader ||
         data_offset % 64 != 0 || data_offset < kHeader + meta_size || data_offset > size ||
-        data_size != size - data_offset || fnv1a64(p + kHeader, size - kHeader) != checksum)
+        data_size != size - data_offset || gru_infer::fnv1a64(p + kHeader, size - kHeader) != checksum)
         return GRU_MICRO_BAD_MODEL;
 
     Reader r{p, size, kHeader, kHeader + meta_size, data_offset, version};
