@@ -7,13 +7,13 @@ Run explicitly (`python -m pytest benchmarks`); the repo's default test run coll
 """
 import os
 import platform
-import warnings
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 from bench_cases import OURS_FP32, QUANT_MAX_ERROR
+from bench_onnx import export_gru, ort_session
 
 import gru_infer
 
@@ -58,8 +58,7 @@ class GruEngines:
         torch.manual_seed(0)
         self.torch = torch.nn.GRU(input_size, hidden_size, batch_first=True).eval()
         self.ours = gru_infer.from_torch(self.torch)
-        self.ort = ort.InferenceSession(str(self._export(onnx_path, input_size, hidden_size)),
-                                        self._single_thread(), providers=["CPUExecutionProvider"])
+        self.ort = ort_session(export_gru(self.torch, onnx_path))
         self._quantized = {}
 
     def ours_as(self, quant: str) -> gru_infer.Model:
@@ -69,24 +68,6 @@ class GruEngines:
         if quant not in self._quantized:
             self._quantized[quant] = self.ours.quantize(quant)
         return self._quantized[quant]
-
-    def _export(self, path, input_size, hidden_size):
-        x, h0 = torch.zeros(1, 3, input_size), torch.zeros(1, 1, hidden_size)
-        with warnings.catch_warnings():  # the legacy exporter warns that it is legacy
-            warnings.simplefilter("ignore")
-            torch.onnx.export(self.torch, (x, h0), str(path), dynamo=False, opset_version=14,
-                              input_names=["X", "h0"], output_names=["Y", "hn"],
-                              dynamic_axes={"X": {0: "batch", 1: "time"}, "h0": {1: "batch"},
-                                            "Y": {0: "batch", 1: "time"}, "hn": {1: "batch"}})
-        return path
-
-    @staticmethod
-    def _single_thread() -> ort.SessionOptions:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        return so
 
 
 def stream_steps(e: GruEngines, case):

@@ -12,34 +12,16 @@ and as "OpenVINO fp32" forced to f32 (INFERENCE_PRECISION_HINT). Nothing is asse
 compare medians per group (speed-up = theirs / ours).
 """
 import copy
-import warnings
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 from bench_cases import BATCH_CASES, BATCH_ENGINES, BATCH_THREADS, QUANT_MAX_ERROR, batch_group
+from bench_onnx import export_gru, ort_session
 
 import gru_infer
 
 FP32_TOLERANCE = 1e-4
-
-
-def _export(gru, path, case):
-    x, h0 = torch.zeros(case.batch, 3, case.input_size), torch.zeros(1, case.batch, case.hidden_size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(gru, (x, h0), str(path), dynamo=False, opset_version=14, input_names=["X", "h0"],
-                          output_names=["Y", "hn"], dynamic_axes={"X": {1: "time"}})
-    return path
-
-
-def _onnxruntime(path, threads):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def _openvino(path, case, threads, precision=None):
@@ -60,39 +42,46 @@ def _openvino(path, case, threads, precision=None):
 
 
 class BatchEngines:
-    """Per case and thread count: {engine: zero-argument callable}, checked against PyTorch fp32."""
+    """Per case, the engines built once: ours and PyTorch's (their thread counts are process-wide settings,
+    set per call by `_threads`) and the ONNX file. `at(threads)`: {engine: zero-argument callable}, with
+    onnxruntime and OpenVINO compiled for that thread count, checked against PyTorch fp32 at it."""
 
-    def __init__(self, case, threads, tmp_path):
+    def __init__(self, case, tmp_path):
         torch.manual_seed(0)
-        self.case, self.threads = case, threads
+        self.case = case
         gru = torch.nn.GRU(case.input_size, case.hidden_size, batch_first=True).eval()
         x = np.random.default_rng(1).standard_normal((case.batch, case.steps, case.input_size), dtype=np.float32)
         x_t = torch.from_numpy(x)
-        h0 = np.zeros((1, case.batch, case.hidden_size), np.float32)
-        path = _export(gru, tmp_path / "gru.onnx", case)
+        self.path = export_gru(gru, tmp_path / "gru.onnx")
+        self.feed = {"X": x, "h0": np.zeros((1, case.batch, case.hidden_size), np.float32)}
         ours = gru_infer.from_torch(gru)
         int8, bf16 = ours.quantize("int8"), ours.quantize("bf16")
         # (quantize_dynamic swaps a model's children, never the model itself: the GRU goes in a holder)
         torch_int8 = torch.ao.quantization.quantize_dynamic(torch.nn.ModuleDict({"gru": gru}), {torch.nn.GRU},
                                                             dtype=torch.qint8)["gru"]
         torch_bf16, x_bf16 = copy.deepcopy(gru).to(torch.bfloat16), x_t.to(torch.bfloat16)
-        session = _onnxruntime(path, threads)
-        feed = {"X": x, "h0": h0}
-        self.precision = {}
-        self.calls = {
+        self.built = {
             "gru_infer fp32": lambda: ours.predict(x),
             "gru_infer int8": lambda: int8.predict(x),
             "gru_infer bf16": lambda: bf16.predict(x),
             "PyTorch fp32": lambda: gru(x_t)[0],
             "PyTorch qint8": lambda: torch_int8(x_t)[0],
             "PyTorch bf16": lambda: torch_bf16(x_bf16)[0],
-            "onnxruntime fp32": lambda: session.run(["Y"], feed)[0],
         }
-        for engine, precision in (("OpenVINO", None), ("OpenVINO fp32", "f32")):
-            ov_model = _openvino(path, case, threads, precision)
-            if ov_model is not None:
-                self.calls[engine], self.precision[engine] = _openvino_call(*ov_model, feed)
-        self.errors = self._check()
+        self.threads = None
+
+    def at(self, threads):
+        """The engines at `threads` threads: sets calls, precision and errors (max abs vs PyTorch fp32)."""
+        if threads != self.threads:
+            self.threads, self.precision = threads, {}
+            session = ort_session(self.path, threads)
+            self.calls = {**self.built, "onnxruntime fp32": lambda: session.run(["Y"], self.feed)[0]}
+            for engine, precision in (("OpenVINO", None), ("OpenVINO fp32", "f32")):
+                ov_model = _openvino(self.path, self.case, threads, precision)
+                if ov_model is not None:
+                    self.calls[engine], self.precision[engine] = _openvino_call(*ov_model, self.feed)
+            self.errors = self._check()
+        return self
 
     def _check(self):
         with torch.no_grad():
@@ -141,10 +130,10 @@ def batch_engines(tmp_path_factory):
     built = {}
 
     def get(case, threads):
-        if (case, threads) not in built:
+        if case not in built:
             built.clear()  # one case's engines at a time: the big ones hold hundreds of MB
-            built[case, threads] = BatchEngines(case, threads, tmp_path_factory.mktemp("batch"))
-        return built[case, threads]
+            built[case] = BatchEngines(case, tmp_path_factory.mktemp("batch"))
+        return built[case].at(threads)
 
     return get
 

@@ -14,9 +14,9 @@ asserted about time: compare the medians per group (speed-up = onnxruntime / hyb
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
+from bench_onnx import ort_options, ort_session
 
 import gru_infer
 
@@ -57,10 +57,8 @@ def test_hybrid(benchmark, graphs, name, batch, engine):
     if name not in graphs:
         pytest.skip(f"{REAL} is missing")
     path, steps, features = graphs[name]
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
-    full = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    hybrid = gru_infer.load(path, rest="onnxruntime", session_options=so)
+    full = ort_session(path, 1)
+    hybrid = gru_infer.load(path, rest="onnxruntime", session_options=ort_options(1))
     x = np.random.default_rng(0).standard_normal((batch, steps, features)).astype(np.float32)
     feeds = {full.get_inputs()[0].name: x}
     want = full.run(None, feeds)

@@ -14,6 +14,7 @@
 #include "gru_infer/affine_layer.h"
 #include "runtime/checked_size.h"
 #include "runtime/file_io.h"
+#include "runtime/fnv1a64.h"
 #include "gru_infer/dense_layer.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
@@ -39,12 +40,6 @@ bool host_is_little_endian() {
     unsigned char c;
     std::memcpy(&c, &one, 1);
     return c == 1;
-}
-
-std::uint64_t fnv1a64(const std::uint8_t* p, std::size_t n) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (std::size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
 }
 
 std::size_t align_up(std::size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }

@@ -15,7 +15,7 @@ Pickling carries everything by value: the subgraphs' ONNX bytes and the islands'
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, SupportsIndex, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, SupportsIndex, Tuple, Union
 
 import numpy as np
 
@@ -125,9 +125,11 @@ class HybridModel:
             env[name] = np.ascontiguousarray(arr)
         return env, positional
 
-    def _run(self, env: Dict[str, Any], seen: Optional[Dict[int, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+    def _run(self, env: Dict[str, Any], seen: Optional[Dict[int, np.ndarray]] = None,
+             island: Optional[Callable[[int, dict, dict], Dict[str, np.ndarray]]] = None) -> Dict[str, np.ndarray]:
         """Run the parts on env (the checked graph inputs); the graph outputs by name. seen: filled
-        with each island's input x, batch-first, by part index (quantize's calibration)."""
+        with each island's input x, batch-first, by part index (quantize's calibration). island(k, part,
+        env): runs GRU island k, its outputs by name (default: its Model on the whole sequence)."""
         for k, p in enumerate(self._parts):
             if p["runs_in"] == "onnxruntime":
                 values = self._sessions[k].run(p["outputs"], {x: env[x] for x in p["inputs"]})
@@ -135,7 +137,7 @@ class HybridModel:
             else:
                 if seen is not None:
                     seen[k] = _island_x(p["io"], env)
-                env.update(self._run_island(p["model"], p["io"], env))
+                env.update(island(k, p, env) if island else self._run_island(p["model"], p["io"], env))
             for x in self._free[k]:
                 env.pop(x, None)
         return {name: env[name] for name in self._outputs}
@@ -215,6 +217,7 @@ def prepared_graph(path: Union[str, os.PathLike]):
 def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridModel:
     """`gru_infer.load(path, rest="onnxruntime")`: partition the ONNX graph and build its parts."""
     from .importers.onnx._partition import partition
+    from .importers.onnx._values import default_opset
     model = prepared_graph(path)
     inits = {t.name for t in model.graph.initializer}
     inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input if i.name not in inits]
@@ -237,7 +240,7 @@ def load_hybrid(path: Union[str, os.PathLike], session_options=None) -> HybridMo
             session = sessions[len(parts)] = _session(part["onnx"], threads)
             types.update({o.name: ORT_TYPES.get(o.type, 0) for o in session.get_outputs()})
         parts.append(part)
-    info = {"format": "onnx", "source": "onnx", "rest": "onnxruntime", "opset": _opset(model),
+    info = {"format": "onnx", "source": "onnx", "rest": "onnxruntime", "opset": default_opset(model),
             "producer": f"{model.producer_name} {model.producer_version}".strip(),
             "inputs": [n for n, _ in inputs], "outputs": outputs,
             "input_shapes": {i.name: _dims(i) for i in model.graph.input if i.name not in inits}}
@@ -248,7 +251,3 @@ def _dims(value_info) -> List[Union[int, str, None]]:
     """A graph input's declared shape: a size, a dimension's name, or None where it is free and unnamed."""
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
             for d in value_info.type.tensor_type.shape.dim]
-
-
-def _opset(model) -> int:
-    return next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), 0)

@@ -127,15 +127,12 @@ class HybridStream:
         else:
             framed = self._framed(h.input_names[0], inputs) if len(h.input_names) == 1 else inputs
         env, positional = h._feeds(framed)
-        for k, p in enumerate(h._parts):
-            if p["runs_in"] == "onnxruntime":
-                env.update(zip(p["outputs"], h._sessions[k].run(p["outputs"], {x: env[x] for x in p["inputs"]})))
-            else:
-                io = p["io"]
-                x = np.take(env[io["input_name"]], 0, axis=0 if io["input_layout"] == "seq_first" else 1)
-                y = self._streams[k].step(np.ascontiguousarray(x))
-                env[io["output_name"]] = to_onnx_layout(y[:, None, :], io["output_axes"], io["directions"])
-            for x in h._free[k]:
-                env.pop(x, None)
-        out = {n: np.take(env[n], 0, axis=self.output_time_axes[n]) for n in h.output_names}
+        out = {n: np.take(y, 0, axis=self.output_time_axes[n]) for n, y in h._run(env, island=self._step).items()}
         return out[h.output_names[0]] if positional and len(out) == 1 else out
+
+    def _step(self, k: int, part: dict, env: dict) -> Dict[str, np.ndarray]:
+        """GRU island k one frame on: its stream stepped on the frame of its input."""
+        io = part["io"]
+        x = np.take(env[io["input_name"]], 0, axis=0 if io["input_layout"] == "seq_first" else 1)
+        y = self._streams[k].step(np.ascontiguousarray(x))
+        return {io["output_name"]: to_onnx_layout(y[:, None, :], io["output_axes"], io["directions"])}

@@ -6,6 +6,7 @@ round trip is the model before saving (outputs must be identical, not close). Th
 written below from the equations in gru_infer/layers.py.
 """
 import dataclasses
+import inspect
 import os
 import pickle
 import shlex
@@ -423,13 +424,8 @@ def test_hostile_metadata_with_valid_checksum_never_crashes(fast_dir):
     test run. Every file must either raise ValueError or load and predict."""
     base = fast_dir / "base.gru"
     base.write_bytes(BASE)
-    script = textwrap.dedent(f"""
+    script = inspect.getsource(_fnv1a64) + textwrap.dedent(f"""
         import struct, sys, numpy as np, gru_infer
-        def fnv(d):
-            h = 0xCBF29CE484222325
-            for c in d:
-                h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-            return h
         base = open({str(base)!r}, "rb").read()
         path = {str(fast_dir / "mut.gru")!r}
         rejected = loaded = 0
@@ -438,7 +434,7 @@ def test_hostile_metadata_with_valid_checksum_never_crashes(fast_dir):
                 if base[i] == v:
                     continue
                 d = bytearray(base); d[i] = v
-                struct.pack_into("<Q", d, 48, fnv(bytes(d[{HEADER}:])))
+                struct.pack_into("<Q", d, 48, _fnv1a64(bytes(d[{HEADER}:])))
                 open(path, "wb").write(bytes(d))
                 try:
                     m = gru_infer.load(path)

@@ -1,5 +1,6 @@
-"""HybridModel.stream: an ONNX hybrid one frame at a time, equal to predict on the sequence so far
-(1e-5 x max(1, |ref|)), and refused, naming the node, where a part needs other time steps."""
+"""HybridModel.stream: an ONNX hybrid one frame at a time, equal to onnxruntime running the whole graph on the
+sequence so far (1e-5 x max(1, max|ref|), as in test_onnx_hybrid), and refused, naming the node, where a part
+needs other time steps."""
 import numpy as np
 import pytest
 
@@ -82,15 +83,24 @@ class Shifted(nn.Module):
         return torch.sigmoid(y[:, 1:])
 
 
-def check_stream(hybrid, x, batch_axis=0, time_axis=1):
-    """Stepping frame by frame equals predict on the sequence so far (and on the whole sequence)."""
+def check_stream(path, x, batch_axis=0, time_axis=1):
+    """Stepping the hybrid of `path` frame by frame equals onnxruntime running the whole graph on the whole
+    sequence (and on the sequence so far); returns the stream and onnxruntime's outputs on the whole sequence."""
+    hybrid = gru_infer.load(path, rest="onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = hybrid.input_names[0]
-    full = hybrid.predict({name: x})
-    stream = hybrid.stream(batch=x.shape[batch_axis])
+
+    def reference(frames):
+        outputs = session.run(None, {name: np.take(x, frames, axis=time_axis)})
+        return dict(zip([o.name for o in session.get_outputs()], outputs))
+
     T = x.shape[time_axis]
+    full = reference(range(T))
+    stream = hybrid.stream(batch=x.shape[batch_axis])
+    assert sorted(stream.output_time_axes) == sorted(full)
     for t in range(T):
         got = stream.step({name: np.take(x, t, axis=time_axis)})
-        so_far = hybrid.predict({name: np.take(x, range(t + 1), axis=time_axis)}) if t in (0, T // 2) else None
+        so_far = reference(range(t + 1)) if t in (0, T // 2) else None
         for out, ref in full.items():
             want = np.take(ref, t, axis=stream.output_time_axes[out])
             assert got[out].shape == want.shape, out
@@ -98,21 +108,18 @@ def check_stream(hybrid, x, batch_axis=0, time_axis=1):
             if so_far is not None:
                 last = np.take(so_far[out], t, axis=stream.output_time_axes[out])
                 assert np.max(np.abs(got[out] - last)) <= _tol(last), (out, t)
-    return stream
+    return stream, full
 
 
 def test_linear_gelu_gru_layernorm_linear(tmp_path):
     torch.manual_seed(0)
     path = export(Block(), torch.randn(2, 5, 6), tmp_path / "block.onnx", ["x"], ["y"])
-    hybrid = gru_infer.load(path, rest="onnxruntime")
     x = rand(3, 40, 6)
-    stream = check_stream(hybrid, x)
+    stream, full = check_stream(path, x)
     assert stream.input_time_axes == {"x": 1} and stream.output_time_axes == {"y": 1}
-    # against onnxruntime on the full graph, too
-    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     stream.reset()
     got = np.stack([stream.step(x[:, t]) for t in range(40)], axis=1)  # one array in, one array out
-    assert np.max(np.abs(got - want)) <= _tol(want)
+    assert np.max(np.abs(got - full["y"])) <= _tol(full["y"])
     # a frame with its time axis of length 1; a wrong frame
     stream.reset()
     assert np.array_equal(stream.step({"x": x[:, :1]})["y"], got[:, 0])
@@ -126,12 +133,12 @@ def test_seq_first_and_other_frame_local_ops(tmp_path):
                   dynamic={"x": {0: "time", 1: "batch"}})
     hybrid = gru_infer.load(path, rest="onnxruntime")
     assert hybrid.stream(batch=2).input_time_axes == {"x": 0}  # axis 1 proves nothing here; axis 0 does
-    check_stream(hybrid, rand(25, 2, 6, seed=1), batch_axis=1, time_axis=0)
+    check_stream(path, rand(25, 2, 6, seed=1), batch_axis=1, time_axis=0)
     path = export(PointwiseConv(), torch.randn(2, 5, 5), tmp_path / "pw.onnx", ["x"], ["y", "z"],
                   dynamic={"x": {0: "batch", 1: "time"}})
-    check_stream(gru_infer.load(path, rest="onnxruntime"), rand(2, 30, 5, seed=2))
+    check_stream(path, rand(2, 30, 5, seed=2))
     path = export(Skip(), torch.randn(2, 5, 6), tmp_path / "skip.onnx", ["x"], ["y"])
-    check_stream(gru_infer.load(path, rest="onnxruntime"), rand(4, 20, 6, seed=3))
+    check_stream(path, rand(4, 20, 6, seed=3))
 
 
 def test_reset_starts_again(tmp_path):

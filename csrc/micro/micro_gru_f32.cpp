@@ -28,7 +28,9 @@ static_assert(kGru == uint32_t(gru_infer::LayerKind::Gru) && kDense == uint32_t(
 static_assert(kSigmoid == uint32_t(gru_infer::ActKind::Sigmoid) && kTanh == uint32_t(gru_infer::ActKind::Tanh) &&
               kSoftmax == uint32_t(gru_infer::ActKind::Softmax) && kClip == uint32_t(gru_infer::ActKind::Clip) &&
               kSilu == uint32_t(gru_infer::ActKind::Silu) && kHardSwish == uint32_t(gru_infer::ActKind::HardSwish) &&
-              kScaledTanh == uint32_t(gru_infer::ActKind::ScaledTanh) && kElu == uint32_t(gru_infer::ActKind::Elu),
+              kScaledTanh == uint32_t(gru_infer::ActKind::ScaledTanh) && kElu == uint32_t(gru_infer::ActKind::Elu) &&
+              kLogSoftmax == uint32_t(gru_infer::ActKind::LogSoftmax) && kGelu == uint32_t(gru_infer::ActKind::Gelu) &&
+              kActCount == uint32_t(gru_infer::ActKind::Count),
               "activation kinds");
 
 void gru_step_f32(const Layer& l, const float* x, float* h, float* y, void* scratch) {

@@ -13,7 +13,7 @@ enum Kind : uint32_t { kGru = 1, kDense = 2, kActivation = 3, kEmbedding = 4, kL
                        kAffine = 7 };
 enum Act : uint32_t { kIdentity = 0, kSigmoid = 1, kTanh = 2, kRelu = 3, kSoftmax = 4, kHardSigmoid = 5,
                       kLeakyRelu = 6, kElu = 7, kSoftsign = 8, kSoftplus = 9, kAffineAct = 10, kScaledTanh = 11,
-                      kClip = 17, kSilu = 16, kHardSwish = 18 };
+                      kLogSoftmax = 13, kGelu = 14, kSilu = 16, kClip = 17, kHardSwish = 18, kActCount = 22 };
 constexpr uint32_t kFormatF32 = 0, kFormatInt8 = 3;
 constexpr size_t kTile = 8, kTileRow = 24;   // fp32 packed GRU: tiles of 8 units, rows [z | r | n]
 constexpr size_t kQLanes = 16, kQGroup = 4;  // int8: blocks of 16 units, groups of 4 inputs
@@ -49,12 +49,13 @@ struct Runtime {
     void* scratch;            // the widest layer's step scratch
 };
 
-// Parses and checks the whole file; with layers != null also fills them. Sets the plan's sizes.
+// Parses and checks the whole file; fills layers[0 .. capacity) with its first records (the plan
+// says how many there are). Sets the plan's sizes.
 struct Plan {
     uint32_t n_layers, input, output, max_width;
     size_t state_floats, scratch_bytes;
 };
-gru_micro_status parse(const uint8_t* file, size_t size, Layer* layers, Plan* plan);
+gru_micro_status parse(const uint8_t* file, size_t size, Layer* layers, size_t capacity, Plan* plan);
 
 // Step scratch of a GRU or Dense layer (bytes, multiple of 8).
 size_t gru_scratch_bytes(const Layer& l);

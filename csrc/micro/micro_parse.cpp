@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "micro_model.h"
+#include "runtime/fnv1a64.h"
 
 namespace gru_micro_impl {
 namespace {
@@ -142,17 +143,6 @@ bool read_dense(Reader& r, Layer& l) {
     return r.err == GRU_MICRO_OK;
 }
 
-bool supported_activation(uint32_t k) {
-    switch (k) {
-        case kIdentity: case kSigmoid: case kTanh: case kRelu: case kSoftmax: case kHardSigmoid: case kLeakyRelu:
-        case kElu: case kSoftsign: case kSoftplus: case kAffineAct: case kScaledTanh: case kClip: case kSilu:
-        case kHardSwish:
-            return true;
-        default:
-            return false;
-    }
-}
-
 bool read_layer(Reader& r, Layer& l) {
     l = Layer{};
     l.kind = r.u32();
@@ -165,8 +155,9 @@ bool read_layer(Reader& r, Layer& l) {
         case kActivation:
             l.act = r.act(&l.alpha, &l.beta);
             if (r.err != GRU_MICRO_OK) return false;
-            if (l.out != l.in || l.act >= 22) return r.fail(GRU_MICRO_BAD_MODEL);
-            return supported_activation(l.act) || r.fail(GRU_MICRO_UNSUPPORTED);
+            if (l.out != l.in || l.act >= kActCount) return r.fail(GRU_MICRO_BAD_MODEL);
+            // every kind but gelu and log_softmax (kernels/act_scalar.h: erff and logf, ~1.7 KB of libm)
+            return (l.act != kGelu && l.act != kLogSoftmax) || r.fail(GRU_MICRO_UNSUPPORTED);
         case kLastStep: return l.out == l.in || r.fail(GRU_MICRO_BAD_MODEL);
         case kAffine:
             if (l.out != l.in) return r.fail(GRU_MICRO_BAD_MODEL);
@@ -176,12 +167,6 @@ bool read_layer(Reader& r, Layer& l) {
         case kEmbedding: case kInputSkip: return r.fail(GRU_MICRO_UNSUPPORTED);
         default: return r.fail(GRU_MICRO_BAD_MODEL);
     }
-}
-
-uint64_t fnv1a64(const uint8_t* p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
 }
 
 }  // namespace
@@ -195,7 +180,7 @@ size_t gru_scratch_bytes(const Layer& l) {
 
 size_t dense_scratch_bytes(const Layer& l) { return l.format == kFormatInt8 ? l.qw.kpad + 8 : 0; }
 
-gru_micro_status parse(const uint8_t* p, size_t size, Layer* layers, Plan* plan) {
+gru_micro_status parse(const uint8_t* p, size_t size, Layer* layers, size_t capacity, Plan* plan) {
     if (!p || !plan) return GRU_MICRO_BAD_ARGUMENT;
     if (reinterpret_cast<uintptr_t>(p) % 4 != 0) return GRU_MICRO_MISALIGNED;
     uint32_t version, flags;
@@ -207,7 +192,7 @@ gru_micro_status parse(const uint8_t* p, size_t size, Layer* layers, Plan* plan)
     if (version < kMinVersion || version > kMaxVersion) return GRU_MICRO_BAD_VERSION;
     if (flags != 0 || reserved != 0 || meta_offset != kHeader || meta_size > size - kHeader ||
         data_offset % 64 != 0 || data_offset < kHeader + meta_size || data_offset > size ||
-        data_size != size - data_offset || fnv1a64(p + kHeader, size - kHeader) != checksum)
+        data_size != size - data_offset || gru_infer::fnv1a64(p + kHeader, size - kHeader) != checksum)
         return GRU_MICRO_BAD_MODEL;
 
     Reader r{p, size, kHeader, kHeader + meta_size, data_offset, version};
@@ -236,7 +221,7 @@ gru_micro_status parse(const uint8_t* p, size_t size, Layer* layers, Plan* plan)
             s = dense_scratch_bytes(l);
         }
         if (s > plan->scratch_bytes) plan->scratch_bytes = s;
-        if (layers) layers[i] = l;
+        if (i < capacity) layers[i] = l;
     }
     plan->output = prev_out;
     return r.pos == r.end ? GRU_MICRO_OK : GRU_MICRO_BAD_MODEL;

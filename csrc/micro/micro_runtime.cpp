@@ -1,9 +1,15 @@
-// The C API of gru_infer_micro.h: the arena plan, and a step through the layers (Dense, Affine
-// and activations here; GRU steps in micro_gru_f32.cpp and micro_int8.cpp).
-#include <math.h>
+// The C API of gru_infer_micro.h: the arena plan, and a step through the layers (Affine here; fp32
+// Dense and the activations from the hosted scalar sources; GRU steps in micro_gru_f32.cpp and
+// micro_int8.cpp).
 #include <string.h>
 
+#include "kernels/act_scalar.h"
 #include "micro_model.h"
+
+namespace gru_infer {
+void gemm_nt_f32_scalar(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda, const float* B,
+                        std::size_t ldb, const float* bias, float* C, std::size_t ldc);  // gemm_nt_f32_scalar.cpp
+}  // namespace gru_infer
 
 using namespace gru_micro_impl;
 
@@ -18,8 +24,9 @@ size_t up8(size_t n) { return (n + 7) / 8 * 8; }
 // The arena: the runtime, the layer table, the states, two layer outputs, the step scratch.
 struct Offsets {
     size_t layers, states, buf0, buf1, scratch, total;
+    static size_t table_offset() { return up8(sizeof(gru_micro)); }
     explicit Offsets(const Plan& p) {
-        layers = up8(sizeof(gru_micro));
+        layers = table_offset();
         states = layers + up8(p.n_layers * sizeof(Layer));
         buf0 = states + up8(p.state_floats * sizeof(float));
         buf1 = buf0 + up8(p.max_width * sizeof(float));
@@ -28,47 +35,10 @@ struct Offsets {
     }
 };
 
-float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-float clamp(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }  // keeps NaN
-
-// As gru_infer's apply_activation (csrc/activation.cpp) for the kinds parse accepts.
+// As gru_infer's apply_activation_rows (csrc/activation.cpp) for the kinds parse accepts, from the same source.
 void activate(const Layer& l, float* v) {
-    const float a = l.alpha, b = l.beta;
-    if (l.act == kSoftmax) {
-        float m = v[0], sum = 0.0f;
-        for (uint32_t i = 1; i < l.in; ++i) m = v[i] > m ? v[i] : m;
-        for (uint32_t i = 0; i < l.in; ++i) sum += (v[i] = expf(v[i] - m));
-        for (uint32_t i = 0; i < l.in; ++i) v[i] /= sum;
-        return;
-    }
-    for (uint32_t i = 0; i < l.in; ++i) {
-        const float x = v[i];
-        switch (l.act) {
-            case kSigmoid: v[i] = sigmoid(x); break;
-            case kTanh: v[i] = tanhf(x); break;
-            case kRelu: v[i] = clamp(x, 0.0f, INFINITY); break;
-            case kHardSigmoid: v[i] = clamp(a * x + b, 0.0f, 1.0f); break;
-            case kLeakyRelu: v[i] = x >= 0.0f ? x : a * x; break;
-            case kElu: v[i] = x >= 0.0f ? x : a * expm1f(x); break;
-            case kSoftsign: v[i] = x / (1.0f + fabsf(x)); break;
-            case kSoftplus: v[i] = x > 20.0f ? x : log1pf(expf(x)); break;
-            case kAffineAct: v[i] = a * x + b; break;
-            case kScaledTanh: v[i] = a * tanhf(b * x); break;
-            case kClip: v[i] = clamp(x, a, b); break;
-            case kSilu: v[i] = x / (1.0f + expf(-x)); break;
-            case kHardSwish: v[i] = x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f); break;
-            default: break;  // identity
-        }
-    }
-}
-
-void dense_f32(const Layer& l, const float* x, float* y) {
-    for (uint32_t o = 0; o < l.out; ++o) {
-        const float* w = l.w + size_t(o) * l.in;
-        float s = 0.0f;
-        for (uint32_t k = 0; k < l.in; ++k) s += x[k] * w[k];
-        y[o] = s + l.b0[o];
-    }
+    if (l.act == kSoftmax) return gru_infer::softmax_row<float, false>(v, l.in);
+    gru_infer::apply_activation_scalar({gru_infer::ActKind(l.act), l.alpha, l.beta}, v, l.in);
 }
 
 }  // namespace
@@ -78,7 +48,7 @@ extern "C" {
 gru_micro_status gru_micro_arena_size(const void* model, size_t model_size, size_t* arena_bytes) {
     Plan p;
     if (!arena_bytes) return GRU_MICRO_BAD_ARGUMENT;
-    const gru_micro_status s = parse(static_cast<const uint8_t*>(model), model_size, nullptr, &p);
+    const gru_micro_status s = parse(static_cast<const uint8_t*>(model), model_size, nullptr, 0, &p);
     if (s == GRU_MICRO_OK) *arena_bytes = Offsets(p).total;
     return s;
 }
@@ -87,18 +57,21 @@ gru_micro_status gru_micro_create(const void* model, size_t model_size, void* ar
                                   gru_micro** out) {
     if (!arena || !out) return GRU_MICRO_BAD_ARGUMENT;
     *out = nullptr;
+    // One parse, writing the layer table where it goes in the arena (its offset does not depend on
+    // the model) as far as the arena has room; then the arena's size is checked against the plan.
+    const size_t pad = (8 - reinterpret_cast<uintptr_t>(arena) % 8) % 8;
+    char* base = static_cast<char*>(arena) + pad;
+    const size_t table = Offsets::table_offset();
+    const size_t room = arena_bytes > pad + table ? (arena_bytes - pad - table) / sizeof(Layer) : 0;
     Plan p;
-    gru_micro_status s = parse(static_cast<const uint8_t*>(model), model_size, nullptr, &p);
+    const gru_micro_status s =
+        parse(static_cast<const uint8_t*>(model), model_size, reinterpret_cast<Layer*>(base + table), room, &p);
     if (s != GRU_MICRO_OK) return s;
     const Offsets o(p);
-    const size_t pad = (8 - reinterpret_cast<uintptr_t>(arena) % 8) % 8;
     if (arena_bytes < o.total) return GRU_MICRO_ARENA_TOO_SMALL;
-    char* base = static_cast<char*>(arena) + pad;
     auto* m = reinterpret_cast<gru_micro*>(base);
     Runtime& rt = m->rt;
     rt.layers = reinterpret_cast<Layer*>(base + o.layers);
-    s = parse(static_cast<const uint8_t*>(model), model_size, rt.layers, &p);
-    if (s != GRU_MICRO_OK) return s;
     rt.n_layers = p.n_layers; rt.input = p.input; rt.output = p.output;
     rt.states = reinterpret_cast<float*>(base + o.states);
     rt.buf[0] = reinterpret_cast<float*>(base + o.buf0);
@@ -137,7 +110,7 @@ gru_micro_status gru_micro_step(gru_micro* m, const float* x, float* y) {
                 break;
             case kDense:
                 if (l.format == kFormatInt8) dense_int8(l, in, out, rt.scratch);
-                else dense_f32(l, in, out);
+                else gru_infer::gemm_nt_f32_scalar(1, l.out, l.in, in, l.in, l.w, l.in, l.b0, out, l.out);
                 break;
             case kAffine:
                 for (uint32_t k = 0; k < l.in; ++k) out[k] = in[k] * l.w[k] + l.b0[k];

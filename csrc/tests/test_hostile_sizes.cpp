@@ -10,6 +10,7 @@
 
 #include "gru_infer/c_api.h"
 #include "runtime/checked_size.h"
+#include "runtime/fnv1a64.h"
 #include "gru_infer/gru_infer.h"
 #include "test_util.h"
 
@@ -46,9 +47,7 @@ std::vector<std::uint8_t> native_file(const std::vector<std::uint8_t>& meta, std
     at(32, std::uint64_t(data_offset));
     at(40, std::uint64_t(f.size() - data_offset));
     std::memcpy(f.data() + 64, meta.data(), meta.size());
-    std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over everything past the header
-    for (std::size_t i = 64; i < f.size(); ++i) { h ^= f[i]; h *= 0x100000001b3ull; }
-    at(48, h);
+    at(48, gru_infer::fnv1a64(f.data() + 64, f.size() - 64));  // the checksum of everything past the header
     return f;
 }
 

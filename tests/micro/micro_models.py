@@ -3,13 +3,14 @@
     python tests/micro/micro_models.py make OUT     # OUT/micro_cases.h, OUT/model_*.h, OUT/expected.npz
     python tests/micro/micro_models.py check OUT LOG [LOG...]   # firmware output vs the references
 
-make builds each model in PyTorch (or, for the reset-before GRU PyTorch lacks, from layer specs
-with a float64 NumPy reference), imports it with the hosted library, checks the hosted outputs
-against that reference (fp32 within 1e-5, int8 within its documented bound), and writes the native
-file as a C array (gru_infer.c_array.write_c_array, what `gru-infer convert --c-array` writes)
-with the inputs. check compares each firmware run with the hosted library's outputs and the
-reference: fp32 within 1e-5 of both; int8 within 1e-5 of the hosted int8 model (the same
-arithmetic) and within the int8 bound of the reference.
+make builds each model in PyTorch (or, for the reset-before GRU PyTorch lacks and for the chain of
+every other activation the micro runtime runs, from layer specs with a float64 NumPy reference),
+imports it with the hosted library, checks the hosted outputs against that reference (fp32 within
+1e-5, int8 within its documented bound), and writes the native file as a C array
+(gru_infer.c_array.write_c_array, what `gru-infer convert --c-array` writes) with the inputs. check
+compares each firmware run with the hosted library's outputs and the reference: fp32 within 1e-5 of
+both; int8 within 1e-5 of the hosted int8 model (the same arithmetic) and within the int8 bound of
+the reference.
 """
 import sys
 from pathlib import Path
@@ -50,32 +51,94 @@ def torch_case(seed, I, H, O, **kw):
     return gru_infer.from_torch(net), x, ref
 
 
-def cho_reference(g: GRU, dense: Dense, x):
-    """A GRU with the reset gate before the recurrent product, then Dense and sigmoid, in float64."""
+def gru_reference(g: GRU, x):
+    """The forward GRU `g` over x (1, T, I) in float64, either reset form: (T, H)."""
     d = g.directions[0]
     W, R, bW, bR = (np.asarray(a, np.float64) for a in (d.W, d.R, d.bW, d.bR))
     H = g.hidden_size
-    h = np.asarray(g.initial_state[0], np.float64)
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h = np.zeros(H) if g.initial_state is None else np.asarray(g.initial_state[0], np.float64)
     out = []
     for xt in x[0].astype(np.float64):
         gx, gh = W @ xt + bW, R[:2 * H] @ h + bR[:2 * H]
-        z, r = sig(gx[:H] + gh[:H]), sig(gx[H:2 * H] + gh[H:])
-        n = np.tanh(gx[2 * H:] + R[2 * H:] @ (r * h) + bR[2 * H:])
-        h = (1 - z) * n + z * h
-        out.append(sig(np.asarray(dense.weight, np.float64) @ h + np.asarray(dense.bias, np.float64)))
+        z, r = ACTS["sigmoid"](gx[:H] + gh[:H], 0, 0), ACTS["sigmoid"](gx[H:2 * H] + gh[H:], 0, 0)
+        rec = r * (R[2 * H:] @ h + bR[2 * H:]) if g.linear_before_reset else R[2 * H:] @ (r * h) + bR[2 * H:]
+        h = (1 - z) * np.tanh(gx[2 * H:] + rec) + z * h
+        out.append(h)
     return np.array(out)
 
 
-def cho_case(seed, I=4, H=24, O=3):
+def _softplus(v):
+    return np.logaddexp(0.0, v)
+
+
+def _softmax(v):
+    e = np.exp(v - v.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# float64 references of the activations (gru_infer/layers.py, csrc/include/gru_infer/activation.h): f(v, alpha, beta)
+ACTS = {
+    "sigmoid": lambda v, a, b: 1 / (1 + np.exp(-v)),
+    "relu": lambda v, a, b: np.maximum(v, 0),
+    "leaky_relu": lambda v, a, b: np.where(v >= 0, v, a * v),
+    "elu": lambda v, a, b: np.where(v >= 0, v, a * np.expm1(v)),
+    "selu": lambda v, a, b: b * np.where(v > 0, v, a * np.expm1(v)),
+    "celu": lambda v, a, b: np.where(v > 0, v, a * np.expm1(v / a)),
+    "softsign": lambda v, a, b: v / (1 + np.abs(v)),
+    "softplus": lambda v, a, b: _softplus(v),
+    "mish": lambda v, a, b: v * np.tanh(_softplus(v)),
+    "silu": lambda v, a, b: v / (1 + np.exp(-v)),
+    "gelu_tanh": lambda v, a, b: 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v ** 3))),
+    "hard_sigmoid": lambda v, a, b: np.clip(a * v + b, 0, 1),
+    "hard_swish": lambda v, a, b: v * np.clip(v / 6 + 0.5, 0, 1),
+    "thresholded_relu": lambda v, a, b: np.where(v > a, v, 0),
+    "scaled_tanh": lambda v, a, b: a * np.tanh(b * v),
+    "affine": lambda v, a, b: a * v + b,
+    "clip": lambda v, a, b: np.clip(v, a, b),
+    "softmax": lambda v, a, b: _softmax(v),
+}
+
+
+def layers_reference(layers, x):
+    """A forward GRU then Dense and Activation layers, in float64: (T, O)."""
+    y = gru_reference(layers[0], x)
+    for layer in layers[1:]:
+        if isinstance(layer, Dense):
+            y = y @ np.asarray(layer.weight, np.float64).T + np.asarray(layer.bias, np.float64)
+        else:
+            act = layer.activation
+            y = ACTS[act.kind](y, np.float64(np.float32(act.alpha)), np.float64(np.float32(act.beta)))
+    return y
+
+
+def spec_case(seed, layers, I, H, lbr, h0=False):
+    """A GRU(I, H) of random weights, reset after (lbr) or before the recurrent product, then `layers`;
+    with its float64 NumPy reference."""
     rng = np.random.default_rng(seed)
     u = lambda *s: rng.uniform(-0.4, 0.4, s).astype(np.float32)  # noqa: E731
-    g = GRU(I, H, [GRUDirection(u(3 * H, I), u(3 * H, H), u(3 * H), u(3 * H))], linear_before_reset=False,
-            initial_state=rng.uniform(-0.5, 0.5, (1, H)).astype(np.float32))
-    dense = Dense(u(O, H), u(O))
-    model = gru_infer.Model.from_layers([g, dense, ActivationLayer(Activation("sigmoid"))])
+    g = GRU(I, H, [GRUDirection(u(3 * H, I), u(3 * H, H), u(3 * H), u(3 * H))], linear_before_reset=lbr,
+            initial_state=rng.uniform(-0.5, 0.5, (1, H)).astype(np.float32) if h0 else None)
+    layers = [g] + [f(u) if callable(f) else f for f in layers]
+    model = gru_infer.Model.from_layers(layers)
     x = rng.standard_normal((1, STEPS, I)).astype(np.float32)
-    return model, x, cho_reference(g, dense, x)
+    return model, x, layers_reference(layers, x)
+
+
+def act(kind, alpha=0.0, beta=0.0):
+    return ActivationLayer(Activation(kind, alpha, beta))
+
+
+def dense(I, O, scale=1.0):
+    """A Dense(I -> O) of the case's random weights times `scale` (made when the case draws them)."""
+    return lambda u: Dense(u(O, I) * np.float32(scale), u(O) * np.float32(scale))
+
+
+# Every activation the micro runtime runs but sigmoid / tanh (which the other cases have).
+ACT_CHAIN = [act("mish"), act("selu", 1.6732632, 1.0507010), act("celu", 0.8), dense(16, 12, 4), act("elu", 0.7),
+             act("softplus"), act("gelu_tanh"), act("hard_swish"), act("leaky_relu", 0.1), act("silu"),
+             dense(12, 10, 4), act("softsign"), act("thresholded_relu", 0.05), act("scaled_tanh", 1.5, 0.8),
+             act("affine", 2.0, -0.3), act("clip", -0.5, 1.2), act("hard_sigmoid", 0.3, 0.4), act("relu"),
+             dense(10, 5, 4), act("softmax")]
 
 
 def cases():
@@ -83,7 +146,8 @@ def cases():
     return {
         "i1_h16": torch_case(1, 1, 16, 1),
         "i8_h32x2_tanh": torch_case(2, 8, 32, 4, layers=2, act=torch.nn.Tanh()),
-        "cho_i4_h24_h0": cho_case(3),
+        "cho_i4_h24_h0": spec_case(3, [dense(24, 3), act("sigmoid")], 4, 24, lbr=False, h0=True),
+        "acts_i3_h16": spec_case(6, ACT_CHAIN, 3, 16, lbr=True),
     }
 
 
@@ -93,7 +157,8 @@ def refused():
     torch.manual_seed(5)
     bidirectional = gru_infer.from_torch(torch.nn.GRU(2, 8, batch_first=True, bidirectional=True))
     return {"unsupported_fp16": (m.quantize("fp16"), UNSUPPORTED),
-            "unsupported_bidirectional": (bidirectional, UNSUPPORTED)}
+            "unsupported_bidirectional": (bidirectional, UNSUPPORTED),
+            "unsupported_gelu": (torch_case(4, 2, 8, 1, act=torch.nn.GELU())[0], UNSUPPORTED)}
 
 
 def scaled_err(y, ref):

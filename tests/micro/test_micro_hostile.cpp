@@ -13,14 +13,9 @@
 
 #include "gru_infer_micro.h"
 #include "micro_cases.h"
+#include "runtime/fnv1a64.h"
 
 namespace {
-
-std::uint64_t fnv1a64(const unsigned char* p, std::size_t n) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (std::size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
 
 // Runs an array of exactly `size` bytes (a heap copy): checks, builds and steps it if it is valid.
 gru_micro_status exercise(const unsigned char* bytes, std::size_t size) {
@@ -68,7 +63,7 @@ int main() {
             const std::size_t at = rng() % (64 + meta_size - 4);
             if (rng() % 2) v[at] = static_cast<unsigned char>(rng());
             else std::memcpy(&v[at & ~std::size_t(3)], &extremes[rng() % 10], 4);
-            const std::uint64_t sum = fnv1a64(v.data() + 64, v.size() - 64);
+            const std::uint64_t sum = gru_infer::fnv1a64(v.data() + 64, v.size() - 64);
             if (at < 48 || at >= 56) std::memcpy(&v[48], &sum, 8);
             accepted += exercise(v.data(), v.size()) == GRU_MICRO_OK;
         }

@@ -14,8 +14,9 @@
  *   gru_micro_step(m, x, y);                                         // x: input_size, y: output_size
  *
  * Runs: GRU layers (forward; reset after the recurrent product as PyTorch, or before it; sigmoid
- * gates and tanh candidate; optional clip and initial state), Dense, Affine, LastStep and the
- * common activations, with fp32 or int8 weights. Anything else gives GRU_MICRO_UNSUPPORTED. */
+ * gates and tanh candidate; optional clip and initial state), Dense, Affine, LastStep and every
+ * activation but gelu and log_softmax, with fp32 or int8 weights. Anything else gives
+ * GRU_MICRO_UNSUPPORTED. */
 #ifndef GRU_INFER_MICRO_H
 #define GRU_INFER_MICRO_H
 #include <stddef.h>

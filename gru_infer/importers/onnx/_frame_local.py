@@ -19,6 +19,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ._values import attrs, default_opset, tensor_array
 from ._walker import _NONDETERMINISTIC
 
 UNARY = {"Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cast", "CastLike", "Ceil", "Celu", "Cos",
@@ -47,28 +48,28 @@ def _label(node) -> str:
 class _Analysis:
     def __init__(self, model):
         import onnx
-        from onnx import helper, numpy_helper
         try:
             model = onnx.shape_inference.infer_shapes(model)
         except Exception:  # noqa: BLE001 - without shapes, ops that need a rank are refused
             pass
         self.graph = model.graph
-        self.opset = next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), 0)
+        self.opset = default_opset(model)
         self.dims: Dict[str, list] = {}
         for vi in list(self.graph.value_info) + list(self.graph.input) + list(self.graph.output):
             t = vi.type.tensor_type
             if t.HasField("shape"):
                 self.dims[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-        self.const: Dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
+        self.const: Dict[str, np.ndarray] = {t.name: tensor_array(t, "initializer") for t in self.graph.initializer}
         for t in self.graph.initializer:
             self.dims[t.name] = list(t.dims)
         for n in self.graph.node:
-            if n.op_type == "Constant" and n.attribute:
-                a = n.attribute[0]
-                if a.name == "value":
-                    self.const[n.output[0]] = numpy_helper.to_array(a.t)
-                elif a.name in ("value_int", "value_ints", "value_float", "value_floats"):
-                    self.const[n.output[0]] = np.asarray(helper.get_attribute_value(a))
+            if n.op_type == "Constant":
+                a = attrs(n)
+                if "value" in a:
+                    self.const[n.output[0]] = tensor_array(a["value"], "Constant")
+                for k in ("value_int", "value_ints", "value_float", "value_floats"):
+                    if k in a:
+                        self.const[n.output[0]] = np.asarray(a[k])
                 if n.output[0] in self.const:
                     self.dims[n.output[0]] = list(self.const[n.output[0]].shape)
 
@@ -83,15 +84,9 @@ class _Analysis:
             raise _Refuse(f"its {what} ({name!r}) is not a constant")
         return self.const[name]
 
-    @staticmethod
-    def attr(node, name: str, default=None):
-        from onnx import helper
-        a = next((a for a in node.attribute if a.name == name), None)
-        return default if a is None else helper.get_attribute_value(a)
-
     def axes(self, node, rank: int, input_index: int = 1) -> Optional[List[int]]:
         """The node's axes (attribute or constant input), normalized; None when it gives none."""
-        ax = self.attr(node, "axes")
+        ax = attrs(node).get("axes")
         if ax is None and len(node.input) > input_index and node.input[input_index]:
             ax = self.value(node.input[input_index], "axes").tolist()
         return None if ax is None else [int(a) + rank if a < 0 else int(a) for a in ax]
@@ -122,7 +117,7 @@ class _Analysis:
                     self.size_one_along(x, out_rank, p)
             return p
         if op == "Concat":
-            a = self.attr(n, "axis", 0)
+            a = attrs(n).get("axis", 0)
             a = a + self.rank(n.input[0]) if a < 0 else a
             if len(set(t)) != 1 or a == data:
                 raise _Refuse("its inputs do not all have their time axis in one place, or it joins along time")
@@ -134,13 +129,13 @@ class _Analysis:
             raise _Refuse("only its data input may have a time axis")
         r = self.rank(n.input[0])
         if op in ("Softmax", "LogSoftmax", "Hardmax"):
-            a = self.attr(n, "axis", -1 if self.opset >= 13 else 1)
+            a = attrs(n).get("axis", -1 if self.opset >= 13 else 1)
             a = a + r if a < 0 else a
             if a == t[0] or (self.opset < 13 and a < data):
                 raise _Refuse("it normalizes over the time axis")
             return data
         if op == "LayerNormalization":
-            a = self.attr(n, "axis", -1)
+            a = attrs(n).get("axis", -1)
             if (a + r if a < 0 else a) <= data:
                 raise _Refuse("it normalizes over the time axis")
             return data
@@ -150,11 +145,11 @@ class _Analysis:
                 if not axes:
                     raise _Refuse("it reduces over every axis, time included")
             else:
-                a = self.attr(n, "axis", 0)
+                a = attrs(n).get("axis", 0)
                 axes = [a + r if a < 0 else a]
             if data in axes:
                 raise _Refuse("it reduces over the time axis")
-            return data if self.attr(n, "keepdims", 1) else data - sum(a < data for a in axes)
+            return data if attrs(n).get("keepdims", 1) else data - sum(a < data for a in axes)
         if op == "MatMul":
             rb = self.rank(n.input[1])
             if r == 1 or data == r - 1:
@@ -167,13 +162,13 @@ class _Analysis:
                 self.size_one_along(n.input[1], out_rank, p)
             return p
         if op == "Gemm":
-            if data != 0 or self.attr(n, "transA", 0):
+            if data != 0 or attrs(n).get("transA", 0):
                 raise _Refuse("its time axis is not the rows of A")
             if len(n.input) > 2 and n.input[2]:
                 self.size_one_along(n.input[2], 2, 0)
             return 0
         if op == "Einsum":
-            eq = self.attr(n, "equation").decode().replace(" ", "")
+            eq = attrs(n)["equation"].replace(" ", "")
             if "..." in eq or "->" not in eq:
                 raise _Refuse(f"its equation {eq!r} has an ellipsis or no explicit output")
             terms, out = eq.split("->")
@@ -187,15 +182,15 @@ class _Analysis:
                 raise _Refuse("time is its channel axis")
             if data >= 2:
                 s, k = data - 2, self.rank(n.input[1]) - 2
-                kernel = self.attr(n, "kernel_shape") or self.dims[n.input[1]][2:]
-                strides = self.attr(n, "strides") or [1] * k
-                pads = self.attr(n, "pads") or [0] * (2 * k)
+                kernel = attrs(n).get("kernel_shape") or self.dims[n.input[1]][2:]
+                strides = attrs(n).get("strides") or [1] * k
+                pads = attrs(n).get("pads") or [0] * (2 * k)
                 if kernel[s] != 1 or strides[s] != 1 or pads[s] or pads[s + k]:
                     raise _Refuse(f"it convolves along time (kernel {kernel[s]}, stride {strides[s]}, "
                                   f"pads {pads[s]}/{pads[s + k]} on the time axis)")
             return data
         if op == "BatchNormalization":
-            if data == 1 or self.attr(n, "training_mode", 0) or len([o for o in n.output if o]) > 1:
+            if data == 1 or attrs(n).get("training_mode", 0) or len([o for o in n.output if o]) > 1:
                 raise _Refuse("time is its channel axis, or it runs in training mode")
             return data
         if op == "InstanceNormalization":
@@ -203,7 +198,7 @@ class _Analysis:
                 raise _Refuse("it normalizes over the time axis")
             return data
         if op == "Transpose":
-            perm = list(self.attr(n, "perm", list(range(r))[::-1]))
+            perm = list(attrs(n).get("perm", list(range(r))[::-1]))
             return perm.index(data)
         if op == "Squeeze":
             axes = self.axes(n, r)
@@ -217,29 +212,29 @@ class _Analysis:
             axes = self.axes(n, out_rank) or []
             return [i for i in range(out_rank) if i not in axes][data]
         if op == "Flatten":
-            a = self.attr(n, "axis", 1)
+            a = attrs(n).get("axis", 1)
             if data != 0 or (a + r if a < 0 else a) != 1:
                 raise _Refuse("it merges the time axis with others")
             return 0
         if op == "Reshape":
             shape = self.value(n.input[1], "shape").tolist()
-            if self.attr(n, "allowzero", 0) or len(shape) <= data or any(shape[: data + 1]):
+            if attrs(n).get("allowzero", 0) or len(shape) <= data or any(shape[: data + 1]):
                 raise _Refuse(f"its shape {shape} does not copy the axes up to and including time (0 there)")
             return data
         if op == "Split":
-            a = self.attr(n, "axis", 0)
+            a = attrs(n).get("axis", 0)
             if (a + r if a < 0 else a) == data:
                 raise _Refuse("it splits along the time axis")
             return data
         if op == "Gather":
-            a = self.attr(n, "axis", 0)
+            a = attrs(n).get("axis", 0)
             a = a + r if a < 0 else a
             if a == data:
                 raise _Refuse("it gathers along the time axis")
             return data if a > data else data - 1 + self.rank(n.input[1])
         if op == "Slice":
             if self.opset < 10:
-                axes = self.attr(n, "axes") or list(range(len(self.attr(n, "starts"))))
+                axes = attrs(n).get("axes") or list(range(len(attrs(n).get("starts"))))
             elif len(n.input) > 3 and n.input[3]:
                 axes = self.value(n.input[3], "axes").tolist()
             else:
@@ -250,7 +245,7 @@ class _Analysis:
         if op == "Pad":
             if len(n.input) > 3 and n.input[3]:
                 raise _Refuse("its axes input is not supported here")
-            pads = (self.attr(n, "pads") if self.opset < 11 else self.value(n.input[1], "pads").tolist())
+            pads = (attrs(n).get("pads") if self.opset < 11 else self.value(n.input[1], "pads").tolist())
             if pads[data] or pads[data + r]:
                 raise _Refuse("it pads the time axis")
             return data

@@ -116,6 +116,11 @@ def attrs(node) -> Dict[str, Any]:
     return out
 
 
+def default_opset(model) -> int:
+    """The opset the model imports for the default ONNX domain; 0 when it imports none."""
+    return next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), 0)
+
+
 def droppable(ax: Axis) -> bool:
     """Unit axes that carry no data layout: a unidirectional GRU's direction axis, a selected last
     time step, an inserted axis."""

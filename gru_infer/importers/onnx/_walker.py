@@ -28,6 +28,7 @@ from ._values import (
     StateRows,
     Zeros,
     attrs,
+    default_opset,
     droppable,
     tensor_array,
 )
@@ -76,9 +77,9 @@ class GraphWalker(ElementwiseOps, GruOp):
     # -- setup -----------------------------------------------------------------------------
     @staticmethod
     def _default_opset(model) -> int:
-        for imp in model.opset_import:
-            if imp.domain in ("", "ai.onnx"):
-                return int(imp.version)
+        opset = default_opset(model)
+        if opset:
+            return opset
         raise ValueError("the model declares no opset for the default ONNX domain (opset_import is empty "
                          "or lacks domain ''); the file may be truncated or not an ONNX model")
 
