@@ -79,6 +79,10 @@ def quantize(model, kind: str, calibration=None, keep_fp32: Iterable[int] = (), 
         if after.get("computes_in", entry["weight_format"]) != entry["weight_format"]:
             entry["computes_in"] = (f"{after['computes_in']}: the weights dequantized (faster at this size than "
                                     f"the {kind} kernels of this CPU, docs/quantization.md)")
+        elif after.get("batches_compute_in", entry["weight_format"]) != entry["weight_format"]:
+            entry["batches_compute_in"] = (f"{after['batches_compute_in']}: predict's batches of 4+ rows on the "
+                                           "weights widened once and kept (+4 bytes per weight), faster than "
+                                           f"the {kind} kernels of this CPU (docs/quantization.md)")
         if calibrated and after.get("weight_format") == "int8":
             entry["input_scale"] = scales[i] if scales[i] > 0 else "dynamic"
         layers.append(entry)

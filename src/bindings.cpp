@@ -103,6 +103,8 @@ py::list describe(const Model& m, bool with_weights) {
                 d["weight_format"] = weight_format_name(g.weight_format());
                 // fp32 for reduced-precision layers small enough to run faster on the fp32 kernels
                 d["computes_in"] = weight_format_name(g.runs_quantized() ? g.weight_format() : WeightFormat::F32);
+                d["batches_compute_in"] =
+                    weight_format_name(g.runs_quantized_batches() ? g.weight_format() : WeightFormat::F32);
                 if (!with_weights) break;
                 py::list dirs;
                 for (const auto& w : g.weights())

@@ -30,6 +30,7 @@
 namespace gru_infer {
 
 struct GruWeights;
+struct PackedGru;
 
 // Whether the reduced-precision kernels are built in: CMake's GRU_INFER_REDUCED_PRECISION=OFF
 // leaves them out (no int8/bf16/fp16 kernel file, no packing) and defines
@@ -126,6 +127,8 @@ QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::s
 QuantGru quantize_gru(const GruWeights& w, std::size_t input, std::size_t hidden, WeightFormat f,
                       float x_scale = 0.0f);
 GruWeights dequantize_gru(const QuantGru& q);  // the fp32 weights the kernels effectively use
+// fp16 / bf16 weights widened to fp32 (exactly) straight into pack_gru's layout, for the fp32 kernels.
+PackedGru widen_to_packed(const QuantGru& q);
 
 // One step of `rows` sequences through a QuantGru, as GruStepArgs (kernels.h) for fp32.
 struct QGruStepArgs {
@@ -225,6 +228,11 @@ struct QKernels {
 // than fp32 does (the state quantized every step, one accumulation chain per output; crossovers
 // measured per ISA, benchmarks/results.md). 0 for the scalar references, which are the spec.
 std::size_t q_fp32_max_hidden(WeightFormat f);
+// Whether batches (kStepGemmRows+ rows) of a predict run the fp32 kernels on the layer's weights
+// widened once and kept (widen_to_packed, GruLayer::wide_batches), where the table in use widens
+// fp16 / bf16 weights per use anyway (no native dot product) and its batch kernels are slower than
+// fp32's for it.
+bool q_fp32_batches(WeightFormat f);
 
 // Kernel tables by format and ISA; null when this build has none for the pair.
 const QKernels* q_kernels(WeightFormat f, const std::string& isa);

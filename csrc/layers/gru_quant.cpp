@@ -40,6 +40,8 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(
 
 GruLayer::~GruLayer() = default;
 
+bool GruLayer::runs_quantized_batches() const { return runs_quantized() && !q_fp32_batches(weight_format()); }
+
 WeightFormat GruLayer::weight_format() const { return quant_ ? (*quant_)[0].format : WeightFormat::F32; }
 
 std::vector<GruWeights> GruLayer::quant_weights() const {

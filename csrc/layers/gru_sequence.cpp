@@ -6,6 +6,7 @@
 #include "gru_infer/gru_layer.h"
 #include "gru_infer/threading.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_kernels.h"
 #include "runtime/parallel.h"
 #include "runtime/projection_pipeline.h"
 
@@ -22,6 +23,17 @@ constexpr std::size_t kFusedInputMax = 16;
 // a stream step does) at any input size: measured faster than the separate quantized projection
 // (AVX-512, I = H = 32, batch 1: 0.94x -> 1.3x of fp32; bf16 and fp16 slower fused).
 constexpr std::size_t kFusedInt8MaxHidden = 64;
+
+// Widening per predict call instead measured 2-10% of a batch's time (conversion and fresh pages).
+std::shared_ptr<const GruLayer> GruLayer::wide_batches() const {
+    std::lock_guard<std::mutex> lock(wide_mutex_);
+    if (!wide_) {
+        std::vector<PackedGru> wide;
+        for (const auto& q : *quant_) wide.push_back(widen_to_packed(q));
+        wide_ = std::make_shared<const GruLayer>(cfg_, std::move(wide));
+    }
+    return wide_;
+}
 
 bool GruLayer::fuses_input(std::size_t rows) const {
     if (runs_quantized() && rows < kStepGemmRows && weight_format() == WeightFormat::Int8 &&
@@ -167,6 +179,8 @@ std::size_t pipeline_block(std::size_t steps) {
 
 void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
                        const SequenceContext& ctx) const {
+    if (B >= kStepGemmRows && runs_quantized() && !runs_quantized_batches())
+        return wide_batches()->forward(x, y, B, T, ctx);
     const std::size_t H = cfg_.hidden_size, D = cfg_.num_directions();
     const bool concat = D == 1 || cfg_.merge_mode == MergeMode::Concat;
     AlignedBuffer h(D * B * H);

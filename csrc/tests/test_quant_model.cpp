@@ -198,6 +198,31 @@ void check_fp32_fallback(std::mt19937& rng, const std::string& isa) {
     }
 }
 
+// Batches (4+ rows) of formats whose kernels on this ISA widen their weights per use anyway
+// (q_fp32_batches) run the fp32 kernels on the weights widened once per predict: an fp32 layer's
+// results on those weights, bit for bit, both forms and directions; fewer rows keep the format's.
+void check_fp32_batches(std::mt19937& rng) {
+    for (WeightFormat f : kFormats)
+        for (bool lbr : {true, false}) {
+            const GruDirection dir = lbr ? GruDirection::Forward : GruDirection::Bidirectional;
+            auto m = random_model(rng, 9, 70, dir, lbr, 1, 0);
+            auto q = m->quantize(f);
+            const auto& g = static_cast<const GruLayer&>(*q->layers()[0]);
+            CHECK(g.runs_quantized());
+            Model fp32;
+            fp32.add(std::make_unique<GruLayer>(g.config(), g.weights()));
+            for (std::size_t B : {2, 4, 7}) {
+                const std::size_t T = 19;
+                const auto x = normal(rng, B * T * 9);
+                const Out want = run(fp32, x, B, T), got = run(*q, x, B, T);
+                const bool same = std::memcmp(want.y.data(), got.y.data(), want.y.size() * sizeof(float)) == 0 &&
+                                  std::memcmp(want.hn.data(), got.hn.data(), want.hn.size() * sizeof(float)) == 0;
+                CHECK(same == (B >= kStepGemmRows && q_fp32_batches(f)));
+                CHECK(test::max_abs_diff(want.y.data(), got.y.data(), want.y.size()) <= bound(f));
+            }
+        }
+}
+
 void check_calibration(std::mt19937& rng) {
     auto m = random_model(rng, 4, 24, GruDirection::Forward, true, 1, 3);
     const std::size_t B = 2, T = 200;
@@ -281,6 +306,7 @@ int main() {
             }
         check_calibration(rng);
         check_fp32_fallback(rng, isa);
+        check_fp32_batches(rng);
     }
     check_non_finite_weights(rng);
     return test::finish("test_quant_model");

@@ -6,6 +6,7 @@
 // Gate blocks are stored in the order z, r, n for every source (importers reorder).
 #pragma once
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "gru_infer/activation.h"
@@ -109,6 +110,9 @@ public:
     // enough that the fp32 kernels are faster (q_fp32_max_hidden), which run on packed() made from
     // the dequantized weights (the same values; fp32 arithmetic, the state not quantized).
     bool runs_quantized() const { return quant_ && packed_.empty(); }
+    // The same for predict's batches of 4+ rows: false also where fp16 / bf16 batches run the fp32
+    // kernels on the weights widened once (kept after the first such batch: +4 bytes a weight).
+    bool runs_quantized_batches() const;
     // Whether steps of `rows` rows multiply the raw input inside the step kernel instead of a
     // separate input-projection pass (few input features, fewer rows than the step's GEMM path).
     bool fuses_input(std::size_t rows) const;
@@ -183,6 +187,11 @@ private:
     std::vector<PackedGru> packed_;  // per direction, on the packed path only
     std::vector<AlignedBuffer> gate_major_;  // per direction, from packed_ (small layers, AVX-512 only)
     std::shared_ptr<const std::vector<QuantGru>> quant_;  // per direction, reduced precision only
+    // fp16 / bf16 layers whose batches run the fp32 kernels (q_fp32_batches): the fp32 layer of
+    // their widened weights, made by the first batch that needs it and kept (wide_batches()).
+    mutable std::mutex wide_mutex_;
+    mutable std::shared_ptr<const GruLayer> wide_;
+    std::shared_ptr<const GruLayer> wide_batches() const;
 };
 
 }  // namespace gru_infer
