@@ -228,6 +228,11 @@ bool cpu_has_avx2_f16c();  // AVX2, FMA and F16C with the OS saving YMM state
 bool cpu_has_avx512();  // AVX-512 F/BW/DQ/VL with the OS saving ZMM state (XCR0 0xE0)
 bool cpu_has_avx512_vnni();
 bool cpu_has_avx512_bf16();
+// AMX-TILE and AMX-INT8 (AMX-BF16) with the OS saving the tile state (XCR0 bits 17, 18) and, on
+// Linux, this process granted it (arch_prctl ARCH_REQ_XCOMP_PERM, asked once); with the AVX-512
+// features their epilogues use (VNNI; for bf16 also AVX512_BF16). False everywhere else.
+bool cpu_has_amx_int8();
+bool cpu_has_amx_bf16();
 bool cpu_has_neon_dotprod();  // aarch64 dot-product extension (sdot), from the kernel's HWCAP
 // The NEON kernels run here: always on aarch64; on armv7 if the kernel reports NEON and VFPv4
 // (AT_HWCAP; neon_config.h); never elsewhere.
