@@ -311,7 +311,7 @@ void check_small_layers(const QKernels& k, const QKernels& ref, std::mt19937& rn
                     }
 }
 
-// test_quant_kernels [--isa scalar|avx512|avx2|neon]: one ISA's kernels (all when none is given).
+// test_quant_kernels [--isa scalar|avx512|amx|avx2|neon]: one ISA's kernels (all when none is given).
 // An ISA this CPU or build lacks prints NOT RUN and exits 77 (ctest: Skipped).
 int main(int argc, char** argv) {
     // On armv7 everything below runs flushed, the "caller's mode" passes too: NEON there cannot do
@@ -326,8 +326,10 @@ int main(int argc, char** argv) {
         const QKernels& ref = *q_kernels(f, "scalar");
         std::vector<const QKernels*> tables;
         if (only.empty() || only == "scalar") tables.push_back(&ref);
-        for (const char* isa : {"avx512", "avx2", "neon", "neon-widening"}) {
+        for (const char* isa : {"avx512", "amx", "avx2", "neon", "neon-widening"}) {
             if (!only.empty() && only.rfind(isa, 0) != 0 && std::string(isa).rfind(only, 0) != 0) continue;
+            // AMX bf16 sums in TDPBF16PS's order, not bit for bit: test_amx_kernels checks its bound.
+            if (f == WeightFormat::BF16 && std::string(isa) == "amx") continue;
             const QKernels* k = q_kernels(f, isa);
             if (k && std::find(tables.begin(), tables.end(), k) == tables.end()) tables.push_back(k);
             else if (!k) std::printf("%s %s: NOT RUN (no such kernels on this CPU or build)\n", weight_format_name(f), isa);
