@@ -1,6 +1,6 @@
 // The kernel table (private: not installed). Every hot loop goes through one of these function
 // pointers, chosen once at start-up from the CPU's features (CPUID on x86; NEON is always there on
-// aarch64; on armv7, AT_HWCAP's NEON and VFPv4), or forced with GRU_INFER_ISA=scalar|avx2|avx512|neon.
+// aarch64; on armv7, AT_HWCAP's NEON and VFPv4), or forced with GRU_INFER_ISA=scalar|avx2|avx512|amx|neon.
 // Tables are listed in dispatch.cpp.
 // Each entry has a scalar reference (kernels/<op>/<op>_f32_scalar.cpp) that the optimised versions
 // are tested against (csrc/tests/test_<op>.cpp).
