@@ -171,26 +171,26 @@ struct Scratch {
 
 bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 
-// k's gemm of M rows against ref's: bit for bit (exact), or within the bf16 bound of each output.
-void check_gemm(const QKernels& k, const QKernels& ref, bool exact, std::mt19937& rng, WeightFormat f, std::size_t M,
-                std::size_t I, std::size_t H, float x_scale) {
-    Case c(rng, f, I, H, x_scale);
-    const std::size_t P = c.q.tiles * kQTileRow, ld = P + 3;
+// k's gemm of M rows of I inputs through W (from init) against ref's: bit for bit (exact), or
+// within the bf16 bound of each output.
+void check_gemm(const QKernels& k, const QKernels& ref, bool exact, std::mt19937& rng, std::size_t M, std::size_t I,
+                const QMatrix& W, const float* init, float x_scale) {
+    const std::size_t P = W.packed_rows(), ld = P + 3;
     auto A = test::random_vec(rng, M * (I + 1), 2.0f);
     std::vector<float> want(M * ld, 7.0f), got(M * ld, 7.0f);
-    Scratch s1(q_gemm_scratch_bytes(M, c.q.W)), s2(q_gemm_scratch_bytes(M, c.q.W));
-    ref.gemm(M, A.data(), I + 1, c.q.W, c.q.x_scale, c.q.bx.data(), want.data(), ld, s1.p);
-    k.gemm(M, A.data(), I + 1, c.q.W, c.q.x_scale, c.q.bx.data(), got.data(), ld, s2.p);
+    Scratch s1(q_gemm_scratch_bytes(M, W)), s2(q_gemm_scratch_bytes(M, W));
+    ref.gemm(M, A.data(), I + 1, W, x_scale, init, want.data(), ld, s1.p);
+    k.gemm(M, A.data(), I + 1, W, x_scale, init, got.data(), ld, s2.p);
     bool ok = true;
     if (exact) {
         ok = same_bits(want.data(), got.data(), want.size());
     } else {
         double worst = 0.0;
         for (std::size_t i = 0; i < M; ++i) {
-            const auto x = bf16_row(A.data() + i * (I + 1), I, c.q.W.kpad);
+            const auto x = bf16_row(A.data() + i * (I + 1), I, W.kpad);
             for (std::size_t p = 0; p < P; ++p) {
                 const double d = std::fabs(double(got[i * ld + p]) - want[i * ld + p]);
-                const double bound = bf16_bound(c.q.W.kpad, std::fabs(c.q.bx[p]) + bf16_abs_dot(c.q.W, p, x.data()));
+                const double bound = bf16_bound(W.kpad, std::fabs(init[p]) + bf16_abs_dot(W, p, x.data()));
                 ok = ok && d <= bound;
                 worst = std::max(worst, d / bound);
             }
@@ -199,9 +199,18 @@ void check_gemm(const QKernels& k, const QKernels& ref, bool exact, std::mt19937
         if (!ok) std::fprintf(stderr, "  (worst difference %g of the bound)\n", worst);
     }
     if (!ok)
-        std::fprintf(stderr, "%s gemm M=%zu I=%zu H=%zu: differs from %s (max %g)\n", k.name, M, I, H, ref.name,
-                     test::max_abs_diff(want.data(), got.data(), want.size()));
+        std::fprintf(stderr, "%s gemm M=%zu I=%zu outputs=%zu (S=%zu): differs from %s (max %g)\n", k.name, M, I, W.rows,
+                     W.subs, ref.name, test::max_abs_diff(want.data(), got.data(), want.size()));
     CHECK(ok);
+}
+// The GRU input projection (S = 3) and a Dense layer's product (S = 1) with I inputs.
+void check_gemm(const QKernels& k, const QKernels& ref, bool exact, std::mt19937& rng, WeightFormat f, std::size_t M,
+                std::size_t I, std::size_t H, float x_scale) {
+    const Case c(rng, f, I, H, x_scale);
+    check_gemm(k, ref, exact, rng, M, I, c.q.W, c.q.bx.data(), c.q.x_scale);
+    const auto w = test::random_vec(rng, H * I, 0.5f), bias = test::random_vec(rng, H, 0.5f);
+    const QuantDense d = quantize_dense(w.data(), bias.data(), I, H, f, x_scale);
+    check_gemm(k, ref, exact, rng, M, I, d.W, d.bias.data(), d.x_scale);
 }
 
 // One step through k and ref: h_out (and for exact, lbr, the pre-activations A and B in scratch)
