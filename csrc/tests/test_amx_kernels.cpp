@@ -23,6 +23,7 @@
 #include "gru_infer/gru_infer.h"
 #include "kernels/kernels.h"
 #include "runtime/denormals.h"
+#include "quant_test_util.h"
 #include "test_util.h"
 
 using namespace gru_infer;
@@ -89,16 +90,13 @@ QKernels emulated_table(const char* name) {
     return QKernels{name, K::gemm, K::lbr, K::cho};
 }
 
-// The scalar bf16 reference with its products of kAmxRows+ rows summed in TDPBF16PS's order (the
-// SDM): per output, per K chunk of 16 pairs as the kernels cut them, even and odd lanes from zero by
-// FMA (denormals flushed), then acc = acc + (even + odd). The emulated kernels equal it bit for bit.
+// The scalar bf16 reference with its products summed in TDPBF16PS's order (the SDM): per output,
+// per K chunk of 16 pairs as the kernels cut them, even and odd lanes from zero by FMA (denormals
+// flushed), then acc = acc + (even + odd). The emulated kernels equal it bit for bit.
 struct AmxOrderBf16Ops : ScalarQOps<WeightFormat::BF16> {
-    using Spec = ScalarQOps<WeightFormat::BF16>;
     static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
-                    std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
+                    std::size_t v_stride, const float*, std::size_t, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
-        if (rows < kAmxRows)
-            return Spec::dot(m, blocks, rows, s0, ns, v, v_stride, sv, ldsv, init, ld_init, out, ld_out);
         const std::size_t groups = m.groups();
         const auto* w = static_cast<const std::uint16_t*>(m.bytes());
         for (std::size_t i = 0; i < rows; ++i) {
@@ -161,15 +159,8 @@ struct Case {
     }
 };
 
-struct Scratch {
-    std::vector<char> raw;
-    void* p;
-    explicit Scratch(std::size_t bytes) : raw(bytes + 64, 0x5a) {
-        p = raw.data() + (64 - reinterpret_cast<std::uintptr_t>(raw.data()) % 64) % 64;
-    }
-};
-
-bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+using test::same_bits;
+using test::Scratch;
 
 // k's gemm of M rows of I inputs through W (from init) against ref's: bit for bit (exact), or
 // within the bf16 bound of each output.
@@ -224,20 +215,9 @@ void check_step(const QKernels& k, const QKernels& ref, bool exact, std::mt19937
     Case c(rng, f, I, H, x_scale);
     const std::size_t ldxp = c.q.tiles * kQTileRow;
     auto x = test::random_vec(rng, rows * I, 2.0f), h = test::random_vec(rng, rows * (H + 1), 1.0f);
-    std::vector<float> xp(rows * ldxp);
-    Scratch gs(q_gemm_scratch_bytes(rows, c.q.W));
-    q_kernels(f, "scalar")->gemm(rows, x.data(), I, c.q.W, c.q.x_scale, c.q.bx.data(), xp.data(), ldxp, gs.p);
-    std::vector<float> want(rows * (H + 2), 9.0f), got(rows * (H + 2), 9.0f);
-    Scratch s1(q_step_scratch_bytes(rows, c.q)), s2(q_step_scratch_bytes(rows, c.q));
-    QGruStepArgs a;
-    a.rows = rows;
-    if (fused) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = ldxp; }
-    a.h = h.data(); a.ldh = H + 1; a.ldo = H + 2; a.w = &c.q; a.clip = clip; a.fast = fast;
-    a.h_out = want.data(); a.scratch = s1.p;
-    (lbr ? ref.gru_step_reset_after : ref.gru_step_reset_before)(a);
-    a.h_out = got.data(); a.scratch = s2.p;
-    a.walk_backward = (rows + I + H) % 2 == 1;  // the walk order must change no bit
-    (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+    const test::StepRun run(k, ref, c.q, rows, x.data(), h.data(), lbr, fused, fast, clip, (rows + I + H) % 2 == 1);
+    const std::vector<float>&want = run.want, &got = run.got, &xp = run.xp;
+    const test::Scratch &s1 = run.s1, &s2 = run.s2;
     const QStepScratch L(c.q);
     bool ok = true;
     if (exact) {

@@ -1,6 +1,9 @@
 // AMX (Advanced Matrix Extensions) reduced-precision batches: int8 by TDPBUSD, bf16 by TDPBF16PS,
-// for the products of kAmxRows+ rows (the input projection over B * T rows, the steps of 16+ rows);
-// fewer rows, and everything else, run the AVX-512 batch kernels (qbatch_avx512.h) they extend.
+// for the products of kAmxRows+ rows (the input projection over B * T rows, the steps of 16+ rows).
+// The amx table's entry points (gemm_packed/*_amx.cpp, gru_step/*_amx.cpp) give calls of fewer
+// rows to the AVX-512 table's functions (no second copy of those kernels here); past that point
+// every product runs on tiles, row groups of fewer than 16 rows (a remainder) with a config of
+// fewer rows.
 //
 // The kernels are written once over a tile-operations interface (Tiles): config (LDTILECFG),
 // release, zero, load (TILELOADD), store (TILESTORED), dpbusd, dpbf16ps, the tile numbers as
@@ -29,8 +32,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../gru_step/quant_small_avx512.h"
-#include "qbatch_avx512.h"
+#include "../gru_step/quant_step.h"
+#include "qops_avx512.h"
 
 namespace gru_infer {
 
@@ -140,13 +143,13 @@ struct NativeTiles {
 
 }  // namespace amx
 
-// Avx512QBatchOps with the products of kAmxRows+ rows on AMX tiles (Tiles: amx::NativeTiles or
-// amx::EmulatedTiles). dot and lbr_rows keep their contracts (QuantStep's Ops), so QuantStep's
-// gemm, lbr and cho run on them unchanged.
+// QuantStep's Ops with every product on AMX tiles (Tiles: amx::NativeTiles or
+// amx::EmulatedTiles): dot and lbr_rows on tiles, with the contracts of Avx512QBatchOps's (so
+// QuantStep's gemm, lbr and cho run on them unchanged); prepare and the gates are Avx512QOps's.
 template <WeightFormat F, class Tiles>
-struct AmxQBatchOps : Avx512QBatchOps<F> {
+struct AmxQBatchOps : Avx512QOps<F> {
     static_assert(F == WeightFormat::Int8 || F == WeightFormat::BF16, "AMX has int8 and bf16 products");
-    using Base = Avx512QBatchOps<F>;
+    using Base = Avx512QOps<F>;
     static constexpr std::size_t kUnits = 3;  // C tiles
 
     // A unit: sub s of block b, its first packed row p and its weights.
@@ -260,12 +263,10 @@ struct AmxQBatchOps : Avx512QBatchOps<F> {
         }
     }
 
-    // Avx512QOps::dot's contract; kAmxRows+ rows on tiles, fewer as the AVX-512 batch kernels.
+    // Avx512QOps::dot's contract, on tiles.
     static void dot(const QMatrix& m, QBlockRange blocks, std::size_t rows, std::size_t s0, std::size_t ns, const void* v,
                     std::size_t v_stride, const float* sv, std::size_t ldsv, const float* init, std::size_t ld_init,
                     float* out, std::size_t ld_out) {
-        if (rows < kAmxRows)
-            return Base::dot(m, blocks, rows, s0, ns, v, v_stride, sv, ldsv, init, ld_init, out, ld_out);
         auto init_of = [&](std::size_t i, const Unit& u) {
             return init ? _mm512_loadu_ps(init + i * ld_init + u.p) : _mm512_setzero_ps();
         };
@@ -286,27 +287,17 @@ struct AmxQBatchOps : Avx512QBatchOps<F> {
             });
     }
 
-    // The lbr step of kAmxRows+ rows (QuantStep::lbr's values, as Avx512QBatchOps::lbr_rows): the
-    // input product (fused streaming) by dot, then per block and row group R h on tiles with B's
-    // start (z, r: input part + bh; n: bh), the gates from registers. The pre-activations are also
-    // stored to scratch B, where QuantStep::lbr leaves them. Fewer rows: the AVX-512 batch kernel.
+    // The lbr step (QuantStep::lbr's values, as Avx512QBatchOps::lbr_rows): the input product
+    // (fused streaming) by dot, then per block and row group R h on tiles with B's start (z, r:
+    // input part + bh; n: bh), the gates from registers. The pre-activations are also stored to
+    // scratch B, where QuantStep::lbr leaves them.
     static bool lbr_rows(const QGruStepArgs& a) {
-        if (a.rows < kAmxRows) return Base::lbr_rows(a);
-        using Step = QuantStep<AmxQBatchOps>;
         const QuantGru& w = *a.w;
         const QStepScratch L(w);
         char* S = static_cast<char*>(a.scratch);
         const std::size_t ldf = L.row_bytes / sizeof(float);
-        Step::prepare_rows(a, L, S);
-        const float* xp = a.xp;
-        std::size_t ldxp = a.ldxp;
-        if (a.x) {
-            float* A = reinterpret_cast<float*>(S + L.a);
-            dot(w.W, QBlockRange{0, w.tiles, false}, a.rows, 0, 3, S + L.xq, L.row_bytes,
-                reinterpret_cast<const float*>(S + L.sx), ldf, w.bx.data(), 0, A, ldf);
-            xp = A;
-            ldxp = ldf;
-        }
+        std::size_t ldxp;
+        const float* xp = QuantStep<AmxQBatchOps>::lbr_rows_input(a, L, S, ldxp);
         const QAct act{a.clip, a.fast};
         const float* hs = reinterpret_cast<const float*>(S + L.sh);
         float* B = reinterpret_cast<float*>(S + L.b);
@@ -344,21 +335,17 @@ struct AmxQBatchOps : Avx512QBatchOps<F> {
 };
 
 // The AMX kernel table's entries over Tiles (gemm_packed/*_amx.cpp and gru_step/*_amx.cpp with
-// NativeTiles; the tests with EmulatedTiles): small layers (1-3 rows) in registers as on AVX-512,
-// the rest through QuantStep on AmxQBatchOps (the Cho form too: its products are dot's).
+// NativeTiles, for calls of kAmxRows+ rows; the tests with EmulatedTiles): QuantStep on
+// AmxQBatchOps, the Cho form too (its products are dot's).
 template <WeightFormat F, class Tiles>
 struct AmxKernels {
-    using Ops = AmxQBatchOps<F, Tiles>;
+    using Step = QuantStep<AmxQBatchOps<F, Tiles>>;
     static void gemm(std::size_t M, const float* A, std::size_t lda, const QMatrix& m, float a_scale, const float* init,
                      float* C, std::size_t ldc, void* scratch) {
-        QuantStep<Ops>::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
+        Step::gemm(M, A, lda, m, a_scale, init, C, ldc, scratch);
     }
-    static void lbr(const QGruStepArgs& a) {
-        if (!Avx512QSmall<F>::lbr(a)) QuantStep<Ops>::lbr(a);
-    }
-    static void cho(const QGruStepArgs& a) {
-        if (!Avx512QSmall<F>::cho(a)) QuantStep<Ops>::cho(a);
-    }
+    static void lbr(const QGruStepArgs& a) { Step::lbr(a); }
+    static void cho(const QGruStepArgs& a) { Step::cho(a); }
 };
 
 }  // namespace gru_infer
