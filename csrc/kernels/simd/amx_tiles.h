@@ -168,15 +168,14 @@ struct AmxQBatchOps : Avx512QOps<F> {
         else Tiles::template dpbf16ps<kC0 + U, A, B>();
     }
 
-    // The products of r rows of v (stride vs) for nu <= 3 units, under kernel_config(r, tail):
-    // c[u] (16 x 16 floats / int32, row stride 64 bytes) holds the start on entry (bf16; int8
-    // starts at zero) and the sums on return.
+    // The products of the configured rows of v (stride vs; kernel_config(rows, tail)) for nu <= 3
+    // units: c[u] (16 x 16 floats / int32, row stride 64 bytes) holds the start on entry (bf16;
+    // int8 starts at zero) and the sums on return.
     static void products(const QMatrix& m, const Unit* u, std::size_t nu, const char* v, std::size_t vs,
-                         std::size_t r, float (*c)[kQLanes * kQLanes]) {
+                         float (*c)[kQLanes * kQLanes]) {
         using namespace amx;
         const std::size_t groups = m.groups(), whole = groups / kChunkGroups, tail = groups % kChunkGroups;
         const std::size_t wstride = m.subs * 64, wchunk = kChunkGroups * wstride;
-        (void)r;
         auto start = [&](auto t) {
             constexpr int U = decltype(t)::value;
             if (U >= static_cast<int>(nu)) return;
@@ -233,7 +232,7 @@ struct AmxQBatchOps : Avx512QOps<F> {
                 std::size_t nu = 0;
                 auto flush = [&] {
                     start(r0, r, u, nu, c);
-                    products(m, u, nu, v + r0 * vs, vs, r, c);
+                    products(m, u, nu, v + r0 * vs, vs, c);
                     g(r0, r, u, nu, c);
                     nu = 0;
                 };
