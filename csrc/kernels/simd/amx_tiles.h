@@ -112,27 +112,18 @@ struct NativeTiles {
     }
     // The kernels' products: C0..C2 from (A, B) or (At, Bt).
     template <int C, int A, int B>
-    static void dpbusd() {
-        static_assert(C >= 0 && C < 3 && ((A == kA && B == kB) || (A == kAt && B == kBt)), "the kernels' tiles");
-        if constexpr (A == kA) {
-#define GRU_INFER_AMX_OP(n) _tile_dpbusd(n, 3, 4)
-            GRU_INFER_AMX_EACH_C(C, GRU_INFER_AMX_OP)
-#undef GRU_INFER_AMX_OP
-        } else {
-#define GRU_INFER_AMX_OP(n) _tile_dpbusd(n, 5, 6)
-            GRU_INFER_AMX_EACH_C(C, GRU_INFER_AMX_OP)
-#undef GRU_INFER_AMX_OP
-        }
-    }
+    static void dpbusd() { dp<C, A, B, false>(); }
     template <int C, int A, int B>
-    static void dpbf16ps() {
+    static void dpbf16ps() { dp<C, A, B, true>(); }
+    template <int C, int A, int B, bool Bf16>
+    static void dp() {
         static_assert(C >= 0 && C < 3 && ((A == kA && B == kB) || (A == kAt && B == kBt)), "the kernels' tiles");
         if constexpr (A == kA) {
-#define GRU_INFER_AMX_OP(n) _tile_dpbf16ps(n, 3, 4)
+#define GRU_INFER_AMX_OP(n) if constexpr (Bf16) _tile_dpbf16ps(n, 3, 4); else _tile_dpbusd(n, 3, 4)
             GRU_INFER_AMX_EACH_C(C, GRU_INFER_AMX_OP)
 #undef GRU_INFER_AMX_OP
         } else {
-#define GRU_INFER_AMX_OP(n) _tile_dpbf16ps(n, 5, 6)
+#define GRU_INFER_AMX_OP(n) if constexpr (Bf16) _tile_dpbf16ps(n, 5, 6); else _tile_dpbusd(n, 5, 6)
             GRU_INFER_AMX_EACH_C(C, GRU_INFER_AMX_OP)
 #undef GRU_INFER_AMX_OP
         }
