@@ -341,6 +341,30 @@ void check_emulator() {
     EmulatedTiles::store_n(0, out, 64);
     CHECK(out[0] == -2088960 && out[15] == -2088960);
     EmulatedTiles::release();
+    // TDPBF16PS's order on K = 2 pairs, x = (1, 1), (1, 1), w = (2^25, 1), (-2^25, 1) (even, odd):
+    // the even lane gives 2^25 - 2^25 = 0, the odd one 1 + 1, so 2; the scalar spec's one
+    // accumulator (odd first) loses both ones next to 2^25 and gives 0. A denormal bf16 input
+    // (0x0001, times 2^100 in output 1) reads as zero.
+    c = amx::kernel_config(1, 2);
+    EmulatedTiles::config(c);
+    const std::uint16_t x2[4] = {0x3f80, 0x3f80, 0x3f80, 0x3f80};
+    std::uint16_t w2[2][32] = {};
+    w2[0][0] = 0x4c00; w2[0][1] = 0x3f80; w2[1][0] = 0xcc00; w2[1][1] = 0x3f80;  // output 0
+    w2[0][2] = 0x7180;                                                            // output 1: 2^100 x 1
+    EmulatedTiles::load_n(amx::kAt, x2, 64);
+    EmulatedTiles::load_n(amx::kBt, w2, 64);
+    EmulatedTiles::zero_n(0);
+    EmulatedTiles::dpbf16ps_n(0, amx::kAt, amx::kBt);
+    float o2[16];
+    EmulatedTiles::store_n(0, o2, 64);
+    CHECK(o2[0] == 2.0f && o2[1] == 0x1p100f);
+    const std::uint16_t x3[4] = {0x0001, 0, 0, 0};  // a denormal x: zero
+    EmulatedTiles::load_n(amx::kAt, x3, 64);
+    EmulatedTiles::zero_n(0);
+    EmulatedTiles::dpbf16ps_n(0, amx::kAt, amx::kBt);
+    EmulatedTiles::store_n(0, o2, 64);
+    CHECK(o2[1] == 0.0f && !std::signbit(o2[1]));
+    EmulatedTiles::release();
 }
 
 // (main checked the CPU: this function is compiled for AVX-512.)
