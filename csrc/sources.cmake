@@ -1,8 +1,8 @@
 # The core's sources, relative to csrc/, in lists that CMakeLists.txt picks from:
 #   GRU_INFER_SOURCES                   always: the model, layers, native file, C API, dispatch and
 #                                       the scalar fp32 reference kernels
-#   GRU_INFER_<ISA>_SOURCES             the fp32 kernels of one ISA (AVX2, AVX512, NEON), when that
-#                                       ISA is in GRU_INFER_ISAS
+#   GRU_INFER_<ISA>_SOURCES             the fp32 kernels of one ISA (AVX2, AVX512, NEON; AMX has
+#                                       none of its own), when that ISA is in GRU_INFER_ISAS
 #   GRU_INFER_QUANT_SOURCES             reduced precision (int8, bf16, fp16): packing, dispatch and the
 #                                       scalar references, when GRU_INFER_REDUCED_PRECISION is ON
 #   GRU_INFER_QUANT_<ISA>_SOURCES       their kernels of one ISA, when both are on
@@ -53,6 +53,7 @@ set(GRU_INFER_AVX512_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_f32_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/vact/vact_f32_avx512.cpp
 )
+set(GRU_INFER_AMX_SOURCES)  # amx's fp32 kernels are AVX-512's
 set(GRU_INFER_NEON_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_nt/gemm_nt_f32_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_f32_neon.cpp
@@ -84,6 +85,12 @@ set(GRU_INFER_QUANT_AVX512_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_fp16_avx512.cpp
+)
+set(GRU_INFER_QUANT_AMX_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_amx.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_bf16_amx.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_int8_amx.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gemm_packed/gemm_packed_bf16_amx.cpp
 )
 set(GRU_INFER_QUANT_NEON_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gru_step/gru_step_int8_neon.cpp

@@ -476,3 +476,7 @@ def test_isas_listed_and_unknown_rejected(restore_isa):
     with pytest.raises(ValueError, match=r"'avx9000' is not available.*scalar"):
         gru_infer.set_isa("avx9000")
     assert gru_infer.active_isa() == restore_isa
+    if "amx" not in isas:  # a known ISA this CPU lacks (AMX tiles): refused as clearly
+        with pytest.raises(ValueError, match=r"'amx' is not available on this CPU"):
+            gru_infer.set_isa("amx")
+        assert gru_infer.active_isa() == restore_isa

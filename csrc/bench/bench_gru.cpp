@@ -76,7 +76,7 @@ __attribute__((target("avx2,fma"))) double fma_peak_avx2() { GRU_INFER_FMA_CHAIN
 
 double fma_peak_gflops() {
     const std::string isa = active_kernels().name;
-    return isa == "avx512" ? fma_peak_avx512() : isa == "avx2" ? fma_peak_avx2() : 0.0;
+    return uses_avx512_f32(isa.c_str()) ? fma_peak_avx512() : isa == "avx2" ? fma_peak_avx2() : 0.0;
 }
 #else
 double fma_peak_gflops() { return 0.0; }
@@ -121,7 +121,7 @@ using SumFloats = float (*)(const float*, std::size_t, bool);
 // checked CPUID and XCR0 for it).
 SumFloats sum_floats_for(const std::string& isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (isa == "avx512") return sum_floats_avx512;
+    if (uses_avx512_f32(isa.c_str())) return sum_floats_avx512;
     if (isa == "avx2") return sum_floats_avx2;
 #endif
     (void)isa;

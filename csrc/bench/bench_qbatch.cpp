@@ -3,6 +3,7 @@
 // ms per call, interleaved rounds, the best round. With FTZ and DAZ set, as predict runs them.
 //     bench_qbatch [B,H,T ...]   (default 32,256,100 256,256,100 64,1024,50; I = H)
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -74,19 +75,30 @@ int main(int argc, char** argv) {
             b.h_out = out.data(); b.ldo = H; b.w = &q[i]; b.scratch = align64(ss[i]);
         }
         const int gin = std::max(1, int(2e8 / (2.0 * M * I * 3 * H))), sin = std::max(1, int(2e8 / (2.0 * B * H * 3 * H)));
-        double best[NQ + 1][2];
-        for (auto& r : best) r[0] = r[1] = 1e300;
+        // The tables timed: each format's active one; on an AMX CPU int8 and bf16 both on AMX and on
+        // AVX-512 (the "amx" tables leave fewer than 16 rows to the AVX-512 kernels).
+        std::vector<std::pair<int, const QKernels*>> tables;
+        for (int i = 0; i < NQ; ++i) {
+            const QKernels* active = &q_active(formats[i]);
+            tables.emplace_back(i, active);
+            if (formats[i] != WeightFormat::F16 && q_kernels(formats[i], "amx"))  // an AMX CPU
+                for (const char* isa : {"amx", "avx512"})
+                    if (const QKernels* t = q_kernels(formats[i], isa); t && t != active) tables.emplace_back(i, t);
+        }
+        const std::size_t NT = tables.size();
+        std::vector<std::array<double, 2>> best(NT + 1, {1e300, 1e300});
         for (int r = 0; r < 7; ++r) {
             best[0][0] = std::min(best[0][0], time_ms([&] {
                 k.gemm_packed(M, I, x.data(), I, p.w.data(), p.tile_stride, p.tiles, p.bx.data(), xp.data(), p.tiles * kTileRow);
             }, gin));
             best[0][1] = std::min(best[0][1], time_ms([&] { k.gru_step_reset_after(a); a.walk_backward = !a.walk_backward; }, sin));
-            for (int i = 0; i < NQ; ++i) {
-                const QKernels& qk = q_active(formats[i]);
-                best[i + 1][0] = std::min(best[i + 1][0], time_ms([&] {
+            for (std::size_t j = 0; j < NT; ++j) {
+                const int i = tables[j].first;
+                const QKernels& qk = *tables[j].second;
+                best[j + 1][0] = std::min(best[i + 1][0], time_ms([&] {
                     qk.gemm(M, x.data(), I, q[i].W, 0.0f, q[i].bx.data(), qxp[i].data(), q[i].tiles * kQTileRow, align64(gs[i]));
                 }, gin));
-                best[i + 1][1] = std::min(best[i + 1][1], time_ms([&] {
+                best[j + 1][1] = std::min(best[j + 1][1], time_ms([&] {
                     qk.gru_step_reset_after(qa[i]);
                     qa[i].walk_backward = !qa[i].walk_backward;
                 }, sin));
@@ -95,10 +107,10 @@ int main(int argc, char** argv) {
         char name[64];
         std::snprintf(name, sizeof name, "B=%zu H=%zu T=%zu", B, H, T);
         const double f32 = best[0][0] + T * best[0][1];
-        for (int i = 0; i <= NQ; ++i) {
+        for (std::size_t i = 0; i <= NT; ++i) {
             const double tot = best[i][0] + T * best[i][1];
             std::printf("%-16s %-14s %10.2f %10.3f %10.1f %8.2f\n", name,
-                        i == 0 ? k.name : q_active(formats[i - 1]).name, best[i][0], best[i][1], tot, f32 / tot);
+                        i == 0 ? k.name : tables[i - 1].second->name, best[i][0], best[i][1], tot, f32 / tot);
         }
         std::fflush(stdout);
     }

@@ -1,5 +1,6 @@
 // The one place that picks kernels for this CPU: the list of ISAs (GRU_INFER_ISAS) and their tables.
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -19,6 +20,11 @@
 #define GRU_INFER_WITH_AVX512(...) __VA_ARGS__
 #else
 #define GRU_INFER_WITH_AVX512(...)
+#endif
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(GRU_INFER_NO_AMX) && !defined(GRU_INFER_NO_AVX512)
+#define GRU_INFER_WITH_AMX(...) __VA_ARGS__
+#else
+#define GRU_INFER_WITH_AMX(...)
 #endif
 #include "kernels/simd/neon_config.h"
 #if GRU_INFER_NEON && !defined(GRU_INFER_NO_NEON)  // aarch64, and armv7 (neon_config.h)
@@ -42,22 +48,28 @@ namespace {
 // The fp32 entries are kernels/<op>/<op>_f32_avx512.cpp; the reduced-precision kernels are picked
 // per weight format by quant_dispatch.cpp (vpdpbusd, vdpbf16ps need their own CPUID bits).
 [[maybe_unused]] bool cpu_has_avx512_all() { return cpu_has_avx2_fma() && cpu_has_avx512(); }
+// "amx": AVX-512's fp32 kernels, and for int8 and bf16 the AMX tile kernels (quant_dispatch.cpp),
+// listed only where the CPU, the OS's XCR0 and (Linux) the process's permission allow both AMX
+// formats: no tile instruction ever runs elsewhere.
+[[maybe_unused]] bool cpu_has_amx_all() { return cpu_has_avx512_all() && cpu_has_amx_int8() && cpu_has_amx_bf16(); }
 #endif
 
 }  // namespace
 
-// The kernel tables of this build, worst first: X(isa, cpu check). The default is the last one the
-// CPU runs. A new ISA is one line here plus one file per operation, kernels/<op>/<op>_f32_<isa>.cpp,
-// defining <op>_f32_<isa> (every entry of the Kernels table).
-#define GRU_INFER_ISAS(X)                                \
-    X(scalar, cpu_any)                                   \
-    GRU_INFER_WITH_AVX2(X(avx2, cpu_has_avx2_fma))       \
-    GRU_INFER_WITH_AVX512(X(avx512, cpu_has_avx512_all)) \
-    GRU_INFER_WITH_NEON(X(neon, cpu_has_neon))
+// The kernel tables of this build, worst first: X(name, isa, cpu check), the fp32 kernels of `isa`
+// under `name` (amx: AVX-512's; only its reduced-precision tables differ). The default is the last
+// one the CPU runs. A new ISA is one line here plus one file per operation,
+// kernels/<op>/<op>_f32_<isa>.cpp, defining <op>_f32_<isa> (every entry of the Kernels table).
+#define GRU_INFER_ISAS(X)                                        \
+    X(scalar, scalar, cpu_any)                                   \
+    GRU_INFER_WITH_AVX2(X(avx2, avx2, cpu_has_avx2_fma))         \
+    GRU_INFER_WITH_AVX512(X(avx512, avx512, cpu_has_avx512_all)) \
+    GRU_INFER_WITH_AMX(X(amx, avx512, cpu_has_amx_all))          \
+    GRU_INFER_WITH_NEON(X(neon, neon, cpu_has_neon))
 
 // Every ISA's kernels, declared once per ISA suffix. A new operation (or dtype of one) is one line
 // in each of these two macros, plus its entry in the Kernels table (kernels.h).
-#define GRU_INFER_DECLARE_KERNELS(isa, cpu_check)                                                  \
+#define GRU_INFER_DECLARE_KERNELS(name, isa, cpu_check)                                                  \
     void gemm_nt_f32_##isa(std::size_t, std::size_t, std::size_t, const float*, std::size_t,       \
                            const float*, std::size_t, const float*, float*, std::size_t);          \
     void gemm_packed_f32_##isa(std::size_t, std::size_t, const float*, std::size_t, const float*,  \
@@ -66,8 +78,8 @@ namespace {
     void gru_step_reset_before_f32_##isa(const GruStepArgs&);                                      \
     void sigmoid_f32_##isa(std::size_t, const float*, float*);                                     \
     void tanh_f32_##isa(std::size_t, const float*, float*);
-#define GRU_INFER_KERNEL_TABLE(isa, cpu_check)                                                     \
-    {Kernels{#isa, gemm_nt_f32_##isa, gemm_packed_f32_##isa, gru_step_reset_after_f32_##isa,       \
+#define GRU_INFER_KERNEL_TABLE(name, isa, cpu_check)                                               \
+    {Kernels{#name, gemm_nt_f32_##isa, gemm_packed_f32_##isa, gru_step_reset_after_f32_##isa,       \
              gru_step_reset_before_f32_##isa, sigmoid_f32_##isa, tanh_f32_##isa},                  \
      cpu_check},
 
@@ -94,8 +106,14 @@ const Kernels* best_table() {
     const char* forced = std::getenv("GRU_INFER_ISA");
     if (forced && *forced) {
         const Isa* isa = find_isa(forced);
-        // An unusable forced value falls back to the best table rather than aborting start-up.
+        // An unusable forced value falls back to the best table rather than aborting start-up,
+        // saying so once on stderr (no allocation: the first stream step may be what gets us here).
         if (isa && isa->cpu_runs()) return &isa->table;
+        std::fprintf(stderr, "gru_infer: GRU_INFER_ISA=%s is %s; available:", forced,
+                     isa ? "not available on this CPU" : "not an ISA of this build");
+        for (const Isa& i : kIsas)
+            if (i.cpu_runs()) std::fprintf(stderr, " %s", i.table.name);
+        std::fprintf(stderr, " (using the best of them)\n");
     }
     const Kernels* best = &kIsas[0].table;
     for (const Isa& isa : kIsas)

@@ -1,11 +1,12 @@
 // The kernel table (private: not installed). Every hot loop goes through one of these function
 // pointers, chosen once at start-up from the CPU's features (CPUID on x86; NEON is always there on
-// aarch64; on armv7, AT_HWCAP's NEON and VFPv4), or forced with GRU_INFER_ISA=scalar|avx2|avx512|neon.
+// aarch64; on armv7, AT_HWCAP's NEON and VFPv4), or forced with GRU_INFER_ISA=scalar|avx2|avx512|amx|neon.
 // Tables are listed in dispatch.cpp.
 // Each entry has a scalar reference (kernels/<op>/<op>_f32_scalar.cpp) that the optimised versions
 // are tested against (csrc/tests/test_<op>.cpp).
 #pragma once
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,12 @@ const Kernels& scalar_kernels();
 const Kernels* compiled_kernels(const std::string& isa);
 // Tables compiled into this build, by name ("scalar" first), whether or not this CPU runs them.
 std::vector<std::string> compiled_isas();
+
+// Whether a table's fp32 kernels are AVX-512's: "avx512", and "amx" (the same fp32 kernels, AMX
+// only in its int8 / bf16 tables). For code that keys on the AVX-512 fp32 step (gate-major copies).
+inline bool uses_avx512_f32(const char* isa_name) {
+    return std::strcmp(isa_name, "avx512") == 0 || std::strcmp(isa_name, "amx") == 0;
+}
 
 // The table in use. Chosen on first call from GRU_INFER_ISA or the CPU; set_isa switches it.
 const Kernels& active_kernels();

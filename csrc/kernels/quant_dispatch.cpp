@@ -27,6 +27,11 @@ GRU_INFER_DECLARE_QKERNELS(int8, avx512)
 GRU_INFER_DECLARE_QKERNELS(bf16, avx512)
 GRU_INFER_DECLARE_QKERNELS(fp16, avx512)
 #endif
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(GRU_INFER_NO_AMX) && !defined(GRU_INFER_NO_AVX512)
+#define GRU_INFER_Q_AMX 1
+GRU_INFER_DECLARE_QKERNELS(int8, amx)
+GRU_INFER_DECLARE_QKERNELS(bf16, amx)
+#endif
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(GRU_INFER_NO_AVX2)
 GRU_INFER_DECLARE_QKERNELS(int8, avx2)
 GRU_INFER_DECLARE_QKERNELS(bf16, avx2)
@@ -87,6 +92,16 @@ const QKernels* q_kernels(WeightFormat f, const std::string& isa) {
         if (f == WeightFormat::F16 && cpu_has_avx512()) return &fp16_avx512;
     }
 #endif
+#if GRU_INFER_Q_AMX
+    // AMX tiles for products of 16+ rows, AVX-512 for the rest (gru_step/*_amx.cpp); fp16 has no
+    // AMX form: AVX-512's table.
+    static const QKernels int8_amx = GRU_INFER_QTABLE(int8, amx), bf16_amx = GRU_INFER_QTABLE(bf16, amx);
+    if (isa == "amx") {
+        if (f == WeightFormat::Int8 && cpu_has_amx_int8()) return &int8_amx;
+        if (f == WeightFormat::BF16 && cpu_has_amx_bf16()) return &bf16_amx;
+        if (f == WeightFormat::F16 && cpu_has_amx_int8()) return q_kernels(f, "avx512");
+    }
+#endif
     return nullptr;
 }
 
@@ -95,10 +110,13 @@ namespace {
 const QKernels& q_resolve(WeightFormat f) {
     // The fp32 table in use names the ISA (GRU_INFER_ISA / set_isa choose it). The avx512 table
     // falls back to AVX2 for a format whose extension this CPU lacks (e.g. bf16 without AVX512_BF16).
+    // "amx" (AVX-512's fp32 kernels) takes its AMX tables, else AVX-512's as "avx512" does.
     const std::string isa = active_kernels().name;
-    if (isa == "avx512")
+    if (isa == "amx")
+        if (const QKernels* k = q_kernels(f, "amx")) return *k;
+    if (isa == "avx512" || isa == "amx")
         if (const QKernels* k = q_kernels(f, "avx512")) return *k;
-    if (isa == "avx512" || isa == "avx2")
+    if (isa == "avx512" || isa == "amx" || isa == "avx2")
         if (const QKernels* k = q_kernels(f, "avx2")) return *k;
     if (isa == "neon")
         if (const QKernels* k = q_kernels(f, "neon")) return *k;

@@ -19,6 +19,16 @@
 //         product, a denormal accumulator read as zero; a product of two bf16 is exact in fp32
 //         when normal, but can be inexact below 2^-126, where the fma matters).
 //   fp16: weights stored fp16, widened to fp32; out = init + sum_k v[k] w[k] by fma in k order.
+//   AMX (the "amx" tables, simd/amx_tiles.h; products of 16+ rows): int8 by TDPBUSD, the same u8
+//         offset and exact int32 sums as vpdpbusd, so bit for bit the above. bf16 by TDPBF16PS,
+//         in its order (the SDM's): per output and K chunk of 16 pairs (the kernels' chunks, from
+//         k = 0), even and odd products accumulated by FMA into two lanes from zero, then
+//         acc = acc + (even + odd), every step RNE with denormals flushed (inputs and results).
+//         Not bit-exact: both sum the same K + 1 terms (init and K exact products), each term
+//         rounded at most K + 2 times, so with u = 2^-24, K = kpad and gamma(n) = n u / (1 - n u),
+//             |amx - scalar| <= 2 gamma(K + 2) (|init| + sum_k |x_k w_k|) + (3K + 2) 2^-126
+//         (the last term: a flushed denormal per rounding). test_amx_kernels checks it, and the
+//         emulated kernels bit for bit against a scalar sum in the SDM's order.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -242,6 +252,11 @@ bool cpu_has_avx2_f16c();  // AVX2, FMA and F16C with the OS saving YMM state
 bool cpu_has_avx512();  // AVX-512 F/BW/DQ/VL with the OS saving ZMM state (XCR0 0xE0)
 bool cpu_has_avx512_vnni();
 bool cpu_has_avx512_bf16();
+// AMX-TILE and AMX-INT8 (AMX-BF16) with the OS saving the tile state (XCR0 bits 17, 18) and, on
+// Linux, this process granted it (arch_prctl ARCH_REQ_XCOMP_PERM, asked once); with the AVX-512
+// features their epilogues use (VNNI; for bf16 also AVX512_BF16). False everywhere else.
+bool cpu_has_amx_int8();
+bool cpu_has_amx_bf16();
 bool cpu_has_neon_dotprod();  // aarch64 dot-product extension (sdot), from the kernel's HWCAP
 // The NEON kernels run here: always on aarch64; on armv7 if the kernel reports NEON and VFPv4
 // (AT_HWCAP; neon_config.h); never elsewhere.

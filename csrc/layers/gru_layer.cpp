@@ -43,7 +43,7 @@ namespace {
 // which gives the same results within the kernels' tolerance, a little slower at those sizes.
 std::vector<AlignedBuffer> gate_major_copies(const std::vector<PackedGru>& packed) {
     std::vector<AlignedBuffer> out;
-    if (std::strcmp(active_kernels().name, "avx512") != 0) return out;
+    if (!uses_avx512_f32(active_kernels().name)) return out;
     for (const auto& p : packed) out.push_back(pack_gate_major_recurrent(p));
     return out;
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gru_infer/gru_infer.h"
+#include "kernels/kernels.h"  // uses_avx512_f32
 #include "runtime/projection_pipeline.h"
 #include "test_util.h"
 
@@ -103,7 +104,7 @@ void check_case(std::mt19937& rng, std::size_t I, std::size_t H, std::size_t B, 
     model->add(std::make_unique<GruLayer>(c, w));
     // The gate-major copy exactly where the AVX-512 step would use it (9..32 units, built on AVX-512).
     const auto& layer = static_cast<const GruLayer&>(*model->layers()[0]);
-    const bool gate_major = uses_gate_major(H) && std::strcmp(active_isa(), "avx512") == 0;
+    const bool gate_major = uses_gate_major(H) && uses_avx512_f32(active_isa());
     for (std::size_t d = 0; d < D; ++d) CHECK((layer.gate_major_recurrent(d) != nullptr) == gate_major);
     std::vector<float> y(model->output_floats(B, T)), hn(B * model->state_size());
     PredictRequest req;

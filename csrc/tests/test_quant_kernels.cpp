@@ -10,6 +10,7 @@
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/gru_infer.h"
 #include "kernel_test_util.h"
+#include "quant_test_util.h"
 #include "kernels/kernels.h"
 #include "runtime/denormals.h"
 #include "test_util.h"
@@ -65,21 +66,14 @@ struct Case {
     }
 };
 
-bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+using test::same_bits;
+using test::Scratch;
 // same_bits, except that any two NaNs count as equal.
 bool same_bits_or_nan(const float* a, const float* b, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
         if (!same_bits(a + i, b + i, 1) && !(std::isnan(a[i]) && std::isnan(b[i]))) return false;
     return true;
 }
-
-struct Scratch {
-    std::vector<char> raw;
-    void* p;
-    explicit Scratch(std::size_t bytes) : raw(bytes + 64, 0x5a) {
-        p = raw.data() + (64 - reinterpret_cast<std::uintptr_t>(raw.data()) % 64) % 64;
-    }
-};
 
 void check_gemm(const QKernels& k, const QKernels& ref, std::mt19937& rng, WeightFormat f, std::size_t M, std::size_t I,
                 std::size_t H, bool bias, float a_scale, bool tiny = false) {
@@ -159,23 +153,11 @@ void check_step(const QKernels& k, const QKernels& ref, std::mt19937& rng, Weigh
                 std::size_t I, std::size_t H, bool lbr, bool fused, bool bias, bool fast, float clip, float x_scale,
                 bool tiny = false, bool vs_fp32 = true) {
     Case c(rng, f, I, H, bias, x_scale, tiny);
-    const std::size_t ldxp = c.q.tiles * kQTileRow;
     // |h| <= 1 after a step; an h0 may be larger (the state then takes a dynamic scale).
     auto x = values(rng, rows * I, 2.0f, tiny), h = values(rng, rows * (H + 1), (I + H) % 9 == 0 ? 3.0f : 1.0f, tiny);
-    std::vector<float> xp(rows * ldxp);
-    Scratch gs(q_gemm_scratch_bytes(rows, c.q.W));
-    ref.gemm(rows, x.data(), I, c.q.W, c.q.x_scale, c.q.bx.data(), xp.data(), ldxp, gs.p);
-    std::vector<float> want(rows * (H + 2), 9.0f), got(rows * (H + 2), 9.0f);
-    Scratch s1(q_step_scratch_bytes(rows, c.q)), s2(q_step_scratch_bytes(rows, c.q));
-    QGruStepArgs a;
-    a.rows = rows;
-    if (fused) { a.x = x.data(); a.ldx = I; } else { a.xp = xp.data(); a.ldxp = ldxp; }
-    a.h = h.data(); a.ldh = H + 1; a.ldo = H + 2; a.w = &c.q; a.clip = clip; a.fast = fast;
-    a.h_out = want.data(); a.scratch = s1.p;
-    (lbr ? ref.gru_step_reset_after : ref.gru_step_reset_before)(a);
-    a.h_out = got.data(); a.scratch = s2.p;
-    a.walk_backward = (rows + I + H) % 2 == 1;  // the walk order must change no bit
-    (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(a);
+    const test::StepRun run(k, ref, c.q, rows, x.data(), h.data(), lbr, fused, fast, clip, (rows + I + H) % 2 == 1);
+    const std::vector<float>&want = run.want, &got = run.got;
+    const test::Scratch &s1 = run.s1, &s2 = run.s2;
     const bool ok = same_bits(want.data(), got.data(), want.size());
     if (!ok)
         std::fprintf(stderr, "%s step rows=%zu I=%zu H=%zu lbr=%d fused=%d fast=%d clip=%g xs=%g%s: max diff %g\n",
@@ -311,7 +293,7 @@ void check_small_layers(const QKernels& k, const QKernels& ref, std::mt19937& rn
                     }
 }
 
-// test_quant_kernels [--isa scalar|avx512|avx2|neon]: one ISA's kernels (all when none is given).
+// test_quant_kernels [--isa scalar|avx512|amx|avx2|neon]: one ISA's kernels (all when none is given).
 // An ISA this CPU or build lacks prints NOT RUN and exits 77 (ctest: Skipped).
 int main(int argc, char** argv) {
     // On armv7 everything below runs flushed, the "caller's mode" passes too: NEON there cannot do
@@ -326,8 +308,10 @@ int main(int argc, char** argv) {
         const QKernels& ref = *q_kernels(f, "scalar");
         std::vector<const QKernels*> tables;
         if (only.empty() || only == "scalar") tables.push_back(&ref);
-        for (const char* isa : {"avx512", "avx2", "neon", "neon-widening"}) {
+        for (const char* isa : {"avx512", "amx", "avx2", "neon", "neon-widening"}) {
             if (!only.empty() && only.rfind(isa, 0) != 0 && std::string(isa).rfind(only, 0) != 0) continue;
+            // AMX bf16 sums in TDPBF16PS's order, not bit for bit: test_amx_kernels checks its bound.
+            if (f == WeightFormat::BF16 && std::string(isa) == "amx") continue;
             const QKernels* k = q_kernels(f, isa);
             if (k && std::find(tables.begin(), tables.end(), k) == tables.end()) tables.push_back(k);
             else if (!k) std::printf("%s %s: NOT RUN (no such kernels on this CPU or build)\n", weight_format_name(f), isa);

@@ -43,6 +43,22 @@ struct QuantStep {
         }
     }
 
+    // The start of a batch kernel's lbr step (Ops::lbr_rows): the rows prepared, and with a fused
+    // input its product (x W + bx, by Ops::dot) in scratch A, as qgemm would give it. Returns the
+    // input part (A, or the caller's xp) and sets ldxp to its stride.
+    static const float* lbr_rows_input(const QGruStepArgs& a, const QStepScratch& L, char* S, std::size_t& ldxp) {
+        const QuantGru& w = *a.w;
+        prepare_rows(a, L, S);
+        ldxp = a.ldxp;
+        if (!a.x) return a.xp;
+        const std::size_t ldf = L.row_bytes / sizeof(float);
+        float* A = reinterpret_cast<float*>(S + L.a);
+        Ops::dot(w.W, QBlockRange{0, w.tiles, false}, a.rows, 0, 3, S + L.xq, L.row_bytes,
+                 reinterpret_cast<const float*>(S + L.sx), ldf, w.bx.data(), 0, A, ldf);
+        ldxp = ldf;
+        return A;
+    }
+
     // The tiles of a step in chunks of at most ~256 KB of weights (8 tiles at least), each chunk's
     // input and recurrent products back to back, the chunks in the walk's order: a step that walks
     // back starts on the weights the last one read last, still in cache.

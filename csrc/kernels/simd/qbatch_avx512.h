@@ -178,21 +178,12 @@ struct Avx512QBatchOps : Avx512QOps<F> {
     static bool lbr_rows(const QGruStepArgs& a) {
         if constexpr (F == WeightFormat::F16) return false;
         if (a.rows < kQBatchRows) return false;
-        using Step = QuantStep<Avx512QBatchOps>;
         const QuantGru& w = *a.w;
         const QStepScratch L(w);
         char* S = static_cast<char*>(a.scratch);
         const std::size_t ldf = L.row_bytes / sizeof(float);
-        Step::prepare_rows(a, L, S);
-        const float* xp = a.xp;
-        std::size_t ldxp = a.ldxp;
-        if (a.x) {
-            float* A = reinterpret_cast<float*>(S + L.a);
-            dot(w.W, QBlockRange{0, w.tiles, false}, a.rows, 0, 3, S + L.xq, L.row_bytes,
-                reinterpret_cast<const float*>(S + L.sx), ldf, w.bx.data(), 0, A, ldf);
-            xp = A;
-            ldxp = ldf;
-        }
+        std::size_t ldxp;
+        const float* xp = QuantStep<Avx512QBatchOps>::lbr_rows_input(a, L, S, ldxp);
         const QAct act{a.clip, a.fast};
         const float* hs = reinterpret_cast<const float*>(S + L.sh);
         const char* hq = S + L.hq;
