@@ -144,13 +144,23 @@ const QKernels& q_active(WeightFormat f) {
     return t;
 }
 
+namespace {
+
+// The ISA of the table in use for f: "avx512", "amx", "avx2", "neon", "neondot", "scalar".
+std::string q_active_isa(WeightFormat f) {
+    const std::string name = q_active(f).name;  // "<format>_<isa>"
+    return name.substr(name.find('_') + 1);
+}
+
+}  // namespace
+
 std::size_t q_fp32_max_hidden(WeightFormat f) {
     // The hidden sizes below each table's crossover with fp32, step and predict, both GRU forms
-    // (AMD Zen 4; NEON unmeasured: AVX2's values, which widen the same way).
-    const std::string name = q_active(f).name;
-    const auto isa = name.substr(name.find('_') + 1);
+    // (AMD Zen 4; NEON unmeasured: AVX2's values, which widen the same way; amx: its steps of
+    // fewer than 16 rows are AVX-512's).
+    const std::string isa = q_active_isa(f);
     const bool i8 = f == WeightFormat::Int8, b16 = f == WeightFormat::BF16;
-    if (isa == "avx512") return i8 ? 16 : b16 ? 32 : 64;
+    if (isa == "avx512" || isa == "amx") return i8 ? 16 : b16 ? 32 : 64;
     if (isa == "avx2" || isa == "neon" || isa == "neondot") return i8 ? 32 : b16 ? 64 : 32;
     return 0;
 }
@@ -158,8 +168,7 @@ std::size_t q_fp32_max_hidden(WeightFormat f) {
 bool q_fp32_batches(WeightFormat f) {
     // fp16 on every vector table (F16C / vcvt per use): AVX-512 0.70-0.97x of fp32 at batches of
     // 4-256, AVX2 0.88-0.95x; bf16 where it has no dot product (AVX2 0.79-0.86x; NEON unmeasured).
-    const std::string name = q_active(f).name;
-    const auto isa = name.substr(name.find('_') + 1);
+    const std::string isa = q_active_isa(f);
     if (f == WeightFormat::F16) return isa != "scalar";
     return f == WeightFormat::BF16 && (isa == "avx2" || isa == "neon");
 }
