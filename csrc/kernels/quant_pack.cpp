@@ -209,9 +209,9 @@ PackedGru widen_to_packed(const QuantGru& q) {
     const std::size_t I = q.input, H = q.hidden, G = q_group(q.format);
     PackedGru p;
     p.input = I; p.hidden = H; p.tiles = tiles_for(H); p.tile_stride = (I + H) * kTileRow;
-    p.w = AlignedBuffer::uninitialized(p.tiles * p.tile_stride);
-    p.bx = AlignedBuffer::uninitialized(p.tiles * kTileRow);
-    p.bh = AlignedBuffer::uninitialized(p.tiles * kTileRow);
+    p.w = AlignedBuffer::weights(p.tiles * p.tile_stride);  // (on huge pages when large, as pack_gru's)
+    p.bx = AlignedBuffer::weights(p.tiles * kTileRow);
+    p.bh = AlignedBuffer::weights(p.tiles * kTileRow);
     const bool bf16 = q.format == WeightFormat::BF16;
     // fp32 tile t is half of QMatrix tile b = t / 2 (16 units): its lanes l0 .. l0 + 7 of each gate.
     for (std::size_t t = 0; t < p.tiles; ++t) {
