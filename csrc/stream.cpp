@@ -85,9 +85,12 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     max_block_ = max_block ? max_block : std::min(default_max_block(batch), block_limit);
     active_kernels();  // choose the kernels now, not in the first step
     std::size_t widest = model_->input_size(), scratch = 0, offset = 0, xp_row = 0;
-    for (const auto& l : model_->layers()) {
-        if (const char* why = l->stream_unsupported_reason())
+    for (const auto& layer : model_->layers()) {
+        if (const char* why = layer->stream_unsupported_reason())
             throw InvalidArgument(std::string("this model cannot stream: ") + why);
+        const auto* g = dynamic_cast<const GruLayer*>(layer.get());
+        const Layer* l = g ? &g->for_rows(batch) : layer.get();
+        run_layers_.push_back(l);
         widest = std::max(widest, l->output_size());
         // run() steps a stateless layer over every (row, step) of a block at once.
         scratch = std::max(scratch, l->step_scratch_size(l->state_size() ? batch : checked_product(batch, max_block_, 1)));
@@ -119,7 +122,7 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
     takes_ids_ = model_->takes_ids();
     gru_steps_.reset(new StreamGruStep[layers]);
     for (std::size_t i = 0; i < layers; ++i) {
-        const auto* g = dynamic_cast<const GruLayer*>(model_->layers()[i].get());
+        const auto* g = dynamic_cast<const GruLayer*>(run_layers_[i]);
         if (!g) continue;
         StreamGruStep& s = gru_steps_[i];
         s.quant = g->prepare_step(batch, scratch_.data(), fast_activations, s.qargs);
@@ -148,7 +151,7 @@ void Stream::reset_row(std::size_t row) noexcept {
 
 void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t rows, float* state) noexcept {
     FlushDenormals flush;
-    const auto& layers = model_->layers();
+    const auto& layers = run_layers_;
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
         float* out = i + 1 == layers.size() ? y : (cur == ping_.data() ? pong_.data() : ping_.data());

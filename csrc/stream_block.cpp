@@ -74,7 +74,7 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
 
 void Stream::run_block(std::size_t first, std::size_t steps, const float* x, float* y) noexcept {
     FlushDenormals flush;
-    const auto& layers = model_->layers();
+    const auto& layers = run_layers_;
     const std::size_t B = batch_;
     const float* cur = x;
     std::size_t width = first ? layers[first - 1]->output_size() : model_->input_size();

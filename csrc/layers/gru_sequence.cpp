@@ -25,14 +25,15 @@ constexpr std::size_t kFusedInputMax = 16;
 constexpr std::size_t kFusedInt8MaxHidden = 64;
 
 // Widening per predict call instead measured 2-10% of a batch's time (conversion and fresh pages).
-std::shared_ptr<const GruLayer> GruLayer::wide_batches() const {
+const GruLayer& GruLayer::for_rows(std::size_t rows) const {
+    if (rows < kStepGemmRows || !runs_quantized() || runs_quantized_batches()) return *this;
     std::lock_guard<std::mutex> lock(wide_mutex_);
     if (!wide_) {
         std::vector<PackedGru> wide;
         for (const auto& q : *quant_) wide.push_back(widen_to_packed(q));
-        wide_ = std::make_shared<const GruLayer>(cfg_, std::move(wide));
+        wide_ = std::make_unique<const GruLayer>(cfg_, std::move(wide));
     }
-    return wide_;
+    return *wide_;
 }
 
 bool GruLayer::fuses_input(std::size_t rows) const {
@@ -179,8 +180,7 @@ std::size_t pipeline_block(std::size_t steps) {
 
 void GruLayer::forward(const float* x, float* y, std::size_t B, std::size_t T,
                        const SequenceContext& ctx) const {
-    if (B >= kStepGemmRows && runs_quantized() && !runs_quantized_batches())
-        return wide_batches()->forward(x, y, B, T, ctx);
+    if (const GruLayer& g = for_rows(B); &g != this) return g.forward(x, y, B, T, ctx);
     const std::size_t H = cfg_.hidden_size, D = cfg_.num_directions();
     const bool concat = D == 1 || cfg_.merge_mode == MergeMode::Concat;
     AlignedBuffer h(D * B * H);

@@ -219,6 +219,22 @@ void check_fp32_batches(std::mt19937& rng) {
                                   std::memcmp(want.hn.data(), got.hn.data(), want.hn.size() * sizeof(float)) == 0;
                 CHECK(same == (B >= kStepGemmRows && q_fp32_batches(f)));
                 CHECK(test::max_abs_diff(want.y.data(), got.y.data(), want.y.size()) <= bound(f));
+                if (dir != GruDirection::Forward || !same) continue;
+                // A stream of B rows runs the same fp32 layer: steps and blocks as the fp32 model's
+                // stream, bit for bit, and blocks as predict.
+                auto borrowed = std::shared_ptr<const Model>(&fp32, [](const Model*) {});
+                Stream sq(q, B), s32(borrowed, B);
+                std::vector<float> xt(B * 9), yq(B * 70), y32(B * 70);
+                for (std::size_t t = 0; t < T; ++t) {
+                    for (std::size_t r = 0; r < B; ++r) std::memcpy(xt.data() + r * 9, x.data() + (r * T + t) * 9, 9 * sizeof(float));
+                    sq.step(xt.data(), yq.data());
+                    s32.step(xt.data(), y32.data());
+                    CHECK(yq == y32);
+                }
+                sq.reset();
+                std::vector<float> block(B * T * 70);
+                sq.run(T, x.data(), block.data());
+                CHECK(std::memcmp(block.data(), got.y.data(), block.size() * sizeof(float)) == 0);
             }
         }
 }

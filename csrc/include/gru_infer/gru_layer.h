@@ -113,6 +113,10 @@ public:
     // The same for predict's batches of 4+ rows: false also where fp16 / bf16 batches run the fp32
     // kernels on the weights widened once (kept after the first such batch: +4 bytes a weight).
     bool runs_quantized_batches() const;
+    // The layer that runs `rows` rows at a time: this one, or where runs_quantized_batches() is
+    // false and rows >= 4, the fp32 layer of its widened weights (made by the first call that
+    // needs it, then kept: the same object for every later call).
+    const GruLayer& for_rows(std::size_t rows) const;
     // Whether steps of `rows` rows multiply the raw input inside the step kernel instead of a
     // separate input-projection pass (few input features, fewer rows than the step's GEMM path).
     bool fuses_input(std::size_t rows) const;
@@ -188,10 +192,9 @@ private:
     std::vector<AlignedBuffer> gate_major_;  // per direction, from packed_ (small layers, AVX-512 only)
     std::shared_ptr<const std::vector<QuantGru>> quant_;  // per direction, reduced precision only
     // fp16 / bf16 layers whose batches run the fp32 kernels (q_fp32_batches): the fp32 layer of
-    // their widened weights, made by the first batch that needs it and kept (wide_batches()).
+    // their widened weights, made by the first batch that needs it and kept (for_rows).
     mutable std::mutex wide_mutex_;
-    mutable std::shared_ptr<const GruLayer> wide_;
-    std::shared_ptr<const GruLayer> wide_batches() const;
+    mutable std::unique_ptr<const GruLayer> wide_;
 };
 
 }  // namespace gru_infer

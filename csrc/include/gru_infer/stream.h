@@ -91,6 +91,9 @@ private:
     std::shared_ptr<const Model> model_;
     std::size_t batch_, max_block_ = 1;
     AlignedBuffer state_, scratch_, ping_, pong_;
+    // Per layer, the layer that runs the stream's rows (GruLayer::for_rows: fp16 / bf16 GRUs of 4+
+    // rows run the fp32 layer of their widened weights), the model's own otherwise.
+    std::vector<const Layer*> run_layers_;
     std::vector<std::size_t> state_offset_;      // per layer, into state_
     std::vector<std::size_t> state_row_offset_;  // per layer, state floats of one row before it
     StepContext ctx_;  // walk_backward flips every step (Layer::step)
