@@ -14,7 +14,7 @@ std::vector<std::string> available_isas();
 // unsupported name. Not thread-safe against running models.
 void set_isa(const std::string& name);
 // The name of the kernels in use ("scalar", "avx2", "avx512", "amx", "neon"; amx: AVX-512 with AMX
-// tiles for int8 / bf16 batches, listed only on CPUs with AMX).
+// tiles for int8 / bf16 batches, listed only on CPUs with AMX, and only chosen when asked for).
 const char* active_isa();
 
 }  // namespace gru_infer
