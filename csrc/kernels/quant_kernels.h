@@ -40,7 +40,6 @@
 namespace gru_infer {
 
 struct GruWeights;
-struct PackedGru;
 
 // Whether the reduced-precision kernels are built in: CMake's GRU_INFER_REDUCED_PRECISION=OFF
 // leaves them out (no int8/bf16/fp16 kernel file, no packing) and defines
@@ -137,8 +136,6 @@ QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::s
 QuantGru quantize_gru(const GruWeights& w, std::size_t input, std::size_t hidden, WeightFormat f,
                       float x_scale = 0.0f);
 GruWeights dequantize_gru(const QuantGru& q);  // the fp32 weights the kernels effectively use
-// fp16 / bf16 weights widened to fp32 (exactly) straight into pack_gru's layout, for the fp32 kernels.
-PackedGru widen_to_packed(const QuantGru& q);
 
 // One step of `rows` sequences through a QuantGru, as GruStepArgs (kernels.h) for fp32.
 struct QGruStepArgs {
@@ -239,7 +236,7 @@ struct QKernels {
 // measured per ISA, benchmarks/results.md). 0 for the scalar references, which are the spec.
 std::size_t q_fp32_max_hidden(WeightFormat f);
 // Whether batches (kStepGemmRows+ rows) of a predict run the fp32 kernels on the layer's weights
-// widened once and kept (widen_to_packed, GruLayer::wide_batches), where the table in use widens
+// widened once and kept (GruLayer::for_rows), where the table in use widens
 // fp16 / bf16 weights per use anyway (no native dot product) and its batch kernels are slower than
 // fp32's for it.
 bool q_fp32_batches(WeightFormat f);

@@ -27,7 +27,6 @@ GruWeights dequantize_gru(const QuantGru&) { refuse(); }
 void widen_small_fp16(QuantGru&) { refuse(); }
 std::size_t q_fp32_max_hidden(WeightFormat) { refuse(); }
 bool q_fp32_batches(WeightFormat) { refuse(); }
-PackedGru widen_to_packed(const QuantGru&) { refuse(); }
 
 }  // namespace gru_infer
 #endif

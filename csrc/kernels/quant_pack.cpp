@@ -6,7 +6,6 @@
 
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
-#include "gru_infer/packed_gru.h"
 #include "quant_kernels.h"
 
 namespace gru_infer {
@@ -188,54 +187,6 @@ QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::s
     std::memcpy(d.bias.data(), b, out * sizeof(float));
     d.x_scale = f == WeightFormat::Int8 ? x_scale : 0.0f;
     return d;
-}
-
-namespace {
-
-// from_fp16 with the normal numbers' case first, in shifts and adds.
-inline float widen_fp16(std::uint16_t h) {
-    const std::uint32_t e = (h >> 10) & 0x1fu;
-    if (e == 0 || e == 31) return from_fp16(h);
-    const std::uint32_t b = (static_cast<std::uint32_t>(h & 0x8000u) << 16) | ((e + 112) << 23) | ((h & 0x3ffu) << 13);
-    float v;
-    std::memcpy(&v, &b, 4);
-    return v;
-}
-
-}  // namespace
-
-PackedGru widen_to_packed(const QuantGru& q) {
-    if (q.format == WeightFormat::Int8) throw InvalidArgument("widen_to_packed: fp16 or bf16 weights only");
-    const std::size_t I = q.input, H = q.hidden, G = q_group(q.format);
-    PackedGru p;
-    p.input = I; p.hidden = H; p.tiles = tiles_for(H); p.tile_stride = (I + H) * kTileRow;
-    p.w = AlignedBuffer::weights(p.tiles * p.tile_stride);  // (on huge pages when large, as pack_gru's)
-    p.bx = AlignedBuffer::weights(p.tiles * kTileRow);
-    p.bh = AlignedBuffer::weights(p.tiles * kTileRow);
-    const bool bf16 = q.format == WeightFormat::BF16;
-    // fp32 tile t is half of QMatrix tile b = t / 2 (16 units): its lanes l0 .. l0 + 7 of each gate.
-    for (std::size_t t = 0; t < p.tiles; ++t) {
-        const std::size_t b = t / 2, l0 = t % 2 * kTile;
-        for (std::size_t s = 0; s < 3; ++s)
-            for (std::size_t j = 0; j < kTile; ++j) {
-                p.bx[t * kTileRow + s * kTile + j] = q.bx[b * kQTileRow + s * kQLanes + l0 + j];
-                p.bh[t * kTileRow + s * kTile + j] = q.bh[b * kQTileRow + s * kQLanes + l0 + j];
-            }
-        float* dst = p.w.data() + t * p.tile_stride;
-        for (const QMatrix* m : {&q.W, &q.R}) {
-            const auto* u16 = reinterpret_cast<const std::uint16_t*>(m->data.data());
-            for (std::size_t k = 0; k < m->cols; ++k, dst += kTileRow) {
-                // column k of the block: group k / G, element k % G of each lane (quant_kernels.h)
-                const std::uint16_t* src = u16 + (b * m->groups() + k / G) * 3 * kQLanes * G + k % G;
-                for (std::size_t s = 0; s < 3; ++s)
-                    for (std::size_t j = 0; j < kTile; ++j) {
-                        const std::uint16_t v = src[(s * kQLanes + l0 + j) * G];
-                        dst[s * kTile + j] = bf16 ? from_bf16(v) : widen_fp16(v);
-                    }
-            }
-        }
-    }
-    return p;
 }
 
 GruWeights dequantize_gru(const QuantGru& q) {

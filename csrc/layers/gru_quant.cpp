@@ -29,12 +29,16 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(
             throw InvalidArgument("reduced-precision GRU weights do not match input_size=" + std::to_string(I) +
                                   ", hidden_size=" + std::to_string(H));
     }
-    for (auto& q : quant) widen_small_fp16(q);  // (weights read from a file)
+    const bool fp32 = H <= q_fp32_max_hidden(quant[0].format);  // faster in fp32: see runs_quantized
+    for (auto& q : quant) {
+        if (fp32) q.W32 = q.R32 = AlignedBuffer();  // (read only by the reduced-precision small steps)
+        else widen_small_fp16(q);                   // (weights read from a file)
+    }
     quant_ = std::make_shared<const std::vector<QuantGru>>(std::move(quant));
-    if (H <= q_fp32_max_hidden((*quant_)[0].format)) {  // faster in fp32: see runs_quantized
-        GruLayer fp32(cfg_, quant_weights());
-        packed_ = std::move(fp32.packed_);
-        gate_major_ = std::move(fp32.gate_major_);
+    if (fp32) {
+        GruLayer f(cfg_, quant_weights());
+        packed_ = std::move(f.packed_);
+        gate_major_ = std::move(f.gate_major_);
     }
 }
 

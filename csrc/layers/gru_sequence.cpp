@@ -24,15 +24,11 @@ constexpr std::size_t kFusedInputMax = 16;
 // (AVX-512, I = H = 32, batch 1: 0.94x -> 1.3x of fp32; bf16 and fp16 slower fused).
 constexpr std::size_t kFusedInt8MaxHidden = 64;
 
-// Widening per predict call instead measured 2-10% of a batch's time (conversion and fresh pages).
+// Widening per predict call instead measured 2-10% of a batch (conversion and fresh pages).
 const GruLayer& GruLayer::for_rows(std::size_t rows) const {
     if (rows < kStepGemmRows || !runs_quantized() || runs_quantized_batches()) return *this;
     std::lock_guard<std::mutex> lock(wide_mutex_);
-    if (!wide_) {
-        std::vector<PackedGru> wide;
-        for (const auto& q : *quant_) wide.push_back(widen_to_packed(q));
-        wide_ = std::make_unique<const GruLayer>(cfg_, std::move(wide));
-    }
+    if (!wide_) wide_ = std::make_unique<const GruLayer>(cfg_, quant_weights());
     return *wide_;
 }
 

@@ -179,8 +179,10 @@ void check_fp32_fallback(std::mt19937& rng, const std::string& isa) {
                 for (std::size_t B : {1, 5}) {
                     const std::size_t T = 23;
                     const auto x = normal(rng, B * T * 5);
-                    const Out want = run(fp32, x, B, T), got = run(*q, x, B, T);
+                    const Out want = run(fp32, x, B, T), got = run(*q, x, B, T), orig = run(*m, x, B, T);
                     CHECK(std::memcmp(want.y.data(), got.y.data(), want.y.size() * sizeof(float)) == 0);
+                    // and within the format's bound of the original fp32 model
+                    CHECK(test::max_abs_diff(orig.y.data(), got.y.data(), got.y.size()) <= bound(f));
                     CHECK(std::memcmp(want.hn.data(), got.hn.data(), want.hn.size() * sizeof(float)) == 0);
                     if (dir != GruDirection::Forward) continue;
                     Stream s(q, B);
@@ -214,7 +216,8 @@ void check_fp32_batches(std::mt19937& rng) {
             for (std::size_t B : {2, 4, 7}) {
                 const std::size_t T = 19;
                 const auto x = normal(rng, B * T * 9);
-                const Out want = run(fp32, x, B, T), got = run(*q, x, B, T);
+                const Out want = run(fp32, x, B, T), got = run(*q, x, B, T), orig = run(*m, x, B, T);
+                CHECK(test::max_abs_diff(orig.y.data(), got.y.data(), got.y.size()) <= bound(f));
                 const bool same = std::memcmp(want.y.data(), got.y.data(), want.y.size() * sizeof(float)) == 0 &&
                                   std::memcmp(want.hn.data(), got.hn.data(), want.hn.size() * sizeof(float)) == 0;
                 CHECK(same == (B >= kStepGemmRows && q_fp32_batches(f)));
