@@ -232,8 +232,9 @@ def test_quantize_keeps_the_fast_activations_default():
 def test_small_layers_compute_in_fp32_where_faster(kind, isa, restore_isa):
     """A GRU of 8 units runs the fp32 kernels on its dequantized weights on every vector ISA (its
     format's kernels are slower there; docs/quantization.md), the scalar reference keeps the
-    format's arithmetic: the report says which, the file keeps the format, and the results are an
-    fp32 model's on the dequantized weights (bit for bit) or within the format's bound."""
+    format's arithmetic: the report says which, the file keeps the format, the results are within
+    the format's bound of PyTorch and, on the vector ISAs, an fp32 model's on the dequantized
+    weights bit for bit."""
     gru_infer.set_isa(isa)
     g = torch_gru(3, 8, seed=8)
     m = gru_infer.from_torch(g)
@@ -247,7 +248,6 @@ def test_small_layers_compute_in_fp32_where_faster(kind, isa, restore_isa):
     assert dequantized.weight_format == "fp32"
     if isa == "scalar":
         assert "computes_in" not in entry
-        assert not np.array_equal(yq, dequantized.predict(x))  # the state is quantized / rounded
     else:
         assert entry["computes_in"].startswith("fp32")
         np.testing.assert_array_equal(yq, dequantized.predict(x))
