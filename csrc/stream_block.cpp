@@ -11,6 +11,7 @@
 #include "gru_infer/stream.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_kernels.h"
+#include "layers/block_steps.h"
 #include "runtime/denormals.h"
 #include "stream_block.h"
 
@@ -56,20 +57,8 @@ void gru_block(const GruLayer& g, std::size_t rows, std::size_t steps, const flo
     const float* in = fused ? x : xp;
     GruStepArgs a;  // the fields that stay the same, as a step of the layer sets them
     g.prepare_step(rows, scratch, ctx.fast_activations, a);
-    const auto step = c.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before;
-    const float* prev = state;
-    std::size_t ld_prev = H;
-    for (std::size_t s = 0; s < steps; ++s) {
-        if (fused) { a.x = in + s * G; a.ldx = steps * G; }
-        else { a.xp = in + s * G; a.ldxp = steps * G; }
-        a.h = prev; a.ldh = ld_prev;
-        a.h_out = y + s * H; a.ldo = steps * H;
-        a.walk_backward = ctx.walk_backward != (s % 2 == 1);
-        step(a);
-        prev = a.h_out;
-        ld_prev = steps * H;
-    }
-    for (std::size_t b = 0; b < rows; ++b) std::memcpy(state + b * H, prev + b * ld_prev, H * sizeof(float));
+    block_steps(a, c.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before, rows, steps, H, fused, in,
+                G, y, state, ctx.walk_backward);
 }
 
 void Stream::run_block(std::size_t first, std::size_t steps, const float* x, float* y) noexcept {

@@ -7,6 +7,7 @@
 #include "../kernels/quant_kernels.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
+#include "block_steps.h"
 
 namespace gru_infer {
 
@@ -98,17 +99,11 @@ void GruLayer::quant_block(std::size_t rows, std::size_t steps, const float* x, 
     const bool fused = fuses_input(rows);
     const std::size_t G = fused ? I : quant_xp_row_floats();
     if (!fused) quant_project(0, x, rows * steps, xp, scratch);  // before the steps use scratch
-    const float* in = fused ? x : xp;
-    float* rest = scratch + rows * quant_xp_row_floats();  // as step() lays out its scratch
-    const float* prev = state;
-    std::size_t ld_prev = H;
-    for (std::size_t s = 0; s < steps; ++s) {
-        quant_step_rows(0, rows, in + s * G, steps * G, prev, ld_prev, y + s * H, steps * H, rest,
-                        walk_backward != (s % 2 == 1), fused, fast);
-        prev = y + s * H;
-        ld_prev = steps * H;
-    }
-    for (std::size_t b = 0; b < rows; ++b) std::memcpy(state + b * H, prev + b * ld_prev, H * sizeof(float));
+    QGruStepArgs a;  // the fields that stay the same, as a step of the layer sets them
+    prepare_step(rows, scratch, fast, a);
+    const QKernels& k = q_active(a.w->format);
+    block_steps(a, cfg_.linear_before_reset ? k.gru_step_reset_after : k.gru_step_reset_before, rows, steps, H, fused,
+                fused ? x : xp, G, y, state, walk_backward);
 }
 
 }  // namespace gru_infer
