@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "gru_infer/dense_layer.h"
 #include "gru_infer/embedding_layer.h"
 #include "gru_infer/error.h"
 #include "gru_infer/gru_layer.h"
@@ -129,6 +130,11 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         if (s.quant || g->prepare_step(batch, scratch_.data(), fast_activations, s.args)) s.layer = g;
     }
     single_gru_ = layers == 1 && gru_steps_[0].layer;
+    for (const Layer* l : run_layers_) {
+        const auto* g = dynamic_cast<const GruLayer*>(l);
+        const auto* d = dynamic_cast<const DenseLayer*>(l);
+        bf16_ = bf16_ || (g && g->weight_format() == WeightFormat::BF16) || (d && d->weight_format() == WeightFormat::BF16);
+    }
 }
 
 Stream::~Stream() = default;
@@ -150,7 +156,7 @@ void Stream::reset_row(std::size_t row) noexcept {
 }
 
 void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t rows, float* state) noexcept {
-    FlushDenormals flush;
+    FlushDenormalsOnceMet flush(bf16_);  // one step: the MXCSR writes would be a visible part of it
     const auto& layers = run_layers_;
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
@@ -175,7 +181,7 @@ void Stream::step(const float* x, float* y) noexcept {
         return;
     }
     if (single_gru_) {  // a model of one GRU layer: run_from without its layer loop (a tiny
-        FlushDenormals flush;  // model's step is tens of ns, and the loop's bookkeeping showed)
+        FlushDenormalsOnceMet flush(bf16_);  // model's step is tens of ns, and the loop's bookkeeping showed)
         StreamGruStep& g = gru_steps_[0];
         g.run(x, y, batch_, state_.data(), ctx_.walk_backward);
         ctx_.walk_backward = !ctx_.walk_backward;

@@ -9,7 +9,7 @@
 //            and its two halves (the input projection GEMM; the recurrent steps, B rows each)
 // Fraction of peak: of --peak-gflops N, or by default of the FMA peak measured at start (12
 // independent FMA chains on the widest vectors of the ISA in use, best of 5 runs).
-//     bench_gru [--quick] [--only eigen|run|slots|kernels|batch] [--isa NAME] [--peak-gflops N]
+//     bench_gru [--quick] [--only eigen|guard|run|slots|kernels|batch] [--isa NAME] [--peak-gflops N]
 #include <algorithm>
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -164,13 +164,16 @@ std::vector<float> random_inputs(std::size_t n, unsigned seed) {
 // Medians of fns[i] over `reps` rounds, the callables interleaved within each round, so that a
 // busy moment of a shared machine hits all of them alike. isas[i], if given and not empty, is
 // the kernel table set before each of fns[i]'s rounds.
+// setups[i], if given, runs before each timed batch of fns[i] (outside the timing).
 std::vector<double> interleaved_median_ns(const std::vector<std::function<void()>>& fns, int reps, int inner,
-                                          const std::vector<std::string>& isas = {}) {
+                                          const std::vector<std::string>& isas = {},
+                                          const std::vector<std::function<void()>>& setups = {}) {
     const std::string before = active_isa();
     std::vector<std::vector<double>> t(fns.size());
     for (int r = 0; r < reps; ++r)
         for (std::size_t i = 0; i < fns.size(); ++i) {
             if (i < isas.size() && !isas[i].empty()) set_isa(isas[i]);
+            if (i < setups.size() && setups[i]) setups[i]();
             auto t0 = Clock::now();
             for (int k = 0; k < inner; ++k) fns[i]();
             t[i].push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / inner);
@@ -188,13 +191,16 @@ std::vector<double> interleaved_median_ns(const std::vector<std::function<void()
 // gru_infer's C++ stream step (batch 1, lbr = 1, the best ISA) against the Eigen reference step on
 // the same weights. The outputs are compared over 256 random steps first (same math: they differ
 // only by float rounding and the two exp/tanh implementations).
-// host_ftz: both run with flush-to-zero and denormals-are-zero already set by the caller, as an
-// audio host sets them around its callbacks (JUCE's ScopedNoDenormals); gru_infer's own denormal
-// guard then writes no MXCSR. Without it the guard writes MXCSR twice per step.
-bool eigen_side_by_side(bool quick, bool host_ftz) {
+// The caller's MXCSR, three ways: host_ftz, flush-to-zero and denormals-are-zero already set, as
+// an audio host sets them around its callbacks (JUCE's ScopedNoDenormals): our guard writes no
+// MXCSR; clean, the default mode with no exception flag set (a program that has met no denormal):
+// no writes either (runtime/denormals.h, FlushDenormalsOnceMet); met, the default mode with the
+// denormal flag already set (by the program, before): the guard writes MXCSR twice per step.
+enum class Mxcsr { HostFtz, Clean, Met };
+bool eigen_side_by_side(bool quick, Mxcsr mode) {
 #if defined(__x86_64__) || defined(_M_X64)
-    const unsigned csr = _mm_getcsr();
-    if (host_ftz) _mm_setcsr(csr | 0x8040);
+    const unsigned csr = _mm_getcsr(), plain = csr & ~0x803fu;  // FTZ, DAZ and the six flags clear
+    _mm_setcsr(mode == Mxcsr::HostFtz ? plain | 0x8040 : mode == Mxcsr::Met ? plain | 0x2 : plain);
 #endif
     struct Case { std::size_t I, H; };
     std::vector<Case> cases{{1, 8}, {8, 8}, {1, 16}, {16, 16}, {1, 32}, {32, 32}, {64, 64}, {128, 128}, {256, 256}, {512, 512}};
@@ -209,7 +215,9 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
                 "interleaved rounds (eigen and every ISA of ours in each round); max|dh| = largest output difference\n"
                 "over 256 random steps (default ISA %s); read = the read floor: W and R (12 H (I + H) bytes) read\n"
                 "with plain vector loads, direction alternating, in the same rounds; %s\n", reps, active_isa(),
-                host_ftz ? "caller has set FTZ+DAZ (as an audio host does)" : "caller's default MXCSR (our guard sets FTZ+DAZ per step)");
+                mode == Mxcsr::HostFtz ? "caller has set FTZ+DAZ (as an audio host does)"
+                : mode == Mxcsr::Clean ? "caller's default MXCSR, no denormal met (our guard writes nothing)"
+                                       : "caller's default MXCSR, a denormal met before (our guard sets FTZ+DAZ per step)");
     std::printf("%-5s %-5s %10s", "I", "H", "eigen ns");
     for (const auto& isa : isas) std::printf(" %10s", (isa + " ns").c_str());
     for (const auto& isa : isas) std::printf(" %13s", ("eigen/" + isa).c_str());
@@ -255,9 +263,40 @@ bool eigen_side_by_side(bool quick, bool host_ftz) {
         std::printf(" %9.1e %9.1f %11.2f %11.2f%s\n", diff, read, ns[0] / read, ns[1 + best] / read, diff < 1e-5 ? "" : "  MISMATCH");
     }
 #if defined(__x86_64__) || defined(_M_X64)
+    if (mode == Mxcsr::Clean && (_mm_getcsr() & 0x12)) std::printf("(a denormal was met during these rounds)\n");
     _mm_setcsr(csr);
 #endif
     return ok;
+}
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+// The denormal guard's cost per stream step (runtime/denormals.h): the same stream stepped with the
+// caller's MXCSR set three ways, interleaved in every round (Mxcsr above). met - clean is what the
+// two MXCSR writes cost a caller whose flags say a denormal was met; clean - host_ftz should be ~0.
+void guard_section(bool quick) {
+    const int reps = quick ? 5 : 31;
+    const unsigned csr = _mm_getcsr(), plain = csr & ~0x803fu;
+    std::printf("\nthe denormal guard per stream step (default ISA %s, batch 1, lbr=1, one thread); medians of %d\n"
+                "interleaved rounds; the caller's MXCSR: host_ftz (FTZ+DAZ set), clean (default, no flag set: no\n"
+                "writes), met (default, the denormal flag set: two writes per step)\n", active_isa(), reps);
+    std::printf("%-5s %-5s %12s %12s %12s %14s\n", "I", "H", "host_ftz ns", "clean ns", "met ns", "met-clean ns");
+    for (std::size_t H : {8, 16, 32, 64})
+        for (std::size_t I : {std::size_t(1), H}) {
+            auto model = gru_model(random_weights(I, H, 7), I, H, true);
+            Stream s(model, 1);
+            const std::size_t steps = 256;
+            const std::vector<float> x = random_inputs(steps * I, 3);
+            std::vector<float> y(H);
+            std::size_t t = 0;
+            auto step = [&] { s.step(x.data() + (t = (t + 1) % steps) * I, y.data()); };
+            const int inner = static_cast<int>(std::max<std::size_t>(200, 2000000 / (H * (H + I) * 3)));
+            const auto ns = interleaved_median_ns({step, step, step}, reps, inner, {},
+                                                  {[&] { _mm_setcsr(plain | 0x8040); }, [&] { _mm_setcsr(plain); },
+                                                   [&] { _mm_setcsr(plain | 0x2); }});
+            std::printf("%-5zu %-5zu %12.1f %12.1f %12.1f %14.1f\n", I, H, ns[0], ns[1], ns[2], ns[2] - ns[1]);
+        }
+    _mm_setcsr(csr);
 }
 #endif
 
@@ -350,7 +389,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) only_isa = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|run|slots|kernels|batch] [--isa NAME] [--peak-gflops N]\n");
+            std::fprintf(stderr, "usage: bench_gru [--quick] [--only eigen|guard|run|slots|kernels|batch] [--isa NAME] [--peak-gflops N]\n");
             return 2;
         }
     }
@@ -358,13 +397,18 @@ int main(int argc, char** argv) {
     auto want = [&](const char* name) { return only.empty() || only == name; };
     if (want("eigen")) {
 #ifdef GRU_INFER_BENCH_EIGEN
-        ok = eigen_side_by_side(quick, true) && ok;
+        ok = eigen_side_by_side(quick, Mxcsr::HostFtz) && ok;
         std::printf("\n");
-        ok = eigen_side_by_side(quick, false) && ok;
+        ok = eigen_side_by_side(quick, Mxcsr::Clean) && ok;
+        std::printf("\n");
+        ok = eigen_side_by_side(quick, Mxcsr::Met) && ok;
 #else
         std::printf("eigen: not built (CMake did not find Eigen3; install libeigen3-dev)\n");
 #endif
     }
+#if defined(__x86_64__) || defined(_M_X64)
+    if (want("guard")) guard_section(quick);
+#endif
     set_num_threads(1);  // predict too: one thread, like the streams
     if (want("run")) run_section(quick);
     if (want("slots")) slots_section(quick);

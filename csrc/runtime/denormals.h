@@ -26,9 +26,11 @@ private:
 #elif defined(__aarch64__)
     FlushDenormals() noexcept {
         asm volatile("mrs %0, fpcr" : "=r"(saved_));
-        asm volatile("msr fpcr, %0" : : "r"(saved_ | kFz));
+        if (!(saved_ & kFz)) asm volatile("msr fpcr, %0" : : "r"(saved_ | kFz));
     }
-    ~FlushDenormals() { asm volatile("msr fpcr, %0" : : "r"(saved_)); }
+    ~FlushDenormals() {
+        if (!(saved_ & kFz)) asm volatile("msr fpcr, %0" : : "r"(saved_));
+    }
 private:
     static constexpr std::uint64_t kFz = std::uint64_t(1) << 24;  // FPCR.FZ
     std::uint64_t saved_;
@@ -56,5 +58,37 @@ private:
     FlushDenormals(const FlushDenormals&) = delete;
     FlushDenormals& operator=(const FlushDenormals&) = delete;
 };
+
+// For calls too short to pay for two MXCSR writes (a stream step is tens of ns; on Intel cores the
+// writes have cost up to ~20 ns of it): run in the caller's mode for as long as its sticky flags say
+// that nothing on this thread has met a denormal since they were last cleared (DE: a denormal
+// operand, UE: a tiny inexact result). The first call that meets one computes in the caller's mode
+// (gradual underflow, as IEEE and PyTorch do: only slower, and denormals differ by less than 2^-126
+// from the flushed ones), leaves DE or UE set, and every call after it flushes as FlushDenormals.
+// Kernels that take another path with flushing on ask FlushDenormals::active() (bf16: the hardware
+// flushes as the reference does, instead of masks): `always` flushes for them as FlushDenormals.
+#if defined(__x86_64__) || defined(_M_X64)
+class FlushDenormalsOnceMet {
+public:
+    explicit FlushDenormalsOnceMet(bool always = false) noexcept : saved_(_mm_getcsr()) {
+        write_ = (saved_ & kFtzDaz) != kFtzDaz && (always || (saved_ & kMet) != 0);
+        if (write_) _mm_setcsr(saved_ | kFtzDaz);
+    }
+    ~FlushDenormalsOnceMet() {
+        if (write_) _mm_setcsr(saved_);
+    }
+    FlushDenormalsOnceMet(const FlushDenormalsOnceMet&) = delete;
+    FlushDenormalsOnceMet& operator=(const FlushDenormalsOnceMet&) = delete;
+    static constexpr unsigned kMet = 0x12;  // MXCSR flags: underflow (bit 4), denormal operand (bit 1)
+private:
+    static constexpr unsigned kFtzDaz = 0x8040;
+    unsigned saved_;
+    bool write_;
+};
+#else
+struct FlushDenormalsOnceMet : FlushDenormals {  // ARM: FPCR / FPSCR, as for longer calls
+    explicit FlushDenormalsOnceMet(bool = false) noexcept {}
+};
+#endif
 
 }  // namespace gru_infer
