@@ -202,11 +202,14 @@ template <int NT, unsigned XOdd, unsigned HOdd>
     constexpr int C = 1;
     __m512 A[NT][C], B[NT][C], Cc[NT][C];
     const float* w = a.w + t0 * a.tile_stride;
-    auto clear = [&] {
+    // The lambdas inlined: else GCC keeps A, B and Cc in memory and the loops store them every pass.
+    auto clear = [&]() __attribute__((always_inline)) {
         for (int j = 0; j < NT; ++j)
             for (int c = 0; c < C; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
     };
-    auto fold = [&](int j, __m512& zr, __m256& n) { fold_pair_sums<NT, C>(A, B, Cc, j, zr, n); };
+    auto fold = [&](int j, __m512& zr, __m256& n) __attribute__((always_inline)) {
+        fold_pair_sums<NT, C>(A, B, Cc, j, zr, n);
+    };
     __m512 zr[NT];
     for (int j = 0; j < NT; ++j) {
         const float* bh = a.bh + (t0 + j) * kTileRow;
@@ -215,7 +218,7 @@ template <int NT, unsigned XOdd, unsigned HOdd>
         pre[j].nx = _mm256_loadu_ps(src + 16);
         pre[j].nrec = _mm256_load_ps(bh + 16);
     }
-    auto input_part = [&] {
+    auto input_part = [&]() __attribute__((always_inline)) {
         clear();
         pair_products<NT, C, XOdd>(A, B, Cc, w, a.tile_stride, a.x + m * a.ldx, a.input);
         for (int j = 0; j < NT; ++j) fold(j, zr[j], pre[j].nx);
