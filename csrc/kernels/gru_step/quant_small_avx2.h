@@ -23,24 +23,52 @@ struct Avx2QSmall {
 
     // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products;
     // Wide: fp16 from its widened copy, the same values, so the same FMAs).
-    template <int TG, int NH, bool HwFtz, bool Wide, int S0, int NS>
-    [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
-        constexpr std::size_t kStep = Wt::template step<Wide>();
-        const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
-        const char* base = Wt::template bytes<Wide>(g, m) + t0 * bb;
+    // int8 sums of tiles J0..J0+TJ (of TG) over all groups.
+    template <int TG, int NH, int S0, int NS, int J0, int TJ>
+    [[gnu::always_inline]] static void int8_products(const char* base, std::size_t bb, std::size_t groups, const char* v,
+                                                     __m256i (&acc)[TG][3][2]) {
+        constexpr std::size_t kStep = Wt::template step<false>();
+        const __m256i ones = _mm256_set1_epi16(1);
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
-            if constexpr (F == WeightFormat::Int8) {
-                const __m256i ones = _mm256_set1_epi16(1);
-                const __m256i xb = _mm256_set1_epi32(Ops::avx2_load32(v + q * 4)), ax = _mm256_sign_epi8(xb, xb);
-                for (int j = 0; j < TG; ++j)
-                    for (int s = S0; s < S0 + NS; ++s)
-                        for (int hh = 0; hh < NH; ++hh) {
-                            const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * kStep + 32 * hh));
-                            const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, xb));
-                            acc[j][s][hh] = _mm256_add_epi32(acc[j][s][hh], _mm256_madd_epi16(p, ones));
-                        }
-            } else if constexpr (F == WeightFormat::BF16) {
+            const __m256i xb = _mm256_set1_epi32(Ops::avx2_load32(v + q * 4)), ax = _mm256_sign_epi8(xb, xb);
+            for (int j = J0; j < J0 + TJ; ++j)
+                for (int s = S0; s < S0 + NS; ++s)
+                    for (int hh = 0; hh < NH; ++hh) {
+                        const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + j * bb + s * kStep + 32 * hh));
+                        const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, xb));
+                        acc[j][s][hh] = _mm256_add_epi32(acc[j][s][hh], _mm256_madd_epi16(p, ones));
+                    }
+        }
+    }
+
+    template <int TG, int NH, bool HwFtz, bool Wide, int S0, int NS>
+    [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
+        const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
+        const char* base = Wt::template bytes<Wide>(g, m) + t0 * bb;
+        if constexpr (F == WeightFormat::Int8) {
+            // 8 or 12 sums with their operands did not fit in 16 ymm registers (GCC kept 3 or 11 of
+            // them in memory, a load and a store per product): then one pass over the groups per tile.
+            static_assert(TG <= 2, "one or two tiles at a time");
+            if constexpr (TG * NS * NH <= 6) {
+                int8_products<TG, NH, S0, NS, 0, TG>(base, bb, groups, v, acc);
+            } else {
+                int8_products<TG, NH, S0, NS, 0, 1>(base, bb, groups, v, acc);
+                int8_products<TG, NH, S0, NS, 1, 1>(base, bb, groups, v, acc);
+            }
+        } else {
+            fp_products<TG, NH, HwFtz, Wide, S0, NS>(base, bb, groups, v, acc);
+        }
+    }
+
+    // bf16 and fp16 sums of all TG tiles over all groups.
+    template <int TG, int NH, bool HwFtz, bool Wide, int S0, int NS>
+    [[gnu::always_inline]] static void fp_products(const char* base, std::size_t bb, std::size_t groups, const char* v,
+                                                   __m256 (&acc)[TG][3][2]) {
+        constexpr std::size_t kStep = Wt::template step<Wide>();
+        for (std::size_t q = 0; q < groups; ++q) {
+            const char* wq = base + q * 3 * kStep;
+            if constexpr (F == WeightFormat::BF16) {
                 const __m256i odd = _mm256_set1_epi32(int(0xffff0000u));
                 const __m256i xp = _mm256_set1_epi32(Ops::avx2_load32(v + q * 4));
                 const __m256 x0 = _mm256_castsi256_ps(_mm256_slli_epi32(xp, 16)), x1 = _mm256_castsi256_ps(_mm256_and_si256(xp, odd));
