@@ -14,8 +14,31 @@ namespace gru_infer {
                                   float*, std::size_t, void*);                                               \
     void gru_step_reset_after_##dt##_##isa(const QGruStepArgs&);                                                     \
     void gru_step_reset_before_##dt##_##isa(const QGruStepArgs&);
-#define GRU_INFER_QTABLE(dt, isa) \
-    QKernels { #dt "_" #isa, gemm_packed_##dt##_##isa, gru_step_reset_after_##dt##_##isa, gru_step_reset_before_##dt##_##isa }
+#define GRU_INFER_QTABLE(dt, isa)                                                                             \
+    QKernels {                                                                                                \
+        #dt "_" #isa, gemm_packed_##dt##_##isa, gru_step_reset_after_##dt##_##isa,                            \
+            gru_step_reset_before_##dt##_##isa, kFp32MaxHidden_##dt##_##isa, kFp32Batches_##dt##_##isa        \
+    }
+
+// Where each table is slower than the fp32 kernels (QKernels::fp32_max_hidden, fp32_batches):
+// batch-1 steps and predicts of I = H, both GRU forms, and batches of 4-256 rows, measured on AMD
+// Zen 4 (benchmarks/results.md; AVX2 there too). int8 and bf16 with a dot product (VNNI,
+// AVX512_BF16) win from a few dozen units; fp16, and bf16 without one, widen every weight per use:
+// until the fp32 weights leave L2 (past 128 units) the widening costs more than the bytes saved.
+// amx: its steps of fewer than 16 rows are AVX-512's. NEON: unmeasured (qemu has no timing), AVX2's
+// values, which widen the same way.
+constexpr std::size_t kFp32MaxHidden_int8_scalar = 0, kFp32MaxHidden_bf16_scalar = 0, kFp32MaxHidden_fp16_scalar = 0;
+constexpr bool kFp32Batches_int8_scalar = false, kFp32Batches_bf16_scalar = false, kFp32Batches_fp16_scalar = false;
+constexpr std::size_t kFp32MaxHidden_int8_avx512 = 16, kFp32MaxHidden_bf16_avx512 = 32, kFp32MaxHidden_fp16_avx512 = 128;
+constexpr bool kFp32Batches_int8_avx512 = false, kFp32Batches_bf16_avx512 = false, kFp32Batches_fp16_avx512 = true;
+constexpr std::size_t kFp32MaxHidden_int8_amx = 16, kFp32MaxHidden_bf16_amx = 32;
+constexpr bool kFp32Batches_int8_amx = false, kFp32Batches_bf16_amx = false;
+constexpr std::size_t kFp32MaxHidden_int8_avx2 = 40, kFp32MaxHidden_bf16_avx2 = 128, kFp32MaxHidden_fp16_avx2 = 56;
+constexpr bool kFp32Batches_int8_avx2 = false, kFp32Batches_bf16_avx2 = true, kFp32Batches_fp16_avx2 = true;
+constexpr std::size_t kFp32MaxHidden_int8_neon = 40, kFp32MaxHidden_int8_neondot = 40, kFp32MaxHidden_bf16_neon = 128,
+                      kFp32MaxHidden_fp16_neon = 56;
+constexpr bool kFp32Batches_int8_neon = false, kFp32Batches_int8_neondot = false, kFp32Batches_bf16_neon = true,
+               kFp32Batches_fp16_neon = true;
 
 GRU_INFER_DECLARE_QKERNELS(int8, scalar)
 GRU_INFER_DECLARE_QKERNELS(bf16, scalar)
@@ -144,33 +167,7 @@ const QKernels& q_active(WeightFormat f) {
     return t;
 }
 
-namespace {
-
-// The ISA of the table in use for f: "avx512", "amx", "avx2", "neon", "neondot", "scalar".
-std::string q_active_isa(WeightFormat f) {
-    const std::string name = q_active(f).name;  // "<format>_<isa>"
-    return name.substr(name.find('_') + 1);
-}
-
-}  // namespace
-
-std::size_t q_fp32_max_hidden(WeightFormat f) {
-    // The hidden sizes below each table's crossover with fp32, step and predict, both GRU forms
-    // (AMD Zen 4; NEON unmeasured: AVX2's values, which widen the same way; amx: its steps of
-    // fewer than 16 rows are AVX-512's).
-    const std::string isa = q_active_isa(f);
-    const bool i8 = f == WeightFormat::Int8, b16 = f == WeightFormat::BF16;
-    if (isa == "avx512" || isa == "amx") return i8 ? 16 : b16 ? 32 : 64;
-    if (isa == "avx2" || isa == "neon" || isa == "neondot") return i8 ? 32 : b16 ? 64 : 32;
-    return 0;
-}
-
-bool q_fp32_batches(WeightFormat f) {
-    // fp16 on every vector table (F16C / vcvt per use): AVX-512 0.70-0.97x of fp32 at batches of
-    // 4-256, AVX2 0.88-0.95x; bf16 where it has no dot product (AVX2 0.79-0.86x; NEON unmeasured).
-    const std::string isa = q_active_isa(f);
-    if (f == WeightFormat::F16) return isa != "scalar";
-    return f == WeightFormat::BF16 && (isa == "avx2" || isa == "neon");
-}
+std::size_t q_fp32_max_hidden(WeightFormat f) { return q_active(f).fp32_max_hidden; }
+bool q_fp32_batches(WeightFormat f) { return q_active(f).fp32_batches; }
 
 }  // namespace gru_infer

@@ -228,17 +228,19 @@ struct QKernels {
                  const float* init, float* C, std::size_t ldc, void* scratch);
     void (*gru_step_reset_after)(const QGruStepArgs& a);
     void (*gru_step_reset_before)(const QGruStepArgs& a);
+    // Reduced-precision GRU layers of at most this many units run the fp32 kernels instead, on
+    // their weights dequantized (GruLayer keeps both): this table runs their steps slower than fp32
+    // does (crossovers measured per table, quant_dispatch.cpp). 0 for the scalar references, which
+    // are the spec.
+    std::size_t fp32_max_hidden;
+    // Whether batches (kStepGemmRows+ rows) run the fp32 kernels on the layer's weights widened once
+    // and kept (GruLayer::for_rows): this table widens fp16 / bf16 weights per use anyway (no native
+    // dot product) and its batch kernels are slower than fp32's for it.
+    bool fp32_batches;
 };
 
-// Reduced-precision GRU layers of at most this many units run the fp32 kernels instead, on their
-// weights dequantized (GruLayer keeps both): the table in use (q_active) runs their steps slower
-// than fp32 does (the state quantized every step, one accumulation chain per output; crossovers
-// measured per ISA, benchmarks/results.md). 0 for the scalar references, which are the spec.
+// q_active(f)'s fp32_max_hidden and fp32_batches.
 std::size_t q_fp32_max_hidden(WeightFormat f);
-// Whether batches (kStepGemmRows+ rows) of a predict run the fp32 kernels on the layer's weights
-// widened once and kept (GruLayer::for_rows), where the table in use widens
-// fp16 / bf16 weights per use anyway (no native dot product) and its batch kernels are slower than
-// fp32's for it.
 bool q_fp32_batches(WeightFormat f);
 
 // Kernel tables by format and ISA; null when this build has none for the pair.

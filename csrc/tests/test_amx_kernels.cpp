@@ -87,7 +87,7 @@ using amx::EmulatedTiles;
 template <WeightFormat F>
 QKernels emulated_table(const char* name) {
     using K = AmxKernels<F, EmulatedTiles>;
-    return QKernels{name, K::gemm, K::lbr, K::cho};
+    return QKernels{name, K::gemm, K::lbr, K::cho, 0, false};
 }
 
 // The scalar bf16 reference with its products summed in TDPBF16PS's order (the SDM): per output,

@@ -207,7 +207,7 @@ void check_fp32_batches(std::mt19937& rng) {
     for (WeightFormat f : kFormats)
         for (bool lbr : {true, false}) {
             const GruDirection dir = lbr ? GruDirection::Forward : GruDirection::Bidirectional;
-            auto m = random_model(rng, 9, 70, dir, lbr, 1, 0);
+            auto m = random_model(rng, 9, 130, dir, lbr, 1, 0);  // above every fp32_max_hidden
             auto q = m->quantize(f);
             const auto& g = static_cast<const GruLayer&>(*q->layers()[0]);
             CHECK(g.runs_quantized());
@@ -227,7 +227,7 @@ void check_fp32_batches(std::mt19937& rng) {
                 // stream, bit for bit, and blocks as predict.
                 auto borrowed = std::shared_ptr<const Model>(&fp32, [](const Model*) {});
                 Stream sq(q, B), s32(borrowed, B);
-                std::vector<float> xt(B * 9), yq(B * 70), y32(B * 70);
+                std::vector<float> xt(B * 9), yq(B * 130), y32(B * 130);
                 for (std::size_t t = 0; t < T; ++t) {
                     for (std::size_t r = 0; r < B; ++r) std::memcpy(xt.data() + r * 9, x.data() + (r * T + t) * 9, 9 * sizeof(float));
                     sq.step(xt.data(), yq.data());
@@ -235,7 +235,7 @@ void check_fp32_batches(std::mt19937& rng) {
                     CHECK(yq == y32);
                 }
                 sq.reset();
-                std::vector<float> block(B * T * 70);
+                std::vector<float> block(B * T * 130);
                 sq.run(T, x.data(), block.data());
                 CHECK(std::memcmp(block.data(), got.y.data(), block.size() * sizeof(float)) == 0);
             }
