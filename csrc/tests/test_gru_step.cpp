@@ -132,12 +132,47 @@ void check_nan_propagates(const Kernels& k, std::mt19937& rng) {
         }
 }
 
+// A batch of >= kStepGemmRows rows gives each row the same bits however it is split into parts of
+// >= kStepGemmRows rows (Model::predict's thread chunks rely on it): 13 rows at once against parts
+// of 4 and 9, both forms, both input paths.
+void check_batch_split(const Kernels& k, std::mt19937& rng) {
+    for (std::size_t H : {5, 17, 40})
+        for (int v = 0; v < 4; ++v) {
+            const bool lbr = v % 2, fused = v / 2;
+            const std::size_t rows = 13, I = 7;
+            test::RandomGru g(rng, I, H);
+            const std::size_t ldxp = g.p.tiles * kTileRow;
+            auto x = test::random_vec(rng, rows * I, 2.0f), h = test::random_vec(rng, rows * H);
+            std::vector<float> xp(rows * ldxp), all(rows * H), parts(rows * H), scratch(gru_step_scratch_floats(rows, H));
+            k.gemm_packed(rows, I, x.data(), I, g.p.w.data(), g.p.tile_stride, g.p.tiles, g.p.bx.data(), xp.data(), ldxp);
+            GruStepArgs a;
+            a.input = I; a.hidden = H; a.ldx = I; a.ldxp = ldxp; a.ldh = H; a.ldo = H;
+            a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
+            a.scratch = scratch.data();
+            auto run = [&](std::size_t m0, std::size_t n, float* out) {
+                GruStepArgs b = a;
+                b.rows = n;
+                (fused ? b.x : b.xp) = fused ? x.data() + m0 * I : xp.data() + m0 * ldxp;
+                b.h = h.data() + m0 * H;
+                b.h_out = out + m0 * H;
+                (lbr ? k.gru_step_reset_after : k.gru_step_reset_before)(b);
+            };
+            run(0, rows, all.data());
+            run(0, 4, parts.data());
+            run(4, rows - 4, parts.data());
+            const bool same = std::memcmp(all.data(), parts.data(), all.size() * sizeof(float)) == 0;
+            if (!same) std::fprintf(stderr, "%s batch split H=%zu lbr=%d fused=%d: the parts differ\n", k.name, H, lbr, fused);
+            CHECK(same);
+        }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     return test::run_kernel_test(argc, argv, "test_gru_step", [](const Kernels& k, std::mt19937& rng) {
         check_fast_mode_error(k, rng);
         check_nan_propagates(k, rng);
+        check_batch_split(k, rng);
         std::uniform_int_distribution<std::size_t> size(1, 67), rows(1, 9);
         for (int i = 0; i < 300; ++i)
             check_gru_step(k, rng, rows(rng), i % 10 == 0 ? 255 : size(rng), i % 15 == 0 ? 257 : size(rng), i % 2,
@@ -150,5 +185,12 @@ int main(int argc, char** argv) {
                 for (int v = 0; v < 16; ++v)
                     check_gru_step(k, rng, 1 + v % 3, I, H, true, (v / 2) % 2, (v / 4) % 2, 0.0f, (v / 8) % 2 ? 8 : 0,
                                    v % 7 != 6);
+        // Batches of the Cho form, which run paths of their own (AVX-512: blocks of 8, 4 and 1
+        // rows; tile pairs with a lone last tile): every block size and tile tail.
+        for (std::size_t rows : {4, 5, 8, 9, 12, 13, 17})
+            for (std::size_t H : {1, 7, 8, 9, 16, 17, 24, 33})
+                for (std::size_t I : {1, 3, 17})
+                    for (int v = 0; v < 8; ++v)
+                        check_gru_step(k, rng, rows, I, H, false, v % 2, (v / 2) % 2, (v / 4) % 2 ? 0.7f : 0.0f, 0, false);
     });
 }

@@ -585,6 +585,115 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
     }
 }
 
+// The Cho form (reset gate before the recurrent product) for batches: n needs r * h of every unit,
+// so two passes over the tiles, each tile's packed rows read once per block of MR rows. Pass 1:
+// z | r of a tile on 16 lanes from xp (or bx + x W) + bh + h R_zr, one FMA chain a row; z, r * h
+// and the input part of n go to the scratch (per row: z, r * h, n's input part, Hp floats each,
+// unit-indexed as the AVX2 kernel lays them out). Pass 2: n of tiles t and t + 1 on 16 lanes from
+// bh_n + (r * h) R_n, then h = n + z (h - n). Every row is the same chain of operations in any
+// block of rows, so a row's result does not depend on how a batch is split.
+struct ChoScratch {
+    float *z, *rh, *nx;
+    ChoScratch(const GruStepArgs& a, std::size_t m) {
+        const std::size_t Hp = tiles_for(a.hidden) * kTile;
+        z = a.scratch + m * 3 * Hp;
+        rh = z + Hp;
+        nx = rh + Hp;
+    }
+};
+
+template <int MR>
+inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    __m512 zr[MR];
+    __m256 nx[MR];
+    const float* w = a.w + t * a.tile_stride;
+    const float* bh = a.bh + t * kTileRow;
+    for (int i = 0; i < MR; ++i) {
+        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        zr[i] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+        nx[i] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x)
+        for (std::size_t k = 0; k < a.input; ++k) {
+            const __m512 p0 = _mm512_loadu_ps(w + k * kTileRow);
+            const __m256 p1 = _mm256_load_ps(w + k * kTileRow + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 b = _mm512_set1_ps(a.x[(m0 + i) * a.ldx + k]);
+                zr[i] = _mm512_fmadd_ps(b, p0, zr[i]);
+                nx[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nx[i]);
+            }
+        }
+    const float* r = w + a.input * kTileRow;
+    for (std::size_t k = 0; k < a.hidden; ++k) {
+        const __m512 p0 = _mm512_loadu_ps(r + k * kTileRow);
+        for (int i = 0; i < MR; ++i) zr[i] = _mm512_fmadd_ps(_mm512_set1_ps(a.h[(m0 + i) * a.ldh + k]), p0, zr[i]);
+    }
+    const std::size_t u0 = t * kTile;
+    const __mmask8 lanes = u0 + kTile <= a.hidden ? 0xff : lanes_mask(a, t);
+    for (int i = 0; i < MR; ++i) {
+        const ChoScratch s(a, m0 + i);
+        const __m512 g = ep.f(zr[i]);  // z | r
+        const __m256 h = _mm256_maskz_loadu_ps(lanes, a.h + (m0 + i) * a.ldh + u0);  // 0 past the layer
+        _mm256_storeu_ps(s.z + u0, _mm512_castps512_ps256(g));
+        _mm256_storeu_ps(s.rh + u0, _mm256_mul_ps(_mm512_extractf32x8_ps(g, 1), h));
+        _mm256_storeu_ps(s.nx + u0, nx[i]);
+    }
+}
+
+template <int MR>
+inline void cho_n_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    const bool pair = (t + 1) * kTile < a.hidden;
+    const float* w0 = a.w + t * a.tile_stride + a.input * kTileRow + 16;  // n's 8 floats of each row
+    const float* w1 = pair ? w0 + a.tile_stride : w0;
+    const __m256 b1 = pair ? _mm256_load_ps(a.bh + (t + 1) * kTileRow + 16) : _mm256_setzero_ps();
+    const __m512 bn = concat(_mm256_load_ps(a.bh + t * kTileRow + 16), b1);
+    __m512 n[MR];
+    for (int i = 0; i < MR; ++i) n[i] = bn;
+    const float* rh[MR];
+    for (int i = 0; i < MR; ++i) rh[i] = ChoScratch(a, m0 + i).rh;
+    for (std::size_t k = 0; k < a.hidden; ++k) {
+        // (a lone last tile multiplies its own rows twice into the upper lanes, which are not stored)
+        const __m512 p = concat(_mm256_load_ps(w0 + k * kTileRow), _mm256_load_ps(w1 + k * kTileRow));
+        for (int i = 0; i < MR; ++i) n[i] = _mm512_fmadd_ps(_mm512_set1_ps(rh[i][k]), p, n[i]);
+    }
+    const std::size_t u0 = t * kTile, units = a.hidden - u0 < 16 ? a.hidden - u0 : 16;
+    const __mmask16 lanes = static_cast<__mmask16>((1u << units) - 1);
+    for (int i = 0; i < MR; ++i) {
+        const ChoScratch s(a, m0 + i);
+        const __m512 c = ep.g(_mm512_add_ps(n[i], _mm512_loadu_ps(s.nx + u0)));
+        const __m512 z = _mm512_loadu_ps(s.z + u0);
+        const __m512 h = _mm512_maskz_loadu_ps(lanes, a.h + (m0 + i) * a.ldh + u0);
+        const __m512 out = _mm512_fmadd_ps(z, _mm512_sub_ps(h, c), c);
+        float* o = a.h_out + (m0 + i) * a.ldo + u0;
+        if (units == 16) _mm512_storeu_ps(o, out);
+        else _mm512_mask_storeu_ps(o, lanes, out);
+    }
+}
+
+// Rows in blocks of 8, then 4, then one at a time (the same operations for each row).
+template <class F8, class F4, class F1>
+inline void for_row_blocks(std::size_t rows, F8 f8, F4 f4, F1 f1) {
+    const std::size_t m8 = rows / 8 * 8, m4 = m8 + (rows - m8) / 4 * 4;
+    for (std::size_t m = 0; m < m8; m += 8) f8(m);
+    for (std::size_t m = m8; m < m4; m += 4) f4(m);
+    for (std::size_t m = m4; m < rows; ++m) f1(m);
+}
+
+[[gnu::noinline]] void cho_rows(const GruStepArgs& a) {
+    const Epilogue ep(a);
+    const std::size_t tiles = tiles_for(a.hidden);
+    for (std::size_t t = 0; t < tiles; ++t)
+        for_row_blocks(
+            a.rows, [&](std::size_t m) { cho_zr_rows_of_tile<8>(a, ep, m, t); },
+            [&](std::size_t m) { cho_zr_rows_of_tile<4>(a, ep, m, t); },
+            [&](std::size_t m) { cho_zr_rows_of_tile<1>(a, ep, m, t); });
+    for (std::size_t t = 0; t < tiles; t += 2)
+        for_row_blocks(
+            a.rows, [&](std::size_t m) { cho_n_rows_of_tile_pair<8>(a, ep, m, t); },
+            [&](std::size_t m) { cho_n_rows_of_tile_pair<4>(a, ep, m, t); },
+            [&](std::size_t m) { cho_n_rows_of_tile_pair<1>(a, ep, m, t); });
+}
+
 // Rows of a small layer, in functions of their own: their short prologue is part of every step.
 template <bool Fast>
 [[gnu::noinline]] void lbr_one_tile_rows(const GruStepArgs& a) {
@@ -643,9 +752,13 @@ void gru_step_reset_after_f32_avx512(const GruStepArgs& a) {
     _mm256_zeroupper();
 }
 
-// The Cho form: the AVX2 kernel (two dependent passes; not rewritten for AVX-512 yet).
+// The Cho form: batches of 4+ rows here (cho_rows), fewer rows the AVX2 kernel's per-row passes.
 void gru_step_reset_before_f32_avx2(const GruStepArgs& a);
-void gru_step_reset_before_f32_avx512(const GruStepArgs& a) { gru_step_reset_before_f32_avx2(a); }
+void gru_step_reset_before_f32_avx512(const GruStepArgs& a) {
+    if (a.rows >= kStepGemmRows && a.scratch) cho_rows(a);
+    else gru_step_reset_before_f32_avx2(a);
+    _mm256_zeroupper();
+}
 
 }  // namespace gru_infer
 
