@@ -52,6 +52,28 @@ inline std::size_t gru_step_scratch_floats(std::size_t rows, std::size_t hidden)
     return rows * tiles_for(hidden) * 2 * kTileRow;
 }
 
+// The Cho form's use of the scratch, per row m: z, r * h and the input part of n, tiles * kTile
+// floats each, unit-indexed (the lanes past the layer hold z and r * h = 0 of zero weights).
+struct ChoScratch {
+    float *z, *rh, *nx;
+    ChoScratch(const GruStepArgs& a, std::size_t m) {
+        const std::size_t Hp = tiles_for(a.hidden) * kTile;
+        z = a.scratch + m * 3 * Hp;
+        rh = z + Hp;
+        nx = rh + Hp;
+    }
+};
+
+// Rows in blocks of 8, then 4, then one at a time: f8(m0), f4(m0), f1(m0) (kernels that give each
+// row the same operations in any block, so that a batch's split never changes a row's result).
+template <class F8, class F4, class F1>
+inline void for_row_blocks(std::size_t rows, F8 f8, F4 f4, F1 f1) {
+    const std::size_t m8 = rows / 8 * 8, m4 = m8 + (rows - m8) / 4 * 4;
+    for (std::size_t m = 0; m < m8; m += 8) f8(m);
+    for (std::size_t m = m8; m < m4; m += 4) f4(m);
+    for (std::size_t m = m4; m < rows; ++m) f1(m);
+}
+
 struct Kernels {
     const char* name;
     // C[m, n] = sum_k A[m, k] * B[n, k] + (bias ? bias[n] : 0), for m < M, n < N.

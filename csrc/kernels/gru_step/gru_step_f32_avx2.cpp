@@ -307,13 +307,107 @@ void gru_step_reset_after_f32_avx2(const GruStepArgs& a) {
     for (std::size_t t = 0; t < tiles; ++t) lbr_tile(a, ep, t);
 }
 
+namespace {
+
+// Cho batches (4+ rows), as the AVX-512 kernel's cho_rows on 8 lanes: pass 1 z and r of a tile
+// for MR rows (2 accumulators a row, 3 while the input part runs: 2 rows then, else 4), z, r * h
+// and n's input part to the scratch; pass 2 n of a tile for 8 rows from bh_n + (r * h) R_n, then
+// the update. The weights of a tile are read once per block of rows, not once per row.
+// (_mm256_set1_ps, not _mm256_broadcast_ss: with the builtin's pointer argument GCC 12 kept a
+// copy of every sum in memory, a store per FMA.)
+template <int MR>
+inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    __m256 z[MR], r[MR], nx[MR];
+    const float* w = a.w + t * a.tile_stride;
+    const float* bh = a.bh + t * kTileRow;
+    for (int i = 0; i < MR; ++i) {
+        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        z[i] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
+        r[i] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
+        nx[i] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x)
+        for (std::size_t k = 0; k < a.input; ++k) {
+            const float* p = w + k * kTileRow;
+            const __m256 p0 = _mm256_load_ps(p), p1 = _mm256_load_ps(p + 8), p2 = _mm256_load_ps(p + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m256 b = _mm256_set1_ps(a.x[(m0 + i) * a.ldx + k]);
+                z[i] = _mm256_fmadd_ps(b, p0, z[i]);
+                r[i] = _mm256_fmadd_ps(b, p1, r[i]);
+                nx[i] = _mm256_fmadd_ps(b, p2, nx[i]);
+            }
+        }
+    const std::size_t u0 = t * kTile;
+    for (int i = 0; i < MR; ++i) _mm256_storeu_ps(ChoScratch(a, m0 + i).nx + u0, nx[i]);
+    const float* rw = w + a.input * kTileRow;
+    for (std::size_t k = 0; k < a.hidden; ++k) {
+        const __m256 p0 = _mm256_load_ps(rw + k * kTileRow), p1 = _mm256_load_ps(rw + k * kTileRow + 8);
+        for (int i = 0; i < MR; ++i) {
+            const __m256 b = _mm256_set1_ps(a.h[(m0 + i) * a.ldh + k]);
+            z[i] = _mm256_fmadd_ps(b, p0, z[i]);
+            r[i] = _mm256_fmadd_ps(b, p1, r[i]);
+        }
+    }
+    const std::size_t lanes = a.hidden - u0;
+    for (int i = 0; i < MR; ++i) {
+        const ChoScratch s(a, m0 + i);
+        const float* hp = a.h + (m0 + i) * a.ldh + u0;
+        const __m256 h = lanes >= kTile ? _mm256_loadu_ps(hp) : _mm256_maskload_ps(hp, avx2::tail_mask(lanes));
+        _mm256_storeu_ps(s.z + u0, ep.f(z[i]));
+        _mm256_storeu_ps(s.rh + u0, _mm256_mul_ps(ep.f(r[i]), h));  // masked-out lanes of h are 0
+    }
+}
+
+template <int MR>
+inline void cho_n_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    const float* w = a.w + t * a.tile_stride + a.input * kTileRow + 16;  // n's 8 floats of each row
+    __m256 n[MR];
+    const float* rh[MR];
+    for (int i = 0; i < MR; ++i) {
+        n[i] = _mm256_load_ps(a.bh + t * kTileRow + 16);
+        rh[i] = ChoScratch(a, m0 + i).rh;
+    }
+    for (std::size_t k = 0; k < a.hidden; ++k) {
+        const __m256 p = _mm256_load_ps(w + k * kTileRow);
+        for (int i = 0; i < MR; ++i) n[i] = _mm256_fmadd_ps(_mm256_set1_ps(rh[i][k]), p, n[i]);
+    }
+    const std::size_t u0 = t * kTile;
+    for (int i = 0; i < MR; ++i) {
+        const ChoScratch s(a, m0 + i);
+        update_state(a, m0 + i, t, _mm256_loadu_ps(s.z + u0), ep.g(_mm256_add_ps(n[i], _mm256_loadu_ps(s.nx + u0))));
+    }
+}
+
+void cho_rows(const GruStepArgs& a, const Epilogue& ep) {
+    const std::size_t tiles = tiles_for(a.hidden);
+    for (std::size_t t = 0; t < tiles; ++t) {
+        if (a.x) {  // (the same operations for each row, whichever block it falls in)
+            const std::size_t m2 = a.rows / 2 * 2;
+            for (std::size_t m = 0; m < m2; m += 2) cho_zr_rows_of_tile<2>(a, ep, m, t);
+            if (m2 < a.rows) cho_zr_rows_of_tile<1>(a, ep, m2, t);
+            continue;
+        }
+        for_row_blocks(
+            a.rows, [&](std::size_t m) { for (int q = 0; q < 2; ++q) cho_zr_rows_of_tile<4>(a, ep, m + 4 * q, t); },
+            [&](std::size_t m) { cho_zr_rows_of_tile<4>(a, ep, m, t); },
+            [&](std::size_t m) { cho_zr_rows_of_tile<1>(a, ep, m, t); });
+    }
+    for (std::size_t t = 0; t < tiles; ++t)
+        for_row_blocks(
+            a.rows, [&](std::size_t m) { cho_n_rows_of_tile<8>(a, ep, m, t); },
+            [&](std::size_t m) { cho_n_rows_of_tile<4>(a, ep, m, t); },
+            [&](std::size_t m) { cho_n_rows_of_tile<1>(a, ep, m, t); });
+}
+
+}  // namespace
+
 void gru_step_reset_before_f32_avx2(const GruStepArgs& a) {
     const Epilogue ep(a);
-    const std::size_t tiles = tiles_for(a.hidden), Hp = tiles * kTile;
+    if (a.rows >= kStepGemmRows && a.scratch) return cho_rows(a, ep);
+    const std::size_t tiles = tiles_for(a.hidden);
     for (std::size_t m = 0; m < a.rows; ++m) {
-        float* z = a.scratch + m * 3 * Hp;
-        float* rh = z + Hp;
-        float* nx = rh + Hp;
+        const ChoScratch s(a, m);
+        float *z = s.z, *rh = s.rh, *nx = s.nx;
         for (std::size_t t = 0; t < tiles; ++t) cho_gates(a, ep, m, t, z + t * kTile, rh + t * kTile, nx + t * kTile);
         for (std::size_t t = 0; t < tiles; ++t) {  // pass 2: candidate from r * h
             __m256 acc[1][1][3];

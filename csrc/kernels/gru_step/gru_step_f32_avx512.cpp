@@ -592,15 +592,6 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
 // unit-indexed as the AVX2 kernel lays them out). Pass 2: n of tiles t and t + 1 on 16 lanes from
 // bh_n + (r * h) R_n, then h = n + z (h - n). Every row is the same chain of operations in any
 // block of rows, so a row's result does not depend on how a batch is split.
-struct ChoScratch {
-    float *z, *rh, *nx;
-    ChoScratch(const GruStepArgs& a, std::size_t m) {
-        const std::size_t Hp = tiles_for(a.hidden) * kTile;
-        z = a.scratch + m * 3 * Hp;
-        rh = z + Hp;
-        nx = rh + Hp;
-    }
-};
 
 template <int MR>
 inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
@@ -668,15 +659,6 @@ inline void cho_n_rows_of_tile_pair(const GruStepArgs& a, const Epilogue& ep, st
         if (units == 16) _mm512_storeu_ps(o, out);
         else _mm512_mask_storeu_ps(o, lanes, out);
     }
-}
-
-// Rows in blocks of 8, then 4, then one at a time (the same operations for each row).
-template <class F8, class F4, class F1>
-inline void for_row_blocks(std::size_t rows, F8 f8, F4 f4, F1 f1) {
-    const std::size_t m8 = rows / 8 * 8, m4 = m8 + (rows - m8) / 4 * 4;
-    for (std::size_t m = 0; m < m8; m += 8) f8(m);
-    for (std::size_t m = m8; m < m4; m += 4) f4(m);
-    for (std::size_t m = m4; m < rows; ++m) f1(m);
 }
 
 [[gnu::noinline]] void cho_rows(const GruStepArgs& a) {
