@@ -51,7 +51,9 @@ inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
 
 // acc[i][j][g] += v_i[k] * rows_j[k][g] over k < K: rows of NT tiles, MR input vectors.
 // With few accumulators (one row), even and odd k go to separate sums so that twice as many
-// independent FMA chains hide the FMA latency.
+// independent FMA chains hide the FMA latency. Broadcasts by _mm256_set1_ps here and in the
+// kernels below: with _mm256_broadcast_ss (a builtin taking a pointer) GCC 12 kept a copy of
+// the sums in memory, a store per FMA.
 template <int MR, int NT, int G>
 inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
                        std::size_t ldv, std::size_t K, int g0) {
@@ -61,7 +63,7 @@ inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t 
         for (int j = 0; j < NT; ++j)
             for (int g = 0; g < G; ++g) odd[j][g] = _mm256_setzero_ps();
         for (; k + 2 <= K; k += 2) {
-            const __m256 b0 = _mm256_broadcast_ss(v + k), b1 = _mm256_broadcast_ss(v + k + 1);
+            const __m256 b0 = _mm256_set1_ps(v[k]), b1 = _mm256_set1_ps(v[k + 1]);
             for (int j = 0; j < NT; ++j)
                 for (int g = 0; g < G; ++g) {
                     const float* w = rows + j * tile_stride + k * kTileRow + 8 * (g0 + g);
@@ -77,7 +79,7 @@ inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t 
         for (int j = 0; j < NT; ++j)
             for (int g = 0; g < G; ++g) w[j][g] = _mm256_load_ps(rows + j * tile_stride + k * kTileRow + 8 * (g0 + g));
         for (int i = 0; i < MR; ++i) {
-            const __m256 b = _mm256_broadcast_ss(v + i * ldv + k);
+            const __m256 b = _mm256_set1_ps(v[i * ldv + k]);
             for (int j = 0; j < NT; ++j)
                 for (int g = 0; g < G; ++g) acc[i][j][g0 + g] = _mm256_fmadd_ps(b, w[j][g], acc[i][j][g0 + g]);
         }
@@ -237,28 +239,44 @@ inline void lbr_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
     for (; m < a.rows; ++m) lbr_block<1, 1>(a, ep, m, t);
 }
 
-// Cho pass 1 for one row and tile: z, r * h and the candidate's input part into scratch.
-inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t, float* z,
-                      float* rh, float* nxo) {
-    __m256 acc[1][1][3];
-    const float* bh = a.bh + t * kTileRow;
-    if (a.x) {
-        const float* bx = a.bx + t * kTileRow;
-        for (int g = 0; g < 3; ++g) acc[0][0][g] = _mm256_load_ps(bx + 8 * g);
-        accumulate<1, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
-    } else {
-        for (int g = 0; g < 3; ++g) acc[0][0][g] = _mm256_loadu_ps(a.xp + m * a.ldxp + t * kTileRow + 8 * g);
+// Cho pass 1 for one row and tiles t0..t0+NT-1: z, r * h and the candidate's input part into the
+// scratch. Several tiles at a time so that enough FMA chains are in flight (a row's products are a
+// chain per gate and parity of k; one tile alone waits on their latency).
+template <int NT>
+inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t0, const ChoScratch& s) {
+    __m256 acc[1][NT][3];
+    for (int j = 0; j < NT; ++j) {
+        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
+        for (int g = 0; g < 3; ++g) acc[0][j][g] = _mm256_loadu_ps(src + 8 * g);
     }
-    _mm256_storeu_ps(nxo, acc[0][0][2]);
-    acc[0][0][0] = _mm256_add_ps(acc[0][0][0], _mm256_load_ps(bh));
-    acc[0][0][1] = _mm256_add_ps(acc[0][0][1], _mm256_load_ps(bh + 8));
-    accumulate<1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh,
-                        a.ldh, a.hidden, 0);
-    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-    const __m256 h = lanes >= kTile ? _mm256_loadu_ps(a.h + m * a.ldh + u0)
-                                    : _mm256_maskload_ps(a.h + m * a.ldh + u0, avx2::tail_mask(lanes));
-    _mm256_storeu_ps(z, ep.f(acc[0][0][0]));
-    _mm256_storeu_ps(rh, _mm256_mul_ps(ep.f(acc[0][0][1]), h));  // masked-out lanes of h are 0
+    if (a.x) accumulate<1, NT, 3>(acc, a.w + t0 * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        _mm256_storeu_ps(s.nx + (t0 + j) * kTile, acc[0][j][2]);
+        acc[0][j][0] = _mm256_add_ps(acc[0][j][0], _mm256_load_ps(bh));
+        acc[0][j][1] = _mm256_add_ps(acc[0][j][1], _mm256_load_ps(bh + 8));
+    }
+    accumulate<1, NT, 2>(acc, a.w + t0 * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.ldh,
+                         a.hidden, 0);
+    for (int j = 0; j < NT; ++j) {
+        const std::size_t u0 = (t0 + j) * kTile, lanes = a.hidden - u0;
+        const __m256 h = lanes >= kTile ? _mm256_loadu_ps(a.h + m * a.ldh + u0)
+                                        : _mm256_maskload_ps(a.h + m * a.ldh + u0, avx2::tail_mask(lanes));
+        _mm256_storeu_ps(s.z + u0, ep.f(acc[0][j][0]));
+        _mm256_storeu_ps(s.rh + u0, _mm256_mul_ps(ep.f(acc[0][j][1]), h));  // masked-out lanes of h are 0
+    }
+}
+
+// Cho pass 2 for one row and tiles t0..t0+NT-1: the candidate from r * h, then the update.
+template <int NT>
+inline void cho_candidate(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t0, const ChoScratch& s) {
+    __m256 acc[1][NT][3];
+    for (int j = 0; j < NT; ++j) acc[0][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
+    accumulate<1, NT, 1>(acc, a.w + t0 * a.tile_stride + a.input * kTileRow, a.tile_stride, s.rh, 0, a.hidden, 2);
+    for (int j = 0; j < NT; ++j) {
+        const std::size_t u0 = (t0 + j) * kTile;
+        update_state(a, m, t0 + j, _mm256_loadu_ps(s.z + u0), ep.g(_mm256_add_ps(acc[0][j][2], _mm256_loadu_ps(s.nx + u0))));
+    }
 }
 
 }  // namespace
@@ -313,8 +331,6 @@ namespace {
 // for MR rows (2 accumulators a row, 3 while the input part runs: 2 rows then, else 4), z, r * h
 // and n's input part to the scratch; pass 2 n of a tile for 8 rows from bh_n + (r * h) R_n, then
 // the update. The weights of a tile are read once per block of rows, not once per row.
-// (_mm256_set1_ps, not _mm256_broadcast_ss: with the builtin's pointer argument GCC 12 kept a
-// copy of every sum in memory, a store per FMA.)
 template <int MR>
 inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
     __m256 z[MR], r[MR], nx[MR];
@@ -407,15 +423,11 @@ void gru_step_reset_before_f32_avx2(const GruStepArgs& a) {
     const std::size_t tiles = tiles_for(a.hidden);
     for (std::size_t m = 0; m < a.rows; ++m) {
         const ChoScratch s(a, m);
-        float *z = s.z, *rh = s.rh, *nx = s.nx;
-        for (std::size_t t = 0; t < tiles; ++t) cho_gates(a, ep, m, t, z + t * kTile, rh + t * kTile, nx + t * kTile);
-        for (std::size_t t = 0; t < tiles; ++t) {  // pass 2: candidate from r * h
-            __m256 acc[1][1][3];
-            acc[0][0][2] = _mm256_load_ps(a.bh + t * kTileRow + 16);
-            accumulate<1, 1, 1>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden, 2);
-            const std::size_t u0 = t * kTile;
-            update_state(a, m, t, _mm256_loadu_ps(z + u0), ep.g(_mm256_add_ps(acc[0][0][2], _mm256_loadu_ps(nx + u0))));
-        }
+        std::size_t t = 0;
+        for (; t + 2 <= tiles; t += 2) cho_gates<2>(a, ep, m, t, s);
+        if (t < tiles) cho_gates<1>(a, ep, m, t, s);
+        for (t = 0; t + 4 <= tiles; t += 4) cho_candidate<4>(a, ep, m, t, s);
+        for (; t < tiles; ++t) cho_candidate<1>(a, ep, m, t, s);
     }
 }
 
