@@ -5,7 +5,8 @@
 // MXCSR (the library's denormal guard runs as in an application).
 // --host-ftz: FTZ and DAZ set by the caller (as an audio host does), so that the library's denormal
 // guard writes no MXCSR: the difference to a run without it is the guard's cost.
-//     bench_qsmall [--quick] [--isa NAME] [--sizes 8,16,...] [--cho] [--host-ftz]
+// --input N: N inputs instead of I = H (1: a mono audio signal).
+//     bench_qsmall [--quick] [--isa NAME] [--sizes 8,16,...] [--input N] [--cho] [--host-ftz]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,6 +64,7 @@ std::vector<double> interleaved_median_ns(const std::vector<std::function<void()
 
 int main(int argc, char** argv) {
     bool quick = false, lbr = true;
+    std::size_t input = 0;  // 0: I = H
     std::vector<std::string> isas;
     std::vector<std::size_t> sizes{8, 16, 32, 64, 128, 256};
     for (int i = 1; i < argc; ++i) {
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--host-ftz")) _mm_setcsr(_mm_getcsr() | 0x8040);
 #endif
         else if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) isas.push_back(argv[++i]);
+        else if (!std::strcmp(argv[i], "--input") && i + 1 < argc) input = std::strtoul(argv[++i], nullptr, 10);
         else if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
             sizes.clear();
             for (const char* p = argv[++i]; *p;) {
@@ -80,7 +83,7 @@ int main(int argc, char** argv) {
                 p = *end ? end + 1 : end;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_qsmall [--quick] [--isa NAME]... [--sizes 8,16,...] [--cho] [--host-ftz]\n");
+            std::fprintf(stderr, "usage: bench_qsmall [--quick] [--isa NAME]... [--sizes 8,16,...] [--input N] [--cho] [--host-ftz]\n");
             return 2;
         }
     }
@@ -89,14 +92,15 @@ int main(int argc, char** argv) {
             if (isa != "scalar") isas.push_back(isa);
     const WeightFormat formats[] = {WeightFormat::F32, WeightFormat::Int8, WeightFormat::BF16, WeightFormat::F16};
     const int reps = quick ? 5 : 15;
-    std::printf("batch 1, I = H, %s, one thread; ns per step, medians of %d interleaved rounds; x = fp32 ns / format ns\n",
-                lbr ? "lbr" : "cho", reps);
+    const std::string inputs = input ? "I = " + std::to_string(input) : std::string("I = H");
+    std::printf("batch 1, %s, %s, one thread; ns per step, medians of %d interleaved rounds; x = fp32 ns / format ns\n",
+                inputs.c_str(), lbr ? "lbr" : "cho", reps);
     std::printf("%-7s %-7s %-5s %9s %9s %9s %9s %7s %7s %7s\n", "isa", "case", "H", "fp32", "int8", "bf16", "fp16", "int8 x",
                 "bf16 x", "fp16 x");
     for (const auto& isa : isas) {
         set_isa(isa);  // before building the models (the fp32 gate-major copy is made under AVX-512)
         for (std::size_t H : sizes) {
-            const std::size_t I = H, T = 256;
+            const std::size_t I = input ? input : H, T = 256;
             auto base = model_of(I, H, lbr);
             std::vector<std::shared_ptr<Model>> models;
             for (WeightFormat f : formats) models.push_back(f == WeightFormat::F32 ? base : base->quantize(f));

@@ -109,20 +109,12 @@ struct QuantGru {
     QMatrix W, R;              // (3H, I) and (3H, H), S = 3, one block per tile
     AlignedBuffer bx, bh;      // tiles * kQTileRow: input and recurrent biases, packed like rows
     float x_scale = 0.0f;      // int8: calibrated input scale; 0 = dynamic (absmax / 127 per row)
-    // fp16 small layers (widen_small_fp16): W and R widened to fp32 in their packed order (the
-    // same values), read by the small step kernels in place of a vcvtph2ps per weight vector.
-    AlignedBuffer W32, R32;
 };
 
 // The small-layer steps (gru_step/quant_small*.h) serve batches of 1 to kQSmallRows rows of
 // layers of at most kQSmallTiles tiles (H <= 128); larger ones run QuantStep.
 constexpr std::size_t kQSmallTiles = 8;
 constexpr std::size_t kQSmallRows = 3;
-// Makes q's W32 (R32) when q is fp16 and small, of the widened W (R) that are at most
-// kQWideFp16Bytes: a larger copy streams from L2 (measured slower than converting per use on Zen 4,
-// benchmarks/results.md). quantize_gru and the layer's constructor call it.
-constexpr std::size_t kQWideFp16Bytes = 32u << 10;
-void widen_small_fp16(QuantGru& q);
 
 // A Dense layer in reduced precision: out = x W^T + b with W packed S = 1.
 struct QuantDense {

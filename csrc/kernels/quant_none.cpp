@@ -24,7 +24,6 @@ long dense_row_of(std::size_t, std::size_t, std::size_t) { refuse(); }
 QuantDense quantize_dense(const float*, const float*, std::size_t, std::size_t, WeightFormat, float) { refuse(); }
 QuantGru quantize_gru(const GruWeights&, std::size_t, std::size_t, WeightFormat, float) { refuse(); }
 GruWeights dequantize_gru(const QuantGru&) { refuse(); }
-void widen_small_fp16(QuantGru&) { refuse(); }
 std::size_t q_fp32_max_hidden(WeightFormat) { refuse(); }
 bool q_fp32_batches(WeightFormat) { refuse(); }
 

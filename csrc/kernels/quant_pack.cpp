@@ -162,21 +162,7 @@ QuantGru quantize_gru(const GruWeights& w, std::size_t I, std::size_t H, WeightF
         q.bx[p] = w.bW[static_cast<std::size_t>(r)];
         q.bh[p] = w.bR[static_cast<std::size_t>(r)];
     }
-    widen_small_fp16(q);
     return q;
-}
-
-void widen_small_fp16(QuantGru& q) {
-    if (q.format != WeightFormat::F16 || q.tiles > kQSmallTiles) return;
-    auto widen = [&](const QMatrix& m, AlignedBuffer& out) {
-        const std::size_t n = m.blocks * m.block_bytes() / 2;  // fp16 values
-        if (out.size() || n * sizeof(float) > kQWideFp16Bytes) return;
-        out = AlignedBuffer::weights(n);
-        const auto* h = reinterpret_cast<const std::uint16_t*>(m.bytes());
-        for (std::size_t i = 0; i < n; ++i) out[i] = from_fp16(h[i]);
-    };
-    widen(q.W, q.W32);
-    widen(q.R, q.R32);
 }
 
 QuantDense quantize_dense(const float* w, const float* b, std::size_t in, std::size_t out, WeightFormat f,

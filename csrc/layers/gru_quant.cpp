@@ -31,10 +31,6 @@ GruLayer::GruLayer(const GruConfig& config, std::vector<QuantGru> quant) : cfg_(
                                   ", hidden_size=" + std::to_string(H));
     }
     const bool fp32 = H <= q_fp32_max_hidden(quant[0].format);  // faster in fp32: see runs_quantized
-    for (auto& q : quant) {
-        if (fp32) q.W32 = q.R32 = AlignedBuffer();  // (read only by the reduced-precision small steps)
-        else widen_small_fp16(q);                   // (weights read from a file)
-    }
     quant_ = std::make_shared<const std::vector<QuantGru>>(std::move(quant));
     if (fp32) {
         GruLayer f(cfg_, quant_weights());

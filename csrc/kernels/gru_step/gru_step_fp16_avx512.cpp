@@ -6,17 +6,13 @@
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
 #endif
 #include "../simd/qbatch_avx512.h"
-#include "quant_small_avx512.h"
 
 namespace gru_infer {
 
-// Small layers (1-3 rows) in registers when Avx512QSmall takes them; otherwise the general step.
-void gru_step_reset_after_fp16_avx512(const QGruStepArgs& a) {
-    if (!Avx512QSmall<WeightFormat::F16>::lbr(a)) QuantStep<Avx512QBatchOps<WeightFormat::F16>>::lbr(a);
-}
-void gru_step_reset_before_fp16_avx512(const QGruStepArgs& a) {
-    if (!Avx512QSmall<WeightFormat::F16>::cho(a)) QuantStep<Avx512QBatchOps<WeightFormat::F16>>::cho(a);
-}
+// No small-layer path (Avx512QSmall): fp16 layers of up to kQSmallTiles tiles run the fp32 kernels
+// on this table (its fp32_max_hidden, quant_dispatch.cpp), which are faster there.
+void gru_step_reset_after_fp16_avx512(const QGruStepArgs& a) { QuantStep<Avx512QBatchOps<WeightFormat::F16>>::lbr(a); }
+void gru_step_reset_before_fp16_avx512(const QGruStepArgs& a) { QuantStep<Avx512QBatchOps<WeightFormat::F16>>::cho(a); }
 
 }  // namespace gru_infer
 

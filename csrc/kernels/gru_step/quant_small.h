@@ -7,24 +7,11 @@
 
 namespace gru_infer {
 
-// The weights the small steps read: int8 and bf16 packed (64 bytes per (group, sub)); fp16 its
-// matrix's widened fp32 copy where widen_small_fp16 made one (Wide: 64 bytes, the same values),
-// else the packed fp16 (32 bytes, widened per use).
+// The packed weights the small steps read: 64 bytes per (group, sub) for int8 and bf16, 32 for
+// fp16 (widened per use).
 template <WeightFormat F>
 struct QSmallWeights {
-    static const float* wide(const QuantGru& w, const QMatrix& m) {
-        const AlignedBuffer& c = &m == &w.W ? w.W32 : w.R32;
-        return F == WeightFormat::F16 && c.size() ? c.data() : nullptr;
-    }
-    template <bool Wide>
-    static constexpr std::size_t step() { return F == WeightFormat::F16 && !Wide ? 32 : 64; }
-    template <bool Wide>
-    static const char* bytes(const QuantGru& w, const QMatrix& m) {
-        if constexpr (Wide) return reinterpret_cast<const char*>(wide(w, m));
-        else return static_cast<const char*>(m.bytes());
-    }
-    template <bool Wide>
-    static std::size_t block_bytes(const QMatrix& m) { return (Wide ? 2 : 1) * m.block_bytes(); }
+    static constexpr std::size_t step() { return F == WeightFormat::F16 ? 32 : 64; }
     // Whether the small step serves a: 1 to kQSmallRows rows, at most kQSmallTiles tiles.
     static bool small_ready(const QGruStepArgs& a) { return a.rows <= kQSmallRows && a.w->tiles <= kQSmallTiles; }
 };

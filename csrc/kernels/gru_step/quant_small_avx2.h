@@ -21,13 +21,12 @@ struct Avx2QSmall {
     using Acc = std::conditional_t<F == WeightFormat::Int8, __m256i, __m256>;
     using Wt = QSmallWeights<F>;
 
-    // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products;
-    // Wide: fp16 from its widened copy, the same values, so the same FMAs).
+    // acc[j][s][hh] += sub s of block t0 + j (half hh) times the prepared row v (Avx2QOps::products).
     // int8 sums of tiles J0..J0+TJ (of TG) over all groups.
     template <int TG, int NH, int S0, int NS, int J0, int TJ>
     [[gnu::always_inline]] static void int8_products(const char* base, std::size_t bb, std::size_t groups, const char* v,
                                                      __m256i (&acc)[TG][3][2]) {
-        constexpr std::size_t kStep = Wt::template step<false>();
+        constexpr std::size_t kStep = Wt::step();
         const __m256i ones = _mm256_set1_epi16(1);
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
@@ -42,10 +41,10 @@ struct Avx2QSmall {
         }
     }
 
-    template <int TG, int NH, bool HwFtz, bool Wide, int S0, int NS>
-    [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
-        const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
-        const char* base = Wt::template bytes<Wide>(g, m) + t0 * bb;
+    template <int TG, int NH, bool HwFtz, int S0, int NS>
+    [[gnu::always_inline]] static void products(const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3][2]) {
+        const std::size_t bb = m.block_bytes(), groups = m.groups();
+        const char* base = static_cast<const char*>(m.bytes()) + t0 * bb;
         if constexpr (F == WeightFormat::Int8) {
             // 8 or 12 sums with their operands did not fit in 16 ymm registers (GCC kept 3 or 11 of
             // them in memory, a load and a store per product): then one pass over the groups per tile.
@@ -57,15 +56,15 @@ struct Avx2QSmall {
                 int8_products<TG, NH, S0, NS, 1, 1>(base, bb, groups, v, acc);
             }
         } else {
-            fp_products<TG, NH, HwFtz, Wide, S0, NS>(base, bb, groups, v, acc);
+            fp_products<TG, NH, HwFtz, S0, NS>(base, bb, groups, v, acc);
         }
     }
 
     // bf16 and fp16 sums of all TG tiles over all groups.
-    template <int TG, int NH, bool HwFtz, bool Wide, int S0, int NS>
+    template <int TG, int NH, bool HwFtz, int S0, int NS>
     [[gnu::always_inline]] static void fp_products(const char* base, std::size_t bb, std::size_t groups, const char* v,
                                                    __m256 (&acc)[TG][3][2]) {
-        constexpr std::size_t kStep = Wt::template step<Wide>();
+        constexpr std::size_t kStep = Wt::step();
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
             if constexpr (F == WeightFormat::BF16) {
@@ -91,8 +90,7 @@ struct Avx2QSmall {
                     for (int s = S0; s < S0 + NS; ++s)
                         for (int hh = 0; hh < NH; ++hh) {
                             const char* p = wq + j * bb + s * kStep;
-                            const __m256 w = Wide ? _mm256_load_ps(reinterpret_cast<const float*>(p + 32 * hh))
-                                                  : _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16 * hh)));
+                            const __m256 w = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16 * hh)));
                             acc[j][s][hh] = _mm256_fmadd_ps(xb, w, acc[j][s][hh]);
                         }
             }
@@ -100,11 +98,9 @@ struct Avx2QSmall {
     }
 
     // init + the products of m and v (scale sv), as Avx2QOps::block; subs S0..S0+NS only.
-    template <int TG, int NH, bool HwFtz, bool Wide = false, int S0 = 0, int NS = 3>
-    [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
+    template <int TG, int NH, bool HwFtz, int S0 = 0, int NS = 3>
+    [[gnu::always_inline]] static void dot(const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m256 (&init)[TG][3][2], __m256 (&out)[TG][3][2]) {
-        if constexpr (F == WeightFormat::F16 && !Wide)
-            if (Wt::wide(w, m)) return dot<TG, NH, HwFtz, true, S0, NS>(w, m, t0, v, sv, init, out);
         Acc acc[TG][3][2];
         for (int j = 0; j < TG; ++j)
             for (int s = S0; s < S0 + NS; ++s)
@@ -113,7 +109,7 @@ struct Avx2QSmall {
                     else if constexpr (F == WeightFormat::BF16) acc[j][s][hh] = Ops::ftz(init[j][s][hh]);  // as vdpbf16ps reads it
                     else acc[j][s][hh] = init[j][s][hh];
                 }
-        products<TG, NH, HwFtz, Wide, S0, NS>(w, m, t0, v, acc);
+        products<TG, NH, HwFtz, S0, NS>(m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
             for (int s = S0; s < S0 + NS; ++s)
                 for (int hh = 0; hh < NH; ++hh) {
@@ -139,7 +135,7 @@ struct Avx2QSmall {
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s)
                     for (int hh = 0; hh < NH; ++hh) bx[j][s][hh] = _mm256_loadu_ps(w.bx.data() + at(t0 + j, s, hh));
-            dot<TG, NH, HwFtz>(w, w.W, t0, row.xq, row.sx, bx, A);
+            dot<TG, NH, HwFtz>(w.W, t0, row.xq, row.sx, bx, A);
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s)
                     for (int hh = 0; hh < 2; ++hh)  // (the lanes past a layer of 8 units: zero products of zero weights)
@@ -167,7 +163,7 @@ struct Avx2QSmall {
         const QuantGru& w = *a.w;
         __m256 A[TG][3][2], B[TG][3][2];
         inputs<TG, NH, HwFtz>(a, L, row, m, t0, A, B);
-        dot<TG, NH, HwFtz>(w, w.R, t0, row.hq, row.sh, B, B);
+        dot<TG, NH, HwFtz>(w.R, t0, row.hq, row.sh, B, B);
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s)
                 for (int hh = 0; hh < 2; ++hh) _mm256_store_ps(pre_b(L, row, t0 + j, s, hh), hh < NH ? B[j][s][hh] : _mm256_setzero_ps());
@@ -192,7 +188,7 @@ struct Avx2QSmall {
         const QuantGru& w = *a.w;
         __m256 A[TG][3][2], B[TG][3][2];
         inputs<TG, NH, HwFtz>(a, L, row, m, t0, A, B);
-        dot<TG, NH, HwFtz, false, 0, 2>(w, w.R, t0, row.hq, row.sh, B, B);
+        dot<TG, NH, HwFtz, 0, 2>(w.R, t0, row.hq, row.sh, B, B);
         const float* h = a.h + m * a.ldh;
         float* rh = row.pre + L.rh / sizeof(float);
         for (int j = 0; j < TG; ++j) {
@@ -218,7 +214,7 @@ struct Avx2QSmall {
         __m256 B[TG][3][2];
         for (int j = 0; j < TG; ++j)
             for (int hh = 0; hh < NH; ++hh) B[j][2][hh] = _mm256_load_ps(pre_b(L, row, t0 + j, 2, hh));
-        dot<TG, NH, HwFtz, false, 2, 1>(w, w.R, t0, rhq, srh, B, B);
+        dot<TG, NH, HwFtz, 2, 1>(w.R, t0, rhq, srh, B, B);
         const float* h = a.h + m * a.ldh;
         float* out = a.h_out + m * a.ldo;
         for (int j = 0; j < TG; ++j) {

@@ -20,13 +20,14 @@ struct Avx512QSmall {
     using Acc = std::conditional_t<F == WeightFormat::Int8, __m512i, __m512>;
     using Wt = QSmallWeights<F>;
 
-    // acc[j][s] += sub s of block t0 + j times the prepared row v, over all groups (Avx512QOps::products;
-    // Wide: fp16 from its widened copy, the same values, so the same FMAs).
-    template <int TG, bool Wide, int S0, int NS>
-    [[gnu::always_inline]] static void products(const QuantGru& g, const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3]) {
-        constexpr std::size_t kStep = Wt::template step<Wide>();
-        const std::size_t bb = Wt::template block_bytes<Wide>(m), groups = m.groups();
-        const char* base = Wt::template bytes<Wide>(g, m) + t0 * bb;
+    static_assert(F != WeightFormat::F16, "fp16 layers of this size run the fp32 kernels on AVX-512");
+
+    // acc[j][s] += sub s of block t0 + j times the prepared row v, over all groups (Avx512QOps::products).
+    template <int TG, int S0, int NS>
+    [[gnu::always_inline]] static void products(const QMatrix& m, std::size_t t0, const char* v, Acc (&acc)[TG][3]) {
+        constexpr std::size_t kStep = 64;  // bytes of one (group, sub)
+        const std::size_t bb = m.block_bytes(), groups = m.groups();
+        const char* base = static_cast<const char*>(m.bytes()) + t0 * bb;
         for (std::size_t q = 0; q < groups; ++q) {
             const char* wq = base + q * 3 * kStep;
             if constexpr (F == WeightFormat::Int8) {
@@ -34,7 +35,7 @@ struct Avx512QSmall {
                 for (int j = 0; j < TG; ++j)
                     for (int s = S0; s < S0 + NS; ++s)
                         acc[j][s] = avx512q::dpbusd(acc[j][s], xb, _mm512_load_si512(wq + j * bb + s * kStep));
-            } else if constexpr (F == WeightFormat::BF16) {
+            } else {
                 const __m512i xi = _mm512_set1_epi32(avx512q::load32(v + q * 4));
                 __m512bh xb;
                 std::memcpy(&xb, &xi, 64);
@@ -45,33 +46,22 @@ struct Avx512QSmall {
                         std::memcpy(&w, &wi, 64);
                         acc[j][s] = _mm512_dpbf16_ps(acc[j][s], xb, w);
                     }
-            } else {
-                const __m512 xb = _mm512_set1_ps(reinterpret_cast<const float*>(v)[q]);
-                for (int j = 0; j < TG; ++j)
-                    for (int s = S0; s < S0 + NS; ++s) {
-                        const char* p = wq + j * bb + s * kStep;
-                        const __m512 w = Wide ? _mm512_load_ps(reinterpret_cast<const float*>(p))
-                                              : _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
-                        acc[j][s] = _mm512_fmadd_ps(xb, w, acc[j][s]);
-                    }
             }
         }
     }
 
     // init + the products of m (rows of blocks t0..t0+TG) and v (scale sv), as Avx512QOps::block.
     // Subs S0..S0+NS only (the others of out untouched).
-    template <int TG, bool Wide = false, int S0 = 0, int NS = 3>
-    [[gnu::always_inline]] static void dot(const QuantGru& w, const QMatrix& m, std::size_t t0, const char* v, float sv,
+    template <int TG, int S0 = 0, int NS = 3>
+    [[gnu::always_inline]] static void dot(const QMatrix& m, std::size_t t0, const char* v, float sv,
                                            const __m512 (&init)[TG][3], __m512 (&out)[TG][3]) {
-        if constexpr (F == WeightFormat::F16 && !Wide)
-            if (Wt::wide(w, m)) return dot<TG, true, S0, NS>(w, m, t0, v, sv, init, out);
         Acc acc[TG][3];
         for (int j = 0; j < TG; ++j)
             for (int s = S0; s < S0 + NS; ++s) {
                 if constexpr (F == WeightFormat::Int8) acc[j][s] = _mm512_setzero_si512();
                 else acc[j][s] = init[j][s];
             }
-        products<TG, Wide, S0, NS>(w, m, t0, v, acc);
+        products<TG, S0, NS>(m, t0, v, acc);
         for (int j = 0; j < TG; ++j)
             for (int s = S0; s < S0 + NS; ++s) {
                 if constexpr (F == WeightFormat::Int8) {
@@ -97,7 +87,7 @@ struct Avx512QSmall {
             __m512 bx[TG][3];
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) bx[j][s] = _mm512_loadu_ps(w.bx.data() + (t0 + j) * kQTileRow + s * kQLanes);
-            dot<TG>(w, w.W, t0, row.xq, row.sx, bx, A);
+            dot<TG>(w.W, t0, row.xq, row.sx, bx, A);
             for (int j = 0; j < TG; ++j)
                 for (int s = 0; s < 3; ++s) _mm512_store_ps(row.pre + L.a / sizeof(float) + (t0 + j) * kQTileRow + s * kQLanes, A[j][s]);
         } else {
@@ -139,7 +129,7 @@ struct Avx512QSmall {
         const QuantGru& w = *a.w;
         __m512 A[TG][3], B[TG][3];
         inputs<TG>(a, L, row, m, t0, A, B);
-        dot<TG>(w, w.R, t0, row.hq, row.sh, B, B);
+        dot<TG>(w.R, t0, row.hq, row.sh, B, B);
         for (int j = 0; j < TG; ++j)
             for (int s = 0; s < 3; ++s) _mm512_store_ps(pre_b(L, row, t0 + j, s), B[j][s]);
         const float* h = a.h + m * a.ldh;
@@ -166,7 +156,7 @@ struct Avx512QSmall {
         const QuantGru& w = *a.w;
         __m512 A[TG][3], B[TG][3];
         inputs<TG>(a, L, row, m, t0, A, B);
-        dot<TG, false, 0, 2>(w, w.R, t0, row.hq, row.sh, B, B);
+        dot<TG, 0, 2>(w.R, t0, row.hq, row.sh, B, B);
         const float* h = a.h + m * a.ldh;
         float* rh = row.pre + L.rh / sizeof(float);
         for (int j = 0; j < TG; ++j) {
@@ -186,7 +176,7 @@ struct Avx512QSmall {
         const QuantGru& w = *a.w;
         __m512 B[TG][3];
         for (int j = 0; j < TG; ++j) B[j][2] = _mm512_load_ps(pre_b(L, row, t0 + j, 2));
-        dot<TG, false, 2, 1>(w, w.R, t0, rhq, srh, B, B);
+        dot<TG, 2, 1>(w.R, t0, rhq, srh, B, B);
         const float* h = a.h + m * a.ldh;
         float* out = a.h_out + m * a.ldo;
         for (int j = 0; j < TG; ++j) {
