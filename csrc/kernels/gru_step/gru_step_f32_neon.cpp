@@ -1,7 +1,8 @@
 // NEON fused GRU update over packed weights, both forms ("lbr": reset gate after the recurrent
 // product; "cho": before it), each 8-unit tile in two registers. Laid out like the AVX2 kernel
 // (gru_step_f32_avx2.cpp) but simpler: no tile pairing in lbr_row, no odd/even accumulators, no
-// batched-GEMM path for 4+ rows, and it ignores walk_backward (the walk order is a cache hint).
+// batched-GEMM path for 4+ rows (blocks of 4 rows per tile instead, both forms), and it ignores
+// walk_backward (the walk order is a cache hint).
 #include "kernels/simd/neon_config.h"
 #if GRU_INFER_NEON
 #include "kernels/simd/neon_target_begin.h"
@@ -86,6 +87,49 @@ inline void lbr_tiles(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
     for (; m < a.rows; ++m) lbr_block<1, NT>(a, ep, m, t);
 }
 
+// Cho pass 1, rows m0..m0+MR-1 of tile t: z, r * h and the candidate's input part into the scratch.
+template <int MR>
+inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    V8 acc[MR][1][3];
+    const float* bh = a.bh + t * kTileRow;
+    for (int i = 0; i < MR; ++i) {
+        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        for (int g = 0; g < 3; ++g) acc[i][0][g] = neon::load(src + 8 * g);
+    }
+    if (a.x) accumulate<MR, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input);
+    const std::size_t u0 = t * kTile;
+    for (int i = 0; i < MR; ++i) {
+        neon::store(ChoScratch(a, m0 + i).nx + u0, acc[i][0][2]);
+        acc[i][0][0] = neon::add(acc[i][0][0], neon::load(bh));
+        acc[i][0][1] = neon::add(acc[i][0][1], neon::load(bh + 8));
+    }
+    accumulate<MR, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh,
+                         a.hidden);
+    for (int i = 0; i < MR; ++i) {
+        const ChoScratch s(a, m0 + i);
+        const V8 h = neon::load_lanes(a.h + (m0 + i) * a.ldh + u0, a.hidden - u0);
+        neon::store(s.z + u0, ep.f(acc[i][0][0]));
+        neon::store(s.rh + u0, neon::mul(ep.f(acc[i][0][1]), h));  // lanes past hidden: h = 0
+    }
+}
+
+// Cho pass 2, rows m0..m0+MR-1 of tile t: the candidate from r * h, then the update.
+template <int MR>
+inline void cho_candidate(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    V8 acc[MR][1][3];
+    for (int i = 0; i < MR; ++i) acc[i][0][2] = neon::load(a.bh + t * kTileRow + 16);
+    const std::size_t row_stride = ChoScratch(a, 1).z - ChoScratch(a, 0).z;  // of the scratch's rows
+    accumulate<MR, 1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, ChoScratch(a, m0).rh,
+                            row_stride, a.hidden);
+    const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
+    for (int i = 0; i < MR; ++i) {
+        const ChoScratch s(a, m0 + i);
+        const V8 n = ep.g(neon::add(acc[i][0][2], neon::load(s.nx + u0)));
+        const V8 h = neon::load_lanes(a.h + (m0 + i) * a.ldh + u0, lanes);
+        neon::store_lanes(a.h_out + (m0 + i) * a.ldo + u0, neon::fma(n, neon::load(s.z + u0), neon::sub(h, n)), lanes);
+    }
+}
+
 }  // namespace
 
 void gru_step_reset_after_f32_neon(const GruStepArgs& a) {
@@ -99,40 +143,23 @@ void gru_step_reset_after_f32_neon(const GruStepArgs& a) {
 
 void gru_step_reset_before_f32_neon(const GruStepArgs& a) {
     const Epilogue ep(a);
-    const std::size_t tiles = tiles_for(a.hidden), Hp = tiles * kTile;
-    for (std::size_t m = 0; m < a.rows; ++m) {
-        float* z = a.scratch + m * 3 * Hp;
-        float* rh = z + Hp;
-        float* nx = rh + Hp;
-        for (std::size_t t = 0; t < tiles; ++t) {  // pass 1: z, r * h, candidate input part
-            V8 acc[1][1][3];
-            const float* bh = a.bh + t * kTileRow;
-            if (a.x) {
-                for (int g = 0; g < 3; ++g) acc[0][0][g] = neon::load(a.bx + t * kTileRow + 8 * g);
-                accumulate<1, 1, 3>(acc, a.w + t * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input);
-            } else {
-                for (int g = 0; g < 3; ++g) acc[0][0][g] = neon::load(a.xp + m * a.ldxp + t * kTileRow + 8 * g);
-            }
-            neon::store(nx + t * kTile, acc[0][0][2]);
-            acc[0][0][0] = neon::add(acc[0][0][0], neon::load(bh));
-            acc[0][0][1] = neon::add(acc[0][0][1], neon::load(bh + 8));
-            accumulate<1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh,
-                                a.ldh, a.hidden);
-            const std::size_t u0 = t * kTile;
-            const V8 h = neon::load_lanes(a.h + m * a.ldh + u0, a.hidden - u0);
-            neon::store(z + u0, ep.f(acc[0][0][0]));
-            neon::store(rh + u0, neon::mul(ep.f(acc[0][0][1]), h));  // lanes past hidden: h = 0
-        }
-        for (std::size_t t = 0; t < tiles; ++t) {  // pass 2: candidate from r * h
-            V8 acc[1][1][3];
-            acc[0][0][2] = neon::load(a.bh + t * kTileRow + 16);
-            accumulate<1, 1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, rh, 0, a.hidden);
-            const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
-            const V8 n = ep.g(neon::add(acc[0][0][2], neon::load(nx + u0)));
-            const V8 h = neon::load_lanes(a.h + m * a.ldh + u0, lanes);
-            neon::store_lanes(a.h_out + m * a.ldo + u0, neon::fma(n, neon::load(z + u0), neon::sub(h, n)), lanes);
-        }
-    }
+    const std::size_t tiles = tiles_for(a.hidden);
+    // Pass 1 for every tile, then pass 2: blocks of 4 rows read a tile's weights once (the same
+    // operations for each row in any block, so the same results as one row at a time).
+    for (std::size_t t = 0; t < tiles; ++t)
+        for_row_blocks(
+            a.rows, [&](std::size_t m) {
+                cho_gates<4>(a, ep, m, t);
+                cho_gates<4>(a, ep, m + 4, t);
+            },
+            [&](std::size_t m) { cho_gates<4>(a, ep, m, t); }, [&](std::size_t m) { cho_gates<1>(a, ep, m, t); });
+    for (std::size_t t = 0; t < tiles; ++t)
+        for_row_blocks(
+            a.rows, [&](std::size_t m) {
+                cho_candidate<4>(a, ep, m, t);
+                cho_candidate<4>(a, ep, m + 4, t);
+            },
+            [&](std::size_t m) { cho_candidate<4>(a, ep, m, t); }, [&](std::size_t m) { cho_candidate<1>(a, ep, m, t); });
 }
 
 }  // namespace gru_infer
