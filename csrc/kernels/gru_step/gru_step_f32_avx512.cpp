@@ -442,17 +442,17 @@ template <int NT, unsigned XOdd, class Ep>
 // registers (zr and the two parts of n: 3 accumulators a row), nothing through scratch. Measured
 // against the AVX2 kernel's way (two packed GEMMs into scratch, then a gate pass): 16 rows at
 // I=H=256 7.3-7.5 vs 7.5-7.7 us per row, batch-32 sequences equal.
+// MR rows of tile t before their recurrent products: zr = z | r from xp (or bx + x W) + bh, and
+// n's input part nx (both forms).
 template <int MR>
-inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
-    __m512 zr[MR];
-    __m256 nx[MR], nh[MR];
+[[gnu::always_inline]] inline void rows_input_part(const GruStepArgs& a, std::size_t m0, std::size_t t, __m512 (&zr)[MR],
+                                                   __m256 (&nx)[MR]) {
     const float* w = a.w + t * a.tile_stride;
     const float* bh = a.bh + t * kTileRow;
     for (int i = 0; i < MR; ++i) {
         const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
         zr[i] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
         nx[i] = _mm256_loadu_ps(src + 16);
-        nh[i] = _mm256_load_ps(bh + 16);
     }
     if (a.x)
         for (std::size_t k = 0; k < a.input; ++k) {
@@ -464,7 +464,15 @@ inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size
                 nx[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nx[i]);
             }
         }
-    const float* r = w + a.input * kTileRow;
+}
+
+template <int MR>
+inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
+    __m512 zr[MR];
+    __m256 nx[MR], nh[MR];
+    rows_input_part<MR>(a, m0, t, zr, nx);
+    for (int i = 0; i < MR; ++i) nh[i] = _mm256_load_ps(a.bh + t * kTileRow + 16);
+    const float* r = a.w + t * a.tile_stride + a.input * kTileRow;
     for (std::size_t k = 0; k < a.hidden; ++k) {
         const __m512 p0 = _mm512_loadu_ps(r + k * kTileRow);
         const __m256 p1 = _mm256_load_ps(r + k * kTileRow + 16);
@@ -597,24 +605,8 @@ template <int MR>
 inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
     __m512 zr[MR];
     __m256 nx[MR];
-    const float* w = a.w + t * a.tile_stride;
-    const float* bh = a.bh + t * kTileRow;
-    for (int i = 0; i < MR; ++i) {
-        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
-        zr[i] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
-        nx[i] = _mm256_loadu_ps(src + 16);
-    }
-    if (a.x)
-        for (std::size_t k = 0; k < a.input; ++k) {
-            const __m512 p0 = _mm512_loadu_ps(w + k * kTileRow);
-            const __m256 p1 = _mm256_load_ps(w + k * kTileRow + 16);
-            for (int i = 0; i < MR; ++i) {
-                const __m512 b = _mm512_set1_ps(a.x[(m0 + i) * a.ldx + k]);
-                zr[i] = _mm512_fmadd_ps(b, p0, zr[i]);
-                nx[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(b), p1, nx[i]);
-            }
-        }
-    const float* r = w + a.input * kTileRow;
+    rows_input_part<MR>(a, m0, t, zr, nx);
+    const float* r = a.w + t * a.tile_stride + a.input * kTileRow;
     for (std::size_t k = 0; k < a.hidden; ++k) {
         const __m512 p0 = _mm512_loadu_ps(r + k * kTileRow);
         for (int i = 0; i < MR; ++i) zr[i] = _mm512_fmadd_ps(_mm512_set1_ps(a.h[(m0 + i) * a.ldh + k]), p0, zr[i]);
