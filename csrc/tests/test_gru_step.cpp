@@ -136,7 +136,7 @@ void check_nan_propagates(const Kernels& k, std::mt19937& rng) {
 // >= kStepGemmRows rows (Model::predict's thread chunks rely on it): 13 rows at once against parts
 // of 4 and 9, both forms, both input paths.
 void check_batch_split(const Kernels& k, std::mt19937& rng) {
-    for (std::size_t H : {5, 17, 40})
+    for (std::size_t H : {5, 17, 40, 70})
         for (int v = 0; v < 4; ++v) {
             const bool lbr = v % 2, fused = v / 2;
             const std::size_t rows = 13, I = 7;
@@ -149,6 +149,7 @@ void check_batch_split(const Kernels& k, std::mt19937& rng) {
             a.input = I; a.hidden = H; a.ldx = I; a.ldxp = ldxp; a.ldh = H; a.ldo = H;
             a.w = g.p.w.data(); a.tile_stride = g.p.tile_stride; a.bx = g.p.bx.data(); a.bh = g.p.bh.data();
             a.scratch = scratch.data();
+            a.walk_backward = H % 2 == 1;
             auto run = [&](std::size_t m0, std::size_t n, float* out) {
                 GruStepArgs b = a;
                 b.rows = n;
@@ -163,6 +164,17 @@ void check_batch_split(const Kernels& k, std::mt19937& rng) {
             const bool same = std::memcmp(all.data(), parts.data(), all.size() * sizeof(float)) == 0;
             if (!same) std::fprintf(stderr, "%s batch split H=%zu lbr=%d fused=%d: the parts differ\n", k.name, H, lbr, fused);
             CHECK(same);
+            // Fewer than kStepGemmRows rows (which predict may split row by row): 3 and 2 rows at
+            // once give each row what it gets alone.
+            for (std::size_t n : {2, 3}) {
+                std::vector<float> together(n * H), alone(n * H);
+                run(0, n, together.data());
+                for (std::size_t m = 0; m < n; ++m) run(m, 1, alone.data());
+                const bool same_rows = std::memcmp(together.data(), alone.data(), n * H * sizeof(float)) == 0;
+                if (!same_rows)
+                    std::fprintf(stderr, "%s %zu rows H=%zu lbr=%d fused=%d: differ from the rows alone\n", k.name, n, H, lbr, fused);
+                CHECK(same_rows);
+            }
         }
 }
 

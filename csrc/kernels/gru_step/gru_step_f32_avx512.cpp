@@ -118,30 +118,37 @@ template <int NT, int C>
 // lone even row is [z r] into A and [n] into B's low half, a lone odd row [z] into B's high half
 // and [r n] into C. Odd: bit j = tile j's first row sits 32 bytes into a line. Any Odd gives the
 // same sums (it only chooses the loads), so a misaligned buffer is merely slower.
-template <int NT, int C, unsigned Odd>
-[[gnu::always_inline]] inline void pair_products(__m512 (&A)[NT][C], __m512 (&B)[NT][C], __m512 (&Cc)[NT][C],
+// MR rows at once (v, v + ldv, ...): each weight load serves every row, and each row gets the
+// same operations in the same order as alone (so a row's sums do not depend on MR).
+template <int NT, int C, unsigned Odd, int MR = 1>
+[[gnu::always_inline]] inline void pair_products(__m512 (&A)[MR][NT][C], __m512 (&B)[MR][NT][C], __m512 (&Cc)[MR][NT][C],
                                                  const float* w, std::size_t tile_stride, const float* v,
-                                                 std::size_t K) {
+                                                 std::size_t ldv, std::size_t K) {
     constexpr __mmask16 lo = 0x00ff, hi = 0xff00;
     constexpr bool any_odd = Odd != 0;
-    if (any_odd && K) {
-        const __m512 b = _mm512_set1_ps(v[0]);
+    if (any_odd && K)
         for (int j = 0; j < NT; ++j)
             if (Odd >> j & 1) {
                 const float* p = w + j * tile_stride;
-                // masked FMA, not b * 0 in the other lanes: an infinite v[0] would make them NaN
-                B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(hi, p - 8), B[j][0], hi);
-                Cc[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p + 8), Cc[j][0]);
+                const __m512 wb = _mm512_maskz_loadu_ps(hi, p - 8), wc = _mm512_loadu_ps(p + 8);
+                for (int i = 0; i < MR; ++i) {
+                    const __m512 b = _mm512_set1_ps(v[i * ldv]);
+                    // masked FMA, not b * 0 in the other lanes: an infinite v[0] would make them NaN
+                    B[i][j][0] = _mm512_mask3_fmadd_ps(b, wb, B[i][j][0], hi);
+                    Cc[i][j][0] = _mm512_fmadd_ps(b, wc, Cc[i][j][0]);
+                }
             }
-    }
     // Tile j's pairs start at row o = Odd bit j: rows o + 2q and o + 2q + 1.
     auto pair = [&](int j, int c, std::size_t q) __attribute__((always_inline)) {
         const std::size_t k = (Odd >> j & 1) + 2 * q;
         const float* p = w + j * tile_stride + k * kTileRow;
-        const __m512 b0 = _mm512_set1_ps(v[k]), b1 = _mm512_set1_ps(v[k + 1]);
-        A[j][c] = _mm512_fmadd_ps(b0, _mm512_loadu_ps(p), A[j][c]);
-        B[j][c] = _mm512_fmadd_ps(_mm512_mask_blend_ps(hi, b0, b1), _mm512_loadu_ps(p + 16), B[j][c]);
-        Cc[j][c] = _mm512_fmadd_ps(b1, _mm512_loadu_ps(p + 32), Cc[j][c]);
+        const __m512 w0 = _mm512_loadu_ps(p), w1 = _mm512_loadu_ps(p + 16), w2 = _mm512_loadu_ps(p + 32);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 b0 = _mm512_set1_ps(v[i * ldv + k]), b1 = _mm512_set1_ps(v[i * ldv + k + 1]);
+            A[i][j][c] = _mm512_fmadd_ps(b0, w0, A[i][j][c]);
+            B[i][j][c] = _mm512_fmadd_ps(_mm512_mask_blend_ps(hi, b0, b1), w1, B[i][j][c]);
+            Cc[i][j][c] = _mm512_fmadd_ps(b1, w2, Cc[i][j][c]);
+        }
     };
     const std::size_t common = any_odd ? (K ? (K - 1) / 2 : 0) : K / 2;  // pairs every tile has
     std::size_t q = 0;
@@ -159,9 +166,12 @@ template <int NT, int C, unsigned Odd>
         }
         if (k < K) {
             const float* p = w + j * tile_stride + k * kTileRow;
-            const __m512 b = _mm512_set1_ps(v[k]);
-            A[j][0] = _mm512_fmadd_ps(b, _mm512_loadu_ps(p), A[j][0]);
-            B[j][0] = _mm512_mask3_fmadd_ps(b, _mm512_maskz_loadu_ps(lo, p + 16), B[j][0], lo);  // (as above)
+            const __m512 wa = _mm512_loadu_ps(p), wb = _mm512_maskz_loadu_ps(lo, p + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 b = _mm512_set1_ps(v[i * ldv + k]);
+                A[i][j][0] = _mm512_fmadd_ps(b, wa, A[i][j][0]);
+                B[i][j][0] = _mm512_mask3_fmadd_ps(b, wb, B[i][j][0], lo);  // (as above)
+            }
         }
     }
 }
@@ -195,53 +205,59 @@ template <int NT, int C>
 }
 
 // lbr_products with every load aligned (pair_products), one sum per accumulator (six chains of
-// FMAs a tile pair: measured faster than twelve). XOdd: which of the NT tiles start 32 bytes into
-// a line; HOdd: the same for their recurrent rows.
-template <int NT, unsigned XOdd, unsigned HOdd>
-[[gnu::noinline]] void lbr_products_pairs(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
+// FMAs a tile pair and row: measured faster than twelve), MR rows (pre[i], rows m0 + i). XOdd:
+// which of the NT tiles start 32 bytes into a line; HOdd: the same for their recurrent rows.
+template <int NT, unsigned XOdd, unsigned HOdd, int MR>
+[[gnu::noinline]] void lbr_products_pairs(const GruStepArgs& a, std::size_t m0, std::size_t t0, Pre (*pre)[2]) {
     constexpr int C = 1;
-    __m512 A[NT][C], B[NT][C], Cc[NT][C];
+    __m512 A[MR][NT][C], B[MR][NT][C], Cc[MR][NT][C];
     const float* w = a.w + t0 * a.tile_stride;
     // The lambdas inlined: else GCC keeps A, B and Cc in memory and the loops store them every pass.
     auto clear = [&]() __attribute__((always_inline)) {
-        for (int j = 0; j < NT; ++j)
-            for (int c = 0; c < C; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j)
+                for (int c = 0; c < C; ++c) A[i][j][c] = B[i][j][c] = Cc[i][j][c] = _mm512_setzero_ps();
     };
-    auto fold = [&](int j, __m512& zr, __m256& n) __attribute__((always_inline)) {
-        fold_pair_sums<NT, C>(A, B, Cc, j, zr, n);
+    auto fold = [&](int i, int j, __m512& zr, __m256& n) __attribute__((always_inline)) {
+        fold_pair_sums<NT, C>(A[i], B[i], Cc[i], j, zr, n);
     };
-    __m512 zr[NT];
-    for (int j = 0; j < NT; ++j) {
-        const float* bh = a.bh + (t0 + j) * kTileRow;
-        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
-        zr[j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
-        pre[j].nx = _mm256_loadu_ps(src + 16);
-        pre[j].nrec = _mm256_load_ps(bh + 16);
-    }
+    __m512 zr[MR][NT];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NT; ++j) {
+            const float* bh = a.bh + (t0 + j) * kTileRow;
+            const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + (m0 + i) * a.ldxp + (t0 + j) * kTileRow;
+            zr[i][j] = _mm512_add_ps(_mm512_loadu_ps(src), _mm512_loadu_ps(bh));
+            pre[i][j].nx = _mm256_loadu_ps(src + 16);
+            pre[i][j].nrec = _mm256_load_ps(bh + 16);
+        }
     auto input_part = [&]() __attribute__((always_inline)) {
         clear();
-        pair_products<NT, C, XOdd>(A, B, Cc, w, a.tile_stride, a.x + m * a.ldx, a.input);
-        for (int j = 0; j < NT; ++j) fold(j, zr[j], pre[j].nx);
+        pair_products<NT, C, XOdd, MR>(A, B, Cc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input);
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j) fold(i, j, zr[i][j], pre[i][j].nx);
     };
     if (a.x && !a.walk_backward) input_part();
     clear();
-    pair_products<NT, C, HOdd>(A, B, Cc, w + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.hidden);
+    pair_products<NT, C, HOdd, MR>(A, B, Cc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden);
     if (a.x && a.walk_backward) {
         // Walking back, the recurrent rows (read last by a forward step) come first; their sums
         // wait in registers so that zr adds the input part first either way (the same result).
-        __m512 hz[NT];
-        for (int j = 0; j < NT; ++j) {
-            hz[j] = _mm512_set1_ps(-0.0f);  // -0 + s == s for every s
-            fold(j, hz[j], pre[j].nrec);
-        }
+        __m512 hz[MR][NT];
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j) {
+                hz[i][j] = _mm512_set1_ps(-0.0f);  // -0 + s == s for every s
+                fold(i, j, hz[i][j], pre[i][j].nrec);
+            }
         input_part();
-        for (int j = 0; j < NT; ++j) pre[j].zr = _mm512_add_ps(zr[j], hz[j]);
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j) pre[i][j].zr = _mm512_add_ps(zr[i][j], hz[i][j]);
         return;
     }
-    for (int j = 0; j < NT; ++j) {
-        fold(j, zr[j], pre[j].nrec);
-        pre[j].zr = zr[j];
-    }
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NT; ++j) {
+            fold(i, j, zr[i][j], pre[i][j].nrec);
+            pre[i][j].zr = zr[i][j];
+        }
 }
 
 // pair_products' Odd for NT tiles whose rows of interest start at row0 + j * tile_stride.
@@ -254,17 +270,19 @@ inline unsigned odd_tiles(const float* row0, std::size_t tile_stride) {
 }
 
 // lbr_products_pairs for the NT tiles from t0, its Odd patterns read from the weights' addresses.
-template <int NT>
-inline void lbr_products_aligned(const GruStepArgs& a, std::size_t m, std::size_t t0, Pre* pre) {
+template <int NT, int MR>
+inline void lbr_products_aligned(const GruStepArgs& a, std::size_t m0, std::size_t t0, Pre (*pre)[2]) {
     const unsigned x = odd_tiles<NT>(a.w + t0 * a.tile_stride, a.tile_stride);
     constexpr unsigned all = (1u << NT) - 1;
     const bool flip = a.input % 2;  // the recurrent rows start `input` rows later
     switch (x) {
-        case 0: return flip ? lbr_products_pairs<NT, 0, all>(a, m, t0, pre) : lbr_products_pairs<NT, 0, 0>(a, m, t0, pre);
-        case 1: return flip ? lbr_products_pairs<NT, 1, all ^ 1>(a, m, t0, pre) : lbr_products_pairs<NT, 1, 1>(a, m, t0, pre);
-        case 2: return flip ? lbr_products_pairs<NT, 2 & all, all ^ (2 & all)>(a, m, t0, pre)
-                            : lbr_products_pairs<NT, 2 & all, 2 & all>(a, m, t0, pre);
-        default: return flip ? lbr_products_pairs<NT, all, 0>(a, m, t0, pre) : lbr_products_pairs<NT, all, all>(a, m, t0, pre);
+        case 0: return flip ? lbr_products_pairs<NT, 0, all, MR>(a, m0, t0, pre) : lbr_products_pairs<NT, 0, 0, MR>(a, m0, t0, pre);
+        case 1:
+            return flip ? lbr_products_pairs<NT, 1, all ^ 1, MR>(a, m0, t0, pre) : lbr_products_pairs<NT, 1, 1, MR>(a, m0, t0, pre);
+        case 2: return flip ? lbr_products_pairs<NT, 2 & all, all ^ (2 & all), MR>(a, m0, t0, pre)
+                            : lbr_products_pairs<NT, 2 & all, 2 & all, MR>(a, m0, t0, pre);
+        default:
+            return flip ? lbr_products_pairs<NT, all, 0, MR>(a, m0, t0, pre) : lbr_products_pairs<NT, all, all, MR>(a, m0, t0, pre);
     }
 }
 
@@ -288,25 +306,28 @@ inline void lbr_gates2(const GruStepArgs& a, const Epilogue& ep, std::size_t m, 
 }
 
 // Tiles in pairs (last to first when a.walk_backward is set); a pair's gates run after the next
-// pair's products, so that their latency chains overlap with those loads and FMAs.
-inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t tiles) {
-    Pre pre[2][2];
+// pair's products, so that their latency chains overlap with those loads and FMAs. MR rows from
+// m0 at once (a batch of 2 or 3: each pair's weights read once for all of them).
+template <int MR>
+void lbr_rows_few(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t tiles) {
+    Pre pre[2][MR][2];
     const std::size_t pairs = (tiles + 1) / 2;
     std::size_t prev_t = 0, prev_n = 0;
-    for (std::size_t i = 0; i < pairs; ++i) {
-        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - i : i), n = tiles - t < 2 ? 1 : 2;
-        Pre* cur = pre[i % 2];
-        if (n == 2) lbr_products_aligned<2>(a, m, t, cur);
-        else lbr_products_aligned<1>(a, m, t, cur);
-        const Pre* last = pre[(i + 1) % 2];
-        if (prev_n == 2) lbr_gates2(a, ep, m, prev_t, last[0], last[1]);
-        else if (prev_n == 1) lbr_gates(a, ep, m, prev_t, last[0].zr, last[0].nrec, last[0].nx);
+    auto gates = [&](const Pre (&last)[MR][2]) {
+        for (int i = 0; i < MR; ++i) {
+            if (prev_n == 2) lbr_gates2(a, ep, m0 + i, prev_t, last[i][0], last[i][1]);
+            else if (prev_n == 1) lbr_gates(a, ep, m0 + i, prev_t, last[i][0].zr, last[i][0].nrec, last[i][0].nx);
+        }
+    };
+    for (std::size_t p = 0; p < pairs; ++p) {
+        const std::size_t t = 2 * (a.walk_backward ? pairs - 1 - p : p), n = tiles - t < 2 ? 1 : 2;
+        if (n == 2) lbr_products_aligned<2, MR>(a, m0, t, pre[p % 2]);
+        else lbr_products_aligned<1, MR>(a, m0, t, pre[p % 2]);
+        gates(pre[(p + 1) % 2]);
         prev_t = t;
         prev_n = n;
     }
-    const Pre* last = pre[(pairs + 1) % 2];
-    if (prev_n == 2) lbr_gates2(a, ep, m, prev_t, last[0], last[1]);
-    else lbr_gates(a, ep, m, prev_t, last[0].zr, last[0].nrec, last[0].nx);
+    gates(pre[(pairs + 1) % 2]);
 }
 
 // One row of a layer of one tile (H <= 8), where a step is latency, not bandwidth: the products
@@ -386,11 +407,11 @@ template <int NT, unsigned XOdd, class Ep>
         nx[j] = _mm256_loadu_ps(src + 16);
     }
     if (a.x) {
-        __m512 A[NT][CX], B[NT][CX], Cc[NT][CX];
+        __m512 A[1][NT][CX], B[1][NT][CX], Cc[1][NT][CX];
         for (int j = 0; j < NT; ++j)
-            for (int c = 0; c < CX; ++c) A[j][c] = B[j][c] = Cc[j][c] = _mm512_setzero_ps();
-        pair_products<NT, CX, XOdd>(A, B, Cc, a.w, a.tile_stride, a.x + m * a.ldx, a.input);
-        for (int j = 0; j < NT; ++j) fold_pair_sums<NT, CX>(A, B, Cc, j, early[j], nx[j]);
+            for (int c = 0; c < CX; ++c) A[0][j][c] = B[0][j][c] = Cc[0][j][c] = _mm512_setzero_ps();
+        pair_products<NT, CX, XOdd>(A, B, Cc, a.w, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input);
+        for (int j = 0; j < NT; ++j) fold_pair_sums<NT, CX>(A[0], B[0], Cc[0], j, early[j], nx[j]);
     }
     auto second = [](int i) { return 2 * i + 1 < NT ? 2 * i + 1 : 2 * i; };  // (lanes past H are not stored)
     __m512 R[NV][C], N[NV][C], Z[NV][C];
@@ -703,7 +724,12 @@ void lbr_gate_major_rows(const GruStepArgs& a) {
     const Epilogue ep(a);
     if (a.rows >= 4) return lbr_step_fused_rows(a, ep);
     const std::size_t tiles = (a.hidden + kTile - 1) / kTile;
-    for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
+    switch (a.rows) {  // (1 to 3 rows: each row's results as alone, so predict may split them)
+        case 3: return lbr_rows_few<3>(a, ep, 0, tiles);
+        case 2: return lbr_rows_few<2>(a, ep, 0, tiles);
+        case 1: return lbr_rows_few<1>(a, ep, 0, tiles);
+        default: return;
+    }
 }
 
 }  // namespace
