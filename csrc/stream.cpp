@@ -156,7 +156,7 @@ void Stream::reset_row(std::size_t row) noexcept {
 }
 
 void Stream::run_from(std::size_t first, const float* x, float* y, std::size_t rows, float* state) noexcept {
-    FlushDenormalsOnceMet flush(bf16_);  // one step: the MXCSR writes would be a visible part of it
+    FlushDenormalsOnceMet flush(bf16_, mxcsr_trusted_);  // one step: MXCSR accesses would be a visible part of it
     const auto& layers = run_layers_;
     const float* cur = x;
     for (std::size_t i = first; i < layers.size(); ++i) {
@@ -181,7 +181,7 @@ void Stream::step(const float* x, float* y) noexcept {
         return;
     }
     if (single_gru_) {  // a model of one GRU layer: run_from without its layer loop (a tiny
-        FlushDenormalsOnceMet flush(bf16_);  // model's step is tens of ns, and the loop's bookkeeping showed)
+        FlushDenormalsOnceMet flush(bf16_, mxcsr_trusted_);  // model's step is tens of ns, and the loop's bookkeeping showed)
         StreamGruStep& g = gru_steps_[0];
         g.run(x, y, batch_, state_.data(), ctx_.walk_backward);
         ctx_.walk_backward = !ctx_.walk_backward;

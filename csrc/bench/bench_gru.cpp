@@ -194,8 +194,9 @@ std::vector<double> interleaved_median_ns(const std::vector<std::function<void()
 // The caller's MXCSR, three ways: host_ftz, flush-to-zero and denormals-are-zero already set, as
 // an audio host sets them around its callbacks (JUCE's ScopedNoDenormals): our guard writes no
 // MXCSR; clean, the default mode with no exception flag set (a program that has met no denormal):
-// no writes either (runtime/denormals.h, FlushDenormalsOnceMet); met, the default mode with the
-// denormal flag already set (by the program, before): the guard writes MXCSR twice per step.
+// no writes either, and a read every 16th step (runtime/denormals.h, FlushDenormalsOnceMet); met,
+// the default mode with the denormal flag already set (by the program, before): the guard reads
+// MXCSR and writes it twice per step.
 enum class Mxcsr { HostFtz, Clean, Met };
 bool eigen_side_by_side(bool quick, Mxcsr mode) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -279,7 +280,8 @@ void guard_section(bool quick) {
     const unsigned csr = _mm_getcsr(), plain = csr & ~0x803fu;
     std::printf("\nthe denormal guard per stream step (default ISA %s, batch 1, lbr=1, one thread); medians of %d\n"
                 "interleaved rounds; the caller's MXCSR: host_ftz (FTZ+DAZ set), clean (default, no flag set: no\n"
-                "writes), met (default, the denormal flag set: two writes per step)\n", active_isa(), reps);
+                "writes, a read every 16th step), met (default, the denormal flag set: a read and two writes per\n"
+                "step)\n", active_isa(), reps);
     std::printf("%-5s %-5s %12s %12s %12s %14s\n", "I", "H", "host_ftz ns", "clean ns", "met ns", "met-clean ns");
     for (std::size_t H : {8, 16, 32, 64})
         for (std::size_t I : {std::size_t(1), H}) {

@@ -134,8 +134,8 @@ GRU_INFER_C_API size_t gru_infer_stream_max_block(const gru_infer_stream* stream
  * Denormals (x86-64): a step computes in the caller's MXCSR while its flags show that nothing on
  * this thread has met a denormal (DE and UE clear), and sets flush-to-zero + denormals-are-zero
  * for the call, restoring the caller's mode after, once one has (denormal arithmetic is slow);
- * bf16 models always do. A caller that sets FTZ+DAZ itself (as audio hosts do) avoids both.
- * Longer calls (run, predict) always flush. */
+ * bf16 models always do. A stream reads MXCSR on one step in 16 while it finds it clean, so a
+ * denormal met is acted on within 16 steps. Longer calls (run, predict) always flush. */
 GRU_INFER_C_API gru_infer_status gru_infer_stream_step(gru_infer_stream* stream, const float* x, float* y)
     GRU_INFER_NOEXCEPT;
 /* The same for models that take ids: ids (batch). An id out of range fails before any state changes. */

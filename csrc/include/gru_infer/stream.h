@@ -100,6 +100,7 @@ private:
     bool takes_ids_ = false;
     bool single_gru_ = false;  // the model is one GRU layer with prepared arguments (step's fast path)
     bool bf16_ = false;        // a layer has bf16 weights: its kernels are faster with MXCSR flushing
+    unsigned mxcsr_trusted_ = 0;  // steps left that skip reading MXCSR (runtime/denormals.h)
     // Per layer: an fp32 GRU layer's step with its kernel arguments prepared (GruLayer::prepare_step;
     // the other layers go through Layer::step): a small model's step is a few hundred cycles, and
     // filling the arguments on every call was a noticeable part of them.
