@@ -50,29 +50,33 @@ inline void lbr_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, s
 }
 
 // acc[i][j][g] += v_i[k] * rows_j[k][g] over k < K: rows of NT tiles, MR input vectors.
-// With few accumulators (one row), even and odd k go to separate sums so that twice as many
-// independent FMA chains hide the FMA latency. Broadcasts by _mm256_set1_ps here and in the
-// kernels below: with _mm256_broadcast_ss (a builtin taking a pointer) GCC 12 kept a copy of
+// Parity (the default for one row, where there are few accumulators): even and odd k go to
+// separate sums so that twice as many independent FMA chains hide the FMA latency; each row and
+// tile then gets the same operations whatever MR and NT are. Broadcasts by _mm256_set1_ps here and
+// in the kernels below: with _mm256_broadcast_ss (a builtin taking a pointer) GCC 12 kept a copy of
 // the sums in memory, a store per FMA.
-template <int MR, int NT, int G>
+template <int MR, int NT, int G, bool Parity = MR == 1>
 inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t tile_stride, const float* v,
                        std::size_t ldv, std::size_t K, int g0) {
     std::size_t k = 0;
-    if (MR == 1) {
-        __m256 odd[NT][G];
-        for (int j = 0; j < NT; ++j)
-            for (int g = 0; g < G; ++g) odd[j][g] = _mm256_setzero_ps();
-        for (; k + 2 <= K; k += 2) {
-            const __m256 b0 = _mm256_set1_ps(v[k]), b1 = _mm256_set1_ps(v[k + 1]);
+    if (Parity) {
+        __m256 odd[MR][NT][G];
+        for (int i = 0; i < MR; ++i)
             for (int j = 0; j < NT; ++j)
-                for (int g = 0; g < G; ++g) {
-                    const float* w = rows + j * tile_stride + k * kTileRow + 8 * (g0 + g);
-                    acc[0][j][g0 + g] = _mm256_fmadd_ps(b0, _mm256_load_ps(w), acc[0][j][g0 + g]);
-                    odd[j][g] = _mm256_fmadd_ps(b1, _mm256_load_ps(w + kTileRow), odd[j][g]);
-                }
-        }
-        for (int j = 0; j < NT; ++j)
-            for (int g = 0; g < G; ++g) acc[0][j][g0 + g] = _mm256_add_ps(acc[0][j][g0 + g], odd[j][g]);
+                for (int g = 0; g < G; ++g) odd[i][j][g] = _mm256_setzero_ps();
+        for (; k + 2 <= K; k += 2)
+            for (int i = 0; i < MR; ++i) {
+                const __m256 b0 = _mm256_set1_ps(v[i * ldv + k]), b1 = _mm256_set1_ps(v[i * ldv + k + 1]);
+                for (int j = 0; j < NT; ++j)
+                    for (int g = 0; g < G; ++g) {
+                        const float* w = rows + j * tile_stride + k * kTileRow + 8 * (g0 + g);
+                        acc[i][j][g0 + g] = _mm256_fmadd_ps(b0, _mm256_load_ps(w), acc[i][j][g0 + g]);
+                        odd[i][j][g] = _mm256_fmadd_ps(b1, _mm256_load_ps(w + kTileRow), odd[i][j][g]);
+                    }
+            }
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NT; ++j)
+                for (int g = 0; g < G; ++g) acc[i][j][g0 + g] = _mm256_add_ps(acc[i][j][g0 + g], odd[i][j][g]);
     }
     for (; k < K; ++k) {
         __m256 w[NT][G];
@@ -169,6 +173,43 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
         prev_n = n;
     }
     for (std::size_t j = 0; j < prev_n; ++j) lbr_gates(a, ep, m, prev_t + j, pre[(pairs + 1) % 2][j]);
+}
+
+// Two rows (a stereo stream, a batch of 2 or 3) one tile at a time: each weight loaded once for both
+// rows, each row the same operations as lbr_row gives it alone (the even and odd k sums of a tile
+// do not depend on the tiles beside it), so predict may split such a batch row by row. A tile's
+// gates run after the next tile's products.
+inline void lbr_two_rows_products(const GruStepArgs& a, std::size_t m0, std::size_t t, float (*pre)[4][kTile]) {
+    __m256 acc[2][1][3];
+    const float* w = a.w + t * a.tile_stride;
+    const float* bh = a.bh + t * kTileRow;
+    for (int i = 0; i < 2; ++i) {
+        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
+        acc[i][0][0] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
+        acc[i][0][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
+        acc[i][0][2] = _mm256_loadu_ps(src + 16);
+    }
+    if (a.x) accumulate<2, 1, 3, true>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+    for (int i = 0; i < 2; ++i) {
+        _mm256_store_ps(pre[i][3], acc[i][0][2]);  // the candidate's input part
+        acc[i][0][2] = _mm256_load_ps(bh + 16);
+    }
+    accumulate<2, 1, 3, true>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden, 0);
+    for (int i = 0; i < 2; ++i)
+        for (int g = 0; g < 3; ++g) _mm256_store_ps(pre[i][g], acc[i][0][g]);
+}
+
+inline void lbr_two_rows(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t tiles) {
+    alignas(32) float pre[2][2][4][kTile];  // [tile in flight][row]
+    std::size_t prev_t = 0;
+    for (std::size_t i = 0; i < tiles; ++i) {
+        const std::size_t t = a.walk_backward ? tiles - 1 - i : i;
+        lbr_two_rows_products(a, m0, t, pre[i % 2]);
+        if (i)
+            for (int r = 0; r < 2; ++r) lbr_gates(a, ep, m0 + r, prev_t, pre[(i + 1) % 2][r]);
+        prev_t = t;
+    }
+    for (int r = 0; r < 2; ++r) lbr_gates(a, ep, m0 + r, prev_t, pre[(tiles + 1) % 2][r]);
 }
 
 // One gate's recurrent products for one tile: acc[c] += h[k] R[k][gate] (k = c mod C; the last
@@ -319,7 +360,12 @@ void gru_step_reset_after_f32_avx2(const GruStepArgs& a) {
     if (a.rows < 4 && tiles == 1 && !(a.clip > 0.0f))  // (a clip runs the general path)
         return a.fast ? lbr_one_tile_rows<true>(a) : lbr_one_tile_rows<false>(a);
     if (a.rows < 4) {
-        for (std::size_t m = 0; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
+        std::size_t m = 0;
+        if (a.rows >= 2) {
+            lbr_two_rows(a, ep, 0, tiles);
+            m = 2;
+        }
+        for (; m < a.rows; ++m) lbr_row(a, ep, m, tiles);
         return;
     }
     for (std::size_t t = 0; t < tiles; ++t) lbr_tile(a, ep, t);
