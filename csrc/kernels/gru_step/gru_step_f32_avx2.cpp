@@ -2,7 +2,8 @@
 // gate after the recurrent product ("lbr" below) and before it ("cho"). One pass over a
 // tile's packed rows gives z, r and n for 8 units at once; bias, activations and the state update
 // happen in registers. Rows of the batch are taken MR at a time and tiles NT at a time, so that
-// enough independent FMA chains are in flight (6 to 12 accumulators).
+// enough independent FMA chains are in flight (6 to 12 accumulators); two rows of a small batch
+// share each tile's weight loads (lbr_two_rows), Cho batches run in two passes over the tiles.
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/simd/avx2_target_begin.h"
 

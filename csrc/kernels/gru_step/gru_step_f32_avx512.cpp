@@ -1,10 +1,11 @@
-// AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h), reset gate after the
-// product. Batches of fewer than 4 rows: per row, the products of two rows of a tile as three
+// AVX-512 fused GRU update over packed weights (GruStepArgs in kernels.h). Reset gate after the
+// product (lbr): batches of fewer than 4 rows take the products of two rows of a tile as three
 // aligned zmm (pair_products), the gates of two tiles on 16 lanes; a layer of one tile in
 // registers (lbr_row_one_tile), of 2 to 4 tiles (H <= 32) with its gate-major recurrent copy
-// (lbr_row_gate_major), larger ones two tiles at a time (lbr_row).
-// Batches of 4+ rows go 8 rows at a time through each tile, everything in registers. The Cho
-// form reuses the AVX2 kernel.
+// (lbr_row_gate_major), larger ones two tiles at a time, two batch rows together (lbr_rows_few).
+// Batches of 4+ rows go 8 rows at a time through each tile, everything in registers. Reset gate
+// before the product (Cho): batches of 4+ rows in two passes over the tiles (cho_rows), fewer rows
+// by the AVX2 kernel.
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/simd/avx512_target_begin.h"
 
