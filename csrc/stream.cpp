@@ -92,6 +92,9 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         const auto* g = dynamic_cast<const GruLayer*>(layer.get());
         const Layer* l = g ? &g->for_rows(batch) : layer.get();
         run_layers_.push_back(l);
+        const auto* rg = dynamic_cast<const GruLayer*>(l);
+        const auto* d = dynamic_cast<const DenseLayer*>(l);
+        bf16_ = bf16_ || (rg ? rg->weight_format() : d ? d->weight_format() : WeightFormat::F32) == WeightFormat::BF16;
         widest = std::max(widest, l->output_size());
         // run() steps a stateless layer over every (row, step) of a block at once.
         scratch = std::max(scratch, l->step_scratch_size(l->state_size() ? batch : checked_product(batch, max_block_, 1)));
@@ -130,11 +133,6 @@ Stream::Stream(std::shared_ptr<const Model> model, std::size_t batch, std::size_
         if (s.quant || g->prepare_step(batch, scratch_.data(), fast_activations, s.args)) s.layer = g;
     }
     single_gru_ = layers == 1 && gru_steps_[0].layer;
-    for (const Layer* l : run_layers_) {
-        const auto* g = dynamic_cast<const GruLayer*>(l);
-        const auto* d = dynamic_cast<const DenseLayer*>(l);
-        bf16_ = bf16_ || (g && g->weight_format() == WeightFormat::BF16) || (d && d->weight_format() == WeightFormat::BF16);
-    }
 }
 
 Stream::~Stream() = default;

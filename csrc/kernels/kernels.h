@@ -56,11 +56,11 @@ inline std::size_t gru_step_scratch_floats(std::size_t rows, std::size_t hidden)
 // floats each, unit-indexed (the lanes past the layer hold z and r * h = 0 of zero weights).
 struct ChoScratch {
     float *z, *rh, *nx;
+    static std::size_t row_floats(const GruStepArgs& a) { return 3 * tiles_for(a.hidden) * kTile; }
     ChoScratch(const GruStepArgs& a, std::size_t m) {
-        const std::size_t Hp = tiles_for(a.hidden) * kTile;
-        z = a.scratch + m * 3 * Hp;
-        rh = z + Hp;
-        nx = rh + Hp;
+        z = a.scratch + m * row_floats(a);
+        rh = z + row_floats(a) / 3;
+        nx = rh + row_floats(a) / 3;
     }
 };
 

@@ -91,28 +91,29 @@ inline void accumulate(__m256 (&acc)[MR][NT][3], const float* rows, std::size_t 
     }
 }
 
+// Biases and input part of rows m0..m0+MR-1 for NT tiles from t0: z and r with their recurrent
+// biases too, n the input part alone (accumulate's Parity as there).
+template <int MR, int NT, bool Parity = MR == 1>
+inline void input_part(const GruStepArgs& a, std::size_t m0, std::size_t t0, __m256 (&acc)[MR][NT][3]) {
+    for (int j = 0; j < NT; ++j) {
+        const float* bh = a.bh + (t0 + j) * kTileRow;
+        for (int i = 0; i < MR; ++i) {
+            const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + (m0 + i) * a.ldxp + (t0 + j) * kTileRow;
+            acc[i][j][0] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
+            acc[i][j][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
+            acc[i][j][2] = _mm256_loadu_ps(src + 16);
+        }
+    }
+    if (a.x)
+        accumulate<MR, NT, 3, Parity>(acc, a.w + t0 * a.tile_stride, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+}
+
 // lbr: rows m0..m0+MR-1, tiles t0..t0+NT-1.
 template <int MR, int NT>
 inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t0) {
     __m256 acc[MR][NT][3], nx[MR][NT];
     const float* w = a.w + t0 * a.tile_stride;
-    for (int j = 0; j < NT; ++j) {
-        const float* bh = a.bh + (t0 + j) * kTileRow;
-        const float* bx = a.bx + (t0 + j) * kTileRow;
-        for (int i = 0; i < MR; ++i) {
-            if (a.x) {
-                acc[i][j][0] = _mm256_add_ps(_mm256_load_ps(bx), _mm256_load_ps(bh));
-                acc[i][j][1] = _mm256_add_ps(_mm256_load_ps(bx + 8), _mm256_load_ps(bh + 8));
-                acc[i][j][2] = _mm256_load_ps(bx + 16);  // holds the candidate's input part first
-            } else {
-                const float* xp = a.xp + (m0 + i) * a.ldxp + (t0 + j) * kTileRow;
-                acc[i][j][0] = _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_load_ps(bh));
-                acc[i][j][1] = _mm256_add_ps(_mm256_loadu_ps(xp + 8), _mm256_load_ps(bh + 8));
-                acc[i][j][2] = _mm256_loadu_ps(xp + 16);
-            }
-        }
-    }
-    if (a.x) accumulate<MR, NT, 3>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+    input_part<MR, NT>(a, m0, t0, acc);  // (acc[..][2] holds the candidate's input part first)
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NT; ++j) {
             nx[i][j] = acc[i][j][2];
@@ -123,20 +124,6 @@ inline void lbr_block(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, 
         for (int i = 0; i < MR; ++i) lbr_gates(a, ep, m0 + i, t0 + j, acc[i][j][0], acc[i][j][1], acc[i][j][2], nx[i][j]);
 }
 
-// Biases and input part of row m for NT tiles from t0: z and r with their recurrent biases too,
-// n the input part alone.
-template <int NT>
-inline void input_part(const GruStepArgs& a, std::size_t m, std::size_t t0, __m256 (&acc)[1][NT][3]) {
-    for (int j = 0; j < NT; ++j) {
-        const float* bh = a.bh + (t0 + j) * kTileRow;
-        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
-        acc[0][j][0] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
-        acc[0][j][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
-        acc[0][j][2] = _mm256_loadu_ps(src + 16);
-    }
-    if (a.x) accumulate<1, NT, 3>(acc, a.w + t0 * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
-}
-
 // One row, NT tiles: biases, input part and recurrent products into pre[j] = {z, r, recurrent n,
 // input n}. The gates come later (lbr_row), so that their long dependency chains (exp, division,
 // then tanh on the result) overlap with the next tiles' products instead of waiting behind them.
@@ -144,7 +131,7 @@ template <int NT>
 inline void lbr_products(const GruStepArgs& a, std::size_t m, std::size_t t0, float (*pre)[4][kTile]) {
     __m256 acc[1][NT][3];
     const float* w = a.w + t0 * a.tile_stride;
-    input_part<NT>(a, m, t0, acc);
+    input_part<1, NT>(a, m, t0, acc);
     for (int j = 0; j < NT; ++j) {
         _mm256_store_ps(pre[j][3], acc[0][j][2]);  // the candidate's input part
         acc[0][j][2] = _mm256_load_ps(a.bh + (t0 + j) * kTileRow + 16);
@@ -182,20 +169,13 @@ inline void lbr_row(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std
 // gates run after the next tile's products.
 inline void lbr_two_rows_products(const GruStepArgs& a, std::size_t m0, std::size_t t, float (*pre)[4][kTile]) {
     __m256 acc[2][1][3];
-    const float* w = a.w + t * a.tile_stride;
-    const float* bh = a.bh + t * kTileRow;
-    for (int i = 0; i < 2; ++i) {
-        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
-        acc[i][0][0] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
-        acc[i][0][1] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
-        acc[i][0][2] = _mm256_loadu_ps(src + 16);
-    }
-    if (a.x) accumulate<2, 1, 3, true>(acc, w, a.tile_stride, a.x + m0 * a.ldx, a.ldx, a.input, 0);
+    input_part<2, 1, true>(a, m0, t, acc);
     for (int i = 0; i < 2; ++i) {
         _mm256_store_ps(pre[i][3], acc[i][0][2]);  // the candidate's input part
-        acc[i][0][2] = _mm256_load_ps(bh + 16);
+        acc[i][0][2] = _mm256_load_ps(a.bh + t * kTileRow + 16);
     }
-    accumulate<2, 1, 3, true>(acc, w + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh, a.hidden, 0);
+    accumulate<2, 1, 3, true>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh,
+                              a.hidden, 0);
     for (int i = 0; i < 2; ++i)
         for (int g = 0; g < 3; ++g) _mm256_store_ps(pre[i][g], acc[i][0][g]);
 }
@@ -236,7 +216,7 @@ inline void lbr_row_one_tile(const GruStepArgs& a, std::size_t m) {
     using PM = avx2::Pow2;
     constexpr int C = 4;  // sums per gate, for FMAs in flight
     __m256 x[1][1][3];  // z and r with both biases, n's input part
-    input_part<1>(a, m, 0, x);
+    input_part<1, 1>(a, m, 0, x);
     const float* rec = a.w + a.input * kTileRow;
     const float* h = a.h + m * a.ldh;
     const __m256 ss = _mm256_set1_ps(Fast ? 1.0f : PM::kSigmoidScale), ts = _mm256_set1_ps(Fast ? 1.0f : PM::kTanhScale);
@@ -287,17 +267,8 @@ inline void lbr_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t t) {
 template <int NT>
 inline void cho_gates(const GruStepArgs& a, const Epilogue& ep, std::size_t m, std::size_t t0, const ChoScratch& s) {
     __m256 acc[1][NT][3];
-    for (int j = 0; j < NT; ++j) {
-        const float* src = a.x ? a.bx + (t0 + j) * kTileRow : a.xp + m * a.ldxp + (t0 + j) * kTileRow;
-        for (int g = 0; g < 3; ++g) acc[0][j][g] = _mm256_loadu_ps(src + 8 * g);
-    }
-    if (a.x) accumulate<1, NT, 3>(acc, a.w + t0 * a.tile_stride, a.tile_stride, a.x + m * a.ldx, a.ldx, a.input, 0);
-    for (int j = 0; j < NT; ++j) {
-        const float* bh = a.bh + (t0 + j) * kTileRow;
-        _mm256_storeu_ps(s.nx + (t0 + j) * kTile, acc[0][j][2]);
-        acc[0][j][0] = _mm256_add_ps(acc[0][j][0], _mm256_load_ps(bh));
-        acc[0][j][1] = _mm256_add_ps(acc[0][j][1], _mm256_load_ps(bh + 8));
-    }
+    input_part<1, NT>(a, m, t0, acc);
+    for (int j = 0; j < NT; ++j) _mm256_storeu_ps(s.nx + (t0 + j) * kTile, acc[0][j][2]);
     accumulate<1, NT, 2>(acc, a.w + t0 * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m * a.ldh, a.ldh,
                          a.hidden, 0);
     for (int j = 0; j < NT; ++j) {
@@ -380,80 +351,44 @@ namespace {
 // the update. The weights of a tile are read once per block of rows, not once per row.
 template <int MR>
 inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
-    __m256 z[MR], r[MR], nx[MR];
-    const float* w = a.w + t * a.tile_stride;
-    const float* bh = a.bh + t * kTileRow;
-    for (int i = 0; i < MR; ++i) {
-        const float* src = a.x ? a.bx + t * kTileRow : a.xp + (m0 + i) * a.ldxp + t * kTileRow;
-        z[i] = _mm256_add_ps(_mm256_loadu_ps(src), _mm256_load_ps(bh));
-        r[i] = _mm256_add_ps(_mm256_loadu_ps(src + 8), _mm256_load_ps(bh + 8));
-        nx[i] = _mm256_loadu_ps(src + 16);
-    }
-    if (a.x)
-        for (std::size_t k = 0; k < a.input; ++k) {
-            const float* p = w + k * kTileRow;
-            const __m256 p0 = _mm256_load_ps(p), p1 = _mm256_load_ps(p + 8), p2 = _mm256_load_ps(p + 16);
-            for (int i = 0; i < MR; ++i) {
-                const __m256 b = _mm256_set1_ps(a.x[(m0 + i) * a.ldx + k]);
-                z[i] = _mm256_fmadd_ps(b, p0, z[i]);
-                r[i] = _mm256_fmadd_ps(b, p1, r[i]);
-                nx[i] = _mm256_fmadd_ps(b, p2, nx[i]);
-            }
-        }
+    __m256 acc[MR][1][3];  // z, r, n's input part
+    input_part<MR, 1, false>(a, m0, t, acc);
     const std::size_t u0 = t * kTile;
-    for (int i = 0; i < MR; ++i) _mm256_storeu_ps(ChoScratch(a, m0 + i).nx + u0, nx[i]);
-    const float* rw = w + a.input * kTileRow;
-    for (std::size_t k = 0; k < a.hidden; ++k) {
-        const __m256 p0 = _mm256_load_ps(rw + k * kTileRow), p1 = _mm256_load_ps(rw + k * kTileRow + 8);
-        for (int i = 0; i < MR; ++i) {
-            const __m256 b = _mm256_set1_ps(a.h[(m0 + i) * a.ldh + k]);
-            z[i] = _mm256_fmadd_ps(b, p0, z[i]);
-            r[i] = _mm256_fmadd_ps(b, p1, r[i]);
-        }
-    }
+    for (int i = 0; i < MR; ++i) _mm256_storeu_ps(ChoScratch(a, m0 + i).nx + u0, acc[i][0][2]);
+    accumulate<MR, 1, 2, false>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, a.h + m0 * a.ldh, a.ldh,
+                                a.hidden, 0);
     const std::size_t lanes = a.hidden - u0;
     for (int i = 0; i < MR; ++i) {
         const ChoScratch s(a, m0 + i);
         const float* hp = a.h + (m0 + i) * a.ldh + u0;
         const __m256 h = lanes >= kTile ? _mm256_loadu_ps(hp) : _mm256_maskload_ps(hp, avx2::tail_mask(lanes));
-        _mm256_storeu_ps(s.z + u0, ep.f(z[i]));
-        _mm256_storeu_ps(s.rh + u0, _mm256_mul_ps(ep.f(r[i]), h));  // masked-out lanes of h are 0
+        _mm256_storeu_ps(s.z + u0, ep.f(acc[i][0][0]));
+        _mm256_storeu_ps(s.rh + u0, _mm256_mul_ps(ep.f(acc[i][0][1]), h));  // masked-out lanes of h are 0
     }
 }
 
 template <int MR>
 inline void cho_n_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
-    const float* w = a.w + t * a.tile_stride + a.input * kTileRow + 16;  // n's 8 floats of each row
-    __m256 n[MR];
-    const float* rh[MR];
-    for (int i = 0; i < MR; ++i) {
-        n[i] = _mm256_load_ps(a.bh + t * kTileRow + 16);
-        rh[i] = ChoScratch(a, m0 + i).rh;
-    }
-    for (std::size_t k = 0; k < a.hidden; ++k) {
-        const __m256 p = _mm256_load_ps(w + k * kTileRow);
-        for (int i = 0; i < MR; ++i) n[i] = _mm256_fmadd_ps(_mm256_set1_ps(rh[i][k]), p, n[i]);
-    }
+    __m256 acc[MR][1][3];  // [..][2]: n's recurrent part
+    for (int i = 0; i < MR; ++i) acc[i][0][2] = _mm256_load_ps(a.bh + t * kTileRow + 16);
+    accumulate<MR, 1, 1, false>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, ChoScratch(a, m0).rh,
+                                ChoScratch::row_floats(a), a.hidden, 2);
     const std::size_t u0 = t * kTile;
     for (int i = 0; i < MR; ++i) {
         const ChoScratch s(a, m0 + i);
-        update_state(a, m0 + i, t, _mm256_loadu_ps(s.z + u0), ep.g(_mm256_add_ps(n[i], _mm256_loadu_ps(s.nx + u0))));
+        update_state(a, m0 + i, t, _mm256_loadu_ps(s.z + u0), ep.g(_mm256_add_ps(acc[i][0][2], _mm256_loadu_ps(s.nx + u0))));
     }
 }
 
 void cho_rows(const GruStepArgs& a, const Epilogue& ep) {
     const std::size_t tiles = tiles_for(a.hidden);
+    // (the same operations for each row, whichever block it falls in; 2 rows a block while the
+    // input part needs 3 sums a row)
+    const std::size_t block = a.x ? 2 : 4, whole = a.rows / block * block;
     for (std::size_t t = 0; t < tiles; ++t) {
-        if (a.x) {  // (the same operations for each row, whichever block it falls in)
-            const std::size_t m2 = a.rows / 2 * 2;
-            for (std::size_t m = 0; m < m2; m += 2) cho_zr_rows_of_tile<2>(a, ep, m, t);
-            if (m2 < a.rows) cho_zr_rows_of_tile<1>(a, ep, m2, t);
-            continue;
-        }
-        for_row_blocks(
-            a.rows, [&](std::size_t m) { for (int q = 0; q < 2; ++q) cho_zr_rows_of_tile<4>(a, ep, m + 4 * q, t); },
-            [&](std::size_t m) { cho_zr_rows_of_tile<4>(a, ep, m, t); },
-            [&](std::size_t m) { cho_zr_rows_of_tile<1>(a, ep, m, t); });
+        for (std::size_t m = 0; m < whole; m += block)
+            a.x ? cho_zr_rows_of_tile<2>(a, ep, m, t) : cho_zr_rows_of_tile<4>(a, ep, m, t);
+        for (std::size_t m = whole; m < a.rows; ++m) cho_zr_rows_of_tile<1>(a, ep, m, t);
     }
     for (std::size_t t = 0; t < tiles; ++t)
         for_row_blocks(

@@ -460,10 +460,6 @@ template <int NT, unsigned XOdd, class Ep>
     }
 }
 
-// Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
-// registers (zr and the two parts of n: 3 accumulators a row), nothing through scratch. Measured
-// against the AVX2 kernel's way (two packed GEMMs into scratch, then a gate pass): 16 rows at
-// I=H=256 7.3-7.5 vs 7.5-7.7 us per row, batch-32 sequences equal.
 // MR rows of tile t before their recurrent products: zr = z | r from xp (or bx + x W) + bh, and
 // n's input part nx (both forms).
 template <int MR>
@@ -488,6 +484,10 @@ template <int MR>
         }
 }
 
+// Batches of 4 rows or more: MR rows of one tile, input and recurrent products and the gates in
+// registers (zr and the two parts of n: 3 accumulators a row), nothing through scratch. Measured
+// against the AVX2 kernel's way (two packed GEMMs into scratch, then a gate pass): 16 rows at
+// I=H=256 7.3-7.5 vs 7.5-7.7 us per row, batch-32 sequences equal.
 template <int MR>
 inline void lbr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
     __m512 zr[MR];
@@ -622,7 +622,6 @@ void lbr_step_fused_rows(const GruStepArgs& a, const Epilogue& ep) {
 // unit-indexed as the AVX2 kernel lays them out). Pass 2: n of tiles t and t + 1 on 16 lanes from
 // bh_n + (r * h) R_n, then h = n + z (h - n). Every row is the same chain of operations in any
 // block of rows, so a row's result does not depend on how a batch is split.
-
 template <int MR>
 inline void cho_zr_rows_of_tile(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
     __m512 zr[MR];

@@ -118,9 +118,8 @@ template <int MR>
 inline void cho_candidate(const GruStepArgs& a, const Epilogue& ep, std::size_t m0, std::size_t t) {
     V8 acc[MR][1][3];
     for (int i = 0; i < MR; ++i) acc[i][0][2] = neon::load(a.bh + t * kTileRow + 16);
-    const std::size_t row_stride = ChoScratch(a, 1).z - ChoScratch(a, 0).z;  // of the scratch's rows
     accumulate<MR, 1, 1, 2>(acc, a.w + t * a.tile_stride + a.input * kTileRow, a.tile_stride, ChoScratch(a, m0).rh,
-                            row_stride, a.hidden);
+                            ChoScratch::row_floats(a), a.hidden);
     const std::size_t u0 = t * kTile, lanes = a.hidden - u0;
     for (int i = 0; i < MR; ++i) {
         const ChoScratch s(a, m0 + i);
@@ -146,20 +145,15 @@ void gru_step_reset_before_f32_neon(const GruStepArgs& a) {
     const std::size_t tiles = tiles_for(a.hidden);
     // Pass 1 for every tile, then pass 2: blocks of 4 rows read a tile's weights once (the same
     // operations for each row in any block, so the same results as one row at a time).
-    for (std::size_t t = 0; t < tiles; ++t)
-        for_row_blocks(
-            a.rows, [&](std::size_t m) {
-                cho_gates<4>(a, ep, m, t);
-                cho_gates<4>(a, ep, m + 4, t);
-            },
-            [&](std::size_t m) { cho_gates<4>(a, ep, m, t); }, [&](std::size_t m) { cho_gates<1>(a, ep, m, t); });
-    for (std::size_t t = 0; t < tiles; ++t)
-        for_row_blocks(
-            a.rows, [&](std::size_t m) {
-                cho_candidate<4>(a, ep, m, t);
-                cho_candidate<4>(a, ep, m + 4, t);
-            },
-            [&](std::size_t m) { cho_candidate<4>(a, ep, m, t); }, [&](std::size_t m) { cho_candidate<1>(a, ep, m, t); });
+    const std::size_t m4 = a.rows / 4 * 4;
+    for (std::size_t t = 0; t < tiles; ++t) {
+        for (std::size_t m = 0; m < m4; m += 4) cho_gates<4>(a, ep, m, t);
+        for (std::size_t m = m4; m < a.rows; ++m) cho_gates<1>(a, ep, m, t);
+    }
+    for (std::size_t t = 0; t < tiles; ++t) {
+        for (std::size_t m = 0; m < m4; m += 4) cho_candidate<4>(a, ep, m, t);
+        for (std::size_t m = m4; m < a.rows; ++m) cho_candidate<1>(a, ep, m, t);
+    }
 }
 
 }  // namespace gru_infer
